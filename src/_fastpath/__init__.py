@@ -1,0 +1,3 @@
+"""Compiled packet path (placeholder until the fast-path modules land)."""
+
+IMPLEMENTATION = "pure"
