@@ -1,1 +1,17 @@
+"""keepalived.conf: preprocessor (lexer.py), block grammar (grammar.py), keyword table
+(keywords.py) building the typed model (model.py), `-t` (check.py) and reload diff (reload.py).
 
+Public API::
+
+    result = load(path, config_id=None, all_config=False)
+    result.config        # model.Config, or None when the file could not be used at all
+    result.diagnostics   # list of model.Diagnostic(level, file, line, message)
+    result.exit_code     # what `keepalived -t` would exit with (0, 4, 5 or 6)
+"""
+
+from __future__ import annotations
+
+from pykeepalived.config.loader import LoadResult, load, load_text
+from pykeepalived.config.model import Config, Diagnostic, Level, Pos
+
+__all__ = ["Config", "Diagnostic", "Level", "LoadResult", "Pos", "load", "load_text"]

@@ -1,0 +1,54 @@
+"""load(): file -> preprocessed lines -> blocks -> typed model, with diagnostics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pykeepalived.config.model import Config, Diagnostic, Level, exit_code_for
+
+
+@dataclass(slots=True)
+class LoadResult:
+    config: Config | None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    exit_code: int = 0
+
+    @property
+    def level(self) -> Level:
+        return max((d.level for d in self.diagnostics), default=Level.OK)
+
+
+def load(path: str, *, config_id: str | None = None, all_config: bool = False,
+         interfaces: frozenset[str] | None = None) -> LoadResult:
+    """Load keepalived.conf at `path`. Never raises on bad input; see LoadResult.
+
+    `interfaces`: the interface names that exist (None: read them from the running system)."""
+    from pykeepalived.config.build import build
+    from pykeepalived.config.lexer import Preprocessor
+
+    pre = Preprocessor(config_id=config_id, all_config=all_config)
+    lines = pre.read_main(path)
+    diags = list(pre.diagnostics)
+    config: Config | None = None
+    if lines is not None:
+        config, more = build(lines, main_file=path, files=tuple(pre.files), interfaces=interfaces,
+                             prior=diags)
+        diags = more
+    level = max((d.level for d in diags), default=Level.OK)
+    if pre.fatal_exit is not None:
+        return LoadResult(None, diags, pre.fatal_exit)
+    return LoadResult(config, diags, exit_code_for(level))
+
+
+def load_text(text: str, *, name: str = "<string>", config_id: str | None = None,
+              interfaces: frozenset[str] | None = None) -> LoadResult:
+    """Load configuration text (relative includes resolve against the current directory)."""
+    from pykeepalived.config.build import build
+    from pykeepalived.config.lexer import Preprocessor
+
+    pre = Preprocessor(config_id=config_id)
+    lines = pre.read_text(text, name)
+    config, diags = build(lines, main_file=name, files=tuple(pre.files), interfaces=interfaces,
+                          prior=list(pre.diagnostics))
+    level = max((d.level for d in diags), default=Level.OK)
+    return LoadResult(config, diags, exit_code_for(level))
