@@ -1,0 +1,75 @@
+"""The internal status channel: each child serves its state snapshot on a unix socket.
+
+The snapshot is built only when somebody asks (the status API, `pykeepalived status`),
+so an idle daemon pays nothing and a scrape costs the VRRP loop one JSON dump. The
+HTTP side caches answers (see server.py), so hostile clients cannot make a child
+build snapshots faster than once per CACHE_SECONDS.
+
+Protocol: the client connects and the child writes one JSON document and closes.
+The socket sits next to the child's pid file (/run/vrrp.pid -> /run/vrrp.sock),
+mode 0600, so every daemon instance (and every test namespace) has its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Callable
+from typing import Any
+
+Snapshot = dict[str, Any]
+
+FETCH_TIMEOUT = 2.0
+MAX_SNAPSHOT_BYTES = 64 * 1024 * 1024
+
+
+def channel_path(pid_file: str) -> str:
+    """Where the child whose pid file is `pid_file` serves its snapshot."""
+    base, ext = os.path.splitext(pid_file)
+    return (base if ext == ".pid" else pid_file) + ".sock"
+
+
+async def serve_snapshots(path: str, build: Callable[[], Snapshot]) -> asyncio.AbstractServer:
+    """Child side: answer every connection on `path` with `build()` as JSON."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            writer.write(json.dumps(build(), separators=(",", ":"), default=str).encode())
+            await asyncio.wait_for(writer.drain(), FETCH_TIMEOUT)
+        except (OSError, asyncio.TimeoutError):
+            pass
+        finally:
+            writer.close()
+
+    if os.path.exists(path):
+        os.unlink(path)
+    old_umask = os.umask(0o177)
+    try:
+        server = await asyncio.start_unix_server(answer, path)
+    finally:
+        os.umask(old_umask)
+    return server
+
+
+async def fetch_snapshot(path: str, timeout: float = FETCH_TIMEOUT) -> Snapshot:
+    """Parent/client side: read one snapshot; raises OSError when the child is not there."""
+
+    async def read() -> bytes:
+        reader, writer = await asyncio.open_unix_connection(path, limit=MAX_SNAPSHOT_BYTES)
+        try:
+            return await reader.read(MAX_SNAPSHOT_BYTES)
+        finally:
+            writer.close()
+
+    try:
+        data = await asyncio.wait_for(read(), timeout)
+    except asyncio.TimeoutError as exc:
+        raise OSError(f"no answer from {path} within {timeout} s") from exc
+    try:
+        snap = json.loads(data)
+    except ValueError as exc:
+        raise OSError(f"garbled snapshot from {path}") from exc
+    if not isinstance(snap, dict):
+        raise OSError(f"garbled snapshot from {path}")
+    return snap

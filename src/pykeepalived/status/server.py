@@ -1,0 +1,334 @@
+"""Read-only status API and Prometheus metrics over HTTP.
+
+Runs in the parent (supervisor) process, on its own thread and asyncio loop, so no
+client can delay an advert: the VRRP child is only asked for a snapshot through the
+status channel, at most once per CACHE_SECONDS however many clients ask.
+
+Hardening: loopback only unless the operator names another address, and then a
+bearer token is required; GET/HEAD only; request head limited to MAX_HEAD_BYTES and
+HEAD_TIMEOUT seconds (slowloris); at most MAX_CONNECTIONS at once (extra ones are
+closed at once); one request per connection; a client that does not read its answer
+within WRITE_TIMEOUT is dropped. Nothing a client sends can change state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import ipaddress
+import json
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pykeepalived.errors import PykeepalivedError
+from pykeepalived.status.channel import Snapshot, fetch_snapshot
+
+log = logging.getLogger(__name__)
+
+MAX_HEAD_BYTES = 8192
+HEAD_TIMEOUT = 5.0
+WRITE_TIMEOUT = 10.0
+MAX_CONNECTIONS = 256
+CACHE_SECONDS = 1.0
+
+
+class StatusConfigError(PykeepalivedError):
+    """Bad --status-listen / --status-token-file."""
+
+
+@dataclass(frozen=True)
+class Listen:
+    host: str | None = None
+    port: int = 0
+    path: str | None = None  # unix socket
+
+    @property
+    def is_loopback(self) -> bool:
+        if self.path is not None:
+            return True
+        try:
+            return ipaddress.ip_address(self.host or "").is_loopback
+        except ValueError:
+            return self.host == "localhost"
+
+
+def parse_listen(spec: str) -> Listen:
+    """`ADDR:PORT`, `[V6ADDR]:PORT` or `unix:PATH`."""
+    if spec.startswith("unix:"):
+        if not spec[5:]:
+            raise StatusConfigError(f"--status-listen {spec!r}: missing socket path")
+        return Listen(path=spec[5:])
+    host, sep, port = spec.rpartition(":")
+    if not sep or not host:
+        raise StatusConfigError(f"--status-listen {spec!r}: expected ADDR:PORT or unix:PATH")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    try:
+        port_no = int(port)
+        if not 0 <= port_no <= 65535:
+            raise ValueError
+    except ValueError:
+        raise StatusConfigError(f"--status-listen {spec!r}: invalid port {port!r}") from None
+    return Listen(host=host, port=port_no)
+
+
+def read_token(path: str | None, listen: Listen) -> str | None:
+    if path is None:
+        if not listen.is_loopback:
+            raise StatusConfigError(
+                f"--status-listen {listen.host}:{listen.port} is not a loopback address: "
+                "a bearer token is required (--status-token-file FILE)")
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            token = f.read().strip()
+    except OSError as exc:
+        raise StatusConfigError(f"--status-token-file {path}: {exc.strerror}") from None
+    if not token:
+        raise StatusConfigError(f"--status-token-file {path}: the file is empty")
+    return token
+
+
+@dataclass
+class SnapshotSource:
+    """Gathers the daemon's own facts and the children's snapshots, cached briefly."""
+
+    daemon_info: Callable[[], dict[str, Any]]
+    channels: dict[str, str]  # child name ("vrrp", "checkers") -> channel socket path
+    _cached: Snapshot | None = None
+    _cached_at: float = -1e9
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def get(self) -> Snapshot:
+        async with self._lock:
+            now = time.monotonic()
+            if self._cached is None or now - self._cached_at >= CACHE_SECONDS:
+                self._cached = await self._gather()
+                self._cached_at = time.monotonic()
+            return self._cached
+
+    async def _gather(self) -> Snapshot:
+        snap: Snapshot = {"daemon": self.daemon_info(), "children": {}}
+        for name, path in self.channels.items():
+            try:
+                snap["children"][name] = await fetch_snapshot(path)
+            except OSError as exc:
+                snap["children"][name] = {"error": str(exc)}
+        return snap
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
+           405: "Method Not Allowed", 431: "Request Header Fields Too Large",
+           500: "Internal Server Error", 503: "Service Unavailable"}
+
+
+def _instances(snap: Snapshot) -> list[dict[str, Any]]:
+    vrrp = snap["children"].get("vrrp", {})
+    return list(vrrp.get("instances", []))
+
+
+def route(path: str, snap: Snapshot) -> tuple[int, str, bytes]:
+    """Map a request path onto (status, content type, body). Raises HttpError."""
+    from pykeepalived.status.metrics import render_metrics
+
+    if path == "/metrics":
+        return 200, "text/plain; version=0.0.4; charset=utf-8", render_metrics(snap)
+    children = snap["children"]
+    body: Any
+    if path == "/":
+        body = {"endpoints": ["/healthz", "/v1/daemon", "/v1/vrrp/instances", "/v1/vrrp/instances/NAME",
+                              "/v1/vrrp/sync-groups", "/v1/trackers", "/v1/lvs/virtual-servers", "/metrics"]}
+    elif path == "/healthz":
+        down = [name for name, child in children.items() if "error" in child]
+        if down:
+            raise HttpError(503, f"not answering: {', '.join(sorted(down))}")
+        body = {"status": "ok"}
+    elif path == "/v1/daemon":
+        body = dict(snap["daemon"], children={n: c.get("pid") for n, c in children.items()})
+    elif path == "/v1/vrrp/instances":
+        body = _instances(snap)
+    elif path.startswith("/v1/vrrp/instances/"):
+        name = path[len("/v1/vrrp/instances/"):]
+        found = [i for i in _instances(snap) if i.get("name") == name]
+        if not found:
+            raise HttpError(404, f"no vrrp_instance named {name!r}")
+        body = found[0]
+    elif path == "/v1/vrrp/sync-groups":
+        body = children.get("vrrp", {}).get("sync_groups", [])
+    elif path == "/v1/trackers":
+        body = children.get("vrrp", {}).get("trackers", {})
+    elif path == "/v1/lvs/virtual-servers":
+        body = children.get("checkers", {}).get("virtual_servers", [])
+    else:
+        raise HttpError(404, f"unknown path {path!r}")
+    return 200, "application/json", json.dumps(body, indent=1, default=str).encode() + b"\n"
+
+
+class StatusServer:
+    def __init__(self, listen: Listen, token: str | None, source: SnapshotSource) -> None:
+        self.listen = listen
+        self.token = token
+        self.source = source
+        self.connections = 0
+        self._server: asyncio.AbstractServer | None = None
+
+    async def start(self) -> None:
+        if self.listen.path is not None:
+            if os.path.exists(self.listen.path):
+                os.unlink(self.listen.path)
+            self._server = await asyncio.start_unix_server(self._handle, self.listen.path,
+                                                           limit=MAX_HEAD_BYTES)
+        else:
+            self._server = await asyncio.start_server(self._handle, self.listen.host, self.listen.port,
+                                                      limit=MAX_HEAD_BYTES, reuse_address=True,
+                                                      backlog=MAX_CONNECTIONS)
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.connections >= MAX_CONNECTIONS:
+            writer.transport.abort()
+            return
+        self.connections += 1
+        try:
+            await self._serve_one(reader, writer)
+        except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError):
+            writer.transport.abort()
+        finally:
+            self.connections -= 1
+            writer.close()
+
+    async def _serve_one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        method = "GET"
+        try:
+            try:
+                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), HEAD_TIMEOUT)
+            except asyncio.LimitOverrunError:
+                raise HttpError(431, "request head too large") from None
+            except asyncio.IncompleteReadError as exc:
+                if not exc.partial:
+                    return
+                raise HttpError(400, "incomplete request") from None
+            method, path, headers = parse_head(head)
+            if method not in ("GET", "HEAD"):
+                raise HttpError(405, f"method {method} not allowed: this API is read-only")
+            self._authorize(headers)
+            status, ctype, body = route(path.split("?", 1)[0], await self.source.get())
+        except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError):
+            raise  # the connection itself failed or timed out: _handle drops it
+        except HttpError as err:
+            status, ctype = err.status, "application/json"
+            body = json.dumps({"error": err.message, "status": err.status}).encode() + b"\n"
+        except Exception:  # noqa: BLE001 - a bug must answer 500, never kill the server
+            log.exception("status API: internal error")
+            status, ctype = 500, "application/json"
+            body = b'{"error": "internal error", "status": 500}\n'
+        extra = "Allow: GET, HEAD\r\n" if status == 405 else ""
+        extra += 'WWW-Authenticate: Bearer realm="pykeepalived"\r\n' if status == 401 else ""
+        writer.write((f"HTTP/1.1 {status} {REASONS.get(status, '')}\r\nContent-Type: {ctype}\r\n"
+                      f"Content-Length: {len(body)}\r\n{extra}Connection: close\r\n\r\n").encode())
+        if method != "HEAD":
+            writer.write(body)
+        await asyncio.wait_for(writer.drain(), WRITE_TIMEOUT)
+
+    def _authorize(self, headers: dict[str, str]) -> None:
+        if self.token is None:
+            return
+        given = headers.get("authorization", "")
+        scheme, _, value = given.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), self.token.encode()):
+            raise HttpError(401, "missing or wrong bearer token")
+
+
+def parse_head(head: bytes) -> tuple[str, str, dict[str, str]]:
+    try:
+        text = head.decode("latin-1")
+    except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes anything
+        raise HttpError(400, "undecodable request") from None
+    lines = text.split("\r\n")
+    parts = lines[0].split(" ")
+    if len(parts) != 3 or not parts[2].startswith("HTTP/1.") or not parts[1].startswith("/"):
+        raise HttpError(400, "malformed request line")
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        if not line:
+            continue
+        name, sep, value = line.partition(":")
+        if not sep or not name or name != name.strip():
+            raise HttpError(400, "malformed header line")
+        headers[name.lower()] = value.strip()
+    return parts[0], parts[1], headers
+
+
+class StatusThread:
+    """The status server on its own thread and loop, started and stopped by the supervisor."""
+
+    def __init__(self, listen: Listen, token: str | None, daemon_info: Callable[[], dict[str, Any]],
+                 channels: dict[str, str]) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self.server: StatusServer | None = None
+        self._args = (listen, token, daemon_info, channels)
+        self._thread = threading.Thread(target=self._run, name="status-api", daemon=True)
+
+    def start(self) -> StatusThread:
+        self._thread.start()
+        self._ready.wait(10)
+        if self._error is not None:
+            raise StatusConfigError(f"status API: cannot listen: {self._error}")
+        return self
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        listen, token, daemon_info, channels = self._args
+        try:
+            source = SnapshotSource(daemon_info, channels)
+            self.server = StatusServer(listen, token, source)
+            self._loop.run_until_complete(self.server.start())
+        except (OSError, socket.gaierror) as exc:
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        self._loop.run_forever()
+        self._loop.run_until_complete(self.server.close())
+        self._loop.close()
+
+    def stop(self) -> None:
+        if self._loop.is_running():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+
+
+def start_from_options(opts: Any, daemon_info: Callable[[], dict[str, Any]],
+                       channels: dict[str, str]) -> StatusThread | None:
+    """What the supervisor calls: None unless --status-listen was given."""
+    spec = getattr(opts, "status_listen", None)
+    if not spec:
+        return None
+    listen = parse_listen(spec)
+    token = read_token(getattr(opts, "status_token_file", None), listen)
+    thread = StatusThread(listen, token, daemon_info, channels).start()
+    log.info("Status API listening on %s", spec)
+    return thread
