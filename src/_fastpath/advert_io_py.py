@@ -1,0 +1,261 @@
+"""Batched VRRP advert receive and send on raw IPPROTO_VRRP sockets (pure-Python twin).
+
+`AdvertSocket` wraps one raw socket (one interface and family, shared by every VRID on it):
+`recv_batch()` drains it and returns one tuple per packet,
+``(payload, src, dst, ttl, ifindex)`` with packed addresses.  For IPv4 the IP header is
+parsed here (the raw socket delivers it), for IPv6 the destination, interface and hop limit
+come from the IPV6_PKTINFO / IPV6_HOPLIMIT ancillary data.
+
+`AdvertSender` owns the periodic master adverts: per instance ("slot") a set of prebuilt
+packets (one per destination), an interval and the ideal time of the next advert.
+`fire(now)` sends every advert that is due, grouped per socket, and moves each slot's next
+time forward by whole intervals from its previous *ideal* time, so the period never drifts.
+The compiled twin (advert_io.pyx) does the same with recvmmsg/sendmmsg and no per-advert
+Python objects.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+import heapq
+import math
+import socket
+import struct
+from collections.abc import Sequence
+
+IMPLEMENTATION = "pure"
+
+IPPROTO_VRRP = 112
+RX_BUFFER_SIZE = 4608
+_IPV4_TOS = 0xC0  # IPTOS_PREC_INTERNETCONTROL
+_CMSG_SPACE = 64
+
+
+def is_multicast(addr: bytes) -> bool:
+    """Packed IPv4/IPv6 address is multicast (224.0.0.0/4, ff00::/8)."""
+    return (addr[0] & 0xF0) == 0xE0 if len(addr) == 4 else addr[0] == 0xFF
+
+
+def ipv4_header(src: bytes, dst: bytes, payload_len: int, ttl: int) -> bytes:
+    """keepalived's advert IPv4 header: TOS 0xC0, no DF, protocol 112, ID patched per send.
+
+    The kernel fills in the header checksum (IP_HDRINCL always does)."""
+    return struct.pack("!BBHHHBBH4s4s", 0x45, _IPV4_TOS, 20 + payload_len, 0, 0, ttl & 0xFF,
+                       IPPROTO_VRRP, 0, src, dst)
+
+
+class AdvertSocket:
+    """One raw VRRP socket for an interface and family, shared by all VRIDs on it."""
+
+    def __init__(self, sock: socket.socket, ifindex: int, batch: int = 64) -> None:
+        self.sock = sock
+        self.family = int(sock.family)
+        self.ifindex = ifindex
+        self.batch = batch
+        self.rx_packets = 0
+        self.rx_errors = 0
+        self.tx_packets = 0
+        self.tx_errors = 0
+        self.last_errno = 0
+        self._ancbufsize = socket.CMSG_SPACE(20) + socket.CMSG_SPACE(4) + 16
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def recv_batch(self) -> list[tuple[bytes, bytes, bytes, int, int]]:
+        """Everything readable now (at most `batch` packets): (payload, src, dst, ttl, ifindex)."""
+        out: list[tuple[bytes, bytes, bytes, int, int]] = []
+        v4 = self.family == socket.AF_INET
+        for _ in range(self.batch):
+            try:
+                data, anc, _flags, addr = self.sock.recvmsg(RX_BUFFER_SIZE, self._ancbufsize,
+                                                            socket.MSG_DONTWAIT)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError as exc:
+                self.rx_errors += 1
+                self.last_errno = exc.errno or 0
+                break
+            if v4:
+                pkt = _parse_ipv4(data, self.ifindex)
+                if pkt is None:
+                    self.rx_errors += 1
+                    continue
+            else:
+                src = socket.inet_pton(socket.AF_INET6, addr[0].split("%", 1)[0])
+                dst = b""
+                ifindex = self.ifindex
+                ttl = -1
+                for level, kind, value in anc:
+                    if level != socket.IPPROTO_IPV6:
+                        continue
+                    if kind == socket.IPV6_PKTINFO and len(value) >= 20:
+                        dst = value[:16]
+                        ifindex = struct.unpack_from("=i", value, 16)[0]
+                    elif kind == socket.IPV6_HOPLIMIT and len(value) >= 4:
+                        ttl = struct.unpack_from("=i", value)[0]
+                pkt = (data, src, dst, ttl, ifindex)
+            self.rx_packets += 1
+            out.append(pkt)
+        return out
+
+
+def _parse_ipv4(data: bytes, ifindex: int) -> tuple[bytes, bytes, bytes, int, int] | None:
+    if len(data) < 20 or data[0] >> 4 != 4:
+        return None
+    ihl = (data[0] & 0x0F) * 4
+    if ihl < 20 or ihl > len(data):
+        return None
+    total = (data[2] << 8) | data[3]
+    end = min(total, len(data)) if total >= ihl else len(data)
+    return (data[ihl:end], data[12:16], data[16:20], data[8], ifindex)
+
+
+class _Packet:
+    __slots__ = ("data", "address", "ancillary", "flags")
+
+    def __init__(self, data: bytearray, address: tuple[str, int] | tuple[str, int, int, int],
+                 ancillary: list[tuple[int, int, bytes]], flags: int) -> None:
+        self.data = data
+        self.address = address
+        self.ancillary = ancillary
+        self.flags = flags
+
+
+class _Slot:
+    __slots__ = ("sock", "packets", "ip_id", "interval", "due", "running", "sent", "generation")
+
+    def __init__(self) -> None:
+        self.sock: AdvertSocket | None = None
+        self.packets: list[_Packet] = []
+        self.ip_id = 0
+        self.interval = 0.0
+        self.due = math.inf
+        self.running = False
+        self.sent = 0
+        self.generation = 0
+
+
+class AdvertSender:
+    """Periodic and one-off advert sending from prebuilt packets, batched per socket.
+
+    `slack` lets `fire(now)` also send adverts due within that many seconds, so adverts of
+    many instances that fall into the same timer tick leave in one batch.
+    """
+
+    def __init__(self, slack: float = 0.0005) -> None:
+        self.slack = slack
+        self._slots: dict[int, _Slot] = {}
+        self._heap: list[tuple[float, int, int]] = []
+
+    def set_adverts(self, slot: int, sock: AdvertSocket, src: bytes,
+                    packets: Sequence[tuple[bytes, bytes]], hoplimit: int = 255) -> None:
+        """Prebuild the packets of `slot`: one (destination, VRRP payload) per destination.
+
+        IPv4 packets get the IP header (source `src`, TTL `hoplimit`); IPv6 packets carry
+        `src` and `hoplimit` as IPV6_PKTINFO / IPV6_HOPLIMIT ancillary data.  Multicast
+        destinations are sent with MSG_DONTROUTE.  The schedule and IP ID counter are kept.
+        """
+        s = self._slots.get(slot)
+        if s is None:
+            s = self._slots[slot] = _Slot()
+        s.sock = sock
+        built: list[_Packet] = []
+        for dst, payload in packets:
+            flags = socket.MSG_DONTROUTE if is_multicast(dst) else 0
+            if sock.family == socket.AF_INET:
+                data = bytearray(ipv4_header(src, dst, len(payload), hoplimit) + payload)
+                built.append(_Packet(data, (socket.inet_ntop(socket.AF_INET, dst), 0), [], flags))
+            else:
+                anc = [(socket.IPPROTO_IPV6, socket.IPV6_PKTINFO, src + struct.pack("=i", sock.ifindex)),
+                       (socket.IPPROTO_IPV6, socket.IPV6_HOPLIMIT, struct.pack("=i", hoplimit))]
+                addr = (socket.inet_ntop(socket.AF_INET6, dst), 0, 0, sock.ifindex)
+                built.append(_Packet(bytearray(payload), addr, anc, flags))
+        s.packets = built
+
+    def start(self, slot: int, interval: float, first_due: float) -> None:
+        """Send `slot`'s adverts every `interval` seconds, the first at `first_due`."""
+        s = self._slots[slot]
+        s.interval = interval
+        s.due = first_due
+        s.running = True
+        s.generation += 1
+        heapq.heappush(self._heap, (first_due, slot, s.generation))
+
+    def stop(self, slot: int) -> None:
+        s = self._slots.get(slot)
+        if s is not None and s.running:
+            s.running = False
+            s.due = math.inf
+            s.generation += 1
+
+    def remove(self, slot: int) -> None:
+        self.stop(slot)
+        self._slots.pop(slot, None)
+
+    def is_running(self, slot: int) -> bool:
+        s = self._slots.get(slot)
+        return s is not None and s.running
+
+    def sent(self, slot: int) -> int:
+        """Adverts sent for `slot` (each counts once, whatever the number of destinations)."""
+        s = self._slots.get(slot)
+        return 0 if s is None else s.sent
+
+    def next_due(self) -> float:
+        """Ideal time of the earliest scheduled advert (math.inf when none)."""
+        heap = self._heap
+        while heap:
+            due, slot, gen = heap[0]
+            s = self._slots.get(slot)
+            if s is not None and s.running and s.generation == gen:
+                return due
+            heapq.heappop(heap)
+        return math.inf
+
+    def send_now(self, slot: int) -> int:
+        """Send `slot`'s adverts once, now, outside the schedule. Returns packets sent."""
+        s = self._slots[slot]
+        s.sent += 1
+        return self._send(s)
+
+    def fire(self, now: float) -> int:
+        """Send every advert due by `now` (+ slack) and schedule the next ones. Returns packets sent."""
+        limit = now + self.slack
+        heap = self._heap
+        total = 0
+        while heap and heap[0][0] <= limit:
+            due, slot, gen = heapq.heappop(heap)
+            s = self._slots.get(slot)
+            if s is None or not s.running or s.generation != gen:
+                continue
+            total += self._send(s)
+            s.sent += 1
+            nxt = due + s.interval
+            if nxt <= now:  # stalled for a whole interval: stay on the ideal grid, skip the missed ones
+                nxt += math.floor((now - nxt) / s.interval + 1) * s.interval
+            s.due = nxt
+            heapq.heappush(heap, (nxt, slot, gen))
+        return total
+
+    def _send(self, s: _Slot) -> int:
+        sock = s.sock
+        if sock is None:
+            return 0
+        n = 0
+        for p in s.packets:
+            if sock.family == socket.AF_INET:
+                s.ip_id = (s.ip_id + 1) & 0xFFFF or 1
+                struct.pack_into("!H", p.data, 4, s.ip_id)
+            try:
+                sock.sock.sendmsg([p.data], p.ancillary, p.flags, p.address)
+            except OSError as exc:
+                sock.tx_errors += 1
+                sock.last_errno = exc.errno or _errno.EIO
+                continue
+            sock.tx_packets += 1
+            n += 1
+        return n
+
+
+__all__ = ["IMPLEMENTATION", "IPPROTO_VRRP", "AdvertSender", "AdvertSocket", "ipv4_header", "is_multicast"]
