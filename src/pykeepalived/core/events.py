@@ -11,7 +11,7 @@ Don't subclass these: the core dispatches on the exact type.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
+from enum import IntEnum
 from typing import Protocol
 
 
@@ -43,20 +43,23 @@ class AdvertLike(Protocol):
     def auth_data(self) -> bytes: ...
 
 
-class RejectReason(StrEnum):
+class RejectReason(IntEnum):
     """Why the codec (or the socket layer) refused a packet before the core saw it.
 
-    The values are the reason codes of the fast-path codec; the core maps each one to the
-    keepalived counter it bumps (see `vrrp.REJECT_COUNTERS`).
+    Values 1-6 are the fast-path codec's reason codes (`codec.ERR_*`, returned by
+    `decode_advert`), so the IO layer passes them straight through; TTL and AH are found by
+    the socket layer.  The core maps each one to the keepalived counter it bumps (see
+    `vrrp.REJECT_COUNTERS`).
     """
 
-    LENGTH = "LENGTH"            # too short/long, IP total length mismatch -> packet_len_err
-    TTL = "TTL"                  # multicast TTL/hop limit != 255 -> ip_ttl_err
-    VERSION = "VERSION"          # not our VRRP version (no counter in keepalived)
-    TYPE = "TYPE"                # type != 1 -> invalid_type_rcvd
-    AUTH_TYPE = "AUTH_TYPE"      # v2 auth type not 0/1/2 -> invalid_authtype
-    AH = "AH"                    # AH header presence differs from auth_type AH -> authtype_mismatch
-    CHECKSUM = "CHECKSUM"        # bad checksum (no counter in keepalived)
+    LENGTH = 1        # codec ERR_LENGTH (or IP total length mismatch) -> packet_len_err
+    VERSION = 2       # codec ERR_VERSION (keepalived has no counter)
+    TYPE = 3          # codec ERR_TYPE -> invalid_type_rcvd
+    CHECKSUM = 4      # codec ERR_CHECKSUM (keepalived has no counter)
+    ADDR_COUNT = 5    # codec ERR_ADDR_COUNT: more bytes than the count announces -> packet_len_err
+    AUTH = 6          # codec ERR_AUTH: v2 auth type not 0/1/2 -> invalid_authtype
+    TTL = 20          # multicast TTL/hop limit != 255 (if the IO layer checks it) -> ip_ttl_err
+    AH = 21           # AH header presence differs from auth_type AH -> authtype_mismatch
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +88,7 @@ class AdvertReceived:
 class AdvertRejected:
     """A packet for this VRID that the codec refused; the core counts and logs it."""
 
-    reason: RejectReason
+    reason: RejectReason    # or the codec's int code; handle() accepts both
     src: bytes
     detail: str = ""    # optional text for the log line (e.g. "length 40 and expect 48")
 

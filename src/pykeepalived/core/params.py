@@ -105,6 +105,7 @@ class RouterParams:
     skip_check_adv_addr: bool = False
     dont_track_primary: bool = False
     notify_priority_changes: bool = False
+    notify_deleted: bool = False            # else a deleted instance notifies FAULT
     log_detail: bool = False                # keepalived -D: the extra "detail" log lines
 
     def __post_init__(self) -> None:
