@@ -655,3 +655,102 @@ def dest_attrs(rs: RealServerSpec, weight: int) -> DestAttrs:
 
 def with_weight(attrs: DestAttrs, weight: int) -> DestAttrs:
     return replace(attrs, weight=weight)
+
+
+# ---------------------------------------------------------------------------------------------
+# From the config model
+# ---------------------------------------------------------------------------------------------
+
+_PROTOCOLS = {"TCP": PROTO_TCP, "UDP": PROTO_UDP, "SCTP": PROTO_SCTP}
+_METHODS = {"NAT": Fwd.MASQ, "DR": Fwd.ROUTE, "TUN": Fwd.TUNNEL}
+_TUN_TYPES = {"ipip": TunType.IPIP, "gue": TunType.GUE, "gre": TunType.GRE}
+_TUN_FLAGS = {"nocsum": TUN_F_NOCSUM, "csum": TUN_F_CSUM, "remcsum": TUN_F_REMCSUM}
+_SCHED_FLAGS = {"flag-1": SVC_F_SCHED1, "flag-2": SVC_F_SCHED2, "flag-3": SVC_F_SCHED3,
+                "sh-fallback": SVC_F_SCHED1, "sh-port": SVC_F_SCHED2,
+                "mh-fallback": SVC_F_SCHED1, "mh-port": SVC_F_SCHED2, "ops": SVC_F_ONEPACKET}
+_FLUSH_ON_STOP = {"off": FlushOnStop.NO, "all": FlushOnStop.FULL, "vs": FlushOnStop.VS}
+_FAMILIES = {"inet": AF_INET, "inet6": AF_INET6}
+
+
+def granularity(value: str, af: int) -> int:
+    """persistence_granularity: an IPv4 mask (255.255.255.0) or a prefix length -> ServiceAttrs.netmask."""
+    if "." in value:
+        return int(ipaddress.IPv4Address(value))
+    prefix = int(value)
+    if af == AF_INET6:
+        return prefix
+    return (0xFFFFFFFF << (32 - prefix)) & 0xFFFFFFFF
+
+
+def from_model(config: Any) -> LvsConfig:
+    """The LVS view of a `pykeepalived.config.model.Config` (typed as Any: core reads, never builds, it)."""
+    gd = config.global_defs
+    groups = {g.name: g for g in config.virtual_server_groups}
+    vss = tuple(_vs_from_model(vs, groups) for vs in config.virtual_servers)
+    tcp, tcpfin, udp = gd.lvs_timeouts_tcp, gd.lvs_timeouts_tcpfin, gd.lvs_timeouts_udp
+    timeouts = Timeouts(tcp or 0, tcpfin or 0, udp or 0) if (tcp or tcpfin or udp) else None
+    fifos = tuple(f.name for f in (gd.notify_fifo, gd.lvs_notify_fifo) if f is not None)
+    return LvsConfig(vss, flush=gd.lvs_flush, flush_on_stop=_FLUSH_ON_STOP[gd.lvs_flush_on_stop],
+                     timeouts=timeouts, rs_init_notifies=gd.rs_init_notifies, notify_fifos=fifos)
+
+
+def _script(script: Any) -> str | None:
+    return None if script is None else str(script.cmd)
+
+
+def _vs_from_model(vs: Any, groups: Mapping[str, Any]) -> VirtualServerSpec:
+    protocol = _PROTOCOLS[vs.protocol]
+    af = _FAMILIES[vs.ip_family] if vs.ip_family else (family_of(str(vs.address)) if vs.address else 0)
+    entries: tuple[GroupEntry, ...] = ()
+    if vs.group is not None:
+        group = groups.get(vs.group)
+        entries = tuple(
+            GroupEntry(first=str(e.address) if e.address is not None else "",
+                       last=str(e.address_end or e.address) if e.address is not None else "",
+                       port=e.port, fwmark=e.fwmark or 0,
+                       fwmark_af=_FAMILIES[e.family] if e.family else 0, source=str(e.pos))
+            for e in (group.entries if group is not None else ()))
+    flags = 0
+    for name in vs.flags:
+        flags |= _SCHED_FLAGS.get(name, 0)
+    if protocol != PROTO_UDP:
+        flags &= ~SVC_F_ONEPACKET       # one-packet scheduling is UDP only (keepalived drops it too)
+    vs_port = vs.port
+
+    def rs_spec(rs: Any, method: str, tunnel: Any, weight: int, inhibit: bool, alpha: bool,
+                has_checkers: bool, source: str) -> RealServerSpec:
+        tun = tunnel or None
+        return RealServerSpec(
+            addr=str(rs[0]) if isinstance(rs, tuple) else str(rs.address),
+            port=(rs[1] if isinstance(rs, tuple) else rs.port) or vs_port,
+            weight=weight, fwd=_METHODS[method],
+            tun_type=_TUN_TYPES[tun.type] if tun else 0, tun_port=(tun.port or 0) if tun else 0,
+            tun_flags=_TUN_FLAGS[tun.csum] if tun else 0,
+            u_thresh=0 if isinstance(rs, tuple) else rs.uthreshold,
+            l_thresh=0 if isinstance(rs, tuple) else rs.lthreshold,
+            inhibit=inhibit, alpha=alpha, has_checkers=has_checkers,
+            notify_up=None if isinstance(rs, tuple) else _script(rs.notify_up),
+            notify_down=None if isinstance(rs, tuple) else _script(rs.notify_down),
+            source=source)
+
+    real_servers = tuple(
+        rs_spec(rs, rs.lvs_method, rs.tunnel or vs.tunnel, rs.weight,
+                rs.inhibit_on_failure or vs.inhibit_on_failure,
+                vs.alpha or rs.alpha or any(c.alpha for c in rs.checkers), bool(rs.checkers), str(rs.pos))
+        for rs in vs.real_servers)
+    sorry = None
+    if vs.sorry_server is not None:
+        sorry = rs_spec(vs.sorry_server, vs.sorry_server_lvs_method or vs.lvs_method, vs.tunnel, 1,
+                        False, False, False, str(vs.pos))
+    timeout = vs.persistence_timeout or 0
+    af_for_mask = af or (family_of(real_servers[0].addr) if real_servers else AF_INET)
+    return VirtualServerSpec(
+        addr=str(vs.address) if vs.address is not None and vs.group is None else "",
+        port=vs.port, protocol=protocol, fwmark=vs.fwmark or 0, group=vs.group or "", group_entries=entries,
+        af=af, sched=vs.lvs_sched, sched_flags=flags, persistence_timeout=timeout,
+        persistence_granularity=(granularity(vs.persistence_granularity, af_for_mask)
+                                 if vs.persistence_granularity else None),
+        pe_name=vs.persistence_engine or "", real_servers=real_servers, sorry_server=sorry,
+        sorry_server_inhibit=vs.sorry_server_inhibit, quorum=vs.quorum, hysteresis=vs.hysteresis,
+        quorum_up=_script(vs.quorum_up), quorum_down=_script(vs.quorum_down), omega=vs.omega,
+        ha_suspend=vs.ha_suspend, source=str(vs.pos))
