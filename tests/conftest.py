@@ -1,1 +1,3 @@
-"""Root test configuration: shared markers' skip rules live in the fixtures of each sub-suite."""
+"""Root test configuration: the namespace harness plugin (marker skips, `lab` fixture, stale cleanup)."""
+
+pytest_plugins = ["harness.fixtures"]
