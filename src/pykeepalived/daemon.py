@@ -1,0 +1,724 @@
+"""keepalived's process model: a parent supervisor with a VRRP child and a checker child.
+
+The parent reads and validates the configuration, owns the pid files, forks the children
+(each runs its own event loop), respawns a child that dies, relays signals and runs the
+startup/shutdown scripts. It never runs an event loop itself: it blocks the signals it cares
+about and takes them synchronously with sigtimedwait(), so there are no handler races and
+the fork()s happen in a single-threaded process.
+
+Contract with the children (see docs in the module-level functions below):
+
+* VRRP child: `pykeepalived.io.runtime.run_vrrp(config, opts) -> int` runs in the forked
+  process with all signals unblocked and default dispositions. `opts.pid_file`,
+  `opts.vrrp_pid_file` and `opts.checkers_pid_file` hold the resolved pid file paths.
+  It owns SIGTERM/SIGINT (orderly stop), SIGHUP (reload: call `reload_config_for_child(opts)`
+  and apply the diff), SIGUSR1/SIGUSR2/SIGRTMIN+2/SIGRTMAX-1 (dumps, see
+  `pykeepalived.status.dumps.install_signal_handlers`). Its return value is the exit status:
+  1 (FATAL), 2 (CONFIG) and 4 (MISSING_PERMISSION) stop the whole daemon, anything else
+  gets the child respawned.
+* checker child: `pykeepalived.lvs.process.run_checkers(config, opts) -> int`, same rules.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import ctypes.util
+import importlib
+import logging
+import os
+import platform
+import resource
+import signal
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pykeepalived import KEEPALIVED_COMPAT, __version__, pidfile, sdnotify
+from pykeepalived import log as kalog
+from pykeepalived.errors import (
+    EXIT_CONFIG,
+    EXIT_FATAL,
+    EXIT_MISSING_PERMISSION,
+    EXIT_NO_CONFIG,
+    EXIT_OK,
+    EXIT_PROGRAM_ERROR,
+)
+
+log = logging.getLogger(__name__)
+
+VERSION_STRING = f"pykeepalived v{__version__} (keepalived {KEEPALIVED_COMPAT} compatible)"
+DEFAULT_UMASK = 0o177
+
+SIGJSON = signal.SIGRTMIN + 2
+SIGSTATS_CLEAR = signal.SIGRTMAX - 1
+SUPERVISED_SIGNALS: frozenset[int] = frozenset({
+    signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGUSR2, signal.SIGCHLD,
+    SIGJSON, SIGSTATS_CLEAR,
+})
+
+# Exit statuses of a child that stop everything instead of a respawn (lib/scheduler.c).
+PERMANENT_ERRORS = {EXIT_FATAL: "FATAL", EXIT_CONFIG: "CONFIG", EXIT_MISSING_PERMISSION: "MISSING_PERMISSION"}
+RESPAWN_RESET_AFTER = 60.0   # a child that ran longer than this is restarted at once
+RESPAWN_MAX_DELAY = 60
+
+PR_SET_PDEATHSIG = 1
+CLONE_NEWNET = 0x40000000
+
+# Test seam: "module:function" replacing a child's entry point (tests of the supervisor itself).
+ENTRY_ENV = {"vrrp": "PYKEEPALIVED_VRRP_ENTRY", "checker": "PYKEEPALIVED_CHECKER_ENTRY"}
+
+ChildEntry = Callable[[Any, argparse.Namespace], int]
+
+
+# --------------------------------------------------------------------------------------------
+# Small system helpers
+
+
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+def _set_parent_death_signal(sig: int) -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        _libc().prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)
+
+
+def enter_namespace(name: str) -> None:
+    """setns() into /run/netns/NAME (what `ip netns exec` does for the network namespace)."""
+    path = name if name.startswith("/") else f"/run/netns/{name}"
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if _libc().setns(fd, CLONE_NEWNET) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err))
+    finally:
+        os.close(fd)
+
+
+def parse_umask(text: str) -> int | None:
+    """`-u MASK`: a number in C's strtol base 0 (0177 octal, 0x7f hex, 127 decimal)."""
+    t = text.strip()
+    try:
+        if t.startswith(("0x", "0X")):
+            value = int(t, 16)
+        elif t.startswith("0") and len(t) > 1:
+            value = int(t[1:].lstrip("oO"), 8)
+        else:
+            value = int(t, 10)
+    except ValueError:
+        return None
+    return value if 0 <= value <= 0o777 else None
+
+
+def set_process_name(name: str) -> None:
+    with contextlib.suppress(Exception):
+        import setproctitle
+
+        setproctitle.setproctitle(name)
+
+
+def _daemonize() -> bool:
+    """Detach like keepalived's xdaemon(): fork, setsid, fork, chdir /, stdio to /dev/null.
+
+    Returns True in the daemon, False in the original process (which should exit 0)."""
+    if os.fork() > 0:
+        return False
+    os.setsid()
+    if os.fork() > 0:
+        os._exit(0)
+    os.chdir("/")
+    fd = os.open(os.devnull, os.O_RDWR)
+    for std in (0, 1, 2):
+        os.dup2(fd, std)
+    if fd > 2:
+        os.close(fd)
+    return True
+
+
+def _gd(config: Any, name: str, default: Any = None) -> Any:
+    """A global_defs value, tolerant of model fields that do not exist (yet)."""
+    gd = getattr(config, "global_defs", None)
+    value = getattr(gd, name, None) if gd is not None else None
+    if value is None and gd is not None:
+        for key, args in getattr(gd, "other", ()):
+            if key == name:
+                return args[0] if len(args) == 1 else (args or True)
+    return default if value is None else value
+
+
+# --------------------------------------------------------------------------------------------
+# Configuration
+
+
+@dataclass(slots=True)
+class Loaded:
+    config: Any | None
+    exit_code: int          # keepalived's -t code (0, 4, 5, 6)
+    messages: list[str] = field(default_factory=list)
+
+
+def load_config(opts: argparse.Namespace, *, quiet: bool = False) -> Loaded:
+    """Read opts.config_file, logging every diagnostic with its file:line as keepalived does."""
+    from pykeepalived import config as kaconfig
+
+    result = kaconfig.load(opts.config_file, config_id=getattr(opts, "config_id", None),
+                           all_config=bool(getattr(opts, "all_config", False)))
+    messages = [d.format() for d in result.diagnostics]
+    if not quiet:
+        for m in messages:
+            log.info("%s", m)
+    return Loaded(result.config, result.exit_code, messages)
+
+
+def reload_config_for_child(opts: argparse.Namespace) -> Any | None:
+    """The child's half of a reload (SIGHUP from the parent).
+
+    The parent has just re-read and accepted the configuration before signalling, so the
+    child reads the same file with the same options and gets the same model. Returns None
+    when the file can no longer be used: the child must then keep its running configuration."""
+    try:
+        loaded = load_config(opts, quiet=True)
+    except Exception:  # never let a parser bug take the child down on reload
+        log.error("Reload: configuration could not be read:\n%s", traceback.format_exc())
+        return None
+    if loaded.config is None or loaded.exit_code == 4:
+        log.info("Reload: configuration file %s is unusable - keeping the running configuration",
+                 opts.config_file)
+        return None
+    return loaded.config
+
+
+# --------------------------------------------------------------------------------------------
+# Children
+
+
+@dataclass(slots=True)
+class Child:
+    kind: str                 # "vrrp" | "checker"
+    label: str                # "VRRP" | "Healthcheck" (keepalived's wording in logs)
+    pid_file: str
+    pid: int = 0
+    started: float = 0.0      # monotonic
+    next_delay: int = 0       # keepalived's *_next_restart_delay
+    restart_at: float | None = None
+    starts: int = 0
+
+    @property
+    def running(self) -> bool:
+        return self.pid > 0
+
+
+def _resolve_entry(kind: str) -> ChildEntry:
+    override = os.environ.get(ENTRY_ENV[kind])
+    if override:
+        module, _, func = override.partition(":")
+        entry: ChildEntry = getattr(importlib.import_module(module), func)
+        return entry
+    if kind == "vrrp":
+        from pykeepalived.io.runtime import run_vrrp
+
+        return run_vrrp  # type: ignore[no-any-return]
+    from pykeepalived.lvs.process import run_checkers  # type: ignore[import-not-found,unused-ignore]
+
+    return run_checkers  # type: ignore[no-any-return]
+
+
+def entry_available(kind: str) -> str | None:
+    """None when the child's entry point can be imported, else the reason."""
+    try:
+        _resolve_entry(kind)
+    except Exception as exc:  # ImportError, AttributeError, or a broken module
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _child_main(child: Child, config: Any, opts: argparse.Namespace) -> int:
+    """Runs in the forked child; its return value is the exit status."""
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    for sig in SUPERVISED_SIGNALS:
+        signal.signal(sig, signal.SIG_DFL)
+    _set_parent_death_signal(signal.SIGTERM)
+    kalog.setup(opts, "vrrp" if child.kind == "vrrp" else "checker", instance=getattr(config, "instance", None),
+                namespace=getattr(config, "net_namespace", None))
+    names = _process_names(config)
+    set_process_name(names[child.kind])
+    pidfile.write(child.pid_file)
+    try:
+        entry = _resolve_entry(child.kind)
+        code = entry(config, opts)
+        return int(code) if code is not None else EXIT_OK
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else EXIT_FATAL
+    except KeyboardInterrupt:
+        return EXIT_OK
+    except Exception:
+        log.error("%s child failed:\n%s", child.label, traceback.format_exc().rstrip())
+        return EXIT_PROGRAM_ERROR
+    finally:
+        pidfile.remove_if_ours(child.pid_file, os.getpid())
+        kalog.flush()
+
+
+def _process_names(config: Any) -> dict[str, str]:
+    """setproctitle names: keepalived's when `process_names` / `*_process_name` are set."""
+    default = "pykeepalived"
+    named = bool(_gd(config, "process_names", False))
+    return {
+        "parent": _gd(config, "process_name", "keepalived" if named else default),
+        "vrrp": _gd(config, "vrrp_process_name", "keepalived_vrrp" if named else default),
+        "checker": _gd(config, "checker_process_name", "keepalived_ipvs" if named else default),
+    }
+
+
+def calc_restart_delay(child: Child, now: float) -> int:
+    """keepalived's calc_restart_delay(): 0 if it ran > 60 s, else 0, 1, 2, 4 ... 60 s."""
+    if now - child.started >= RESPAWN_RESET_AFTER:
+        child.next_delay = 0
+        return 0
+    delay = child.next_delay
+    if not delay:
+        child.next_delay = 1
+    elif child.next_delay > RESPAWN_MAX_DELAY // 2:
+        child.next_delay = RESPAWN_MAX_DELAY
+    else:
+        child.next_delay *= 2
+    log.info("Restart of %s process delayed %u seconds to limit respawn rate", child.label, delay)
+    return delay
+
+
+def describe_status(pid: int, status: int) -> tuple[str, int | None]:
+    """keepalived's report_child_status(): the log line and the permanent exit code, if any."""
+    prog = f"pid {pid}"
+    if os.WIFEXITED(status):
+        code = os.WEXITSTATUS(status)
+        if code in PERMANENT_ERRORS:
+            return f"{prog} exited with permanent error {PERMANENT_ERRORS[code]}. Terminating", code
+        if code != 0:
+            return f"{prog} exited with status {code}", None
+        return "", None
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        if sig == signal.SIGSEGV:
+            return f"{prog} exited due to segmentation fault (SIGSEGV).", None
+        try:
+            name = signal.strsignal(sig) or str(sig)
+        except ValueError:
+            name = str(sig)
+        extra = " - has rlimit_rttime been exceeded?" if sig == signal.SIGKILL else ""
+        return f"{prog} exited due to signal {sig} ({name}){extra}", None
+    return "", None
+
+
+# --------------------------------------------------------------------------------------------
+# The supervisor
+
+
+@dataclass
+class Supervisor:
+    opts: argparse.Namespace
+    config: Any
+    pids: pidfile.PidFiles
+    children: dict[str, Child] = field(default_factory=dict)
+    stopping: bool = False
+    exit_code: int = EXIT_OK
+    reloads: int = 0
+
+    # -- child management ------------------------------------------------------------------
+
+    def wanted(self, kind: str) -> bool:
+        mode_vrrp, mode_check = bool(self.opts.vrrp), bool(self.opts.check)
+        if not mode_vrrp and not mode_check:
+            mode_vrrp = mode_check = True
+        force = bool(getattr(self.opts, "all", False))
+        if kind == "vrrp":
+            return mode_vrrp and (force or bool(getattr(self.config, "has_vrrp", False)))
+        return mode_check and (force or bool(getattr(self.config, "has_checker", False)))
+
+    def start_child(self, child: Child) -> None:
+        child.restart_at = None
+        kalog.flush()
+        pid = os.fork()
+        if pid == 0:
+            code = EXIT_PROGRAM_ERROR
+            try:
+                code = _child_main(child, self.config, self.opts)
+            finally:
+                os._exit(code)
+        child.pid = pid
+        child.started = time.monotonic()
+        child.starts += 1
+        log.info("Starting %s child process, pid=%d", child.label, pid)
+
+    def start_children(self) -> bool:
+        started = False
+        for kind, label, path in (("vrrp", "VRRP", self.pids.vrrp),
+                                  ("checker", "Healthcheck", self.pids.checkers)):
+            if kind in self.children and self.children[kind].running:
+                started = True
+                continue
+            if not self.wanted(kind):
+                continue
+            reason = entry_available(kind)
+            if reason is not None:
+                log.error("%s child process can not be started: %s", label, reason)
+                continue
+            child = self.children.setdefault(kind, Child(kind, label, path))
+            self.start_child(child)
+            started = True
+        return started
+
+    def reap(self) -> None:
+        """Collect every exited child (only ours: scripts run by subprocess reap themselves)."""
+        for child in list(self.children.values()):
+            if not child.running:
+                continue
+            try:
+                pid, status = os.waitpid(child.pid, os.WNOHANG)
+            except ChildProcessError:
+                pid, status = child.pid, 0
+            if pid == 0:
+                continue
+            child.pid = 0
+            pidfile.remove_if_ours(child.pid_file, pid)
+            self.child_died(child, pid, status)
+
+    def child_died(self, child: Child, pid: int, status: int) -> None:
+        line, permanent = describe_status(pid, status)
+        if line:
+            log.info("%s", line)
+        if self.stopping:
+            return
+        if permanent is not None:
+            self.exit_code = permanent
+            self.stop()
+            return
+        if self.opts.dont_respawn:
+            log.log(kalog.ALERT, "%s child process(%d) died: Exiting", child.label, pid)
+            self.stop()
+            return
+        log.log(kalog.ALERT, "%s child process(%d) died: Respawning", child.label, pid)
+        delay = calc_restart_delay(child, time.monotonic())
+        if delay:
+            child.restart_at = time.monotonic() + delay
+        else:
+            self.start_child(child)
+
+    def due_restarts(self) -> float | None:
+        """Start children whose respawn delay has passed; return seconds to the next one."""
+        now = time.monotonic()
+        wait: float | None = None
+        for child in self.children.values():
+            if child.restart_at is None or child.running:
+                continue
+            if child.restart_at <= now:
+                self.start_child(child)
+            else:
+                left = child.restart_at - now
+                wait = left if wait is None else min(wait, left)
+        return wait
+
+    def signal_children(self, sig: int, kinds: tuple[str, ...] = ("vrrp", "checker")) -> None:
+        for kind in kinds:
+            child = self.children.get(kind)
+            if child is not None and child.running:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(child.pid, sig)
+
+    # -- signals ---------------------------------------------------------------------------
+
+    def on_signal(self, sig: int) -> None:
+        if sig == signal.SIGCHLD:
+            self.reap()
+        elif sig in (signal.SIGTERM, signal.SIGINT):
+            if sig == signal.SIGINT and getattr(self.opts, "ignore_sigint", False):
+                return
+            self.stop()
+        elif sig == signal.SIGHUP:
+            self.reload()
+        elif sig == signal.SIGUSR1:
+            self.dump_parent_data()
+            self.signal_children(sig)
+        elif sig in (signal.SIGUSR2, SIGJSON, SIGSTATS_CLEAR):
+            self.signal_children(sig, ("vrrp",))
+
+    def dump_parent_data(self) -> None:
+        log.info("Printing parent data for process(%d) on signal", os.getpid())
+        try:
+            from pykeepalived.status import dumps
+
+            dumps.write_parent_data(self.config)
+        except Exception as exc:
+            log.info("Unable to write parent data: %s", exc)
+
+    # -- reload ----------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """SIGHUP: re-read the configuration; on success hand it to the children (SIGHUP),
+        start a child whose configuration type appeared; on failure keep everything running."""
+        if self.stopping:
+            return
+        sdnotify.reloading()
+        log.info("Reloading ...")
+        try:
+            loaded = load_config(self.opts)
+        except Exception:
+            log.error("Reload failed - configuration could not be read:\n%s", traceback.format_exc().rstrip())
+            sdnotify.ready()
+            return
+        check = _gd(loaded.config, "reload_check_config", None) if loaded.config is not None else None
+        if check is None:
+            check = _gd(self.config, "reload_check_config", None)
+        bad = loaded.config is None or loaded.exit_code == 4 or (check is not None and loaded.exit_code != 0)
+        if bad:
+            log.info("Reload of configuration file %s failed (exit code %d) - keeping the running configuration",
+                     self.opts.config_file, loaded.exit_code if loaded.config is not None else EXIT_NO_CONFIG)
+            if isinstance(check, str) and check:
+                _append_check_log(check, loaded.messages)
+            sdnotify.ready()
+            return
+        self.config = loaded.config
+        self.reloads += 1
+        self.signal_children(signal.SIGHUP)
+        self.start_children()
+        log.info("Reload finished")
+        sdnotify.ready()
+
+    # -- stop ------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        if self.stopping:
+            return
+        self.stopping = True
+        sdnotify.stopping()
+        log.info("Stopping")
+        self.signal_children(signal.SIGTERM)
+
+    def wait_children(self) -> None:
+        """After stop(): give children child_wait_time to exit, then SIGKILL them."""
+        limit = float(getattr(self.config, "child_wait_time", 5.0) or 5.0)
+        deadline = time.monotonic() + limit
+        while any(c.running for c in self.children.values()):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                for c in self.children.values():
+                    if c.running:
+                        log.info("%s child process(%d) failed to stop within %g seconds - killing it",
+                                 c.label, c.pid, limit)
+                        with contextlib.suppress(ProcessLookupError):
+                            os.kill(c.pid, signal.SIGKILL)
+                deadline = time.monotonic() + 5.0
+                left = 5.0
+            with contextlib.suppress(InterruptedError):
+                signal.sigtimedwait([signal.SIGCHLD], min(left, 0.5))
+            self.reap()
+
+    # -- main loop -------------------------------------------------------------------------
+
+    def loop(self) -> None:
+        waitable = list(SUPERVISED_SIGNALS)
+        while not self.stopping:
+            timeout = self.due_restarts()
+            info: signal.struct_siginfo | None
+            try:
+                if timeout is None:
+                    info = signal.sigwaitinfo(waitable)
+                else:
+                    info = signal.sigtimedwait(waitable, timeout)
+            except InterruptedError:
+                continue
+            if info is not None:
+                self.on_signal(info.si_signo)
+        self.wait_children()
+
+
+def _append_check_log(path: str, messages: list[str]) -> None:
+    """`reload_check_config LOGFILE`: the failed check's messages also go to LOGFILE."""
+    with contextlib.suppress(OSError), open(path, "a", encoding="utf-8") as f:
+        f.writelines(f"{m}\n" for m in messages)
+
+
+def run_script(script: Any, timeout: float, what: str) -> None:
+    """startup_script / shutdown_script: run with a time limit, killed when it overruns."""
+    argv = [script.cmd, *script.args]
+    try:
+        proc = subprocess.Popen(argv, start_new_session=True)
+    except OSError as exc:
+        log.info("Unable to run %s %s: %s", what, script.cmd, exc.strerror)
+        return
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        log.info("%s %s timed out", what, script.cmd)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+# --------------------------------------------------------------------------------------------
+# Entry point
+
+
+def _log_startup(argv: list[str]) -> None:
+    log.info("Starting %s", VERSION_STRING)
+    u = platform.uname()
+    log.info("Running on %s %s %s", u.system, u.release, u.version)
+    log_options("Command line", " ".join(f"'{a}'" for a in argv))
+
+
+def log_options(option: str, text: str) -> None:
+    """keepalived's log_options(): wrap at 100 columns, continuation lines aligned."""
+    width = max(100 - len(option), 20)
+    first = True
+    while text:
+        text = text.lstrip(" ")
+        if len(text) <= width:
+            end = len(text)
+        else:
+            end = text.rfind(" ", 0, width + 1)
+            if end <= 0:
+                end = width
+        chunk, text = text[:end], text[end:]
+        if first:
+            log.info("%s: %s", option, chunk)
+            first = False
+        else:
+            log.info("%s%s", " " * (len(option) + 2), chunk)
+
+
+def _core_dump(opts: argparse.Namespace) -> str | None:
+    """-m / -M: unlimited core size; -M also sets core_pattern (old value returned)."""
+    if not (opts.core_dump or opts.core_dump_pattern):
+        return None
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    if not opts.core_dump_pattern:
+        return None
+    try:
+        with open("/proc/sys/kernel/core_pattern", encoding="utf-8") as f:
+            old = f.read().rstrip("\n")
+        with open("/proc/sys/kernel/core_pattern", "w", encoding="utf-8") as f:
+            f.write(opts.core_dump_pattern)
+        return old
+    except OSError as exc:
+        log.info("Unable to set core_pattern: %s", exc.strerror)
+        return None
+
+
+def run(opts: argparse.Namespace) -> int:
+    """`pykeepalived` without -t/-d: the daemon. Returns the process exit status."""
+    kalog.setup(opts, "parent")
+    argv = ["keepalived" if i == 0 else a for i, a in enumerate(sys.argv)] if sys.argv else []
+    _log_startup(argv or ["pykeepalived"])
+
+    cli_umask: int | None = None
+    if opts.umask is not None:
+        cli_umask = parse_umask(str(opts.umask))
+        if cli_umask is None:
+            log.info("Invalid --umask option %s", opts.umask)
+            print(f"Invalid --umask option {opts.umask}", file=sys.stderr)
+            return EXIT_FATAL
+    os.umask(cli_umask if cli_umask is not None else DEFAULT_UMASK)
+
+    if not os.access(opts.config_file, os.R_OK):
+        log.info("Config files missing '%s'.", opts.config_file)
+        log.info("Stopped %s", VERSION_STRING)
+        return EXIT_NO_CONFIG
+    log.info("Configuration file %s", opts.config_file)
+    try:
+        loaded = load_config(opts)
+    except Exception:
+        log.error("Configuration could not be read:\n%s", traceback.format_exc().rstrip())
+        log.info("Stopped %s", VERSION_STRING)
+        return EXIT_PROGRAM_ERROR
+    config = loaded.config
+    if config is None:
+        log.info("Stopped %s", VERSION_STRING)
+        return EXIT_NO_CONFIG if loaded.exit_code == 6 else EXIT_CONFIG
+    if loaded.exit_code == 4:
+        # keepalived's VRRP child exits CONFIG (e.g. a non-existent interface) and takes the
+        # parent with it; we refuse before forking, with the same exit status.
+        log.info("Configuration can not be run - exiting")
+        log.info("Stopped %s", VERSION_STRING)
+        return EXIT_CONFIG
+    if cli_umask is None and _gd(config, "umask", None) is not None:
+        os.umask(int(_gd(config, "umask")))
+
+    namespace = getattr(opts, "namespace", None) or getattr(config, "net_namespace", None)
+    if getattr(opts, "namespace", None) and getattr(config, "net_namespace", None):
+        log.info("Overriding config net_namespace '%s' with command line namespace '%s'",
+                 config.net_namespace, opts.namespace)
+    instance = getattr(config, "instance", None)
+    if namespace or instance:
+        kalog.setup(opts, "parent", namespace=namespace, instance=instance)
+    pids = pidfile.pid_paths(main=opts.pid_file, vrrp=opts.vrrp_pid_file, checkers=opts.checkers_pid_file,
+                             instance=instance, namespace=namespace,
+                             use_pid_dir=bool(getattr(config, "use_pid_dir", False)))
+    if pids.uses_pid_dir:
+        pidfile.create_pid_dir()
+    if namespace:
+        try:
+            enter_namespace(namespace)
+        except OSError as exc:
+            log.error("Unable to set network namespace %s - exiting (%s)", namespace, exc.strerror)
+            return EXIT_FATAL
+    opts.pid_file, opts.vrrp_pid_file, opts.checkers_pid_file = pids.main, pids.vrrp, pids.checkers
+
+    running = pidfile.process_running(pids.main)
+    if not running and (opts.vrrp or not opts.check):
+        running = pidfile.process_running(pids.vrrp)
+    if not running and (opts.check or not opts.vrrp):
+        running = pidfile.process_running(pids.checkers)
+    if running:
+        log.info("daemon is already running")
+        return EXIT_OK
+
+    if not opts.dont_fork and not _daemonize():
+        return EXIT_OK
+
+    old_core_pattern = _core_dump(opts)
+    if not pidfile.write(pids.main):
+        return EXIT_FATAL
+    names = _process_names(config)
+    set_process_name(names["parent"])
+    if getattr(config, "has_bfd", False):
+        log.info("BFD is not supported by pykeepalived - bfd_instance blocks are ignored")
+
+    signal.pthread_sigmask(signal.SIG_BLOCK, SUPERVISED_SIGNALS)
+    sup = Supervisor(opts, config, pids)
+    try:
+        startup = _gd(config, "startup_script", None)
+        if startup is not None:
+            run_script(startup, float(_gd(config, "startup_script_timeout", 10)), "startup_script")
+        if not sup.start_children():
+            log.info("Warning - keepalived has no configuration to run")
+        log.info("Startup complete")
+        sdnotify.ready()
+        sup.loop()
+        shutdown = _gd(sup.config, "shutdown_script", None)
+        if shutdown is not None:
+            run_script(shutdown, float(_gd(sup.config, "shutdown_script_timeout", 10)), "shutdown_script")
+    finally:
+        for child in sup.children.values():
+            if child.running:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(child.pid, signal.SIGKILL)
+        pidfile.remove_if_ours(pids.main, os.getpid())
+        if pids.uses_pid_dir:
+            pidfile.remove_pid_dir()
+        if old_core_pattern is not None:
+            with contextlib.suppress(OSError), open("/proc/sys/kernel/core_pattern", "w",
+                                                     encoding="utf-8") as f:
+                f.write(old_core_pattern)
+        log.info("Stopped %s", VERSION_STRING)
+        kalog.flush()
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, SUPERVISED_SIGNALS)
+    return sup.exit_code
+
+
+__all__ = ["run", "reload_config_for_child", "calc_restart_delay", "describe_status"]
