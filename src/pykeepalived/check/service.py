@@ -1,0 +1,103 @@
+"""The checker side of the checker process: build every checker of a configuration, run
+them on one scheduler, publish results through one HealthHub.
+
+    service = CheckerService.from_config(config)
+    service.hub.subscribe(callback)          # or: async for h in service.hub.events()
+    await service.start()
+    ...
+    await service.stop()
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+
+from pykeepalived.check.base import BOOTSTRAP_DELAY, Checker
+from pykeepalived.check.common import Target
+from pykeepalived.check.dns import DnsChecker
+from pykeepalived.check.file import FileChecker
+from pykeepalived.check.http import HttpChecker, SslChecker, make_ssl_context
+from pykeepalived.check.hub import HealthHub
+from pykeepalived.check.misc import MiscChecker
+from pykeepalived.check.ping import PingChecker
+from pykeepalived.check.scheduler import Scheduler
+from pykeepalived.check.smtp import SmtpChecker
+from pykeepalived.check.tcp import TcpChecker
+from pykeepalived.check.udp import UdpChecker
+from pykeepalived.config import model
+
+log = logging.getLogger(__name__)
+
+
+def build_checker(spec: model.Checker, vs: model.VirtualServer, rs: model.RealServer,
+                  config: model.Config, hub: HealthHub) -> Checker | None:
+    """One checker from its model; None (with a log line) for what we cannot run."""
+    target = Target.of(vs, rs)
+    gd = config.global_defs
+    log_all = gd.checker_log_all_failures
+    if isinstance(spec, model.TcpCheck):
+        return TcpChecker(spec, target, hub, log_all_failures=log_all)
+    if isinstance(spec, model.HttpGet):
+        ctx = make_ssl_context(config.ssl) if spec.ssl else None
+        cls = SslChecker if spec.ssl else HttpChecker
+        return cls(spec, target, hub, log_all_failures=log_all, ssl_ctx=ctx,
+                           rs_virtualhost=rs.virtualhost, vs_virtualhost=vs.virtualhost)
+    if isinstance(spec, model.SmtpCheck):
+        return SmtpChecker(spec, target, hub, log_all_failures=log_all)
+    if isinstance(spec, model.DnsCheck):
+        return DnsChecker(spec, target, hub, log_all_failures=log_all)
+    if isinstance(spec, model.UdpCheck):
+        return UdpChecker(spec, target, hub, log_all_failures=log_all)
+    if isinstance(spec, model.PingCheck):
+        return PingChecker(spec, target, hub, log_all_failures=log_all)
+    if isinstance(spec, model.MiscCheck):
+        if spec.misc_path is None:
+            log.info("MISC_CHECK for %s has no misc_path - ignoring", target.fmt_rs)
+            return None
+        return MiscChecker(spec, target, hub, log_all_failures=log_all, script_user=gd.script_user,
+                           script_group=gd.script_group)
+    if isinstance(spec, model.FileCheck):
+        tf = next((t for t in config.track_files if t.name == spec.track_file), None)
+        if tf is None or not tf.file:
+            log.info("FILE_CHECK for %s: track_file %s not found - ignoring", target.fmt_rs, spec.track_file)
+            return None
+        return FileChecker(spec, target, hub, track_file=tf)
+    log.info("%s for %s is not supported by this checker process - ignoring", spec.kind, target.fmt_rs)
+    return None
+
+
+def build_checkers(config: model.Config, hub: HealthHub) -> list[Checker]:
+    checkers: list[Checker] = []
+    for vs in config.virtual_servers:
+        for rs in vs.real_servers:
+            hub.add_real_server(Target.of(vs, rs), rs)
+            for spec in rs.checkers:
+                checker = build_checker(spec, vs, rs, config, hub)
+                if checker is not None:
+                    hub.attach(checker)
+                    checkers.append(checker)
+    return checkers
+
+
+class CheckerService:
+    def __init__(self, checkers: list[Checker], hub: HealthHub, *, record_lateness: bool = False) -> None:
+        self.checkers = checkers
+        self.hub = hub
+        self.scheduler = Scheduler(record_lateness=record_lateness)
+
+    @classmethod
+    def from_config(cls, config: model.Config, *, hub: HealthHub | None = None,
+                    record_lateness: bool = False) -> CheckerService:
+        hub = hub or HealthHub()
+        return cls(build_checkers(config, hub), hub, record_lateness=record_lateness)
+
+    async def start(self, *, bootstrap: float = BOOTSTRAP_DELAY, rng: random.Random | None = None) -> None:
+        for checker in self.checkers:
+            log.info("Activating healthchecker for service %s for VS %s", checker.target.fmt_rs,
+                     checker.target.fmt_vs)
+        self.scheduler.start(self.checkers, rng=rng, bootstrap=bootstrap)
+
+    async def stop(self) -> None:
+        await self.scheduler.stop()
+        await self.hub.drain()
