@@ -56,6 +56,11 @@ def backup(p: RouterParams | None = None, now: float = 0.0) -> VirtualRouter:
 
 
 def master(p: RouterParams | None = None) -> tuple[VirtualRouter, float]:
+    p = p or params()
+    if p.is_owner:
+        r = VirtualRouter(p)
+        r.handle(Startup(), 0.0)
+        return r, 0.0
     r = backup(p)
     t = r.deadline()
     assert t is not None
