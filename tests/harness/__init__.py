@@ -13,6 +13,7 @@
 """
 
 from harness.daemon import VrrpDaemon, keepalived_path
+from harness.golden import GoldenCase, golden_cases
 from harness.lab import (
     LAN_V4,
     PREFIX,
@@ -30,7 +31,7 @@ from harness.pcap import Arp, Frame, NeighborAdvert, Vrrp, parse_ethernet, read_
 from harness.wait import wait_until
 
 __all__ = [
-    "LAN_V4", "PREFIX", "Arp", "Capture", "Frame", "HarnessError", "Host", "Lab", "NeighborAdvert", "Proc",
+    "LAN_V4", "PREFIX", "Arp", "Capture", "Frame", "GoldenCase", "golden_cases", "HarnessError", "Host", "Lab", "NeighborAdvert", "Proc",
     "Vrrp", "VrrpDaemon", "cleanup_stale", "is_root", "keepalived_path", "missing_tools", "our_namespaces",
     "parse_ethernet", "read_pcap", "vrrp_frames", "wait_until",
 ]

@@ -36,6 +36,8 @@ from harness.wait import wait_until
 PREFIX = "pkt-"
 NETNS_DIR = Path("/run/netns")
 LAN_V4 = ("192.0.2", "198.51.100", "203.0.113")
+# VRRP over IPv4 and IPv6 (tcpdump's "vrrp" alone is IPv4 only), ARP, and ICMPv6 (NA, ND)
+DEFAULT_BPF = "ip proto 112 or ip6 proto 112 or arp or icmp6"
 _TAG_RE = re.compile(r"^pkt-(\d+)-(\d+)-[0-9a-f]{4}-")
 
 
@@ -256,7 +258,7 @@ class Host:
         """Start a long-running process here; the lab stops it (whole process group) on close."""
         return self.lab._spawn(self.ns, argv, f"{self.name}-{name or Path(argv[0]).name}", env)
 
-    def capture(self, iface: str = "eth0", bpf: str = "vrrp or arp or icmp6", name: str | None = None) -> Capture:
+    def capture(self, iface: str = "eth0", bpf: str = DEFAULT_BPF, name: str | None = None) -> Capture:
         """Start tcpdump on one of this host's interfaces; returns once tcpdump is listening."""
         return _start_capture(self.lab, self.ns, iface, self.lab._unique(name or f"{self.name}-{iface}"), bpf)
 
@@ -426,7 +428,7 @@ class Lab:
     def add_hosts(self, *names: str) -> list[Host]:
         return [self.add_host(n) for n in names]
 
-    def capture(self, lan: int = 0, bpf: str = "vrrp or arp or icmp6", name: str | None = None) -> Capture:
+    def capture(self, lan: int = 0, bpf: str = DEFAULT_BPF, name: str | None = None) -> Capture:
         """tcpdump on a bridge: sees every host's frames on that LAN with one clock."""
         return _start_capture(self, self.bridge_ns, self.lans[lan], self._unique(name or f"lan{lan}"), bpf)
 
