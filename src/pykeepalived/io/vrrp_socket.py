@@ -10,28 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import socket
 import struct
 from collections.abc import Callable
 
-from pykeepalived._fastpath import advert_io_py
+from pykeepalived.io.fastpath import advert_io
 
 log = logging.getLogger(__name__)
-
-
-def _select_advert_io():  # type: ignore[no-untyped-def]
-    """The compiled advert_io unless PYKEEPALIVED_NO_EXTENSIONS is set or it is not built."""
-    if os.environ.get("PYKEEPALIVED_NO_EXTENSIONS"):
-        return advert_io_py
-    try:
-        from pykeepalived._fastpath import advert_io as compiled  # type: ignore[attr-defined]
-    except ImportError:
-        return advert_io_py
-    return compiled
-
-
-advert_io = _select_advert_io()
 
 IPPROTO_VRRP = 112
 IP_MULTICAST_ALL = 49          # linux/in.h; not exported by the socket module

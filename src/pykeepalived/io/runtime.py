@@ -1,0 +1,476 @@
+"""The VRRP process: one uvloop loop driving every `VirtualRouter` of the config.
+
+    exit_code = run_vrrp(config, opts)      # inside the VRRP child (or in the foreground)
+
+What runs where:
+
+* receive: one raw socket per interface and family (`vrrp_socket.VrrpSockets`), watched with
+  `loop.add_reader`; `advert_io.recv_batch()` drains it, each packet is demultiplexed by VRID,
+  decoded by the codec and handed to its router as `AdvertReceived` / `AdvertRejected`;
+* periodic master adverts: `advert_io.AdvertSender`, prebuilt per instance and sent from ideal
+  times in batches, without calling the core per advert;
+* timers: one `TimerWheel` entry per instance for the core's own deadline, and a single
+  `loop.call_later` for min(wheel, next advert), re-armed only when that time moves;
+* VIPs and link/address monitoring: `netlink.Netlink` (pyroute2 on its own thread);
+* GARP / unsolicited NA: `l2.L2Sender`;
+* SIGTERM / SIGINT: every router gets `Shutdown` (priority-0 advert, VIPs removed), exit 0.
+
+The clock is `time.monotonic()` (the same CLOCK_MONOTONIC libuv uses), in seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import ipaddress
+import logging
+import math
+import signal
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvloop
+
+from pykeepalived.config.model import Config, GlobalDefs, VrrpInstance
+from pykeepalived.core.actions import (
+    Action,
+    AddVips,
+    Notify,
+    RemoveVips,
+    SendAdvert,
+    SendGratuitous,
+    StartAdvertising,
+    StopAdvertising,
+)
+from pykeepalived.core.events import (
+    AdvertReceived,
+    AdvertRejected,
+    DeadlineReached,
+    Event,
+    LinkChanged,
+    RejectReason,
+    Shutdown,
+    Startup,
+    VipDeleted,
+)
+from pykeepalived.core.params import AUTH_AH, AUTH_NONE, AUTH_PASS, RouterParams, UnicastPeer, VipSpec
+from pykeepalived.core.vrrp import VirtualRouter
+from pykeepalived.errors import EXIT_FATAL, EXIT_OK
+from pykeepalived.io.fastpath import advert_io, codec, wheel
+from pykeepalived.io.l2 import L2Sender
+from pykeepalived.io.netlink import Interface, Netlink
+from pykeepalived.io.vrrp_socket import VrrpSockets
+
+log = logging.getLogger(__name__)
+
+# uvloop rounds call_later to the nearest millisecond; adding half a millisecond makes that a
+# ceiling, so the timer never fires before the deadline it was armed for.
+TIMER_CEIL = 0.0005
+SHUTDOWN_TIMEOUT = 5.0
+
+
+class StartupError(Exception):
+    """The VRRP side cannot run this config (missing interface, no address, ...)."""
+
+
+@dataclass(slots=True, eq=False)
+class Instance:
+    """The runtime's record of one vrrp_instance: its router plus everything IO needs."""
+
+    slot: int
+    model: VrrpInstance
+    router: VirtualRouter
+    iface: Interface
+    sock: Any                      # advert_io.AdvertSocket
+    src: bytes                     # packed advert source address
+    dests: list[bytes]             # packed destinations: the group, or every unicast peer
+    hoplimit: int
+    vips_packed: list[bytes]
+    built_priority: int = -1       # priority of the packets prebuilt in the sender
+    periodic_priority: int = -1    # priority of the running schedule (-1: not advertising)
+    vip_task: asyncio.Future[Any] | None = None
+    deadline: float | None = None
+
+    @property
+    def params(self) -> RouterParams:
+        return self.router.params
+
+
+def _wire_interval(version: int, seconds: float) -> int:
+    return int(seconds + 0.5) if version == 2 else max(1, int(seconds * 100 + 0.5))
+
+
+def _vip_spec(ip: Any) -> VipSpec:
+    """config.model.IpAddress -> core VipSpec."""
+    pl = ip.preferred_lft
+    return VipSpec(address=str(ip.address.ip), prefixlen=ip.address.network.prefixlen, dev=ip.dev, brd=ip.brd,
+                   scope=ip.scope, label=ip.label, peer=None if ip.peer is None else str(ip.peer),
+                   preferred_lft=None if pl is None else ("forever" if pl == 0xFFFFFFFF else str(pl)),
+                   no_track=ip.no_track, home=ip.home, nodad=ip.nodad, mngtmpaddr=ip.mngtmpaddr,
+                   noprefixroute=ip.noprefixroute, autojoin=ip.autojoin, use_vmac=ip.use_vmac)
+
+
+def router_params(vi: VrrpInstance, gd: GlobalDefs, log_detail: bool) -> RouterParams:
+    """RouterParams for one instance (the core's `RouterParams.from_model` when it has one)."""
+    from_model = getattr(RouterParams, "from_model", None)
+    if from_model is not None:
+        params: RouterParams = from_model(vi, gd)
+        return dataclasses.replace(params, log_detail=log_detail)
+    e = vi.effective
+    src = vi.unicast_src_ip if vi.unicast_peer else (vi.mcast_src_ip or vi.unicast_src_ip)
+    auth = vi.authentication
+    auth_type = AUTH_NONE if auth is None or e.version != 2 else (AUTH_PASS if auth.auth_type == "PASS" else AUTH_AH)
+    return RouterParams(
+        name=vi.name, vrid=vi.virtual_router_id, priority=e.priority, version=e.version,
+        family=4 if e.family == "inet" else 6, advert_int=e.advert_int, interface=vi.interface,
+        source_address=None if src is None else str(src), mcast_group=str(e.mcast_dst_ip),
+        unicast_peers=tuple(UnicastPeer(str(p.address), p.min_ttl or 0, 255 if p.max_ttl is None else p.max_ttl)
+                            for p in vi.unicast_peer),
+        check_unicast_src=e.check_unicast_src, nopreempt=e.nopreempt, preempt_delay=e.preempt_delay,
+        down_timer_adverts=e.down_timer_adverts, accept=e.accept, auth_type=auth_type,
+        auth_data=b"" if auth is None else auth.auth_pass,
+        vips=tuple(_vip_spec(v) for v in vi.virtual_ipaddress),
+        evips=tuple(_vip_spec(v) for v in vi.virtual_ipaddress_excluded),
+        garp_master_delay=e.garp_master_delay, garp_master_repeat=e.garp_master_repeat,
+        garp_master_refresh=e.garp_master_refresh, garp_master_refresh_repeat=e.garp_master_refresh_repeat,
+        garp_lower_prio_delay=e.garp_lower_prio_delay, garp_lower_prio_repeat=e.garp_lower_prio_repeat,
+        lower_prio_no_advert=e.lower_prio_no_advert, higher_prio_send_advert=e.higher_prio_send_advert,
+        owner_ignore_adverts=e.owner_ignore_adverts, v3_checksum_as_v2=e.v3_checksum_as_v2, strict=e.strict,
+        skip_check_adv_addr=e.skip_check_adv_addr, dont_track_primary=vi.dont_track_primary,
+        notify_priority_changes=e.notify_priority_changes, log_detail=log_detail)
+
+
+@dataclass(slots=True)
+class _Timer:
+    handle: asyncio.TimerHandle | None = None
+    at: float = math.inf
+
+
+@dataclass
+class VrrpRuntime:
+    """Owns the loop-side state of the VRRP process; see the module docstring."""
+
+    config: Config
+    opts: argparse.Namespace
+    loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.get_running_loop)
+
+    def __post_init__(self) -> None:
+        self.clock = time.monotonic
+        self.instances: list[Instance] = []
+        self.demux: dict[tuple[int, int], dict[int, list[Instance]]] = {}
+        self.wheel = wheel.TimerWheel()
+        self.sender = advert_io.AdvertSender()
+        self.sockets = VrrpSockets(self.loop, self._on_readable)
+        self.netlink = Netlink(self.loop, on_link=self._on_link, on_addr_deleted=self._on_addr_deleted)
+        self.l2 = L2Sender(self.loop, self.clock)
+        self.interfaces: dict[str, Interface] = {}
+        self.installed: dict[tuple[int, str], tuple[Instance, str]] = {}  # our VIPs on the kernel
+        self.pending: set[asyncio.Future[Any]] = set()
+        self.stopping = self.loop.create_future()
+        self._timer = _Timer()
+        self._warned: set[str] = set()
+
+    # ------------------------------------------------------------------ start / stop
+
+    async def start(self) -> None:
+        self.netlink.start()
+        self.interfaces = await self.netlink.interfaces()
+        log_detail = bool(getattr(self.opts, "log_detail", False))
+        gd = self.config.global_defs
+        for vi in self.config.vrrp_instances:
+            self.instances.append(self._build_instance(len(self.instances), vi, gd, log_detail))
+        await self.netlink.start_monitor()
+        self._install_signals()
+        now = self.clock()
+        for inst in self.instances:
+            if not inst.iface.up:
+                self._handle(inst, LinkChanged(up=False), now)
+            self._handle(inst, Startup(), now)
+        self._arm()
+
+    def _build_instance(self, slot: int, vi: VrrpInstance, gd: GlobalDefs, log_detail: bool) -> Instance:
+        ifname = vi.interface or gd.default_interface
+        iface = self.interfaces.get(ifname)
+        if iface is None:
+            raise StartupError(f"({vi.name}) interface {ifname} does not exist")
+        params = router_params(vi, gd, log_detail)
+        family = socket.AF_INET if params.family == 4 else socket.AF_INET6
+        if params.source_address is None:
+            src_text = iface.primary_ipv4 if params.family == 4 else iface.link_local
+            if src_text is None:
+                raise StartupError(f"({vi.name}) interface {ifname} has no "
+                                   f"{'IPv4' if params.family == 4 else 'IPv6 link-local'} address")
+            params = dataclasses.replace(params, source_address=src_text)
+        src = ipaddress.ip_address(params.source_address).packed
+        sock = self.sockets.get(iface.name, iface.index, family)
+        if params.is_unicast:
+            dests = [p.packed for p in params.unicast_peers]
+            hoplimit = vi.effective.unicast_ttl
+        else:
+            group = ipaddress.ip_address(params.group).packed
+            self.sockets.join(sock, group)
+            dests = [group]
+            hoplimit = 255
+        inst = Instance(slot=slot, model=vi, router=VirtualRouter(params), iface=iface, sock=sock, src=src,
+                        dests=dests, hoplimit=hoplimit, vips_packed=[v.packed for v in params.vips][:255])
+        self.demux.setdefault((iface.index, family), {}).setdefault(params.vrid, []).append(inst)
+        return inst
+
+    def _install_signals(self) -> None:
+        self.loop.add_signal_handler(signal.SIGTERM, self._request_stop, "SIGTERM")
+        if getattr(self.opts, "ignore_sigint", False):
+            self.loop.add_signal_handler(signal.SIGINT, lambda: None)
+        else:
+            self.loop.add_signal_handler(signal.SIGINT, self._request_stop, "SIGINT")
+
+    def _request_stop(self, why: str) -> None:
+        if not self.stopping.done():
+            log.debug("VRRP process stopping on %s", why)
+            self.stopping.set_result(why)
+
+    async def shutdown(self) -> None:
+        """Priority-0 adverts and VIP removal for every instance, then release everything."""
+        now = self.clock()
+        release = not getattr(self.opts, "dont_release_vrrp", False)
+        for inst in self.instances:
+            actions = inst.router.handle(Shutdown(), now)
+            if not release:
+                actions = [a for a in actions if not isinstance(a, RemoveVips)]
+            self._execute(inst, actions, now)
+        if self.pending:
+            await asyncio.wait(list(self.pending), timeout=SHUTDOWN_TIMEOUT)
+        self.close()
+
+    def close(self) -> None:
+        if self._timer.handle is not None:
+            self._timer.handle.cancel()
+        self.l2.close()
+        self.sockets.close()
+        self.netlink.stop()
+
+    # ------------------------------------------------------------------ events in
+
+    def _handle(self, inst: Instance, event: Event, now: float) -> None:
+        actions = inst.router.handle(event, now)
+        if actions:
+            self._execute(inst, actions, now)
+        d = inst.router.deadline()
+        if d != inst.deadline:
+            inst.deadline = d
+            if d is None:
+                self.wheel.cancel(inst.slot)
+            else:
+                self.wheel.schedule(inst.slot, d)
+
+    def _on_readable(self, sock: Any) -> None:
+        packets = sock.recv_batch()
+        if not packets:
+            return
+        now = self.clock()
+        by_vrid = self.demux.get((sock.ifindex, sock.family), {})
+        v6 = sock.family == socket.AF_INET6
+        family = codec.AF_INET6 if v6 else codec.AF_INET
+        for payload, src, dst, ttl, _ifindex in packets:
+            if len(payload) < 2:
+                continue
+            candidates = by_vrid.get(payload[1])
+            if candidates is None:
+                if self.config.global_defs.log_unknown_vrids:
+                    log.info("Unknown VRID %d received on %s", payload[1], sock.ifindex)
+                continue
+            inst = candidates[0] if len(candidates) == 1 else self._pick(candidates, src, dst)
+            if inst is None:
+                continue
+            # IPv6: the kernel verified the checksum already (IPV6_CHECKSUM).
+            advert, reason = codec.decode_advert(payload, family, b"" if v6 else src, b"" if v6 else dst,
+                                                 inst.params.v3_checksum_as_v2)
+            if advert is None:
+                self._handle(inst, AdvertRejected(RejectReason(reason), src), now)
+            else:
+                self._handle(inst, AdvertReceived(advert, src, dst, ttl), now)
+        self._arm()
+
+    @staticmethod
+    def _pick(candidates: list[Instance], src: bytes, dst: bytes) -> Instance | None:
+        """Several instances share a VRID on one interface: unicast ones by peer, others by group."""
+        for inst in candidates:
+            if inst.params.is_unicast and src in inst.dests:
+                return inst
+        for inst in candidates:
+            if not inst.params.is_unicast and dst in inst.dests:
+                return inst
+        return None
+
+    def _on_timer(self) -> None:
+        self._timer.handle = None
+        self._timer.at = math.inf
+        now = self.clock()
+        self.sender.fire(now)
+        for slot in self.wheel.advance(now):
+            inst = self.instances[slot]
+            inst.deadline = None
+            d = inst.router.deadline()
+            if d is not None and d <= now:
+                self._handle(inst, DeadlineReached(), now)
+            elif d is not None:       # moved later since it was scheduled
+                inst.deadline = d
+                self.wheel.schedule(slot, d)
+        self._arm()
+
+    def _arm(self) -> None:
+        """Keep one timer at min(earliest core deadline, next advert); re-arm only if it moved."""
+        nd = self.wheel.next_deadline()
+        at = min(math.inf if nd is None else nd, self.sender.next_due())
+        t = self._timer
+        if at == t.at:
+            return
+        if t.handle is not None:
+            t.handle.cancel()
+            t.handle = None
+        t.at = at
+        if at != math.inf:
+            t.handle = self.loop.call_later(max(0.0, at - self.clock()) + TIMER_CEIL, self._on_timer)
+
+    def _on_link(self, ifindex: int, up: bool) -> None:
+        now = self.clock()
+        for inst in self.instances:
+            if inst.iface.index == ifindex:
+                inst.iface.up = up
+                self._handle(inst, LinkChanged(up=up), now)
+        self._arm()
+
+    def _on_addr_deleted(self, ifindex: int, address: str) -> None:
+        owner = self.installed.pop((ifindex, ipaddress.ip_address(address).compressed), None)
+        if owner is None:
+            return
+        inst, text = owner
+        self._handle(inst, VipDeleted(text), self.clock())
+        self._arm()
+
+    # ------------------------------------------------------------------ actions out
+
+    def _execute(self, inst: Instance, actions: list[Action], now: float) -> None:
+        for action in actions:
+            kind = type(action)
+            if kind is SendAdvert:
+                self._send_advert(inst, action.priority)  # type: ignore[union-attr]
+            elif kind is StartAdvertising:
+                a: Any = action
+                self._build(inst, a.priority, a.interval_s)
+                inst.periodic_priority = a.priority
+                self.sender.start(inst.slot, a.interval_s, now + a.interval_s)
+            elif kind is StopAdvertising:
+                self.sender.stop(inst.slot)
+                inst.periodic_priority = -1
+            elif kind is AddVips or kind is RemoveVips:
+                self._vips(inst, action)  # type: ignore[arg-type]
+            elif kind is SendGratuitous:
+                self._gratuitous(inst, action)  # type: ignore[arg-type]
+            elif kind is Notify:
+                log.debug("(%s) notify %s %s %s", inst.params.name, action.kind, action.state,  # type: ignore[union-attr]
+                          action.priority)  # type: ignore[union-attr]
+
+    def _build(self, inst: Instance, priority: int, interval_s: float | None = None) -> None:
+        """Prebuild `inst`'s adverts with `priority`: one packet per destination."""
+        p = inst.params
+        wire = _wire_interval(p.version, p.advert_int if interval_s is None else interval_s)
+        packets = []
+        for dst in inst.dests:
+            if p.family == 6:   # the kernel fills in the checksum (IPV6_CHECKSUM)
+                payload = codec.encode_advert(3, p.vrid, priority, wire, inst.vips_packed, codec.AF_INET6)
+            else:
+                payload = codec.encode_advert(p.version, p.vrid, priority, wire, inst.vips_packed, codec.AF_INET,
+                                              inst.src, dst, p.auth_type if p.version == 2 else AUTH_NONE,
+                                              p.auth_bytes if p.version == 2 else b"", p.v3_checksum_as_v2)
+            packets.append((dst, payload))
+        self.sender.set_adverts(inst.slot, inst.sock, inst.src, packets, inst.hoplimit)
+        inst.built_priority = priority
+
+    def _send_advert(self, inst: Instance, priority: int) -> None:
+        if inst.built_priority != priority:
+            self._build(inst, priority)
+        self.sender.send_now(inst.slot)
+        if inst.periodic_priority not in (-1, priority):
+            self._build(inst, inst.periodic_priority)
+
+    def _vip_targets(self, inst: Instance, vips: tuple[VipSpec, ...]) -> list[tuple[int, VipSpec]]:
+        out = []
+        for vip in vips:
+            iface = inst.iface if vip.dev is None else self.interfaces.get(vip.dev)
+            if iface is None:
+                self._warn_once(f"dev:{vip.dev}", "(%s) VIP %s: interface %s does not exist",
+                                inst.params.name, vip.address, vip.dev)
+                continue
+            out.append((iface.index, vip))
+        return out
+
+    def _vips(self, inst: Instance, action: AddVips | RemoveVips) -> None:
+        targets = self._vip_targets(inst, action.vips + action.evips)
+        if not action.accept:
+            self._warn_once("no_accept", "(%s) no_accept mode: firewall rules are not implemented yet",
+                            inst.params.name)
+        adding = isinstance(action, AddVips)
+        for index, vip in targets:
+            key = (index, ipaddress.ip_address(vip.address).compressed)
+            if adding:
+                self.installed[key] = (inst, vip.address)
+            else:
+                self.installed.pop(key, None)
+        coro = self.netlink.add_vips(targets) if adding else self.netlink.remove_vips(targets)
+        previous = inst.vip_task
+
+        async def run() -> None:
+            if previous is not None and not previous.done():
+                await asyncio.wait([previous])
+            for err in await coro:
+                log.error("(%s) %s", inst.params.name, err)
+
+        task = self.loop.create_task(run())
+        inst.vip_task = task
+        self.pending.add(task)
+        task.add_done_callback(self.pending.discard)
+
+    def _gratuitous(self, inst: Instance, action: SendGratuitous) -> None:
+        e = inst.model.effective
+        by_iface: dict[int, tuple[Interface, list[VipSpec]]] = {}
+        for vip in action.addresses:
+            iface = inst.iface if vip.dev is None else self.interfaces.get(vip.dev)
+            if iface is not None:
+                by_iface.setdefault(iface.index, (iface, []))[1].append(vip)
+        for iface, vips in by_iface.values():
+            frames = self.l2.frames(iface.name, iface.mac, vips)
+            self.l2.burst(iface.name, iface.index, frames, action.count, e.garp_interval, e.gna_interval,
+                          after=inst.vip_task)
+
+    def _warn_once(self, key: str, fmt: str, *args: object) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            log.warning(fmt, *args)
+
+
+async def _main(config: Config, opts: argparse.Namespace) -> int:
+    rt = VrrpRuntime(config, opts)
+    try:
+        await rt.start()
+    except (StartupError, OSError) as exc:
+        log.error("VRRP: %s", exc)
+        rt.close()
+        return EXIT_FATAL
+    await rt.stopping
+    await rt.shutdown()
+    return EXIT_OK
+
+
+def run_vrrp(config: Config, opts: argparse.Namespace) -> int:
+    """Run every vrrp_instance of `config` until SIGTERM/SIGINT; returns the exit code.
+
+    `opts` is the keepalived(8) argparse namespace from cli.py (uses log_detail, ignore_sigint,
+    dont_release_vrrp). Logging must already be configured by the caller.
+    """
+    return int(uvloop.run(_main(config, opts)))
+
+
+__all__ = ["AUTH_AH", "Instance", "StartupError", "VrrpRuntime", "router_params", "run_vrrp"]
