@@ -1,0 +1,2204 @@
+"""The keyword table: block tree -> typed model, with keepalived's ranges, defaults,
+deprecated aliases, messages and cross-checks (vrrp_complete_instance and friends).
+
+One table per block (`ROOT`, `GLOBAL_DEFS`, `VRRP_INSTANCE`, ...), keyword -> handler,
+like keepalived's install_keyword(). Handlers fill a dict of model fields; the block's
+close function turns the dict into the frozen dataclass.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import stat
+from collections.abc import Callable
+from typing import Any
+
+from pykeepalived.config import model as m
+from pykeepalived.config.grammar import Node, build_tree
+from pykeepalived.config.lexer import Line, QuoteError, split_script, split_words
+from pykeepalived.config.model import Diagnostic, Level, Pos
+
+Fields = dict[str, Any]
+Handler = Callable[["Ctx", Node, list[str], Fields], None]
+
+
+class StopParse(Exception):
+    """keepalived exits at once (e.g. a keyword missing its parameter: exit 2)."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+class Ctx:
+    def __init__(self, diags: list[Diagnostic]) -> None:
+        self.diags = diags
+
+    def err(self, level: Level, node: Node | None, msg: str) -> None:
+        if node is None:
+            self.diags.append(Diagnostic(level, None, None, msg))
+        else:
+            self.diags.append(Diagnostic(level, node.file, node.line, msg))
+
+    def warn(self, node: Node | None, msg: str) -> None:
+        self.err(Level.GENERAL_ERROR, node, msg)
+
+    def info(self, node: Node | None, msg: str) -> None:
+        self.err(Level.OK, node, msg)
+
+    # -- words ------------------------------------------------------------------------------
+
+    def words(self, node: Node) -> list[str]:
+        if node.words_cache is None:
+            try:
+                node.words_cache = split_words(node.text)
+            except QuoteError as exc:
+                self.err(Level.UNMATCHED_QUOTE, node, str(exc))
+                node.words_cache = node.text.split()
+        return node.words_cache
+
+    def need(self, node: Node, w: list[str], n: int) -> None:
+        """keepalived's null_strvec(): a missing parameter stops it with exit 2."""
+        if len(w) <= n:
+            self.err(Level.MISSING_PARAMETER, node,
+                     f"*** Configuration line starting `{w[0]}` is missing a parameter after keyword "
+                     f"`{w[n - 1]}` at word position {n + 1}")
+            raise StopParse(2)
+
+    # -- numbers ----------------------------------------------------------------------------
+
+    def int_(self, node: Node, s: str, lo: int, hi: int) -> int | None:
+        try:
+            v = int(s.strip(), 10)
+        except ValueError:
+            self.err(Level.INVALID_NUMBER, node, f"invalid number '{s}'")
+            return None
+        if v < lo or v > hi:
+            self.err(Level.INVALID_NUMBER, node, f"number '{s}' outside range [{lo}, {hi}]")
+            return None
+        return v
+
+    def float_(self, node: Node, s: str, lo: float, hi: float) -> float | None:
+        try:
+            v = float(s)
+        except ValueError:
+            self.err(Level.INVALID_NUMBER, node, f"invalid number '{s}'")
+            return None
+        if v != v or v in (float("inf"), float("-inf")):
+            self.err(Level.INVALID_NUMBER, node, f"not a number '{s}'")
+            return None
+        if v < lo or v > hi:
+            self.err(Level.INVALID_NUMBER, node, f"number '{s}' outside range [{lo:g}, {hi:g}]")
+            return None
+        return v
+
+    def bool_(self, node: Node, w: list[str], default: bool = True) -> bool | None:
+        if len(w) < 2:
+            return default
+        v = {"true": True, "on": True, "yes": True, "false": False, "off": False, "no": False}.get(w[1])
+        if v is None:
+            self.warn(node, f"Invalid value '{w[1]}' for {w[0]} - ignoring")
+        return v
+
+    def ip(self, node: Node, s: str, what: str = "IP") -> m.IPAddress | None:
+        try:
+            return ipaddress.ip_address(s.split("%", 1)[0])
+        except ValueError:
+            self.warn(node, f"Invalid {what} address '{s}'")
+            return None
+
+    def script(self, node: Node, text: str) -> m.Script | None:
+        """`"cmd args" [user [group]]` from the raw text after the keyword."""
+        try:
+            parts = split_script(text)
+        except QuoteError as exc:
+            self.err(Level.UNMATCHED_QUOTE, node, str(exc))
+            return None
+        if not parts:
+            return None
+        cmd = parts[0]
+        try:
+            args = tuple(split_script(cmd)) or (cmd,)
+        except QuoteError:
+            args = (cmd,)
+        user = parts[1] if len(parts) > 1 else None
+        group = parts[2] if len(parts) > 2 else None
+        if user is not None and ":" in user:
+            user, _, g = user.partition(":")
+            group = g or group
+        return m.Script(cmd=cmd, args=args, user=user or None, group=group, pos=pos(node))
+
+
+def pos(node: Node) -> Pos:
+    return Pos(node.file, node.line)
+
+
+def rest_text(node: Node) -> str:
+    """The raw text after the keyword (for script keywords, which split their own way)."""
+    t = node.text.lstrip()
+    i = 0
+    while i < len(t) and t[i] not in " \t":
+        i += 1
+    return t[i:].strip()
+
+
+# ---------------------------------------------------------------------------------------------
+# Handler factories
+
+
+def flag(field: str, value: bool = True) -> Handler:
+    def h(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+        v = ctx.bool_(node, w, value)
+        if v is not None:
+            f[field] = v
+    return h
+
+
+def integer(field: str, lo: int, hi: int) -> Handler:
+    def h(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+        ctx.need(node, w, 1)
+        v = ctx.int_(node, w[1], lo, hi)
+        if v is not None:
+            f[field] = v
+        else:
+            ctx.warn(node, f"{w[0]} '{w[1]}' invalid - ignoring")
+    return h
+
+
+def timer(field: str, lo: float, hi: float) -> Handler:
+    def h(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+        ctx.need(node, w, 1)
+        v = ctx.float_(node, w[1], lo, hi)
+        if v is not None:
+            f[field] = v
+        else:
+            ctx.warn(node, f"{w[0]} '{w[1]}' invalid - ignoring")
+    return h
+
+
+def string(field: str) -> Handler:
+    def h(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+        ctx.need(node, w, 1)
+        f[field] = w[1]
+    return h
+
+
+def script(field: str) -> Handler:
+    def h(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+        s = ctx.script(node, rest_text(node))
+        if s is None:
+            ctx.need(node, w, 1)
+        f[field] = s
+    return h
+
+
+def ignored(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    """Accepted keyword without a modelled meaning: kept as raw words in `other`."""
+    f.setdefault("other", []).append((w[0], tuple(w[1:])))
+
+
+def deprecated(new: str, handler: Handler, note: str = "") -> Handler:
+    def h(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+        handler(ctx, node, w, f)
+    return h
+
+
+def walk(ctx: Ctx, nodes: list[Node], table: dict[str, Handler], f: Fields) -> None:
+    for node in nodes:
+        if not node.text:  # an anonymous '{' block
+            ctx.err(Level.UNEXPECTED_BOB, node, "Unexpected '{' - ignoring")
+            if node.children:
+                walk(ctx, node.children, table, f)
+            continue
+        w = ctx.words(node)
+        if not w:
+            continue
+        h = table.get(w[0])
+        if h is None:
+            ctx.err(Level.UNKNOWN_KEYWORD, node, f"Unknown keyword '{w[0]}'")
+            continue
+        is_block = getattr(h, "is_block", False)
+        if not is_block and node.children is not None:
+            h(ctx, node, w, f)
+            ctx.err(Level.UNEXPECTED_BOB, node, "Unexpected '{' - ignoring")
+            walk(ctx, node.children, table, f)
+            continue
+        h(ctx, node, w, f)
+
+
+def block(fn: Callable[[Ctx, Node, list[str], Fields], None]) -> Handler:
+    """Mark a handler as owning a `{ }` block; without one keepalived reports a missing '{'."""
+    def h(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+        if node.children is None:
+            ctx.err(Level.MISSING_BOB, node, "Missing '{' at beginning of configuration block")
+            node.children = []
+        fn(ctx, node, w, f)
+    h.is_block = True  # type: ignore[attr-defined]
+    return h
+
+
+def value_lines(ctx: Ctx, node: Node) -> list[tuple[Node, list[str]]]:
+    """Lines of a value block (virtual_ipaddress { ... }): each non-empty line with its words."""
+    out: list[tuple[Node, list[str]]] = []
+    for child in node.children or ():
+        if child.children is not None:
+            ctx.err(Level.UNEXPECTED_BOB, child, "Unexpected '{' - ignoring")
+        if not child.text:
+            continue
+        w = ctx.words(child)
+        if w:
+            out.append((child, w))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Addresses, routes, rules
+
+
+def parse_ipaddress(ctx: Ctx, node: Node, w: list[str], default_dev: str | None = None) -> m.IpAddress | None:
+    """One VIP / static address line: ADDR[/LEN] [options]."""
+    a = w[0]
+    try:
+        if "-" in a.split("/")[0] and "/" not in a:
+            raise ValueError
+        addr = ipaddress.ip_interface(a)
+    except ValueError:
+        ctx.warn(node, f"VRRP parsed invalid IP {a}. skipping IP...")
+        return None
+    kw: Fields = {"address": addr, "pos": pos(node)}
+    i = 1
+    flags = {"home": "home", "-nodad": "nodad", "nodad": "nodad", "mngtmpaddr": "mngtmpaddr",
+             "noprefixroute": "noprefixroute", "autojoin": "autojoin", "no_track": "no_track",
+             "use_vmac": "use_vmac"}
+    while i < len(w):
+        k = w[i]
+        if k in flags:
+            kw[flags[k]] = True
+            i += 1
+            continue
+        if i + 1 >= len(w):
+            ctx.warn(node, f"Missing value for '{k}' of ip address {a}")
+            break
+        v = w[i + 1]
+        if k == "dev":
+            kw["dev"] = v
+        elif k in ("brd", "broadcast"):
+            kw["brd"] = v
+        elif k == "scope":
+            kw["scope"] = v
+        elif k == "label":
+            kw["label"] = v
+        elif k == "peer":
+            try:
+                kw["peer"] = ipaddress.ip_interface(v)
+            except ValueError:
+                ctx.warn(node, f"Invalid peer address {v}")
+        elif k == "preferred_lft":
+            if v == "forever":
+                kw["preferred_lft"] = 0xFFFFFFFF
+            else:
+                n = ctx.int_(node, v, 0, 0xFFFFFFFF)
+                if n is not None:
+                    kw["preferred_lft"] = n
+        elif k == "track_group":
+            kw["track_group"] = v
+        else:
+            ctx.warn(node, f"Unknown configuration entry '{k}' for ip address - ignoring")
+            i += 1
+            continue
+        i += 2
+    if addr.version == 6 and addr.network.prefixlen == 128 and "preferred_lft" not in kw:
+        kw["preferred_lft"] = 0
+    return m.IpAddress(**kw)
+
+
+ROUTE_TYPES = {"unicast", "blackhole", "unreachable", "prohibit", "throw", "local", "broadcast",
+               "multicast", "anycast", "nat"}
+ROUTE_VALUE_OPTS = {"table", "metric", "preference", "priority", "scope", "protocol", "proto", "tos", "dsfield",
+                    "realms", "mtu", "advmss", "rtt", "rttvar", "reordering", "window", "cwnd", "ssthresh",
+                    "initcwnd", "initrwnd", "features", "quickack", "congctl", "pref", "fastopen_no_cookie",
+                    "hoplimit", "rto_min", "expires", "encap", "vrf", "track_group", "ttl-propagate"}
+ROUTE_FLAGS = {"onlink", "no_track", "add", "append", "prepend", "inet6", "inet"}
+
+
+def _net(s: str) -> m.IPNetwork:
+    if s == "default":
+        return ipaddress.ip_network("0.0.0.0/0")
+    return ipaddress.ip_network(s, strict=False)
+
+
+def parse_route(ctx: Ctx, node: Node, w: list[str], what: str = "VROUTE") -> m.Route | None:
+    kw: Fields = {"text": " ".join(w), "pos": pos(node)}
+    opts: list[tuple[str, str]] = []
+    nexthops: list[m.Nexthop] = []
+    i = 0
+    try:
+        if w[0] in ROUTE_TYPES:
+            kw["type"] = w[0]
+            i = 1
+        while i < len(w):
+            k = w[i]
+            nxt = w[i + 1] if i + 1 < len(w) else None
+            if k in ("src",) and nxt:
+                kw["src"] = ipaddress.ip_address(nxt)
+                i += 2
+            elif k == "to" and nxt:
+                kw["dst"] = _net(nxt)
+                i += 2
+            elif k in ("via", "gw") and nxt:
+                if k == "gw":
+                    ctx.warn(node, '"gw" for routes is deprecated. Please use "via"')
+                if nxt in ("inet", "inet6") and i + 2 < len(w):
+                    i += 1
+                    nxt = w[i + 1]
+                kw["via"] = ipaddress.ip_address(nxt)
+                i += 2
+            elif k == "or" and nxt:
+                ctx.warn(node, '"or" for routes is deprecated. Please use "nexthop"')
+                nexthops.append(m.Nexthop(via=ipaddress.ip_address(nxt)))
+                i += 2
+            elif k == "dev" and nxt:
+                kw["dev"] = nxt
+                i += 2
+            elif k == "nexthop":
+                i += 1
+                nh: Fields = {}
+                while i < len(w) and w[i] in ("via", "dev", "weight", "onlink"):
+                    if w[i] == "onlink":
+                        nh["onlink"] = True
+                        i += 1
+                        continue
+                    if i + 1 >= len(w):
+                        raise ValueError(w[i])
+                    if w[i] == "via":
+                        nh["via"] = ipaddress.ip_address(w[i + 1])
+                    elif w[i] == "dev":
+                        nh["dev"] = w[i + 1]
+                    else:
+                        nh["weight"] = int(w[i + 1])
+                    i += 2
+                nexthops.append(m.Nexthop(**nh))
+            elif k in ROUTE_FLAGS:
+                if k == "no_track":
+                    kw["no_track"] = True
+                opts.append((k, ""))
+                i += 1
+            elif k in ROUTE_VALUE_OPTS and nxt is not None:
+                if k == "table":
+                    kw["table"] = nxt
+                elif k in ("metric", "preference", "priority"):
+                    kw["metric"] = int(nxt)
+                elif k == "scope":
+                    kw["scope"] = nxt
+                elif k in ("protocol", "proto"):
+                    kw["protocol"] = nxt
+                elif k == "track_group":
+                    kw["track_group"] = nxt
+                else:
+                    opts.append((k, nxt))
+                i += 2
+            elif "dst" not in kw:
+                kw["dst"] = _net(k)
+                i += 1
+            else:
+                ctx.warn(node, f"Unknown route option '{k}'")
+                i += 1
+    except ValueError as exc:
+        ctx.warn(node, f"Invalid {what} '{' '.join(w)}' ({exc})")
+        return None
+    if "dst" not in kw:
+        ctx.warn(node, f"{what} has no destination")
+        return None
+    kw["nexthops"] = tuple(nexthops)
+    kw["options"] = tuple(opts)
+    return m.Route(**kw)
+
+
+RULE_ACTIONS = {"blackhole", "unreachable", "prohibit", "nop", "goto"}
+
+
+def parse_rule(ctx: Ctx, node: Node, w: list[str]) -> m.Rule | None:
+    kw: Fields = {"text": " ".join(w), "pos": pos(node)}
+    opts: list[tuple[str, str]] = []
+    i = 0
+    try:
+        while i < len(w):
+            k = w[i]
+            nxt = w[i + 1] if i + 1 < len(w) else None
+            if k in ("inet", "inet6"):
+                kw["family"] = k
+                i += 1
+                continue
+            if k in ("no_track",):
+                kw["no_track"] = True
+                i += 1
+                continue
+            if k in ("blackhole", "unreachable", "prohibit", "nop") :
+                kw["action"] = k
+                i += 1
+                continue
+            if k in ("l3mdev", "not"):
+                opts.append((k, ""))
+                i += 1
+                continue
+            if nxt is None:
+                raise ValueError(f"missing value for {k}")
+            if k == "from":
+                kw["from_"] = None if nxt == "all" else ipaddress.ip_network(nxt, strict=False)
+            elif k == "to":
+                kw["to"] = None if nxt == "all" else ipaddress.ip_network(nxt, strict=False)
+            elif k in ("table", "lookup"):
+                kw["table"] = nxt
+            elif k in ("preference", "priority", "pref", "order"):
+                kw["preference"] = int(nxt)
+            elif k in ("iif", "dev"):
+                kw["iif"] = nxt
+            elif k == "oif":
+                kw["oif"] = nxt
+            elif k in ("tos", "dsfield"):
+                kw["tos"] = int(nxt, 0)
+            elif k == "fwmark":
+                mark, _, mask = nxt.partition("/")
+                kw["fwmark"] = int(mark, 0)
+                if mask:
+                    kw["fwmask"] = int(mask, 0)
+            elif k == "goto":
+                kw["action"] = "goto"
+                kw["goto"] = int(nxt)
+            elif k == "track_group":
+                kw["track_group"] = nxt
+            elif k in ("realms", "uidrange", "protocol", "ip_proto", "ipproto", "sport", "dport",
+                       "suppress_prefixlength", "suppress_ifgroup", "tun_id", "map-to", "type"):
+                opts.append((k, nxt))
+            else:
+                raise ValueError(f"unknown rule option {k}")
+            i += 2
+    except ValueError as exc:
+        if w[i:i + 2] and w[i] in ("from", "to"):
+            ctx.warn(node, f"VRRP parsed invalid IP {w[i + 1]}. skipping IP...")
+            ctx.warn(node, f"Invalid rule {w[i]} address {w[i + 1]}")
+        else:
+            ctx.warn(node, f"Invalid rule '{' '.join(w)}' ({exc})")
+        return None
+    for net in (kw.get("from_"), kw.get("to")):
+        if net is not None:
+            kw["family"] = "inet" if net.version == 4 else "inet6"
+    kw["options"] = tuple(opts)
+    return m.Rule(**kw)
+
+
+# ---------------------------------------------------------------------------------------------
+# global_defs
+
+
+def _h_notification_email(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    f["notification_email"] = tuple(x for _, ws in value_lines(ctx, node) for x in ws)
+
+
+def _h_smtp_server(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    ctx.need(node, w, 1)
+    f["smtp_server"] = w[1]
+    if len(w) > 2:
+        p = ctx.int_(node, w[2], 1, 65535)
+        if p is not None:
+            f["smtp_port"] = p
+
+
+def _h_script_user(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    ctx.need(node, w, 1)
+    user, _, group = w[1].partition(":")
+    f["script_user"] = user
+    if group:
+        f["script_group"] = group
+    elif len(w) > 2:
+        f["script_group"] = w[2]
+
+
+def _h_mcast_group(field: str, version: int) -> Handler:
+    def h(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+        ctx.need(node, w, 1)
+        try:
+            a = ipaddress.ip_address(w[1])
+            if a.version != version or not a.is_multicast:
+                raise ValueError
+            f[field] = a
+        except ValueError:
+            ctx.warn(node, f"{w[0]} '{w[1]}' is not a valid IPv{version} multicast address - ignoring")
+    return h
+
+
+def _h_fifo(field: str) -> Handler:
+    def h(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+        ctx.need(node, w, 1)
+        prev = f.get(field)
+        f[field] = m.Fifo(name=w[1], user=w[2] if len(w) > 2 else None, group=w[3] if len(w) > 3 else None,
+                          script=prev.script if prev is not None else None, pos=pos(node))
+    return h
+
+
+def _h_fifo_script(field: str) -> Handler:
+    def h(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+        s = ctx.script(node, rest_text(node))
+        if s is None:
+            ctx.need(node, w, 1)
+            return
+        prev = f.get(field)
+        if prev is None:
+            f[field + "_pending_script"] = s
+        else:
+            f[field] = m.Fifo(name=prev.name, user=prev.user, group=prev.group, script=s, pos=prev.pos)
+    return h
+
+
+def _h_lvs_sync_daemon(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    ctx.need(node, w, 2)
+    kw: Fields = {"interface": w[1], "instance": w[2], "pos": pos(node)}
+    i = 3
+    while i + 1 < len(w):
+        k, v = w[i], w[i + 1]
+        if k in ("id", "maxlen", "port", "ttl"):
+            n = ctx.int_(node, v, 0, 65535)
+            if n is not None:
+                kw[k] = n
+        elif k == "group":
+            kw["group"] = ctx.ip(node, v)
+        else:
+            ctx.warn(node, f"Unknown lvs_sync_daemon option {k}")
+        i += 2
+    f["lvs_sync_daemon"] = m.LvsSyncDaemon(**kw)
+
+
+def _h_lvs_timeouts(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    i = 1
+    while i + 1 < len(w):
+        if w[i] in ("tcp", "tcpfin", "udp"):
+            n = ctx.int_(node, w[i + 1], 0, 86400 * 31)
+            if n is not None:
+                f["lvs_timeouts_" + w[i]] = n
+        else:
+            ctx.warn(node, f"Unknown option {w[i]} specified for lvs_timeouts")
+        i += 2
+
+
+def _h_lvs_flush_on_stop(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    f["lvs_flush_on_stop"] = "vs" if len(w) > 1 and w[1] in ("VS", "vs") else "all"
+
+
+def _h_garp_extra_if(prefix: str) -> Handler:
+    def h(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+        args = w[1:]
+        if args and args[0] == "all":
+            f[prefix + "garp_extra_if_all"] = True
+            args = args[1:]
+        if not args:
+            ctx.need(node, w, len(w))
+        v = ctx.int_(node, args[0], 0, 86400)
+        if v is not None:
+            f[prefix + "garp_extra_if"] = float(v)
+    return h
+
+
+def _h_nftables(field: str) -> Handler:
+    def h(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+        f[field] = w[1] if len(w) > 1 else "keepalived"
+    return h
+
+
+def _h_umask(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    ctx.need(node, w, 1)
+    bits = {"IRUSR": 0o400, "IWUSR": 0o200, "IXUSR": 0o100, "IRGRP": 0o40, "IWGRP": 0o20, "IXGRP": 0o10,
+            "IROTH": 0o4, "IWOTH": 0o2, "IXOTH": 0o1, "IRWXU": 0o700, "IRWXG": 0o70, "IRWXO": 0o7}
+    text = "".join(w[1:])
+    try:
+        if text[0].isdigit():
+            f["umask"] = int(text, 0 if text.startswith("0x") else 8)
+        else:
+            val = 0
+            for part in text.split("|"):
+                val |= bits[part]
+            f["umask"] = val
+    except (KeyError, ValueError, IndexError):
+        ctx.warn(node, f"Invalid umask value {text}")
+
+
+def _h_dynamic_interfaces(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    f["dynamic_interfaces"] = True
+    if len(w) > 1 and w[1] == "allow_if_changes":
+        f["dynamic_interfaces_allow_if_changes"] = True
+
+
+def _h_reload_check_config(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    f["reload_check_config"] = w[1] if len(w) > 1 else ""
+
+
+def _h_include_check(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    for a in w[1:]:
+        if a.lstrip("+-") not in ("read", "match", "wildcard_match", "brace_match"):
+            ctx.warn(node, f"Unknown include_check type '{a}'")
+
+
+def _h_vrrp_iptables(field: str) -> Handler:
+    def h(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+        f[field] = tuple(w[1:])
+    return h
+
+
+def _h_startup_script(field: str) -> Handler:
+    return script(field)
+
+
+GLOBAL_DEFS: dict[str, Handler] = {
+    "router_id": string("router_id"),
+    "notification_email": block(_h_notification_email),
+    "notification_email_from": string("notification_email_from"),
+    "smtp_server": _h_smtp_server,
+    "smtp_helo_name": string("smtp_helo_name"),
+    "smtp_connect_timeout": timer("smtp_connect_timeout", 0.000001, 4294.967295),
+    "smtp_alert": flag("smtp_alert"),
+    "smtp_alert_vrrp": flag("smtp_alert_vrrp"),
+    "smtp_alert_checker": flag("smtp_alert_checker"),
+    "no_email_faults": flag("no_email_faults"),
+    "no_checker_emails": flag("no_checker_emails"),
+    "checker_log_all_failures": flag("checker_log_all_failures"),
+    "rs_init_notifies": flag("rs_init_notifies"),
+    "script_user": _h_script_user,
+    "enable_script_security": flag("enable_script_security"),
+    "set_supplementary_groups": flag("set_supplementary_groups"),
+    "use_symlink_paths": flag("use_symlink_paths"),
+    "startup_script": script("startup_script"),
+    "startup_script_timeout": integer("startup_script_timeout", 1, 1000),
+    "shutdown_script": script("shutdown_script"),
+    "shutdown_script_timeout": integer("shutdown_script_timeout", 1, 1000),
+    "vrrp_mcast_group4": _h_mcast_group("vrrp_mcast_group4", 4),
+    "vrrp_mcast_group6": _h_mcast_group("vrrp_mcast_group6", 6),
+    "default_interface": string("default_interface"),
+    "vrrp_version": integer("vrrp_version", 2, 3),
+    "vrrp_garp_master_delay": timer("vrrp_garp_master_delay", 0, 4294.967295),
+    "vrrp_garp_master_repeat": integer("vrrp_garp_master_repeat", 0, 2147483647),
+    "vrrp_garp_master_refresh": timer("vrrp_garp_master_refresh", 0, 4294.967295),
+    "vrrp_garp_master_refresh_repeat": integer("vrrp_garp_master_refresh_repeat", 0, 2147483647),
+    "vrrp_garp_lower_prio_delay": timer("vrrp_garp_lower_prio_delay", 0, 4294.967295),
+    "vrrp_garp_lower_prio_repeat": integer("vrrp_garp_lower_prio_repeat", 0, 2147483647),
+    "vrrp_garp_interval": timer("vrrp_garp_interval", 0.000001, 4294.967295),
+    "vrrp_gna_interval": timer("vrrp_gna_interval", 0.000001, 4294.967295),
+    "vrrp_min_garp": flag("vrrp_min_garp"),
+    "vrrp_garp_extra_if": _h_garp_extra_if("vrrp_"),
+    "vrrp_vmac_garp_intvl": _h_garp_extra_if("vrrp_"),
+    "vrrp_down_timer_adverts": integer("vrrp_down_timer_adverts", 1, 100),
+    "vrrp_lower_prio_no_advert": flag("vrrp_lower_prio_no_advert"),
+    "vrrp_higher_prio_send_advert": flag("vrrp_higher_prio_send_advert"),
+    "vrrp_owner_ignore_adverts": flag("vrrp_owner_ignore_adverts"),
+    "v3_checksum_as_v2": flag("v3_checksum_as_v2"),
+    "vrrp_check_unicast_src": flag("vrrp_check_unicast_src"),
+    "vrrp_skip_check_adv_addr": flag("vrrp_skip_check_adv_addr"),
+    "vrrp_strict": flag("vrrp_strict"),
+    "vrrp_notify_priority_changes": flag("vrrp_notify_priority_changes"),
+    "nftables": _h_nftables("nftables"),
+    "nftables_priority": integer("nftables_priority", -2147483648, 2147483647),
+    "nftables_counters": flag("nftables_counters"),
+    "nftables_ifindex": flag("nftables_ifindex"),
+    "nftables_ipvs": _h_nftables("nftables_ipvs"),
+    "nftables_ipvs_priority": integer("nftables_ipvs_priority", -2147483648, 2147483647),
+    "nftables_ipvs_start_fwmark": integer("nftables_ipvs_start_fwmark", 1, 4294967295),
+    "vrrp_iptables": _h_vrrp_iptables("vrrp_iptables"),
+    "vrrp_ipsets": _h_vrrp_iptables("vrrp_ipsets"),
+    "disable_local_igmp": flag("disable_local_igmp"),
+    "dynamic_interfaces": _h_dynamic_interfaces,
+    "vrrp_startup_delay": timer("vrrp_startup_delay", 0, 4294.967295),
+    "vrrp_delay_after_boot": timer("vrrp_delay_after_boot", 0, 4294.967295),
+    "log_unknown_vrids": flag("log_unknown_vrids"),
+    "vmac_prefix": string("vmac_prefix"),
+    "vmac_addr_prefix": string("vmac_addr_prefix"),
+    "lvs_sync_daemon": _h_lvs_sync_daemon,
+    "lvs_timeouts": _h_lvs_timeouts,
+    "lvs_flush": flag("lvs_flush"),
+    "lvs_flush_on_stop": _h_lvs_flush_on_stop,
+    "lvs_flush_onstop": _h_lvs_flush_on_stop,
+    "max_auto_priority": integer("max_auto_priority", -1, 99),
+    "min_auto_priority_delay": timer("min_auto_priority_delay", 0, 4294.967295),
+    "notify_fifo": _h_fifo("notify_fifo"),
+    "notify_fifo_script": _h_fifo_script("notify_fifo"),
+    "vrrp_notify_fifo": _h_fifo("vrrp_notify_fifo"),
+    "vrrp_notify_fifo_script": _h_fifo_script("vrrp_notify_fifo"),
+    "lvs_notify_fifo": _h_fifo("lvs_notify_fifo"),
+    "lvs_notify_fifo_script": _h_fifo_script("lvs_notify_fifo"),
+    "fifo_write_vrrp_states_on_reload": flag("fifo_write_vrrp_states_on_reload"),
+    "umask": _h_umask,
+    "process_names": flag("process_names"),
+    "process_name": string("process_name"),
+    "vrrp_process_name": string("vrrp_process_name"),
+    "checker_process_name": string("checker_process_name"),
+    "lvs_process_name": string("checker_process_name"),
+    "bfd_process_name": string("bfd_process_name"),
+    "tmp_config_directory": string("tmp_config_directory"),
+    "config_save_dir": string("config_save_dir"),
+    "reload_check_config": _h_reload_check_config,
+    "reload_time_file": string("reload_time_file"),
+    "reload_repeat": flag("reload_repeat"),
+    "reload_file": string("reload_file"),
+    "random_seed": integer("random_seed", 0, 4294967295),
+    "data_use_instance": flag("data_use_instance"),
+    "state_dump_file": string("state_dump_file"),
+    "stats_dump_file": string("stats_dump_file"),
+    "json_dump_file": string("json_dump_file"),
+    "iproute_usr_dir": string("iproute_usr_dir"),
+    "iproute_etc_dir": string("iproute_etc_dir"),
+    "enable_snmp_vrrp": flag("enable_snmp_vrrp"),
+    "enable_snmp_keepalived": flag("enable_snmp_vrrp"),
+    "enable_snmp_checker": flag("enable_snmp_checker"),
+    "enable_snmp_rfc": flag("enable_snmp_rfcv2"),
+    "enable_snmp_rfcv2": flag("enable_snmp_rfcv2"),
+    "enable_snmp_rfcv3": flag("enable_snmp_rfcv3"),
+    "enable_traps": flag("enable_traps"),
+    "enable_dbus": flag("enable_dbus"),
+    "include_check": _h_include_check,
+}
+for _k in ("snmp_socket", "snmp_vs_stats_update_interval", "snmp_rs_stats_update_interval", "dbus_service_name",
+           "dbus_no_interface_name", "vrrp_netlink_cmd_rcv_bufs", "vrrp_netlink_cmd_rcv_bufs_force",
+           "vrrp_netlink_monitor_rcv_bufs", "vrrp_netlink_monitor_rcv_bufs_force", "lvs_netlink_cmd_rcv_bufs",
+           "lvs_netlink_cmd_rcv_bufs_force", "lvs_netlink_monitor_rcv_bufs", "lvs_netlink_monitor_rcv_bufs_force",
+           "process_monitor_rcv_bufs", "process_monitor_rcv_bufs_force", "vrrp_rx_bufs_policy",
+           "vrrp_rx_bufs_multiplier", "vrrp_priority", "checker_priority", "bfd_priority", "vrrp_rt_priority",
+           "checker_rt_priority", "bfd_rt_priority", "vrrp_no_swap", "checker_no_swap", "bfd_no_swap",
+           "vrrp_cpu_affinity", "checker_cpu_affinity", "bfd_cpu_affinity", "vrrp_rlimit_rttime",
+           "checker_rlimit_rttime", "bfd_rlimit_rttime", "vrrp_rlimit_rtime", "checker_rlimit_rtime",
+           "bfd_rlimit_rtime", "linkbeat_use_polling", "vrrp_socket_priority", "network_timeout",
+           "thread_timer_expired", "vrrp_ipsets"):
+    GLOBAL_DEFS.setdefault(_k, ignored)
+
+
+# ---------------------------------------------------------------------------------------------
+# vrrp_instance
+
+
+def _h_state(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    ctx.need(node, w, 1)
+    if w[1] in ("MASTER", "BACKUP"):
+        f["state"] = w[1]
+    else:
+        ctx.warn(node, f"({f['name']}) unknown state '{w[1]}', defaulting to BACKUP")
+        f["state"] = "BACKUP"
+
+
+def _h_vrid(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    ctx.need(node, w, 1)
+    v = ctx.int_(node, w[1], 1, 255)
+    if v is None:
+        ctx.warn(node, f"({f['name']}) VRID '{w[1]}' not valid - must be between 1 & 255. reconfigure !")
+    else:
+        f["virtual_router_id"] = v
+
+
+def _h_priority(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    ctx.need(node, w, 1)
+    v = ctx.int_(node, w[1], 1, 255)
+    if v is None:
+        ctx.warn(node, f"({f['name']}) Priority not valid! must be between 1 & 255. Reconfigure !")
+    else:
+        f["priority"] = v
+
+
+def _h_advert_int(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    ctx.need(node, w, 1)
+    v = ctx.float_(node, w[1], 0.01, 255)
+    if v is None:
+        ctx.warn(node, f"({f['name']}) Advert interval (0.01..255) not valid - ignoring")
+    else:
+        f["advert_int"] = v
+        f["_advert_int_node"] = node
+
+
+def _h_version(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    ctx.need(node, w, 1)
+    v = ctx.int_(node, w[1], 2, 3)
+    if v is None:
+        ctx.warn(node, f"({f['name']}): Version must be either 2 or 3")
+    else:
+        f["version"] = v
+
+
+def _h_vips(field: str) -> Handler:
+    def h(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+        out = list(f.get(field, ()))
+        for child, cw in value_lines(ctx, node):
+            ip = parse_ipaddress(ctx, child, cw)
+            if ip is not None:
+                out.append(ip)
+        f[field] = tuple(out)
+    return block(h)
+
+
+def _h_routes(field: str) -> Handler:
+    def h(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+        out = list(f.get(field, ()))
+        for child, cw in value_lines(ctx, node):
+            r = parse_route(ctx, child, cw)
+            if r is not None:
+                out.append(r)
+        f[field] = tuple(out)
+    return block(h)
+
+
+def _h_rules(field: str) -> Handler:
+    def h(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+        out = list(f.get(field, ()))
+        for child, cw in value_lines(ctx, node):
+            r = parse_rule(ctx, child, cw)
+            if r is not None:
+                out.append(r)
+        f[field] = tuple(out)
+    return block(h)
+
+
+def _weight(ctx: Ctx, node: Node, w: list[str], i: int, lo: int, hi: int) -> tuple[int | None, bool | None]:
+    weight: int | None = None
+    reverse: bool | None = None
+    while i < len(w):
+        if w[i] == "weight" and i + 1 < len(w):
+            weight = ctx.int_(node, w[i + 1], lo, hi)
+            if weight is None:
+                ctx.warn(node, f"weight for {w[0]} must be between {lo} and {hi} - ignoring")
+            i += 2
+        elif w[i] == "reverse":
+            reverse = True
+            i += 1
+        elif w[i] == "noreverse":
+            reverse = False
+            i += 1
+        else:
+            ctx.warn(node, f"unknown option '{w[i]}' for {w[0]}")
+            i += 1
+    return weight, reverse
+
+
+def _h_track_interface(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    out = list(f.get("track_interface", ()))
+    for child, cw in value_lines(ctx, node):
+        weight, reverse = _weight(ctx, child, cw, 1, -253, 253)
+        out.append(m.TrackInterface(name=cw[0], weight=weight or 0, reverse=bool(reverse), pos=pos(child)))
+    f["track_interface"] = tuple(out)
+
+
+def _h_track_ref(field: str, lo: int, hi: int) -> Handler:
+    def h(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+        out = list(f.get(field, ()))
+        for child, cw in value_lines(ctx, node):
+            weight, reverse = _weight(ctx, child, cw, 1, lo, hi)
+            out.append(m.TrackRef(name=cw[0], weight=weight, reverse=reverse, pos=pos(child)))
+        f[field] = tuple(out)
+    return block(h)
+
+
+def _h_unicast_peer(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    out = list(f.get("unicast_peer", ()))
+    seen = {p.address for p in out}
+    for child, cw in value_lines(ctx, node):
+        a = ctx.ip(child, cw[0], "unicast peer")
+        if a is None:
+            continue
+        kw: Fields = {"address": a, "pos": pos(child)}
+        i = 1
+        while i + 1 < len(cw):
+            if cw[i] in ("min_ttl", "max_ttl"):
+                n = ctx.int_(child, cw[i + 1], 0, 255)
+                if n is not None:
+                    kw[cw[i]] = n
+            else:
+                ctx.warn(child, f"Unknown unicast_peer option {cw[i]}")
+            i += 2
+        if a in seen:
+            ctx.warn(child, f"({f['name']}) Duplicate unicast peer {a} - ignoring")
+            continue
+        seen.add(a)
+        out.append(m.UnicastPeer(**kw))
+    f["unicast_peer"] = tuple(out)
+
+
+def _h_ip_field(field: str) -> Handler:
+    def h(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+        ctx.need(node, w, 1)
+        a = ctx.ip(node, w[1])
+        if a is not None:
+            f[field] = a
+    return h
+
+
+def _h_authentication(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    kw: Fields = {"pos": pos(node)}
+    for child in node.children or ():
+        if not child.text:
+            continue
+        cw = ctx.words(child)
+        if not cw:
+            continue
+        if cw[0] == "auth_type":
+            ctx.need(child, cw, 1)
+            if cw[1] in ("PASS", "AH"):
+                kw["auth_type"] = cw[1]
+            else:
+                ctx.warn(child, f"({f['name']}) unknown authentication type '{cw[1]}'")
+        elif cw[0] == "auth_pass":
+            ctx.need(child, cw, 1)
+            raw = rest_text(child)
+            pw = cw[1] if len(cw) == 2 else raw
+            if len(pw.encode()) > 8:
+                ctx.info(child, f"Truncating auth_pass to 8 characters")
+            kw["auth_pass"] = pw.encode()[:8]
+        else:
+            ctx.err(Level.UNKNOWN_KEYWORD, child, f"Unknown keyword '{cw[0]}'")
+    if "auth_type" in kw:
+        f["authentication"] = m.Authentication(**kw)
+
+
+def _h_use_vmac(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    kw: Fields = {"pos": pos(node)}
+    i = 1
+    while i < len(w):
+        a = w[i]
+        if a == "netlink_notify_msg":
+            kw["netlink_notify_msg"] = True
+        elif a == "group" and i + 1 < len(w):
+            kw["group"] = ctx.int_(node, w[i + 1], 0, 2147483647)
+            i += 1
+        elif ":" in a:
+            kw["mac"] = a
+        elif "name" not in kw:
+            kw["name"] = a
+        i += 1
+    f["use_vmac"] = m.Vmac(**kw)
+
+
+def _h_use_ipvlan(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    kw: Fields = {"pos": pos(node)}
+    for i, a in enumerate(w[1:], 1):
+        if a in ("bridge", "private", "vepa"):
+            kw["mode"] = a
+        elif a == "group":
+            continue
+        elif w[i - 1] == "group":
+            kw["group"] = ctx.int_(node, a, 0, 2147483647)
+        else:
+            try:
+                kw["address"] = ipaddress.ip_interface(a)
+            except ValueError:
+                kw["name"] = a
+    f["use_ipvlan"] = m.Ipvlan(**kw)
+
+
+def _h_timer_expired_backup(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    f["timer_expired_backup"] = ctx.int_(node, w[1], 0, 254) if len(w) > 1 else 0
+
+
+def _h_old_unicast_checksum(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    f["old_unicast_checksum"] = "never" if len(w) > 1 and w[1] == "never" else "always"
+
+
+def _h_notify_deleted(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    if len(w) > 1:
+        f["notify_deleted"] = ctx.script(node, rest_text(node))
+    else:
+        f["notify_deleted_set"] = True
+
+
+def _h_lvs_sync_daemon_interface(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    ctx.warn(node, f"({f['name']}) Specifying lvs_sync_daemon_interface against a vrrp is deprecated.")
+    ctx.warn(node, "        Please use global lvs_sync_daemon")
+
+
+def _h_preempt_delay(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    ctx.need(node, w, 1)
+    v = ctx.float_(node, w[1], 0, 1000)
+    if v is None:
+        ctx.warn(node, f"({f['name']}) Preempt_delay not valid! must be between 0-1000")
+    else:
+        f["preempt_delay"] = v
+
+
+def _h_accept(value: bool) -> Handler:
+    def h(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+        f["accept"] = value
+    return h
+
+
+def _h_garp(field: str, is_timer: bool) -> Handler:
+    return timer(field, 0, 4294.967295) if is_timer else integer(field, 0, 2147483647)
+
+
+VRRP_INSTANCE: dict[str, Handler] = {
+    "state": _h_state,
+    "interface": lambda ctx, node, w, f: (string("interface")(ctx, node, w, f), f.__setitem__("_if_pos", pos(node))),
+    "dont_track_primary": flag("dont_track_primary"),
+    "track_interface": block(_h_track_interface),
+    "track_script": _h_track_ref("track_script", -253, 253),
+    "track_file": _h_track_ref("track_file", -254, 254),
+    "track_process": _h_track_ref("track_process", -254, 254),
+    "track_bfd": _h_track_ref("track_bfd", -253, 253),
+    "track_src_ip": flag("track_src_ip"),
+    "mcast_src_ip": _h_ip_field("mcast_src_ip"),
+    "unicast_src_ip": _h_ip_field("unicast_src_ip"),
+    "mcast_dst_ip": _h_ip_field("mcast_dst_ip"),
+    "unicast_peer": block(_h_unicast_peer),
+    "unicast_ttl": integer("unicast_ttl", 0, 255),
+    "unicast_fault_no_peer": flag("unicast_fault_no_peer"),
+    "check_unicast_src": flag("check_unicast_src"),
+    "old_unicast_checksum": _h_old_unicast_checksum,
+    "virtual_router_id": _h_vrid,
+    "priority": _h_priority,
+    "advert_int": _h_advert_int,
+    "version": _h_version,
+    "virtual_ipaddress": _h_vips("virtual_ipaddress"),
+    "virtual_ipaddress_excluded": _h_vips("virtual_ipaddress_excluded"),
+    "no_virtual_ipaddress": flag("no_virtual_ipaddress"),
+    "promote_secondaries": flag("promote_secondaries"),
+    "virtual_routes": _h_routes("virtual_routes"),
+    "virtual_rules": _h_rules("virtual_rules"),
+    "accept": _h_accept(True),
+    "no_accept": _h_accept(False),
+    "skip_check_adv_addr": flag("skip_check_adv_addr"),
+    "strict_mode": flag("strict_mode"),
+    "preempt": flag("nopreempt", False),
+    "nopreempt": flag("nopreempt"),
+    "preempt_delay": _h_preempt_delay,
+    "debug": integer("debug", 0, 4),
+    "notify_backup": script("notify_backup"),
+    "notify_master": script("notify_master"),
+    "notify_fault": script("notify_fault"),
+    "notify_stop": script("notify_stop"),
+    "notify_deleted": _h_notify_deleted,
+    "notify": script("notify"),
+    "notify_master_rx_lower_pri": script("notify_master_rx_lower_pri"),
+    "notify_priority_changes": flag("notify_priority_changes"),
+    "smtp_alert": flag("smtp_alert"),
+    "lvs_sync_daemon_interface": _h_lvs_sync_daemon_interface,
+    "garp_master_delay": _h_garp("garp_master_delay", True),
+    "garp_master_repeat": _h_garp("garp_master_repeat", False),
+    "garp_lower_prio_delay": _h_garp("garp_lower_prio_delay", True),
+    "garp_lower_prio_repeat": _h_garp("garp_lower_prio_repeat", False),
+    "garp_master_refresh": _h_garp("garp_master_refresh", True),
+    "garp_master_refresh_repeat": _h_garp("garp_master_refresh_repeat", False),
+    "garp_extra_if": _h_garp_extra_if(""),
+    "vmac_garp_intvl": _h_garp_extra_if(""),
+    "lower_prio_no_advert": flag("lower_prio_no_advert"),
+    "higher_prio_send_advert": flag("higher_prio_send_advert"),
+    "owner_ignore_adverts": flag("owner_ignore_adverts"),
+    "kernel_rx_buf_size": integer("kernel_rx_buf_size", 0, 2147483647),
+    "native_ipv6": ignored,
+    "linkbeat_use_polling": ignored,
+    "authentication": block(_h_authentication),
+    "use_vmac": _h_use_vmac,
+    "use_vmac_addr": flag("use_vmac_addr"),
+    "vmac_xmit_base": flag("vmac_xmit_base"),
+    "use_ipvlan": _h_use_ipvlan,
+    "vrf": string("vrf"),
+    "down_timer_adverts": integer("down_timer_adverts", 1, 100),
+    "timer_expired_backup": _h_timer_expired_backup,
+    "thread_timer_expired": _h_timer_expired_backup,
+    "v3_checksum_as_v2": flag("v3_checksum_as_v2"),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# vrrp_sync_group, trackers
+
+
+def _h_group_names(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    f["group"] = tuple(f.get("group", ())) + tuple(x for _, ws in value_lines(ctx, node) for x in ws)
+
+
+SYNC_GROUP: dict[str, Handler] = {
+    "group": block(_h_group_names),
+    "track_interface": block(_h_track_interface),
+    "track_script": _h_track_ref("track_script", -253, 253),
+    "track_file": _h_track_ref("track_file", -254, 254),
+    "track_process": _h_track_ref("track_process", -254, 254),
+    "track_bfd": _h_track_ref("track_bfd", -253, 253),
+    "notify_backup": script("notify_backup"),
+    "notify_master": script("notify_master"),
+    "notify_fault": script("notify_fault"),
+    "notify_stop": script("notify_stop"),
+    "notify": script("notify"),
+    "smtp_alert": flag("smtp_alert"),
+    "notify_priority_changes": flag("notify_priority_changes"),
+    "global_tracking": flag("sync_group_tracking_weight"),
+    "sync_group_tracking_weight": flag("sync_group_tracking_weight"),
+}
+
+
+def _h_weight_rev(lo: int, hi: int) -> Handler:
+    def h(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+        ctx.need(node, w, 1)
+        v = ctx.int_(node, w[1], lo, hi)
+        if v is None:
+            ctx.warn(node, f"({f['name']}) weight '{w[1]}' must be between {lo} and {hi}")
+            return
+        f["weight"] = v
+        if len(w) > 2:
+            if w[2] == "reverse":
+                f["weight_reverse"] = True
+            elif w[2] != "noreverse":
+                ctx.warn(node, f"({f['name']}) unknown weight option {w[2]}")
+    return h
+
+
+def _h_user(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    ctx.need(node, w, 1)
+    user, _, group = w[1].partition(":")
+    f["user"] = user
+    if group or len(w) > 2:
+        f["group"] = group or w[2]
+
+
+VRRP_SCRIPT: dict[str, Handler] = {
+    "script": script("script"),
+    "interval": timer("interval", 0.000001, 4294.967295),
+    "timeout": timer("timeout", 0.000001, 4294.967295),
+    "weight": _h_weight_rev(-253, 253),
+    "rise": integer("rise", 1, 2147483647),
+    "fall": integer("fall", 1, 2147483647),
+    "user": _h_user,
+    "init_fail": flag("init_fail"),
+}
+
+
+def _h_init_file(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    f["init_file"] = 0
+    for a in w[1:]:
+        if a == "overwrite":
+            f["init_file_overwrite"] = True
+        else:
+            v = ctx.int_(node, a, -2147483648, 2147483647)
+            if v is not None:
+                f["init_file"] = v
+
+
+TRACK_FILE: dict[str, Handler] = {
+    "file": string("file"),
+    "weight": _h_weight_rev(-254, 254),
+    "init_file": _h_init_file,
+}
+
+
+def _h_process(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    ctx.need(node, w, 1)
+    f["process"] = w[1]
+    f["parameters"] = tuple(w[2:])
+
+
+def _h_param_match(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    ctx.need(node, w, 1)
+    if w[1] in ("initial", "partial"):
+        f["param_match"] = w[1]
+    else:
+        ctx.warn(node, f"({f['name']}) invalid param_match type {w[1]} - ignoring")
+
+
+TRACK_PROCESS: dict[str, Handler] = {
+    "process": _h_process,
+    "param_match": _h_param_match,
+    "weight": _h_weight_rev(-254, 254),
+    "quorum": integer("quorum", 0, 65535),
+    "quorum_max": integer("quorum_max", 0, 65535),
+    "fork_delay": timer("fork_delay", 0, 4294.967295),
+    "terminate_delay": timer("terminate_delay", 0, 4294.967295),
+    "delay": timer("_delay", 0, 4294.967295),
+    "full_command": flag("full_command"),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# LVS
+
+
+def _h_sched(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    ctx.need(node, w, 1)
+    if w[1] not in ("rr", "wrr", "lc", "wlc", "lblc", "sh", "mh", "dh", "fo", "ovf", "lblcr", "sed", "nq", "twos"):
+        ctx.warn(node, f"Unknown lvs_sched '{w[1]}'")
+    f["lvs_sched"] = w[1]
+
+
+def _h_method(field: str) -> Handler:
+    def h(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+        ctx.need(node, w, 1)
+        meth = w[1].upper()
+        if meth not in ("NAT", "DR", "TUN"):
+            ctx.warn(node, f"Invalid lvs_method {w[1]}")
+            return
+        f[field] = meth
+        if meth == "TUN" and len(w) > 2:
+            kw: Fields = {}
+            i = 2
+            while i < len(w):
+                if w[i] == "type" and i + 1 < len(w) and w[i + 1] in ("ipip", "gue", "gre"):
+                    kw["type"] = w[i + 1]
+                    i += 2
+                elif w[i] == "port" and i + 1 < len(w):
+                    kw["port"] = ctx.int_(node, w[i + 1], 1, 65535)
+                    i += 2
+                elif w[i] in ("nocsum", "csum", "remcsum"):
+                    kw["csum"] = w[i]
+                    i += 1
+                else:
+                    ctx.warn(node, f"Unknown tunnel option {w[i]}")
+                    i += 1
+            f["tunnel"] = m.Tunnel(**kw)
+    return h
+
+
+def _h_flag_list(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    f["flags"] = tuple(f.get("flags", ())) + (w[0],)
+
+
+def _h_persistence_timeout(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    if len(w) < 2:
+        f["persistence_timeout"] = 360
+        return
+    v = ctx.int_(node, w[1], 1, 2678400)
+    if v is not None:
+        f["persistence_timeout"] = v
+
+
+def _h_protocol(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    ctx.need(node, w, 1)
+    p = w[1].upper()
+    if p not in ("TCP", "UDP", "SCTP"):
+        ctx.warn(node, f"Unknown protocol {w[1]} - ignoring")
+        return
+    f["protocol"] = p
+    f["_protocol_node"] = node
+
+
+def _h_sorry_server(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    ctx.need(node, w, 1)
+    a = ctx.ip(node, w[1])
+    port = ctx.int_(node, w[2], 0, 65535) if len(w) > 2 else 0
+    if a is not None and port is not None:
+        f["sorry_server"] = (a, port)
+
+
+def _h_ip_family(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    ctx.need(node, w, 1)
+    if w[1] in ("inet", "inet6"):
+        f["ip_family"] = w[1]
+    else:
+        ctx.warn(node, f"unknown address family {w[1]}")
+
+
+def _h_hysteresis_quorum(field: str) -> Handler:
+    return integer(field, 0, 2147483647)
+
+
+COMMON_TIMING: dict[str, Handler] = {
+    "delay_loop": timer("delay_loop", 0.000001, 4294.967295),
+    "connect_timeout": timer("connect_timeout", 0.000001, 4294.967295),
+    "retry": integer("retry", 0, 2147483647),
+    "nb_get_retry": integer("retry", 0, 2147483647),
+    "delay_before_retry": timer("delay_before_retry", 0, 4294.967295),
+    "warmup": timer("warmup", 0, 4294.967295),
+}
+
+
+def _new_checker(kind: str) -> Handler:
+    def h(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+        cf: Fields = {"_kind": kind, "pos": pos(node)}
+        walk(ctx, node.children or [], CHECKER_TABLES[kind], cf)
+        f.setdefault("_checkers", []).append((node, cf))
+    return block(h)
+
+
+def _h_connect_ip(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    ctx.need(node, w, 1)
+    a = ctx.ip(node, w[1])
+    if a is not None:
+        f["connect_ip"] = a
+
+
+def _h_bindto(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    ctx.need(node, w, 1)
+    a = ctx.ip(node, w[1])
+    if a is not None:
+        f["bindto"] = a
+
+
+CHECKER_COMMON: dict[str, Handler] = {
+    "connect_ip": _h_connect_ip,
+    "connect_port": integer("connect_port", 0, 65535),
+    "bindto": _h_bindto,
+    "bind_if": string("bind_if"),
+    "bind_port": integer("bind_port", 0, 65535),
+    "fwmark": integer("fwmark", 0, 4294967295),
+    "alpha": flag("alpha"),
+    "log_all_failures": flag("log_all_failures"),
+    **COMMON_TIMING,
+}
+
+
+def _h_status_code(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    out: list[tuple[int, int]] = []
+    for a in w[1:]:
+        lo_s, _, hi_s = a.partition("-")
+        lo = ctx.int_(node, lo_s, 100, 599)
+        hi = ctx.int_(node, hi_s, 100, 599) if hi_s else lo
+        if lo is not None and hi is not None:
+            out.append((lo, hi))
+    if out:
+        f["status_code"] = tuple(f.get("status_code", ())) + tuple(out)
+
+
+URL: dict[str, Handler] = {
+    "path": string("path"),
+    "digest": string("digest"),
+    "status_code": _h_status_code,
+    "virtualhost": string("virtualhost"),
+    "regex": string("regex"),
+    "regex_no_match": flag("regex_no_match"),
+    "regex_options": lambda ctx, node, w, f: f.__setitem__("regex_options", tuple(w[1:])),
+    "regex_stack": integer("regex_stack", 0, 2147483647),
+    "regex_min_offset": integer("regex_min_offset", 0, 2147483647),
+    "regex_max_offset": integer("regex_max_offset", 0, 2147483647),
+}
+
+
+def _h_url(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    uf: Fields = {"pos": pos(node)}
+    walk(ctx, node.children or [], URL, uf)
+    if "path" not in uf:
+        ctx.warn(node, "Url path not specified - ignoring url")
+        return
+    f["urls"] = tuple(f.get("urls", ())) + (m.Url(**uf),)
+
+
+def _h_http_protocol(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    ctx.need(node, w, 1)
+    v = {"1.0": "1.0", "1.1": "1.1", "1.0C": "1.0C", "1.0c": "1.0C"}.get(w[1])
+    if v is None:
+        ctx.warn(node, f"Invalid http_protocol {w[1]}")
+    else:
+        f["http_protocol"] = v
+
+
+HTTP_GET: dict[str, Handler] = {
+    **CHECKER_COMMON,
+    "url": block(_h_url),
+    "http_protocol": _h_http_protocol,
+    "virtualhost": string("virtualhost"),
+    "fast_recovery": flag("fast_recovery"),
+    "enable_sni": flag("enable_sni"),
+    "sni_name": string("sni_name"),
+    "tls_compliant": flag("tls_compliant"),
+}
+
+
+def _h_smtp_host(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    # deprecated host { connect_ip ...; connect_port ... } sub-block: accepted, first one used
+    hf: Fields = {}
+    walk(ctx, node.children or [], CHECKER_COMMON, hf)
+    for k in ("connect_ip", "connect_port", "bindto", "bind_port", "bind_if", "fwmark"):
+        if k in hf and k not in f:
+            f[k] = hf[k]
+
+
+def _h_dns_type(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    ctx.need(node, w, 1)
+    t = w[1].upper()
+    if t not in ("A", "NS", "CNAME", "SOA", "MX", "TXT", "AAAA"):
+        ctx.warn(node, f"DNS_CHECK: invalid type {w[1]}")
+    else:
+        f["type"] = t
+
+
+def _h_misc_path(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    s = ctx.script(node, rest_text(node))
+    if s is None:
+        ctx.need(node, w, 1)
+    f["misc_path"] = s
+
+
+def _hex_bytes(ctx: Ctx, node: Node, s: str, wild: bool) -> tuple[bytes, bytes] | None:
+    s = "".join(s.split())
+    if len(s) % 2:
+        ctx.warn(node, f"Invalid hex string '{s}' - odd length")
+        return None
+    data = bytearray()
+    mask = bytearray()
+    for i in range(0, len(s), 2):
+        pair = s[i:i + 2]
+        if wild and pair.upper() == "XX":
+            data.append(0)
+            mask.append(0)
+            continue
+        try:
+            data.append(int(pair, 16))
+            mask.append(0xFF)
+        except ValueError:
+            ctx.warn(node, f"Invalid hex string '{s}'")
+            return None
+    return bytes(data), bytes(mask)
+
+
+def _h_payload(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    ctx.need(node, w, 1)
+    r = _hex_bytes(ctx, node, "".join(w[1:]), False)
+    if r is not None:
+        f["payload"] = r[0]
+
+
+def _h_require_reply(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    if len(w) < 2:
+        f["require_reply"] = b""
+        return
+    r = _hex_bytes(ctx, node, "".join(w[1:]), True)
+    if r is not None:
+        f["require_reply"], f["require_reply_mask"] = r
+
+
+def _h_file_check_weight(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    ctx.need(node, w, 1)
+    v = ctx.int_(node, w[1], -254, 254)
+    if v is not None:
+        f["weight"] = v
+    if len(w) > 2 and w[2] == "reverse":
+        f["weight_reverse"] = True
+
+
+CHECKER_TABLES: dict[str, dict[str, Handler]] = {
+    "TCP_CHECK": dict(CHECKER_COMMON),
+    "HTTP_GET": HTTP_GET,
+    "SSL_GET": HTTP_GET,
+    "SMTP_CHECK": {**CHECKER_COMMON, "helo_name": string("helo_name"), "host": block(_h_smtp_host)},
+    "DNS_CHECK": {**CHECKER_COMMON, "type": _h_dns_type, "name": string("name")},
+    "MISC_CHECK": {**COMMON_TIMING, "misc_path": _h_misc_path, "misc_timeout": timer("misc_timeout", 0, 4294.967295),
+                   "misc_dynamic": flag("misc_dynamic"), "user": _h_user, "alpha": flag("alpha"),
+                   "log_all_failures": flag("log_all_failures")},
+    "UDP_CHECK": {**CHECKER_COMMON, "payload": _h_payload, "require_reply": _h_require_reply,
+                  "min_reply_length": integer("min_reply_length", 0, 65535),
+                  "max_reply_length": integer("max_reply_length", 0, 65535)},
+    "PING_CHECK": dict(CHECKER_COMMON),
+    "FILE_CHECK": {"track_file": string("track_file"), "dynamic": flag("dynamic"), "weight": _h_file_check_weight},
+    "BFD_CHECK": {"name": string("name"), "alpha": flag("alpha")},
+}
+CHECKER_CLASSES: dict[str, type[m.Checker]] = {
+    "TCP_CHECK": m.TcpCheck, "HTTP_GET": m.HttpGet, "SSL_GET": m.HttpGet, "SMTP_CHECK": m.SmtpCheck,
+    "DNS_CHECK": m.DnsCheck, "MISC_CHECK": m.MiscCheck, "UDP_CHECK": m.UdpCheck, "PING_CHECK": m.PingCheck,
+    "FILE_CHECK": m.FileCheck, "BFD_CHECK": m.BfdCheck,
+}
+
+
+def _h_real_server(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    ctx.need(node, w, 1)
+    a = ctx.ip(node, w[1], "real server")
+    port = ctx.int_(node, w[2], 0, 65535) if len(w) > 2 else 0
+    rf: Fields = {"pos": pos(node)}
+    walk(ctx, node.children or [], REAL_SERVER, rf)
+    if a is None or port is None:
+        return
+    rf["address"] = a
+    rf["port"] = port
+    f.setdefault("_real_servers", []).append((node, rf))
+
+
+REAL_SERVER: dict[str, Handler] = {
+    "weight": integer("weight", 0, 2147483647),
+    "lvs_method": _h_method("lvs_method"),
+    "lb_kind": _h_method("lvs_method"),
+    "uthreshold": integer("uthreshold", 0, 2147483647),
+    "lthreshold": integer("lthreshold", 0, 2147483647),
+    "inhibit_on_failure": flag("inhibit_on_failure"),
+    "notify_up": script("notify_up"),
+    "notify_down": script("notify_down"),
+    "alpha": flag("alpha"),
+    "smtp_alert": flag("smtp_alert"),
+    "virtualhost": string("virtualhost"),
+    **COMMON_TIMING,
+    **{k: _new_checker(k) for k in CHECKER_TABLES},
+}
+
+
+VIRTUAL_SERVER: dict[str, Handler] = {
+    "lvs_sched": _h_sched,
+    "lb_algo": _h_sched,
+    "lvs_method": _h_method("lvs_method"),
+    "lb_kind": _h_method("lvs_method"),
+    **{k: _h_flag_list for k in ("flag-1", "flag-2", "flag-3", "sh-port", "sh-fallback", "mh-port",
+                                  "mh-fallback", "ops", "hashed")},
+    "persistence_timeout": _h_persistence_timeout,
+    "persistence_granularity": string("persistence_granularity"),
+    "persistence_engine": string("persistence_engine"),
+    "protocol": _h_protocol,
+    "ip_family": _h_ip_family,
+    "ha_suspend": flag("ha_suspend"),
+    "alpha": flag("alpha"),
+    "omega": flag("omega"),
+    "quorum": integer("quorum", 1, 2147483647),
+    "hysteresis": integer("hysteresis", 0, 2147483647),
+    "quorum_up": script("quorum_up"),
+    "quorum_down": script("quorum_down"),
+    "sorry_server": _h_sorry_server,
+    "sorry_server_inhibit": flag("sorry_server_inhibit"),
+    "sorry_server_lvs_method": _h_method("sorry_server_lvs_method"),
+    "inhibit_on_failure": flag("inhibit_on_failure"),
+    "smtp_alert": flag("smtp_alert"),
+    "virtualhost": string("virtualhost"),
+    "snmp_name": string("snmp_name"),
+    "real_server": block(_h_real_server),
+    **COMMON_TIMING,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Small root blocks
+
+
+def _h_ssl(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    sf: Fields = {"pos": pos(node)}
+    walk(ctx, node.children or [], {"password": string("password"), "ca": string("ca"),
+                                    "certificate": string("certificate"), "key": string("key")}, sf)
+    f["ssl"] = m.Ssl(**sf)
+
+
+BFD_INSTANCE: dict[str, Handler] = {
+    "neighbor_ip": _h_ip_field("neighbor_ip"),
+    "neighbour_ip": _h_ip_field("neighbor_ip"),
+    "source_ip": _h_ip_field("source_ip"),
+    "min_rx": integer("min_rx", 1, 1000000),
+    "min_tx": integer("min_tx", 1, 1000000),
+    "idle_tx": integer("idle_tx", 1, 1000000),
+    "multiplier": integer("multiplier", 1, 255),
+    "passive": flag("passive"),
+    "ttl": integer("ttl", 1, 255),
+    "hoplimit": integer("hoplimit", 1, 255),
+    "max_hops": integer("max_hops", 0, 255),
+    "multihop": flag("multihop"),
+    "weight": _h_weight_rev(-253, 253),
+    "vrrp": flag("_vrrp_only"),
+    "checker": flag("_checker_only"),
+}
+
+
+def _h_garp_group(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    gf: Fields = {"pos": pos(node)}
+
+    def ifaces(c: Ctx, n: Node, ww: list[str], ff: Fields) -> None:
+        ff["interfaces"] = tuple(ff.get("interfaces", ())) + tuple(x for _, ws in value_lines(c, n) for x in ws)
+
+    def iface(c: Ctx, n: Node, ww: list[str], ff: Fields) -> None:
+        c.need(n, ww, 1)
+        ff["interfaces"] = tuple(ff.get("interfaces", ())) + (ww[1],)
+
+    walk(ctx, node.children or [], {"garp_interval": timer("garp_interval", 0, 4294.967295),
+                                    "gna_interval": timer("gna_interval", 0, 4294.967295),
+                                    "interface": iface, "interfaces": block(ifaces)}, gf)
+    f.setdefault("garp_groups", []).append(m.GarpGroup(**gf))
+
+
+def _named(ctx: Ctx, node: Node, w: list[str], kind: str) -> str | None:
+    if len(w) < 2:
+        ctx.need(node, w, 1)
+    return w[1]
+
+
+def _h_named_block(key: str, table: dict[str, Handler]) -> Handler:
+    def h(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+        name = _named(ctx, node, w, key)
+        bf: Fields = {"name": name, "pos": pos(node), "_node": node}
+        walk(ctx, node.children or [], table, bf)
+        f.setdefault(key, []).append(bf)
+    return block(h)
+
+
+def _h_track_group(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    name = _named(ctx, node, w, "track_group")
+    tf: Fields = {"name": name, "pos": pos(node)}
+    walk(ctx, node.children or [], {"group": block(_h_group_names)}, tf)
+    f.setdefault("track_groups", []).append(m.TrackGroup(**tf))
+
+
+def _h_linkbeat_interfaces(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    out = list(f.get("linkbeat_interfaces", ()))
+    for child, cw in value_lines(ctx, node):
+        t = cw[1].upper() if len(cw) > 1 else "MII"
+        if t not in ("MII", "ETHTOOL", "IOCTL"):
+            ctx.warn(child, f"Unknown linkbeat type {cw[1]}")
+            t = "MII"
+        out.append(m.LinkbeatInterface(name=cw[0], type=t, pos=pos(child)))
+    f["linkbeat_interfaces"] = tuple(out)
+
+
+def _h_up_down_delays(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    out = list(f.get("interface_up_down_delays", ()))
+    for child, cw in value_lines(ctx, node):
+        if len(cw) < 2:
+            ctx.warn(child, f"interface_up_down_delays: missing delay for {cw[0]}")
+            continue
+        down = ctx.float_(child, cw[1], 0, 255)
+        up = ctx.float_(child, cw[2], 0, 255) if len(cw) > 2 else down
+        if down is not None and up is not None:
+            out.append(m.InterfaceUpDownDelay(interface=cw[0], down=down, up=up, pos=pos(child)))
+    f["interface_up_down_delays"] = tuple(out)
+
+
+def _h_static(field: str, parse: Callable[..., Any]) -> Handler:
+    def h(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+        out = list(f.get(field, ()))
+        for child, cw in value_lines(ctx, node):
+            r = parse(ctx, child, cw)
+            if r is not None:
+                out.append(r)
+        f[field] = tuple(out)
+    return block(h)
+
+
+def _h_vsg(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    name = _named(ctx, node, w, "virtual_server_group")
+    entries: list[m.VsgEntry] = []
+    for child, cw in value_lines(ctx, node):
+        if cw[0] == "fwmark":
+            ctx.need(child, cw, 1)
+            mark = ctx.int_(child, cw[1], 1, 4294967295)
+            fam = cw[2] if len(cw) > 2 and cw[2] in ("inet", "inet6") else None
+            if mark is not None:
+                entries.append(m.VsgEntry(fwmark=mark, family=fam, pos=pos(child)))
+            continue
+        port = ctx.int_(child, cw[1], 0, 65535) if len(cw) > 1 else 0
+        addr_s = cw[0]
+        try:
+            first: m.IPAddress
+            last: m.IPAddress | None = None
+            if "/" in addr_s:
+                net = ipaddress.ip_network(addr_s, strict=False)
+                first = net.network_address
+                last = net.broadcast_address if net.num_addresses > 1 else None
+            elif "-" in addr_s:
+                a, _, b = addr_s.partition("-")
+                first = ipaddress.ip_address(a)
+                if first.version == 4:
+                    parts = str(first).split(".")
+                    last = ipaddress.ip_address(".".join(parts[:3] + [b]))
+                else:
+                    head = str(first).rsplit(":", 1)[0]
+                    last = ipaddress.ip_address(f"{head}:{b}")
+                if int(last) < int(first):
+                    raise ValueError(addr_s)
+            else:
+                first = ipaddress.ip_address(addr_s)
+        except ValueError:
+            ctx.warn(child, f"VS group {name}: invalid address {addr_s}")
+            continue
+        if port is not None:
+            entries.append(m.VsgEntry(address=first, address_end=last, port=port, pos=pos(child)))
+    f.setdefault("virtual_server_groups", []).append(
+        m.VirtualServerGroup(name=name or "", entries=tuple(entries), pos=pos(node)))
+
+
+def _h_virtual_server(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    ctx.need(node, w, 1)
+    vf: Fields = {"pos": pos(node), "_node": node}
+    if w[1] == "fwmark":
+        ctx.need(node, w, 2)
+        mark = ctx.int_(node, w[2], 1, 4294967295)
+        if mark is None:
+            return
+        vf["fwmark"] = mark
+    elif w[1] == "group":
+        ctx.need(node, w, 2)
+        vf["group"] = w[2]
+    else:
+        a = ctx.ip(node, w[1], "virtual server")
+        if a is None:
+            return
+        vf["address"] = a
+        if len(w) > 2:
+            port = ctx.int_(node, w[2], 0, 65535)
+            if port is None:
+                return
+            vf["port"] = port
+    walk(ctx, node.children or [], VIRTUAL_SERVER, vf)
+    f.setdefault("_virtual_servers", []).append(vf)
+
+
+def _h_global_defs(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    gf: Fields = f.setdefault("_global_defs", {"pos": pos(node)})
+    walk(ctx, node.children or [], GLOBAL_DEFS, gf)
+
+
+def _h_net_namespace(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    ctx.need(node, w, 1)
+    if f.get("net_namespace") is not None:
+        ctx.warn(node, "Duplicate net_namespace definition - ignoring")
+        return
+    f["net_namespace"] = w[1]
+
+
+def _h_net_namespace_ipvs(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    f["net_namespace_ipvs"] = w[1] if len(w) > 1 else ""
+
+
+ROOT: dict[str, Handler] = {
+    "global_defs": block(_h_global_defs),
+    "vrrp_instance": _h_named_block("vrrp_instances", VRRP_INSTANCE),
+    "vrrp_sync_group": _h_named_block("vrrp_sync_groups", SYNC_GROUP),
+    "vrrp_script": _h_named_block("vrrp_scripts", VRRP_SCRIPT),
+    "track_file": _h_named_block("track_files", TRACK_FILE),
+    "vrrp_track_file": _h_named_block("track_files", TRACK_FILE),
+    "vrrp_track_process": _h_named_block("track_processes", TRACK_PROCESS),
+    "static_ipaddress": _h_static("static_ipaddress", parse_ipaddress),
+    "static_routes": _h_static("static_routes", parse_route),
+    "static_rules": _h_static("static_rules", parse_rule),
+    "virtual_server_group": block(_h_vsg),
+    "virtual_server": block(_h_virtual_server),
+    "SSL": block(_h_ssl),
+    "bfd_instance": _h_named_block("bfd_instances", BFD_INSTANCE),
+    "garp_group": block(_h_garp_group),
+    "track_group": block(_h_track_group),
+    "linkbeat_use_polling": flag("linkbeat_use_polling"),
+    "linkbeat_interfaces": block(_h_linkbeat_interfaces),
+    "interface_up_down_delays": block(_h_up_down_delays),
+    "net_namespace": _h_net_namespace,
+    "net_namespace_ipvs": _h_net_namespace_ipvs,
+    "namespace_with_ipsets": flag("namespace_with_ipsets"),
+    "instance": string("instance"),
+    "use_pid_dir": flag("use_pid_dir"),
+    "child_wait_time": timer("child_wait_time", 0, 4294.967295),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Completion: dicts -> model, with keepalived's cross-checks
+
+
+def _clean(f: Fields) -> Fields:
+    return {k: v for k, v in f.items() if not k.startswith("_")}
+
+
+def system_interfaces() -> frozenset[str]:
+    try:
+        return frozenset(os.listdir("/sys/class/net"))
+    except OSError:
+        return frozenset()
+
+
+def _finish_global(ctx: Ctx, f: Fields) -> m.GlobalDefs:
+    g = _clean(f)
+    for fifo in ("notify_fifo", "vrrp_notify_fifo", "lvs_notify_fifo"):
+        s = g.pop(fifo + "_pending_script", None)
+        if s is not None and g.get(fifo) is not None:
+            prev = g[fifo]
+            g[fifo] = m.Fifo(name=prev.name, user=prev.user, group=prev.group, script=s, pos=prev.pos)
+    if "other" in g:
+        g["other"] = tuple(g["other"])
+    return m.GlobalDefs(**g)
+
+
+def _finish_instance(ctx: Ctx, f: Fields, gd: m.GlobalDefs) -> m.VrrpInstance | None:
+    node: Node = f["_node"]
+    name = f["name"]
+    if not f.get("virtual_router_id"):
+        ctx.err(Level.FATAL, node, f"({name}) the virtual router id must be set")
+        return None
+    vips = f.get("virtual_ipaddress", ())
+    if vips:
+        fam = vips[0].address.version
+        kept = []
+        for v in vips:
+            if v.address.version != fam:
+                ctx.warn(Node("", v.pos.file, v.pos.line),
+                         f"({name}): address family must match VRRP instance [{v.address.ip}] - ignoring")
+            else:
+                kept.append(v)
+        f["virtual_ipaddress"] = tuple(kept)
+    elif not f.get("no_virtual_ipaddress"):
+        ctx.warn(node, f"({name}) No VIP specified; at least one is required")
+    if f.get("version") == 2 and vips and vips[0].address.version == 6:
+        ctx.warn(node, f"({name}) cannot use IPv6 with VRRP version 2; setting version 3")
+    vi = m.VrrpInstance(**_clean(f))
+    eff = m.resolve_instance(vi, gd)
+    # messages of vrrp_complete_instance()
+    if vi.advert_int is not None:
+        adv_node = f.get("_advert_int_node", node)
+        if eff.version == 2 and vi.advert_int != int(vi.advert_int):
+            ctx.warn(adv_node, f"({name}) VRRPv2 advertisement interval {vi.advert_int:f}s must be an integer. rounding")
+        elif eff.version == 3 and vi.advert_int > 40.95:
+            ctx.warn(adv_node, f"({name}) VRRPv3 advertisement interval {vi.advert_int:f}s is out of range. "
+                               f"Must be less than 40.96 seconds. Setting to 40.95s")
+    if eff.strict and vi.state == "MASTER" and eff.priority != 255:
+        ctx.warn(None, f"({name}) State MASTER must match being address owner")
+    if vi.authentication is not None:
+        if eff.strict:
+            ctx.warn(None, f"({name}) Strict mode does not support authentication. Ignoring.")
+            vi = _replace(vi, authentication=None)
+        elif eff.version == 3:
+            ctx.warn(None, f"({name}) VRRPv3 does not support authentication. Ignoring.")
+            vi = _replace(vi, authentication=None)
+        elif vi.authentication.auth_type == "AH" and eff.state == "MASTER" and eff.priority != 255:
+            ctx.warn(None, f"({name}) Initial state master is incompatible with AH authentication - clearing")
+            vi = _replace(vi, state="BACKUP")
+            eff = m.resolve_instance(vi, gd)
+    if vi.nopreempt and (vi.state == "MASTER" or eff.address_owner):
+        ctx.warn(None, f"({name}) Warning - nopreempt will not work with initial state MASTER - clearing")
+    if vi.preempt_delay and (vi.state == "MASTER" or vi.nopreempt or eff.strict):
+        ctx.warn(None, f"({name}) preempt_delay is incompatible with initial state MASTER/nopreempt/strict mode"
+                       " - clearing")
+    return _replace(vi, effective=eff)
+
+
+def _replace(vi: m.VrrpInstance, **kw: Any) -> m.VrrpInstance:
+    import dataclasses
+    return dataclasses.replace(vi, **kw)
+
+
+def _script_secure(path: str) -> bool:
+    """True when the file and every directory on its path are writable only by root."""
+    p = os.path.abspath(path)
+    while True:
+        try:
+            st = os.stat(p)
+        except OSError:
+            return True
+        if st.st_uid != 0 or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            if not (stat.S_ISDIR(st.st_mode) and st.st_mode & stat.S_ISVTX and p != os.path.abspath(path)):
+                return False
+        parent = os.path.dirname(p)
+        if parent == p:
+            return True
+        p = parent
+
+
+def _resolve_script(prog: str) -> str | None:
+    if "/" in prog:
+        return prog if os.path.exists(prog) else None
+    for d in os.environ.get("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin").split(":"):
+        cand = os.path.join(d or ".", prog)
+        if os.path.isfile(cand) and os.access(cand, os.X_OK):
+            return cand
+    return None
+
+
+def _all_scripts(cfg_parts: Fields, instances: list[m.VrrpInstance], groups: list[m.VrrpSyncGroup],
+                 scripts: list[m.VrrpScript], vss: list[m.VirtualServer], gd: m.GlobalDefs) -> list[m.Script]:
+    out: list[m.Script] = []
+    tracked = {t.name for vi in instances for t in vi.track_script} | {t.name for g in groups for t in g.track_script}
+    for vi in instances:
+        for s in (vi.notify_master, vi.notify_backup, vi.notify_fault, vi.notify_stop, vi.notify_deleted,
+                  vi.notify, vi.notify_master_rx_lower_pri):
+            if s is not None:
+                out.append(s)
+    for g in groups:
+        for s in (g.notify_master, g.notify_backup, g.notify_fault, g.notify_stop, g.notify):
+            if s is not None:
+                out.append(s)
+    for sc in scripts:
+        if sc.script is not None and sc.name in tracked:
+            out.append(sc.script)
+    for vs in vss:
+        for s in (vs.quorum_up, vs.quorum_down):
+            if s is not None:
+                out.append(s)
+        for rs in vs.real_servers:
+            for s in (rs.notify_up, rs.notify_down):
+                if s is not None:
+                    out.append(s)
+            for c in rs.checkers:
+                if isinstance(c, m.MiscCheck) and c.misc_path is not None:
+                    out.append(c.misc_path)
+    for fifo in (gd.notify_fifo, gd.vrrp_notify_fifo, gd.lvs_notify_fifo):
+        if fifo is not None and fifo.script is not None:
+            out.append(fifo.script)
+    for s in (gd.startup_script, gd.shutdown_script):
+        if s is not None:
+            out.append(s)
+    return out
+
+
+def _checker_from(ctx: Ctx, cnode: Node, cf: Fields, rs: Fields, vs: Fields) -> m.Checker | None:
+    kind = cf["_kind"]
+    cls = CHECKER_CLASSES[kind]
+    kw = _clean(cf)
+    if kind == "SSL_GET":
+        kw["ssl"] = True
+    if kind in ("HTTP_GET", "SSL_GET") and not kw.get("urls"):
+        ctx.warn(cnode, f"{kind} has no url specified - ignoring checker")
+        return None
+    if kind == "MISC_CHECK" and kw.get("misc_path") is None:
+        ctx.warn(cnode, "MISC_CHECK has no misc_path specified - ignoring checker")
+        return None
+    # timing inheritance: checker, else real_server, else virtual_server, else checker default
+    defaults = {"retry": {"DNS_CHECK": 3, "MISC_CHECK": 0}.get(kind, 1),
+                "delay_before_retry": 3.0 if kind in ("HTTP_GET", "SSL_GET") else 1.0}
+    for k in ("delay_loop", "connect_timeout", "retry", "delay_before_retry", "warmup"):
+        if k in kw:
+            continue
+        if k in rs:
+            kw[k] = rs[k]
+        elif k in vs:
+            kw[k] = vs[k]
+        elif k in defaults:
+            kw[k] = defaults[k]
+    if kind == "DNS_CHECK" and "delay_before_retry" not in cf and "delay_before_retry" not in rs \
+            and "delay_before_retry" not in vs:
+        kw["delay_before_retry"] = kw.get("delay_loop", 60.0)
+    if kind == "MISC_CHECK":
+        kw.pop("connect_timeout", None)
+    if kind in ("FILE_CHECK", "BFD_CHECK"):
+        for k in ("connect_timeout", "retry", "delay_before_retry", "warmup"):
+            kw.pop(k, None)
+    try:
+        return cls(**kw)
+    except TypeError as exc:
+        ctx.warn(cnode, f"{kind}: invalid options ({exc})")
+        return None
+
+
+def _finish_vs(ctx: Ctx, vf: Fields) -> m.VirtualServer | None:
+    node: Node = vf["_node"]
+    if vf.get("fwmark") is not None and "_protocol_node" in vf:
+        ctx.warn(None, f"Warning: Virtual server FWM {vf['fwmark']}: protocol specified for fwmark - "
+                       "protocol will be ignored")
+    if vf.get("address") is not None and vf.get("port", 0) == 0 and vf.get("persistence_timeout") is None:
+        ctx.warn(node, f"Virtual server {vf['address']}: no port specified and not persistent - ignoring")
+    rss: list[m.RealServer] = []
+    for rnode, rf in vf.get("_real_servers", []):
+        checkers = []
+        for cnode, cf in rf.get("_checkers", []):
+            c = _checker_from(ctx, cnode, cf, rf, vf)
+            if c is not None:
+                checkers.append(c)
+        kw = _clean(rf)
+        kw.setdefault("lvs_method", vf.get("lvs_method", "NAT"))
+        if "tunnel" not in kw and vf.get("tunnel") is not None:
+            kw["tunnel"] = vf["tunnel"]
+        kw.setdefault("inhibit_on_failure", vf.get("inhibit_on_failure", False))
+        kw.setdefault("delay_loop", vf.get("delay_loop", 60.0))
+        for k in ("connect_timeout", "retry", "delay_before_retry", "warmup"):
+            if k not in kw and k in vf:
+                kw[k] = vf[k]
+        kw["checkers"] = tuple(checkers)
+        rss.append(m.RealServer(**kw))
+    kw = _clean(vf)
+    kw["real_servers"] = tuple(rss)
+    if "flags" in kw:
+        kw["flags"] = tuple(kw["flags"])
+    return m.VirtualServer(**kw)
+
+
+def build(lines: list[Line], *, main_file: str, files: tuple[str, ...],
+          interfaces: frozenset[str] | None = None,
+          prior: list[Diagnostic] | None = None) -> tuple[m.Config | None, list[Diagnostic]]:
+    diags: list[Diagnostic] = list(prior or [])
+    ctx = Ctx(diags)
+    f: Fields = {}
+    try:
+        walk(ctx, build_tree(lines), ROOT, f)
+    except StopParse:
+        return None, diags
+    return complete(ctx, f, files, interfaces), diags
+
+
+def complete(ctx: Ctx, f: Fields, files: tuple[str, ...], interfaces: frozenset[str] | None) -> m.Config:
+    gd = _finish_global(ctx, f.get("_global_defs", {}))
+
+    scripts: list[m.VrrpScript] = []
+    for sf in f.get("vrrp_scripts", []):
+        node = sf["_node"]
+        if sf.get("script") is None:
+            ctx.warn(node, f"No script set for vrrp_script {sf['name']} - removing")
+            continue
+        kw = _clean(sf)
+        kw.setdefault("timeout", kw.get("interval", 1.0))
+        scripts.append(m.VrrpScript(**kw))
+    script_names = {s.name for s in scripts}
+
+    track_files = []
+    for tf in f.get("track_files", []):
+        if tf.get("file") is None:
+            ctx.warn(tf["_node"], f"No file set for track_file {tf['name']} - removing")
+            continue
+        track_files.append(m.TrackFile(**_clean(tf)))
+    track_processes = []
+    for tp in f.get("track_processes", []):
+        if tp.get("process") is None:
+            ctx.warn(tp["_node"], f"No process specified for track_process {tp['name']} - removing")
+            continue
+        track_processes.append(m.TrackProcess(**_clean(tp)))
+    bfds = []
+    for bf in f.get("bfd_instances", []):
+        kw = _clean(bf)
+        for k in ("min_rx", "min_tx", "idle_tx"):
+            if k in kw:
+                kw[k] = kw[k] / 1000.0
+        if bf.get("_vrrp_only") and not bf.get("_checker_only"):
+            kw["checker"] = False
+        if bf.get("_checker_only") and not bf.get("_vrrp_only"):
+            kw["vrrp"] = False
+        if kw.get("neighbor_ip") is None:
+            ctx.warn(bf["_node"], f"No neighbor_ip set for bfd_instance {bf['name']} - removing")
+            continue
+        bfds.append(m.BfdInstance(**kw))
+
+    # sync groups: membership
+    groups: list[m.VrrpSyncGroup] = []
+    member_of: dict[str, str] = {}
+    inst_names = {x["name"] for x in f.get("vrrp_instances", [])}
+    for gf in f.get("vrrp_sync_groups", []):
+        kw = _clean(gf)
+        members = []
+        for n in kw.get("group", ()):
+            if n not in inst_names:
+                ctx.warn(gf["_node"], f"Virtual router {n} specified in sync group {gf['name']} doesn't exist"
+                                      " - ignoring")
+                continue
+            if n in member_of:
+                ctx.warn(gf["_node"], f"VRRP instance {n} cannot be in more than one sync group - ignoring")
+                continue
+            member_of[n] = gf["name"]
+            members.append(n)
+        kw["group"] = tuple(members)
+        if len(members) == 1:
+            ctx.info(gf["_node"], f"Sync group {gf['name']} has only 1 virtual router(s) - this probably isn't "
+                                  "what you want")
+        groups.append(m.VrrpSyncGroup(**kw))
+
+    instances: list[m.VrrpInstance] = []
+    seen_names: set[str] = set()
+    for vf in f.get("vrrp_instances", []):
+        if vf["name"] in seen_names:
+            ctx.warn(vf["_node"], f"vrrp_instance {vf['name']} already defined - ignoring")
+            continue
+        seen_names.add(vf["name"])
+        if vf["name"] in member_of:
+            vf["sync_group"] = member_of[vf["name"]]
+        # drop references to scripts that do not exist
+        refs = []
+        for t in vf.get("track_script", ()):
+            if t.name not in script_names:
+                ctx.warn(Node("", t.pos.file, t.pos.line), f"({vf['name']}) track script {t.name} not found,"
+                                                           " ignoring...")
+            else:
+                refs.append(t)
+        vf["track_script"] = tuple(refs)
+        vi = _finish_instance(ctx, vf, gd)
+        if vi is not None:
+            instances.append(vi)
+
+    # duplicate VRID on the same interface / family / destination
+    seen: dict[tuple[str | None, str, int, str], str] = {}
+    for vi in instances:
+        if vi.unicast_peer:
+            continue
+        key = (vi.interface, vi.effective.family, vi.virtual_router_id, str(vi.effective.mcast_dst_ip))
+        other = seen.get(key)
+        if other is not None:
+            ctx.err(Level.FATAL, Node("", vi.pos.file, vi.pos.line),
+                    f"VRRP_Instance({vi.name}) the virtual router id {vi.virtual_router_id} is already used on "
+                    f"interface {vi.interface} by {other}")
+        else:
+            seen[key] = vi.name
+
+    vss = []
+    for vf in f.get("_virtual_servers", []):
+        vs = _finish_vs(ctx, vf)
+        if vs is not None:
+            vss.append(vs)
+    vsg_names = {g.name for g in f.get("virtual_server_groups", [])}
+    for vs in vss:
+        if vs.group is not None and vs.group not in vsg_names:
+            ctx.warn(Node("", vs.pos.file, vs.pos.line), f"Virtual server group {vs.group} specified but not"
+                                                         " configured - ignoring virtual server")
+
+    cfg_kw = _clean({k: v for k, v in f.items() if k in m.Config.__dataclass_fields__})
+    for k in ("garp_groups", "track_groups", "virtual_server_groups"):
+        if k in cfg_kw:
+            cfg_kw[k] = tuple(cfg_kw[k])
+    config = m.Config(global_defs=gd, vrrp_instances=tuple(instances), vrrp_sync_groups=tuple(groups),
+                      vrrp_scripts=tuple(scripts), track_files=tuple(track_files),
+                      track_processes=tuple(track_processes), virtual_servers=tuple(vss),
+                      bfd_instances=tuple(bfds), files=files,
+                      **{k: v for k, v in cfg_kw.items() if k not in ("vrrp_instances", "vrrp_sync_groups",
+                                                                        "vrrp_scripts", "track_files",
+                                                                        "track_processes", "bfd_instances",
+                                                                        "virtual_servers")})
+    if_pos = {vf["name"]: vf["_if_pos"] for vf in f.get("vrrp_instances", []) if "_if_pos" in vf}
+    if not _check_interfaces(ctx, config, interfaces, if_pos):
+        _check_script_security(ctx, config, f)
+    return config
+
+
+def _check_interfaces(ctx: Ctx, cfg: m.Config, interfaces: frozenset[str] | None,
+                      if_pos: dict[str, Pos]) -> bool:
+    """Report interfaces that do not exist; True when there were any (keepalived stops there)."""
+    if cfg.global_defs.dynamic_interfaces:
+        return False
+    have = system_interfaces() if interfaces is None else interfaces
+    bad = False
+
+    def node_at(p: Pos) -> Node:
+        return Node("", p.file, p.line)
+
+    for vi in cfg.vrrp_instances:
+        if vi.interface is not None and vi.interface not in have:
+            ctx.warn(node_at(if_pos.get(vi.name, vi.pos)), f"WARNING - interface {vi.interface} for vrrp_instance {vi.name} doesn't exist")
+            bad = True
+        elif vi.interface == "lo":
+            ctx.err(Level.FATAL, node_at(vi.pos), f"({vi.name}) cannot use loopback interface for VRRP")
+        for t in vi.track_interface:
+            if t.name not in have:
+                ctx.warn(node_at(t.pos), f"({vi.name}) tracked interface {t.name} doesn't exist")
+                bad = True
+        for a in vi.virtual_ipaddress + vi.virtual_ipaddress_excluded:
+            if a.dev is not None and a.dev not in have:
+                ctx.warn(node_at(a.pos), f"WARNING - interface {a.dev} for ip address {a.address.ip} doesn't exist")
+                bad = True
+        for r in vi.virtual_routes:
+            bad |= _check_route_ifs(ctx, r, have)
+    for a in cfg.static_ipaddress:
+        if a.dev is not None and a.dev not in have:
+            ctx.warn(node_at(a.pos), f"WARNING - interface {a.dev} for ip address {a.address.ip} doesn't exist")
+            bad = True
+    for r in cfg.static_routes:
+        bad |= _check_route_ifs(ctx, r, have)
+    for g in cfg.vrrp_sync_groups:
+        for t in g.track_interface:
+            if t.name not in have:
+                ctx.warn(node_at(t.pos), f"({g.name}) tracked interface {t.name} doesn't exist")
+                bad = True
+    if bad:
+        ctx.err(Level.BAD_IF, None, "Non-existent interface specified in configuration")
+    return bad
+
+
+def _check_route_ifs(ctx: Ctx, r: m.Route, have: frozenset[str]) -> bool:
+    bad = False
+    n = Node("", r.pos.file, r.pos.line)
+    devs = [r.dev] + [nh.dev for nh in r.nexthops]
+    for d in devs:
+        if d is not None and d not in have:
+            ctx.warn(n, f"WARNING - interface {d} for VROUTE nexthop doesn't exist")
+            bad = True
+    if r.dev is None and not r.no_track and r.type == "unicast" and not any(nh.dev for nh in r.nexthops):
+        ctx.warn(n, f"Warning - cannot track route {r.dst} with no interface specified, not tracking")
+    return bad
+
+
+def _check_script_security(ctx: Ctx, cfg: m.Config, f: Fields) -> None:
+    gd = cfg.global_defs
+    scripts = _all_scripts(f, list(cfg.vrrp_instances), list(cfg.vrrp_sync_groups), list(cfg.vrrp_scripts),
+                           list(cfg.virtual_servers), gd)
+    found = False
+    insecure = False
+    for s in scripts:
+        prog = s.args[0] if s.args else s.cmd
+        if prog.startswith("<"):
+            found = True
+            continue
+        path = _resolve_script(prog)
+        if path is None:
+            continue
+        found = True
+        if os.geteuid() == 0 and (s.user in (None, "root") and gd.script_user in (None, "root")):
+            if not _script_secure(path):
+                insecure = True
+                n = Node("", s.pos.file, s.pos.line)
+                if gd.enable_script_security:
+                    ctx.warn(n, f"Unsafe permissions found for script '{path}' - disabling.")
+    if found and not gd.enable_script_security and os.geteuid() == 0:
+        ctx.err(Level.SECURITY_ERROR, None, "SECURITY VIOLATION - scripts are being executed but script_security "
+                                            "not enabled." + (" There are insecure scripts." if insecure else ""))
