@@ -94,7 +94,7 @@ class ServiceKey:
     """Identity of a kernel IPVS service (what IPVS_CMD_*_SERVICE matches on)."""
 
     af: int
-    protocol: int
+    protocol: int    # 0 for fwmark services (the kernel matches them on af + mark only)
     addr: str        # "" for fwmark services
     port: int        # 0 for fwmark services
     fwmark: int = 0
@@ -377,13 +377,13 @@ class VirtualServerSpec:
             for entry in self.group_entries:
                 if entry.fwmark:
                     af = entry.fwmark_af or self.af or self.family()
-                    keys.append(ServiceKey(af, self.protocol, "", 0, entry.fwmark))
+                    keys.append(ServiceKey(af, PROTO_NONE, "", 0, entry.fwmark))
                 else:
                     port = entry.port or self.port
                     keys.extend(ServiceKey(family_of(a), self.protocol, a, port) for a in entry.addresses())
             return keys
         if self.fwmark:
-            return [ServiceKey(self.family(), self.protocol, "", 0, self.fwmark)]
+            return [ServiceKey(self.family(), PROTO_NONE, "", 0, self.fwmark)]
         return [ServiceKey(family_of(self.addr), self.protocol, normalise_addr(self.addr), self.port)]
 
     def service_attrs(self, af: int) -> ServiceAttrs:

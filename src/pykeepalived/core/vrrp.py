@@ -163,7 +163,7 @@ class VirtualRouter:
         self._down_at: float | None = None           # BACKUP: master-down timer
         self._garp_at: float | None = None           # MASTER: delayed second GARP burst
         self._garp_refresh_at: float | None = None   # MASTER: garp_master_refresh
-        self._lower_garp_at: float | None = None     # MASTER: delayed lower-priority burst
+        self._lower_garp_at: list[float] = []        # MASTER: delayed lower-priority bursts (one each)
         self._preempt_until: float | None = None     # BACKUP: preempt_delay running until
         self._logged: set[str] = set()               # errors logged since the last state/master change
         self._vip_packed = frozenset(v.packed for v in params.vips)
@@ -187,8 +187,9 @@ class VirtualRouter:
 
     def deadline(self) -> float | None:
         """When `DeadlineReached` must be delivered next (None: no timer)."""
-        times = [t for t in (self._down_at, self._garp_at, self._garp_refresh_at, self._lower_garp_at)
-                 if t is not None]
+        times = [t for t in (self._down_at, self._garp_at, self._garp_refresh_at) if t is not None]
+        if self._lower_garp_at:
+            times.append(self._lower_garp_at[0])
         return min(times) if times else None
 
     def force_state(self, state: State, now: float, reason: str) -> list[Action]:
@@ -216,7 +217,8 @@ class VirtualRouter:
             if to in (State.FAULT, State.STOP, State.DELETED):
                 actions.append(self._send(0))
             actions.extend(self._remove_vips())
-            self._garp_at = self._garp_refresh_at = self._lower_garp_at = None
+            self._garp_at = self._garp_refresh_at = None
+            self._lower_garp_at.clear()
             self.stats.release_master += 1
 
         self.state = to
@@ -408,7 +410,9 @@ class VirtualRouter:
             if p.garp_lower_prio_repeat:
                 actions.extend(self._gratuitous(p.garp_lower_prio_repeat))
                 if p.garp_lower_prio_delay > 0:
-                    self._lower_garp_at = now + p.garp_lower_prio_delay
+                    # Like keepalived's per-advert timer threads: every answer gets its own
+                    # delayed burst, even if an earlier one is still pending.
+                    self._lower_garp_at.append(now + p.garp_lower_prio_delay)
             actions.append(self._notify("MASTER_RX_LOWER_PRI"))
             return actions
 
@@ -433,8 +437,8 @@ class VirtualRouter:
         if self._garp_at is not None and now >= self._garp_at:
             self._garp_at = None
             actions.extend(self._gratuitous(p.garp_master_repeat))
-        if self._lower_garp_at is not None and now >= self._lower_garp_at:
-            self._lower_garp_at = None
+        while self._lower_garp_at and now >= self._lower_garp_at[0]:
+            self._lower_garp_at.pop(0)
             actions.extend(self._gratuitous(p.garp_lower_prio_repeat))
         if self._garp_refresh_at is not None and now >= self._garp_refresh_at:
             # Keep the refresh on its ideal grid (no drift), skipping missed slots.
