@@ -223,10 +223,12 @@ def _resolve_entry(kind: str) -> ChildEntry:
     if kind == "vrrp":
         from pykeepalived.io.runtime import run_vrrp
 
-        return run_vrrp  # type: ignore[no-any-return]
-    from pykeepalived.lvs.process import run_checkers  # type: ignore[import-not-found,unused-ignore]
+        entry = run_vrrp
+        return entry
+    from pykeepalived.lvs.process import run_checkers
 
-    return run_checkers  # type: ignore[no-any-return]
+    entry = run_checkers
+    return entry
 
 
 def entry_available(kind: str) -> str | None:
