@@ -1,0 +1,107 @@
+"""TCP_CHECK against a real server in a namespace: verdicts, keepalived's log lines, and the
+retry x delay_before_retry timing of the down decision (with tolerances, never speed)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from conftest import World, block, run_checks, unblock, vs_rs
+
+from pykeepalived.check.tcp import TcpChecker
+from pykeepalived.config import model
+
+pytestmark = pytest.mark.privileged
+
+TOL = 0.25  # seconds of slack on protocol timing (scheduling, namespaces, a loaded CI box)
+
+
+def tcp(**kw: object) -> model.TcpCheck:
+    base: dict[str, object] = {"connect_timeout": 1.0, "retry": 1, "delay_before_retry": 0.3,
+                               "delay_loop": 1.0, "warmup": 0.0}
+    base.update(kw)
+    return model.TcpCheck(**base)  # type: ignore[arg-type]
+
+
+def test_tcp_up_logs_success_and_stays_alive(world: World) -> None:
+    srv = world.srv.ip
+    rec = run_checks(world.cli.ns, lambda t, h: [TcpChecker(tcp(), t, h)], address=srv, port=80,
+                     duration=1.6)
+    assert f"TCP connection to [{srv}]:tcp:80 success." in rec.logs
+    assert [h.alive for h in rec.snapshot] == [True]
+    # first run at once, then every delay_loop
+    times = [t for t, _ in rec.attempts]
+    assert len(times) == 2 and times[1] - times[0] == pytest.approx(1.0, abs=TOL)
+    assert all(ok for _, ok in rec.attempts)
+
+
+def test_tcp_refused_goes_down_after_retries(world: World) -> None:
+    srv = world.srv.ip
+    spec = tcp(retry=2, delay_before_retry=0.4, delay_loop=3.0)
+    rec = run_checks(world.cli.ns, lambda t, h: [TcpChecker(spec, t, h)], address=srv, port=81,
+                     duration=3.0, stop_when=lambda r: any(not h.alive for _, h in r.events))
+    # refused at once: attempts at 0, 0.4, 0.8; down on the third (retry=2)
+    assert [ok for _, ok in rec.attempts] == [False, False, False]
+    gaps = [b - a for (a, _), (b, _) in zip(rec.attempts, rec.attempts[1:])]
+    assert gaps == [pytest.approx(0.4, abs=TOL)] * 2
+    down_at = rec.alive_changes()[-1]
+    assert down_at[1] is False and down_at[0] == pytest.approx(2 * 0.4, abs=TOL)
+    assert f"TCP_CHECK on service [{srv}]:tcp:81 failed after 2 retries." in rec.logs
+    assert f"Removing service [{srv}]:tcp:81 from VS 192.0.2.100:81/TCP" in rec.logs
+
+
+def test_tcp_timeout_counts_connect_timeout_and_retry(world: World) -> None:
+    srv = world.srv.ip
+    block(world.srv, "t82", "tcp dport 82", "drop")
+    try:
+        spec = tcp(connect_timeout=1.0, retry=1, delay_before_retry=0.5, delay_loop=5.0,
+                   log_all_failures=True)
+        rec = run_checks(world.cli.ns, lambda t, h: [TcpChecker(spec, t, h)], address=srv, port=82,
+                         duration=5.0, stop_when=lambda r: any(not h.alive for _, h in r.events))
+    finally:
+        unblock(world.srv, "t82")
+    # attempt 1 times out at 1.0, retry starts 0.5 later and times out at 2.5: down then
+    assert [ok for _, ok in rec.attempts] == [False, False]
+    assert rec.attempts[0][0] == pytest.approx(1.0, abs=TOL)
+    assert rec.attempts[1][0] == pytest.approx(2.5, abs=TOL)
+    assert rec.alive_changes()[-1][0] == pytest.approx(2.5, abs=TOL)
+    assert f"TCP connection to [{srv}]:tcp:82 timedout." in rec.logs
+    assert f"TCP_CHECK on service [{srv}]:tcp:82 failed after 1 retries." in rec.logs
+
+
+def test_tcp_recovers_and_runs_notify_scripts(world: World, tmp_path: Path) -> None:
+    srv = world.srv.ip
+    marker = tmp_path / "notify.log"
+    up = model.Script(cmd="up", args=("/bin/sh", "-c", f"echo UP $# >> {marker}"))
+    down = model.Script(cmd="down", args=("/bin/sh", "-c", f"echo DOWN $# >> {marker}"))
+    spec = tcp(retry=0, delay_loop=0.5)
+    _, rs = vs_rs(srv, 80, spec, notify_up=up, notify_down=down)
+    block(world.srv, "t80", "tcp dport 80", "reject with tcp reset")
+
+    async def heal(t0: float) -> None:
+        await asyncio.sleep(1.2)
+        await asyncio.to_thread(unblock, world.srv, "t80")
+
+    try:
+        rec = run_checks(world.cli.ns, lambda t, h: [TcpChecker(spec, t, h)], address=srv, port=80,
+                         rs=rs, duration=3.0, during=heal)
+    finally:
+        unblock(world.srv, "t80")
+    changes = rec.alive_changes()
+    assert [a for _, a in changes] == [False, True]
+    assert changes[0][0] == pytest.approx(0.0, abs=TOL)  # retry 0: the first failure decides
+    assert 1.2 - TOL < changes[1][0] < 1.2 + 0.5 + TOL  # next delay_loop tick after healing
+    assert f"Adding service [{srv}]:tcp:80 to VS [192.0.2.100]:tcp:80" in rec.logs
+    assert f"TCP connection to [{srv}]:tcp:80 success." in rec.logs
+    # notify scripts run with no extra arguments, in order
+    assert marker.read_text().split("\n")[:2] == ["DOWN 0", "UP 0"]
+
+
+def test_tcp_alpha_starts_down(world: World) -> None:
+    srv = world.srv.ip
+    spec = tcp(alpha=True, delay_loop=0.5)
+    rec = run_checks(world.cli.ns, lambda t, h: [TcpChecker(spec, t, h)], address=srv, port=80,
+                     duration=0.4)
+    assert [(h.alive) for _, h in rec.events] == [True]  # down until the first success
+    assert rec.events[0][0] - rec.t0 < 0.3
