@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pykeepalived.config.model import GlobalDefs, IpAddress, VrrpInstance
 
 VRRP_MCAST_GROUP4 = "224.0.0.18"
 VRRP_MCAST_GROUP6 = "ff02::12"
@@ -29,7 +33,7 @@ class VipSpec:
     scope: str | None = None
     label: str | None = None
     peer: str | None = None
-    preferred_lft: str | None = None   # None (default), a number, or "forever"
+    preferred_lft: int | None = None   # None: kernel default ("forever")
     no_track: bool = False             # external deletion does not make us leave MASTER
     home: bool = False
     nodad: bool = False
@@ -37,6 +41,15 @@ class VipSpec:
     noprefixroute: bool = False
     autojoin: bool = False
     use_vmac: bool = False
+
+    @classmethod
+    def from_model(cls, ip: IpAddress) -> VipSpec:
+        """From a config-model `virtual_ipaddress` line."""
+        return cls(address=str(ip.address.ip), prefixlen=ip.address.network.prefixlen, dev=ip.dev, brd=ip.brd,
+                   scope=ip.scope, label=ip.label, peer=None if ip.peer is None else str(ip.peer),
+                   preferred_lft=ip.preferred_lft, no_track=ip.no_track, home=ip.home, nodad=ip.nodad,
+                   mngtmpaddr=ip.mngtmpaddr, noprefixroute=ip.noprefixroute, autojoin=ip.autojoin,
+                   use_vmac=ip.use_vmac)
 
     @property
     def family(self) -> int:
@@ -124,6 +137,70 @@ class RouterParams:
             problems.append(f"down_timer_adverts {self.down_timer_adverts} not in 1..100")
         if problems:
             raise ValueError(f"vrrp_instance {self.name}: " + "; ".join(problems))
+
+    @classmethod
+    def from_model(cls, vi: VrrpInstance, gd: GlobalDefs, *, log_detail: bool = False) -> RouterParams:
+        """The parameters of one configured `vrrp_instance`, resolved against `global_defs`.
+
+        `vi.effective` already holds keepalived's completion rules (defaults, strict mode,
+        rounding); this adds what only the VRRP engine cares about: vrrp_min_garp, the
+        authentication rules (v2 only, ignored in strict mode) and the unicast peer TTL range.
+        `log_detail` is keepalived's -D.
+        """
+        eff = vi.with_effective(gd).effective
+        source = vi.unicast_src_ip if vi.unicast_src_ip is not None else vi.mcast_src_ip
+        auth_type, auth_data = AUTH_NONE, b""
+        if vi.authentication is not None and eff.version == 2 and not eff.strict:
+            auth_type = AUTH_PASS if vi.authentication.auth_type == "PASS" else AUTH_AH
+            auth_data = vi.authentication.auth_pass[:8]
+        garp_repeat, garp_delay = eff.garp_master_repeat, eff.garp_master_delay
+        lower_repeat, lower_delay = eff.garp_lower_prio_repeat, eff.garp_lower_prio_delay
+        if gd.vrrp_min_garp:
+            # vrrp_min_garp: one GARP and no second burst, unless the instance says otherwise.
+            garp_repeat = garp_repeat if vi.garp_master_repeat is not None else 1
+            garp_delay = garp_delay if vi.garp_master_delay is not None else 0.0
+            lower_repeat = lower_repeat if vi.garp_lower_prio_repeat is not None else 1
+            lower_delay = lower_delay if vi.garp_lower_prio_delay is not None else 0.0
+        if eff.strict:
+            lower_repeat, lower_delay = 0, 0.0
+        return cls(
+            name=vi.name,
+            vrid=vi.virtual_router_id,
+            priority=eff.priority,
+            version=eff.version,
+            family=6 if eff.family == "inet6" else 4,
+            advert_int=eff.advert_int,
+            interface=vi.interface,
+            source_address=None if source is None else str(source),
+            mcast_group=str(eff.mcast_dst_ip),
+            unicast_peers=tuple(UnicastPeer(str(u.address), 0 if u.min_ttl is None else u.min_ttl,
+                                            255 if u.max_ttl is None else u.max_ttl) for u in vi.unicast_peer),
+            check_unicast_src=eff.check_unicast_src,
+            nopreempt=eff.nopreempt,
+            preempt_delay=eff.preempt_delay,
+            down_timer_adverts=eff.down_timer_adverts,
+            accept=eff.accept,
+            auth_type=auth_type,
+            auth_data=auth_data,
+            vips=tuple(VipSpec.from_model(v) for v in vi.virtual_ipaddress),
+            evips=tuple(VipSpec.from_model(v) for v in vi.virtual_ipaddress_excluded),
+            garp_master_delay=garp_delay,
+            garp_master_repeat=garp_repeat,
+            garp_master_refresh=eff.garp_master_refresh,
+            garp_master_refresh_repeat=eff.garp_master_refresh_repeat,
+            garp_lower_prio_delay=lower_delay,
+            garp_lower_prio_repeat=lower_repeat,
+            lower_prio_no_advert=eff.lower_prio_no_advert,
+            higher_prio_send_advert=False if eff.strict else eff.higher_prio_send_advert,
+            owner_ignore_adverts=eff.owner_ignore_adverts,
+            v3_checksum_as_v2=eff.v3_checksum_as_v2,
+            strict=eff.strict,
+            skip_check_adv_addr=eff.skip_check_adv_addr,
+            dont_track_primary=vi.dont_track_primary,
+            notify_priority_changes=eff.notify_priority_changes,
+            notify_deleted=vi.notify_deleted is not None or vi.notify_deleted_set,
+            log_detail=log_detail,
+        )
 
     @property
     def is_owner(self) -> bool:
