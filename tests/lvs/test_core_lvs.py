@@ -127,10 +127,10 @@ def test_fwmark_service_family_and_dest_port() -> None:
     spec = VirtualServerSpec(fwmark=7, sched="wrr",
                              real_servers=(rs("2001:db8::5", fwd=Fwd.ROUTE), rs("2001:db8::6", port=81)))
     table = LvsState(LvsConfig((spec,))).table()
-    k = ServiceKey(AF_INET6, PROTO_TCP, "", 0, 7)
+    k = ServiceKey(AF_INET6, 0, "", 0, 7)
     assert set(table.services[k].dests) == {DestKey("2001:db8::5", 0), DestKey("2001:db8::6", 81)}
     explicit = VirtualServerSpec(fwmark=7, af=AF_INET, sched="wrr")
-    assert list(LvsState(LvsConfig((explicit,))).table().services) == [ServiceKey(AF_INET, PROTO_TCP, "", 0, 7)]
+    assert list(LvsState(LvsConfig((explicit,))).table().services) == [ServiceKey(AF_INET, 0, "", 0, 7)]
     assert str(spec.vs_id) == "FWM 7"
 
 
@@ -143,11 +143,11 @@ def test_group_ranges_cidr_and_fwmarks_expand_to_services() -> None:
     table = LvsState(LvsConfig((spec,))).table()
     assert sorted(table.services) == sorted([
         key("192.0.2.1"), key("192.0.2.2"), key("192.0.2.3"), key("192.0.2.9", 8000),
-        ServiceKey(AF_INET, PROTO_TCP, "", 0, 5), ServiceKey(AF_INET6, PROTO_TCP, "", 0, 6),
+        ServiceKey(AF_INET, 0, "", 0, 5), ServiceKey(AF_INET6, 0, "", 0, 6),
         key("2001:db8::a", 443), key("2001:db8::b", 443)])
     # DR real servers follow each service's port
     assert list(table.services[key("192.0.2.9", 8000)].dests) == [DestKey("10.0.0.1", 8000)]
-    assert list(table.services[ServiceKey(AF_INET, PROTO_TCP, "", 0, 5)].dests) == [DestKey("10.0.0.1", 0)]
+    assert list(table.services[ServiceKey(AF_INET, 0, "", 0, 5)].dests) == [DestKey("10.0.0.1", 0)]
     assert str(spec.vs_id) == "[G]:8000"
 
 

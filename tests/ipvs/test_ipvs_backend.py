@@ -1,0 +1,134 @@
+"""lvs/ipvs against the real kernel: every operation the diff emits, read-back, reconcile counts, timeouts."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+
+from pykeepalived.core.lvs import (
+    AF_INET,
+    AF_INET6,
+    PROTO_TCP,
+    PROTO_UDP,
+    SVC_F_ONEPACKET,
+    SVC_F_PERSISTENT,
+    SVC_F_SCHED1,
+    SVC_F_SCHED2,
+    DelService,
+    DestAttrs,
+    DestKey,
+    Flush,
+    Fwd,
+    Service,
+    ServiceAttrs,
+    ServiceKey,
+    SetTimeouts,
+    Table,
+    Timeouts,
+    TunType,
+    diff,
+)
+from pykeepalived.lvs.backend import BackendThread
+
+V4 = ServiceKey(AF_INET, PROTO_TCP, "192.0.2.10", 80)
+V4UDP = ServiceKey(AF_INET, PROTO_UDP, "192.0.2.10", 53)
+V6 = ServiceKey(AF_INET6, PROTO_TCP, "2001:db8::10", 443)
+FWM = ServiceKey(AF_INET, 0, "", 0, 7)
+FWM6 = ServiceKey(AF_INET6, 0, "", 0, 8)
+
+RICH = Table({
+    V4: Service(ServiceAttrs("wrr"), {
+        DestKey("10.0.0.1", 8080): DestAttrs(Fwd.MASQ, 3, u_thresh=100, l_thresh=10),
+        DestKey("10.0.0.2", 80): DestAttrs(Fwd.ROUTE, 5),
+        DestKey("10.0.0.3", 80): DestAttrs(Fwd.TUNNEL, 1, tun_type=TunType.GUE, tun_port=6080, tun_flags=1),
+        DestKey("10.0.0.4", 80): DestAttrs(Fwd.TUNNEL, 0, tun_type=TunType.IPIP),
+    }),
+    V4UDP: Service(ServiceAttrs("sh", SVC_F_SCHED1 | SVC_F_SCHED2 | SVC_F_ONEPACKET), {
+        DestKey("10.0.0.1", 53): DestAttrs(Fwd.MASQ, 1)}),
+    V6: Service(ServiceAttrs("rr", SVC_F_PERSISTENT, 300, 64), {
+        DestKey("2001:db8::1", 443): DestAttrs(Fwd.MASQ, 2)}),
+    FWM: Service(ServiceAttrs("lc", SVC_F_PERSISTENT, 360, 0xFFFFFF00), {
+        DestKey("10.0.0.5", 0): DestAttrs(Fwd.ROUTE, 1), DestKey("10.0.0.6", 25): DestAttrs(Fwd.MASQ, 1)}),
+    FWM6: Service(ServiceAttrs("mh", netmask=128), {DestKey("2001:db8::2", 0): DestAttrs(Fwd.ROUTE, 1)}),
+})
+
+
+@pytest.fixture
+def ipvs(netns: str) -> Iterator[BackendThread]:
+    worker = BackendThread("ipvs", netns=netns)
+    try:
+        yield worker
+    finally:
+        worker.close()
+
+
+def ipvsadm(netns: str) -> str:
+    return subprocess.run(["ip", "netns", "exec", netns, "ipvsadm", "-Ln"], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def test_program_every_kind_of_entry_and_read_it_back(ipvs: BackendThread, netns: str) -> None:
+    ops = diff(RICH, ipvs.run(lambda b: b.read()))
+    assert ipvs.run(lambda b: b.apply(ops)) == []
+    live = ipvs.run(lambda b: b.read())
+    assert live.services == RICH.services
+    assert diff(RICH, live) == []
+    text = " ".join(ipvsadm(netns).split())
+    # ipvsadm agrees on what the kernel holds (independent of our parser)
+    for line in ("TCP 192.0.2.10:80 wrr", "-> 10.0.0.1:8080 Masq 3", "-> 10.0.0.2:80 Route 5",
+                 "-> 10.0.0.3:80 Tunnel 1", "UDP 192.0.2.10:53 sh", "[2001:db8::10]:443 rr persistent 300 mask 64",
+                 "FWM 7 lc persistent 360 mask 255.255.255.0", "-> 10.0.0.5:0 Route 1", "FWM 8 IPv6 mh"):
+        assert line in text, text
+
+
+def test_reconcile_fixes_exactly_the_difference(ipvs: BackendThread) -> None:
+    ipvs.run(lambda b: b.apply(diff(RICH, Table())))
+    # damage the kernel table: a stray dest, a stray service, a changed weight, a removed dest, a changed scheduler
+    damaged = dict(RICH.services)
+    v4 = dict(damaged[V4].dests)
+    v4[DestKey("10.0.0.99", 8080)] = DestAttrs(Fwd.MASQ, 1)
+    v4[DestKey("10.0.0.1", 8080)] = DestAttrs(Fwd.MASQ, 7, u_thresh=100, l_thresh=10)
+    del v4[DestKey("10.0.0.2", 80)]
+    damaged[V4] = Service(ServiceAttrs("rr"), v4)
+    stray = ServiceKey(AF_INET, PROTO_TCP, "192.0.2.99", 80)
+    damaged[stray] = Service(ServiceAttrs("wlc"), {DestKey("10.0.0.1", 80): DestAttrs()})
+    ops = diff(Table(damaged), ipvs.run(lambda b: b.read()), managed=RICH.services)
+    ipvs.run(lambda b: b.apply(ops))
+    assert ipvs.run(lambda b: b.read()).services == damaged
+    # now reconcile back; the stray service is ours (managed) and goes too
+    live = ipvs.run(lambda b: b.read())
+    ops = diff(RICH, live, managed=set(RICH.services) | {stray})
+    assert len(ops) == 5   # edit service, add dest, edit dest, del dest, del service
+    before = ipvs.run(lambda b: b.requests)
+    assert ipvs.run(lambda b: b.apply(ops)) == []
+    assert ipvs.run(lambda b: b.requests) - before == 5
+    assert ipvs.run(lambda b: b.read()).services == RICH.services
+
+
+def test_foreign_services_are_left_alone_at_startup(ipvs: BackendThread) -> None:
+    foreign = ServiceKey(AF_INET, PROTO_TCP, "198.51.100.1", 22)
+    ipvs.run(lambda b: b.apply(diff(Table({foreign: Service(ServiceAttrs("rr"))}), Table())))
+    ops = diff(RICH, ipvs.run(lambda b: b.read()))
+    assert DelService(foreign) not in ops
+    ipvs.run(lambda b: b.apply(ops))
+    assert foreign in ipvs.run(lambda b: b.read()).services
+
+
+def test_errors_are_reported_per_operation(ipvs: BackendThread) -> None:
+    from pykeepalived.core.lvs import AddDest
+
+    ops = [AddDest(V4, DestKey("10.0.0.1", 80), DestAttrs())]     # no such service
+    errors = ipvs.run(lambda b: b.apply(ops))
+    assert len(errors) == 1 and "No such" in str(errors[0]) or "errno" in str(errors[0])
+
+
+def test_timeouts_and_flush(ipvs: BackendThread) -> None:
+    ipvs.run(lambda b: b.apply([SetTimeouts(Timeouts(tcp=1000, tcpfin=30, udp=45))]))
+    assert ipvs.run(lambda b: b.read()).timeouts == Timeouts(1000, 30, 45)
+    ipvs.run(lambda b: b.apply([SetTimeouts(Timeouts(udp=50))]))        # 0 leaves the others alone
+    assert ipvs.run(lambda b: b.read()).timeouts == Timeouts(1000, 30, 50)
+    ipvs.run(lambda b: b.apply(diff(RICH, Table())))
+    ipvs.run(lambda b: b.apply([Flush()]))
+    assert ipvs.run(lambda b: b.read()).services == {}
