@@ -1,0 +1,28 @@
+"""ruff and mypy as tests: a lint or type violation fails the suite (config: pyproject.toml)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_tool(*argv: str) -> subprocess.CompletedProcess[str]:
+    r = subprocess.run([sys.executable, "-m", *argv], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    if "No module named" in r.stderr:
+        pytest.fail(f"{argv[0]} is not installed: pip install -e '.[test]'")
+    return r
+
+
+def test_ruff_check_is_clean() -> None:
+    r = run_tool("ruff", "check", "--no-cache", "src", "tests")
+    assert r.returncode == 0, f"ruff check src tests:\n{r.stdout}{r.stderr}"
+
+
+def test_mypy_strict_is_clean() -> None:
+    r = run_tool("mypy")  # files and strict = true come from [tool.mypy]
+    assert r.returncode == 0, f"mypy:\n{r.stdout}{r.stderr}"
