@@ -93,6 +93,21 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def help_text() -> str:
+    """keepalived's `Usage: keepalived [OPTION...]` layout: `  -f, --use-file=FILE   Text`."""
+    lines = ["Usage: pykeepalived [OPTION...]"]
+    for action in build_parser()._actions:
+        shorts = [o for o in action.option_strings if not o.startswith("--")]
+        longs = [o for o in action.option_strings if o.startswith("--")]
+        name = (shorts[0] + ", " if shorts else "    ") + (longs[0] if longs else "")
+        if action.nargs != 0:
+            meta = action.metavar or action.dest.upper()
+            name += f"[={meta}]" if action.nargs == "?" else f"={meta}"
+        text = (action.help or "")[:1].upper() + (action.help or "")[1:]
+        lines.append(f"  {name:<29}{text}" if len(name) < 29 else f"  {name}\n{'':31}{text}")
+    return "\n".join(lines)
+
+
 def version_text() -> str:
     from pykeepalived import _fastpath
 
@@ -112,11 +127,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return genhash_main(args[1:])
         opts = build_parser().parse_args(args)
-        if opts.help:
-            build_parser().print_help()
+        if opts.help:  # keepalived prints help and version on stderr
+            print(help_text(), file=sys.stderr)
             return 0
         if opts.version:
-            print(version_text())
+            print(version_text(), file=sys.stderr)
             return 0
         for dest, name in UNSUPPORTED.items():
             if getattr(opts, dest) not in (None, False):

@@ -242,9 +242,12 @@ def entry_available(kind: str) -> str | None:
 
 def _child_main(child: Child, config: Any, opts: argparse.Namespace) -> int:
     """Runs in the forked child; its return value is the exit status."""
-    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    # The parent relays HUP/USR1/USR2/JSON/STATS_CLEAR: ignored until the runtime installs
+    # its handlers, so a relayed signal can never kill a child that does not use it.
     for sig in SUPERVISED_SIGNALS:
-        signal.signal(sig, signal.SIG_DFL)
+        signal.signal(sig, signal.SIG_DFL if sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD)
+                      else signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
     _set_parent_death_signal(signal.SIGTERM)
     kalog.setup(opts, "vrrp" if child.kind == "vrrp" else "checker", instance=getattr(config, "instance", None),
                 namespace=getattr(config, "net_namespace", None))
