@@ -22,6 +22,15 @@ AUTH_AH = 2
 PRIORITY_OWNER = 255
 
 
+INFINITY_LIFE_TIME = 0xFFFFFFFF
+
+
+def _lifetime(value: int | None) -> str | None:
+    if value is None:
+        return None
+    return "forever" if value == INFINITY_LIFE_TIME else str(value)
+
+
 @dataclass(frozen=True, slots=True)
 class VipSpec:
     """One `virtual_ipaddress` / `virtual_ipaddress_excluded` entry with its options."""
@@ -33,7 +42,7 @@ class VipSpec:
     scope: str | None = None
     label: str | None = None
     peer: str | None = None
-    preferred_lft: int | None = None   # None: kernel default ("forever")
+    preferred_lft: str | None = None   # None (default), a number as text, or "forever"
     no_track: bool = False             # external deletion does not make us leave MASTER
     home: bool = False
     nodad: bool = False
@@ -47,7 +56,7 @@ class VipSpec:
         """From a config-model `virtual_ipaddress` line."""
         return cls(address=str(ip.address.ip), prefixlen=ip.address.network.prefixlen, dev=ip.dev, brd=ip.brd,
                    scope=ip.scope, label=ip.label, peer=None if ip.peer is None else str(ip.peer),
-                   preferred_lft=ip.preferred_lft, no_track=ip.no_track, home=ip.home, nodad=ip.nodad,
+                   preferred_lft=_lifetime(ip.preferred_lft), no_track=ip.no_track, home=ip.home, nodad=ip.nodad,
                    mngtmpaddr=ip.mngtmpaddr, noprefixroute=ip.noprefixroute, autojoin=ip.autojoin,
                    use_vmac=ip.use_vmac)
 
