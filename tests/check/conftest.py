@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from harness.fixtures import privileged_skip_reason
 from harness.lab import Host, Lab
-
 from pykeepalived.check.base import Checker
 from pykeepalived.check.common import Target
 from pykeepalived.check.hub import HealthHub, RealServerHealth

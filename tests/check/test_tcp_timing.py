@@ -7,8 +7,8 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from conftest import World, block, run_checks, unblock, vs_rs
 
+from conftest import World, block, run_checks, unblock, vs_rs
 from pykeepalived.check.tcp import TcpChecker
 from pykeepalived.config import model
 
@@ -43,7 +43,7 @@ def test_tcp_refused_goes_down_after_retries(world: World) -> None:
                      duration=3.0, stop_when=lambda r: any(not h.alive for _, h in r.events))
     # refused at once: attempts at 0, 0.4, 0.8; down on the third (retry=2)
     assert [ok for _, ok in rec.attempts] == [False, False, False]
-    gaps = [b - a for (a, _), (b, _) in zip(rec.attempts, rec.attempts[1:])]
+    gaps = [b - a for (a, _), (b, _) in zip(rec.attempts, rec.attempts[1:], strict=False)]
     assert gaps == [pytest.approx(0.4, abs=TOL)] * 2
     down_at = rec.alive_changes()[-1]
     assert down_at[1] is False and down_at[0] == pytest.approx(2 * 0.4, abs=TOL)
