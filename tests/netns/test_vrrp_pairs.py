@@ -1,0 +1,109 @@
+"""VRRP pairs on a real LAN: pykeepalived with itself and with keepalived 2.2.7 in both roles.
+
+Each test runs one cell of the matrix (see vrrp_pair.CELLS) with one pairing:
+py-py, py-ka (pykeepalived is the high-priority node) or ka-py (keepalived is). The main
+scenario walks a pair through cold-start election, a hard kill of the master (failover time
+measured on the wire), the master's return with preemption and a graceful stop (priority 0),
+checking VIP placement, the client's neighbour entry and both logs at every step.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from harness.lab import Lab
+from vrrp_pair import (
+    CELLS,
+    adverts,
+    assert_clean_log,
+    neigh_follow,
+    source_of,
+    start,
+    takeover_gap,
+    vip_holders,
+    wait_count,
+)
+
+pytestmark = [pytest.mark.privileged, pytest.mark.timeout(120)]
+
+HIGH, LOW = 150, 100
+PAIRS = [("py", "py"), ("py", "ka"), ("ka", "py")]
+
+
+def _pair_params() -> list[object]:
+    out = []
+    for cell in CELLS:
+        for hi, lo in PAIRS:
+            marks = [pytest.mark.interop] if "ka" in (hi, lo) else []
+            out.append(pytest.param(cell, hi, lo, marks=marks, id=f"{cell}-{hi}-{lo}"))
+    return out
+
+
+def _ping(client, cell) -> None:  # type: ignore[no-untyped-def]
+    assert client.ping(cell.client_vip, timeout=2), f"client cannot reach {cell.client_vip}"
+
+
+@pytest.mark.parametrize("cell_name, hi_impl, lo_impl", _pair_params())
+def test_failover_cycle(lab: Lab, cell_name: str, hi_impl: str, lo_impl: str) -> None:
+    cell = CELLS[cell_name]
+    a, b, client = lab.add_hosts("a", "b", "c")   # a: high priority, b: low priority
+    hosts = [a, b]
+    conf_a = cell.config(a, b, HIGH)
+    conf_b = cell.config(b, a, LOW)
+    src_a, src_b = source_of(a, cell), source_of(b, cell)
+    cap = lab.capture()
+
+    # 1. cold start: the high priority wins; one VIP holder; the client follows it.  The high
+    # node's timer starts first (startup times differ by more than the skew difference).
+    da = start(a, hi_impl, conf_a)
+    da.wait_state("VI_1", "BACKUP", timeout=10)
+    db = start(b, lo_impl, conf_b)
+    da.wait_state("VI_1", "MASTER", timeout=10)
+    db.wait_state("VI_1", "BACKUP", timeout=5)
+    time.sleep(max(0.3, 2 * cell.advert_int))
+    assert "Entering MASTER STATE" not in db.log(), "low-priority node became master at cold start"
+    assert vip_holders(hosts, cell) == ["a"]
+    _ping(client, cell)
+    assert client.neigh(cell.client_vip) == a.mac()
+
+    # 2. hard kill of the master: b takes over after 3 * interval + skew, measured on the wire
+    kill_ns = time.time_ns()
+    da.kill()
+    db.wait_state("VI_1", "MASTER", timeout=cell.master_down(LOW) + 3)
+    neigh_follow(client, cell, b)
+    assert vip_holders(hosts, cell) == ["b"] or vip_holders(hosts, cell) == ["a", "b"]  # a died holding it
+    time.sleep(3 * cell.advert_int + 0.2)
+    gap = takeover_gap(cap.frames(), src_a, src_b, after_ns=kill_ns - int(2e9))
+    expected = cell.master_down(LOW)
+    assert abs(gap - expected) <= cell.tolerance, \
+        f"hard-kill takeover {gap * 1000:.2f} ms, expected {expected * 1000:.2f} ms +- {cell.tolerance * 1000:g}"
+
+    # 3. the master returns and preempts (it removes its stale VIP copy first)
+    da = start(a, hi_impl, conf_a)
+    da.wait_state("VI_1", "MASTER", timeout=cell.master_down(HIGH) + 8)
+    wait_count(db, r"\(VI_1\) Entering BACKUP STATE$", 1, timeout=5)
+    neigh_follow(client, cell, a)
+    time.sleep(max(0.3, 2 * cell.advert_int))
+    assert vip_holders(hosts, cell) == ["a"]
+    _ping(client, cell)
+
+    # 4. graceful stop: priority 0 on the wire, b takes over after its skew time
+    stop_ns = time.time_ns()
+    da.stop()
+    wait_count(db, r"\(VI_1\) Entering MASTER STATE", 2, timeout=5)
+    neigh_follow(client, cell, b)
+    assert vip_holders(hosts, cell) == ["b"], "VIP not removed on graceful stop"
+    time.sleep(0.3)
+    frames = cap.stop()
+    zero = [f for f in adverts(frames, src_a) if f.ts_ns > stop_ns and f.vrrp.priority == 0]  # type: ignore[union-attr]
+    assert zero, "no priority-0 advert on graceful stop"
+    gap = takeover_gap(frames, src_a, src_b, after_ns=stop_ns, old_priority_zero=True)
+    assert abs(gap - cell.skew(LOW)) <= cell.tolerance + 0.002, \
+        f"priority-0 takeover {gap * 1000:.2f} ms, expected skew {cell.skew(LOW) * 1000:.2f} ms"
+    _ping(client, cell)
+
+    # Neither side complained about the other's packets.
+    assert_clean_log(da)
+    assert_clean_log(db)
