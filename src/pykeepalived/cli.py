@@ -138,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"pykeepalived: option {name} is not supported", file=sys.stderr)
                 return EXIT_FATAL
         if opts.signum is not None:
-            num = SIGNUMS.get(opts.signum.upper())
+            num = SIGNUMS.get(opts.signum)  # case-sensitive, as keepalived
             if num is None:
                 print(f"Unknown sigfunc {opts.signum}", file=sys.stderr)
                 return EXIT_FATAL

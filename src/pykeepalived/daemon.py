@@ -550,7 +550,7 @@ def _append_check_log(path: str, messages: list[str]) -> None:
 
 def run_script(script: Any, timeout: float, what: str) -> None:
     """startup_script / shutdown_script: run with a time limit, killed when it overruns."""
-    argv = [script.cmd, *script.args]
+    argv = list(script.args) or [script.cmd]
     try:
         proc = subprocess.Popen(argv, start_new_session=True)
     except OSError as exc:

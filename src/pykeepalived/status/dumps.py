@@ -188,7 +188,7 @@ def _down_timer_us(router: Any) -> int:
 
 
 def _script_text(script: Any) -> str:
-    return " ".join(f"'{a}'" for a in (script.cmd, *script.args))
+    return " ".join(f"'{a}'" for a in (script.args or (script.cmd,)))
 
 
 def _instance_config(config: Any, name: str) -> Any:
@@ -329,8 +329,8 @@ def format_json(routers: Iterable[Any], config: Any = None, version: int | None 
     if version is None:
         version = int(_gd(config, "json_version", 1)) if config is not None else 1
     if version == 2:
-        return _encode({"vrrp": items, "track_process": []})
-    return _encode(items)
+        return _encode({"vrrp": items, "track_process": []}) + "\n"
+    return _encode(items) + "\n"
 
 
 # --------------------------------------------------------------------------------------------
