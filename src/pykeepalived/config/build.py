@@ -2125,7 +2125,8 @@ def complete(ctx: Ctx, f: Fields, files: tuple[str, ...], interfaces: frozenset[
 def _check_interfaces(ctx: Ctx, cfg: m.Config, interfaces: frozenset[str] | None,
                       if_pos: dict[str, Pos]) -> bool:
     """Report interfaces that do not exist; True when there were any (keepalived stops there)."""
-    if cfg.global_defs.dynamic_interfaces:
+    if cfg.global_defs.dynamic_interfaces or cfg.net_namespace is not None:
+        # interfaces of another namespace cannot be checked from here (keepalived -t skips them too)
         return False
     have = system_interfaces() if interfaces is None else interfaces
     bad = False
