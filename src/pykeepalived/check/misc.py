@@ -74,6 +74,7 @@ class MiscChecker(Checker):
             return Outcome(False, "timeout", True)
         except asyncio.CancelledError:
             self._kill(proc.pid, signal.SIGKILL)
+            await proc.wait()
             raise
         if code < 0:
             return Outcome(False, f"signal {-code}")
