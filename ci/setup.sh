@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Prepare a fresh Debian 12 machine (as root) for the tests and the demo; idempotent.
+#   - apt: whatever of iproute2, nftables, tcpdump, keepalived (2.2.7, the interop peer), ping, a C
+#     compiler and Python headers/venv is missing
+#   - .venv with pykeepalived installed editable with its [test] extra (this compiles the Cython fast path)
+# Usage: ci/setup.sh [--if-needed]   (--if-needed: skip the pip install when the package already imports)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" != 0 ]; then
+    echo "ci/setup.sh: run as root (network namespaces, apt)" >&2
+    exit 1
+fi
+
+packages="iproute2 nftables tcpdump keepalived iputils-ping gcc python3-dev python3-venv"
+missing=""
+for p in $packages; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    echo "== apt-get install$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+kv=$(keepalived -v 2>&1 | head -n1)
+case "$kv" in
+    *v2.2.7*) ;;
+    *) echo "WARNING: interop peer is '$kv', the reference is keepalived 2.2.7" >&2 ;;
+esac
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    echo "== creating .venv with $($PYTHON -V)"
+    "$PYTHON" -m venv .venv
+    .venv/bin/python -m pip install -q --upgrade pip
+fi
+if [ "${1:-}" = "--if-needed" ] && .venv/bin/python -c "import pykeepalived.cli" 2>/dev/null; then
+    exit 0
+fi
+echo "== pip install -e '.[test]' (builds the Cython fast path)"
+.venv/bin/python -m pip install -q -e '.[test]'
+# the compiled modules must sit next to their sources (src/_fastpath), as the editable install imports them there
+.venv/bin/python setup.py -q build_ext --inplace 2>&1 | grep -v '^$' || true

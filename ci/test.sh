@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (README: `sudo ci/test.sh`). Fresh Debian 12, as root.
+#   1. ci/setup.sh: apt packages, .venv, editable install (compiles the fast path)
+#   2. pytest with the compiled fast path (includes ruff + mypy via tests/test_lint.py)
+#   3. pytest again with the pure-Python twins (PYKEEPALIVED_NO_EXTENSIONS=1)
+#   4. the short fuzz run (fuzz/, from the fast-path work), when present
+#   5. kernel IPVS tests (tests/ipvs) inside ../shared/tools/ipvs-vm, when that tool is present
+# Every step runs even if an earlier one failed; the exit status is non-zero if any failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+results=()
+failed=0
+
+step() {  # step NAME COMMAND...: run, time and record one step
+    local name=$1 t0 rc
+    shift
+    echo
+    echo "==================== $name ===================="
+    t0=$(date +%s)
+    "$@"
+    rc=$?
+    results+=("$(printf '%-34s %s (%ss)' "$name" "$([ $rc = 0 ] && echo ok || echo "FAILED rc=$rc")" $(($(date +%s) - t0)))")
+    [ $rc = 0 ] || failed=1
+    return 0
+}
+
+ci/setup.sh || { echo "ci/test.sh: setup failed" >&2; exit 1; }
+PY=$PWD/.venv/bin/python
+"$PY" -c 'import pykeepalived._fastpath as f, sys; sys.exit(f.IMPLEMENTATION != "compiled")' || {
+    echo "ci/test.sh: the compiled fast path did not build, the 'compiled' run would test the pure twins" >&2
+    exit 1
+}
+
+PYTEST=("$PY" -m pytest -p no:cacheprovider -ra --timeout=300 --durations=10 --ignore=tests/ipvs)
+step "pytest (compiled fast path)" "${PYTEST[@]}"
+step "pytest (pure twins)" env PYKEEPALIVED_NO_EXTENSIONS=1 "${PYTEST[@]}" --ignore=tests/test_lint.py
+
+if [ -x fuzz/run-short.sh ]; then
+    step "fuzz (short run)" fuzz/run-short.sh
+else
+    echo; echo "== fuzz: no fuzz/run-short.sh yet, short fuzz run skipped"
+fi
+
+VM=../shared/tools/ipvs-vm/run-in-ipvs-vm.sh
+if [ ! -d tests/ipvs ]; then
+    echo; echo "== IPVS: no tests/ipvs, skipped"
+elif [ -x "$VM" ]; then
+    step "IPVS VM setup" "$VM" --setup
+    step "pytest tests/ipvs (IPVS VM)" "$VM" "$PY -m pytest -p no:cacheprovider -ra --timeout=600 tests/ipvs"
+else
+    echo; echo "== IPVS: $VM not found; kernel IPVS tests skipped (they also run directly on a kernel with ip_vs:"
+    echo "   $PY -m pytest tests/ipvs)"
+fi
+
+echo
+echo "==================== summary ($(($(date +%s) - start))s) ===================="
+printf '%s\n' "${results[@]}"
+exit $failed
