@@ -1,0 +1,299 @@
+"""The parent supervisor in a namespace: pid files, refusal, respawn, exit codes, signals, systemd.
+
+Children here are the test entries of child_entries.py (selected with PYKEEPALIVED_VRRP_ENTRY),
+so that a test can choose how a child dies; tests/ops/test_vrrp_ops.py runs the real VRRP child.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from harness import Host, Lab, Proc, wait_until
+from pykeepalived import daemon
+
+pytestmark = pytest.mark.privileged
+
+TESTS_DIR = str(Path(__file__).parent)
+CONF = """
+vrrp_instance VI_1 {
+  interface eth0
+  virtual_router_id 51
+  priority 100
+  advert_int 1
+  virtual_ipaddress { 192.0.2.100/24 }
+}
+"""
+
+
+# --- unit level ------------------------------------------------------------------------------
+
+
+def test_restart_delay_is_keepalived_backoff() -> None:
+    child = daemon.Child("vrrp", "VRRP", "/x")
+    child.started = 1000.0
+    delays = [daemon.calc_restart_delay(child, 1001.0) for _ in range(10)]
+    assert delays == [0, 1, 2, 4, 8, 16, 32, 60, 60, 60]
+    child.started = 1000.0
+    assert daemon.calc_restart_delay(child, 1060.5) == 0      # ran more than 60 s: at once, reset
+    assert child.next_delay == 0
+    assert daemon.calc_restart_delay(child, 1001.0) == 0      # then the backoff starts again
+    assert child.next_delay == 1
+
+
+def test_child_status_lines() -> None:
+    assert daemon.describe_status(7, 2 << 8) == ("pid 7 exited with permanent error CONFIG. Terminating", 2)
+    assert daemon.describe_status(7, 1 << 8) == ("pid 7 exited with permanent error FATAL. Terminating", 1)
+    assert daemon.describe_status(7, 4 << 8)[1] == 4
+    assert daemon.describe_status(7, 3 << 8) == ("pid 7 exited with status 3", None)
+    assert daemon.describe_status(7, signal.SIGKILL) == (
+        "pid 7 exited due to signal 9 (Killed) - has rlimit_rttime been exceeded?", None)
+    assert daemon.describe_status(7, 0) == ("", None)
+
+
+@pytest.mark.parametrize("text,value", [("0177", 0o177), ("0x7f", 0x7F), ("127", 127), ("0", 0),
+                                        ("abc", None), ("01000", None), ("-1", None)])
+def test_umask_parsing(text: str, value: int | None) -> None:
+    assert daemon.parse_umask(text) == value
+
+
+# --- in a namespace --------------------------------------------------------------------------
+
+
+class Pyka:
+    """pykeepalived -n -l -D -G in a lab host with pid files and TMPDIR in the lab's workdir."""
+
+    def __init__(self, host: Host, conf: str, *extra: str, name: str = "pyka", entry: str | None = "sleeper",
+                 env: dict[str, str] | None = None) -> None:
+        wd = host.lab.workdir
+        self.conf = wd / f"{name}.conf"
+        self.conf.write_text(conf)
+        self.pid_file, self.vrrp_pid_file, self.check_pid_file = (wd / f"{name}.pid", wd / f"{name}.vrrp.pid",
+                                                                  wd / f"{name}.check.pid")
+        self.tmp = wd / f"{name}-tmp"
+        self.tmp.mkdir(exist_ok=True)
+        full_env = {"TMPDIR": str(self.tmp), "PYTHONPATH": TESTS_DIR, **(env or {})}
+        if entry:
+            full_env["PYKEEPALIVED_VRRP_ENTRY"] = f"child_entries:{entry}"
+        self.argv = [sys.executable, "-m", "pykeepalived", "-n", "-l", "-D", "-G", "-f", str(self.conf),
+                     "-p", str(self.pid_file), "-r", str(self.vrrp_pid_file), "-c", str(self.check_pid_file),
+                     *extra]
+        self.proc: Proc = host.spawn(self.argv, name=name, env=full_env)
+
+    def log(self) -> str:
+        return self.proc.stdout() + self.proc.stderr()
+
+    def wait_log(self, pattern: str, timeout: float = 15) -> re.Match[str]:
+        return self.proc.wait_output(pattern, timeout)
+
+    def child_pid(self) -> int | None:
+        try:
+            return int(self.vrrp_pid_file.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def wait_exit(self, timeout: float = 15) -> int:
+        return self.proc.popen.wait(timeout)
+
+
+def test_pid_files_written_and_removed(lab: Lab) -> None:
+    h = lab.add_host("r1")
+    d = Pyka(h, CONF)
+    d.wait_log(r"test child running")
+    assert d.pid_file.read_text() == f"{d.proc.pid}\n"
+    child = wait_until(d.child_pid, 5)
+    assert Path(f"/proc/{child}/status").read_text().count(f"PPid:\t{d.proc.pid}\n") == 1
+    assert oct(d.pid_file.stat().st_mode & 0o777) == "0o644"
+    assert f"Starting VRRP child process, pid={child}" in d.log()
+    d.proc.send_signal(signal.SIGTERM)
+    assert d.wait_exit() == 0
+    assert not d.pid_file.exists() and not d.vrrp_pid_file.exists()
+    assert re.search(r"Stopping\n.*Stopped pykeepalived", d.log())
+
+
+def test_second_daemon_refuses_while_first_runs(lab: Lab) -> None:
+    h = lab.add_host("r1")
+    first = Pyka(h, CONF)
+    first.wait_log(r"test child running")
+    child = first.child_pid()
+    second = subprocess.run(["ip", "netns", "exec", h.ns, *first.argv], capture_output=True, text=True, timeout=30,
+                            env={**os.environ, "PYTHONPATH": TESTS_DIR})
+    assert second.returncode == 0                          # keepalived exits 0 here too
+    assert second.stderr.rstrip().endswith("daemon is already running")
+    assert first.proc.alive and first.child_pid() == child
+    assert first.pid_file.read_text() == f"{first.proc.pid}\n"
+
+
+def test_stale_pid_file_is_removed_and_daemon_starts(lab: Lab) -> None:
+    h = lab.add_host("r1")
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    wd = lab.workdir
+    (wd / "pyka.pid").write_text(f"{dead.pid}\n")
+    d = Pyka(h, CONF)
+    d.wait_log(r"test child running")
+    assert f"Remove a zombie pid file {wd / 'pyka.pid'}" in d.log()
+    assert d.pid_file.read_text() == f"{d.proc.pid}\n"
+
+
+def test_killed_child_is_respawned_with_backoff(lab: Lab) -> None:
+    h = lab.add_host("r1")
+    d = Pyka(h, CONF)
+    d.wait_log(r"test child running")
+    pids = [wait_until(d.child_pid, 5)]
+    for _ in range(3):
+        os.kill(pids[-1], signal.SIGKILL)
+        pids.append(wait_until(lambda: (p := d.child_pid()) not in (None, *pids) and p, 10))
+    log = d.log()
+    assert re.findall(r"Restart of VRRP process delayed (\d+) seconds", log) == ["0", "1", "2"]
+    assert log.count("VRRP child process(") == 3 and log.count("died: Respawning") == 3
+    assert f"pid {pids[0]} exited due to signal 9 (Killed) - has rlimit_rttime been exceeded?" in log
+    assert d.proc.alive
+
+
+@pytest.mark.parametrize("code,word", [(1, "FATAL"), (2, "CONFIG"), (4, "MISSING_PERMISSION")])
+def test_permanent_child_errors_stop_the_daemon(lab: Lab, code: int, word: str) -> None:
+    h = lab.add_host("r1")
+    d = Pyka(h, CONF, entry="exit_with", env={"PYKA_TEST_EXIT": str(code)})
+    assert d.wait_exit() == code
+    assert re.search(rf"pid \d+ exited with permanent error {word}\. Terminating", d.log())
+    assert "Respawning" not in d.log()
+    assert not d.pid_file.exists()
+
+
+def test_other_exit_status_is_respawned(lab: Lab) -> None:
+    h = lab.add_host("r1")
+    d = Pyka(h, CONF, entry="exit_with", env={"PYKA_TEST_EXIT": "3"})
+    d.wait_log(r"Restart of VRRP process delayed 1 seconds[\s\S]*Starting VRRP child", 15)
+    assert re.search(r"pid \d+ exited with status 3", d.log())
+    assert d.proc.alive
+
+
+def test_dont_respawn_stops_the_daemon(lab: Lab) -> None:
+    h = lab.add_host("r1")
+    d = Pyka(h, CONF, "-R")
+    d.wait_log(r"test child running")
+    child = wait_until(d.child_pid, 5)
+    os.kill(child, signal.SIGKILL)
+    assert d.wait_exit() == 0
+    assert f"VRRP child process({child}) died: Exiting" in d.log()
+    assert "Respawning" not in d.log()
+
+
+def test_signals_are_relayed(lab: Lab) -> None:
+    h = lab.add_host("r1")
+    d = Pyka(h, CONF)
+    d.wait_log(r"test child running")
+    for sig in (signal.SIGUSR1, signal.SIGUSR2, signal.SIGRTMIN + 2, signal.SIGRTMAX - 1):
+        d.proc.send_signal(sig)
+    d.wait_log(r"child got USR1[\s\S]*child got USR2[\s\S]*child got JSON[\s\S]*child got STATS_CLEAR", 10)
+    d.wait_log(r"Printing parent data for process\(\d+\) on signal")
+    parent_data = d.tmp / "keepalived_parent.data"
+    assert parent_data.read_text().startswith("------< Global definitions >------\n")
+    assert oct(parent_data.stat().st_mode & 0o777) == "0o600"
+    d.proc.send_signal(signal.SIGHUP)
+    d.wait_log(r"Reloading \.\.\.[\s\S]*child got HUP", 10)
+
+
+def test_ignore_sigint(lab: Lab) -> None:
+    h = lab.add_host("r1")
+    d = Pyka(h, CONF, "--ignore-sigint")
+    d.wait_log(r"test child running")
+    d.proc.send_signal(signal.SIGINT)
+    time.sleep(0.5)
+    assert d.proc.alive
+    d.proc.send_signal(signal.SIGTERM)
+    assert d.wait_exit() == 0
+
+
+def test_daemonizes_without_n(lab: Lab, tmp_path: Path) -> None:
+    h = lab.add_host("r1")
+    conf = tmp_path / "k.conf"
+    conf.write_text(CONF)
+    pid_file = tmp_path / "k.pid"
+    argv = [sys.executable, "-m", "pykeepalived", "-G", "-f", str(conf), "-p", str(pid_file),
+            "-r", str(tmp_path / "v.pid"), "-c", str(tmp_path / "c.pid")]
+    env = {**os.environ, "PYTHONPATH": TESTS_DIR, "PYKEEPALIVED_VRRP_ENTRY": "child_entries:sleeper",
+           "TMPDIR": str(tmp_path)}
+    started = subprocess.run(["ip", "netns", "exec", h.ns, *argv], capture_output=True, text=True, timeout=30,
+                             env=env)
+    assert started.returncode == 0
+    pid = wait_until(lambda: pid_file.exists() and int(pid_file.read_text()), 10)
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+        assert re.search(r"^PPid:\t(\d+)$", status, re.M)
+        assert os.getsid(pid) == pid or os.getsid(pid) != os.getsid(0)   # detached from our session
+        assert os.readlink(f"/proc/{pid}/cwd") == "/"
+        assert wait_until(lambda: (tmp_path / "v.pid").exists(), 10)
+    finally:
+        os.kill(pid, signal.SIGTERM)
+    wait_until(lambda: not pid_file.exists(), 10)
+    assert not (tmp_path / "v.pid").exists()
+
+
+def test_missing_config_exits_6(tmp_path: Path) -> None:
+    p = subprocess.run([sys.executable, "-m", "pykeepalived", "-n", "-l", "-G", "-f", str(tmp_path / "none.conf"),
+                        "-p", str(tmp_path / "k.pid")], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 6
+    assert f"Config files missing '{tmp_path / 'none.conf'}'." in p.stderr
+    assert not (tmp_path / "k.pid").exists()
+
+
+def test_bad_umask_is_refused(tmp_path: Path) -> None:
+    p = subprocess.run([sys.executable, "-m", "pykeepalived", "-n", "-G", "-u", "banana", "-f", "/x"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1 and "Invalid --umask option banana" in p.stderr
+
+
+def test_systemd_notify_protocol(lab: Lab, tmp_path: Path) -> None:
+    h = lab.add_host("r1")
+    sock_path = tmp_path / "notify.sock"
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(str(sock_path))
+    s.settimeout(15)
+    try:
+        d = Pyka(h, CONF, env={"NOTIFY_SOCKET": str(sock_path)})
+        assert s.recv(4096).decode() == f"READY=1\nMAINPID={d.proc.pid}"
+        d.proc.send_signal(signal.SIGHUP)
+        assert re.fullmatch(r"RELOADING=1\nMONOTONIC_USEC=\d+", s.recv(4096).decode())
+        assert s.recv(4096).decode() == f"READY=1\nMAINPID={d.proc.pid}"
+        d.proc.send_signal(signal.SIGTERM)
+        assert s.recv(4096).decode() == "STOPPING=1"
+        assert d.wait_exit() == 0
+    finally:
+        s.close()
+
+
+def test_syslog_idents_of_parent_and_child(lab: Lab, tmp_path: Path) -> None:
+    h = lab.add_host("r1")
+    sock_path = tmp_path / "log.sock"
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(str(sock_path))
+    s.settimeout(15)
+    try:
+        conf = lab.workdir / "s.conf"
+        conf.write_text(CONF)
+        wd = lab.workdir
+        p = h.spawn([sys.executable, "-m", "pykeepalived", "-n", "-S", "local3", "-f", str(conf),
+                     "-p", str(wd / "s.pid"), "-r", str(wd / "s.vrrp.pid"), "-c", str(wd / "s.chk.pid")],
+                    name="syslog", env={"PYKEEPALIVED_SYSLOG_SOCKET": str(sock_path), "PYTHONPATH": TESTS_DIR,
+                                        "PYKEEPALIVED_VRRP_ENTRY": "child_entries:sleeper"})
+        seen: list[str] = []
+        while not any("test child running" in m for m in seen):
+            seen.append(s.recv(4096).decode())
+        child = int(re.search(r"pid=(\d+)", seen[-1]).group(1))  # type: ignore[union-attr]
+        assert re.fullmatch(rf"<158>\w{{3}} [ \d]\d \d\d:\d\d:\d\d Keepalived\[{p.pid}\]: Starting pykeepalived v.*",
+                            seen[0])
+        assert any(m.endswith(f"Keepalived[{p.pid}]: Starting VRRP child process, pid={child}") for m in seen)
+        assert re.search(rf"Keepalived_vrrp\[{child}\]: test child running", seen[-1])
+        assert p.stdout() + p.stderr() == ""      # -l not given: nothing on the console
+    finally:
+        s.close()
