@@ -8,9 +8,9 @@ import subprocess
 import sys
 
 import pytest
+
 from conftest import World
 from harness.daemon import keepalived_path
-
 from pykeepalived.check.genhash import main
 
 pytestmark = pytest.mark.privileged

@@ -39,7 +39,11 @@ def build_checker(spec: model.Checker, vs: model.VirtualServer, rs: model.RealSe
     if isinstance(spec, model.TcpCheck):
         return TcpChecker(spec, target, hub, log_all_failures=log_all)
     if isinstance(spec, model.HttpGet):
-        ctx = make_ssl_context(config.ssl) if spec.ssl else None
+        try:
+            ctx = make_ssl_context(config.ssl) if spec.ssl else None
+        except (OSError, ValueError) as e:  # ssl.SSLError is an OSError
+            log.error("SSL_GET for %s: the SSL block cannot be used (%s) - ignoring checker", target.fmt_rs, e)
+            return None
         cls = SslChecker if spec.ssl else HttpChecker
         return cls(spec, target, hub, log_all_failures=log_all, ssl_ctx=ctx,
                            rs_virtualhost=rs.virtualhost, vs_virtualhost=vs.virtualhost)
@@ -55,8 +59,12 @@ def build_checker(spec: model.Checker, vs: model.VirtualServer, rs: model.RealSe
         if spec.misc_path is None:
             log.info("MISC_CHECK for %s has no misc_path - ignoring", target.fmt_rs)
             return None
-        return MiscChecker(spec, target, hub, log_all_failures=log_all, script_user=gd.script_user,
-                           script_group=gd.script_group)
+        try:
+            return MiscChecker(spec, target, hub, log_all_failures=log_all, script_user=gd.script_user,
+                               script_group=gd.script_group)
+        except KeyError as e:
+            log.error("MISC_CHECK for %s: unknown user or group %s - ignoring checker", target.fmt_rs, e)
+            return None
     if isinstance(spec, model.FileCheck):
         tf = next((t for t in config.track_files if t.name == spec.track_file), None)
         if tf is None or not tf.file:

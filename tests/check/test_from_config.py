@@ -1,0 +1,140 @@
+"""Checkers built from parsed keepalived.conf text (the config engineer's model), and a whole
+CheckerService run in the client namespace against the real servers."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+
+from conftest import World, in_netns
+from pykeepalived.check import CheckerService, HealthHub, RealServerHealth, build_checkers
+from pykeepalived.check.dns import DnsChecker
+from pykeepalived.check.file import FileChecker
+from pykeepalived.check.http import HttpChecker, SslChecker
+from pykeepalived.check.misc import MiscChecker
+from pykeepalived.check.ping import PingChecker
+from pykeepalived.check.smtp import SmtpChecker
+from pykeepalived.check.tcp import TcpChecker
+from pykeepalived.check.udp import UdpChecker
+from pykeepalived.config import load_text
+
+CONF = """
+global_defs { enable_script_security }
+track_file tf {
+  file /tmp/pyk-check-tf.state
+  weight 3
+}
+SSL { ca /nonexistent/ca.pem }
+virtual_server 192.0.2.100 80 {
+  delay_loop 9
+  protocol TCP
+  real_server 192.0.2.12 80 {
+    weight 2
+    HTTP_GET { url { path /ok } }
+    TCP_CHECK {
+      connect_port 8080
+      bindto 192.0.2.11
+      fwmark 7
+    }
+    DNS_CHECK {
+      type A
+      name ok.test
+    }
+    MISC_CHECK { misc_path "/bin/true" }
+    UDP_CHECK { payload 6869 }
+    SMTP_CHECK { helo_name me.test }
+    PING_CHECK { }
+    FILE_CHECK { track_file tf }
+  }
+}
+virtual_server fwmark 5 {
+  real_server 2001:db8::12 443 {
+    SSL_GET { url { path / } }
+  }
+}
+"""
+
+
+def test_build_from_model() -> None:
+    r = load_text(CONF.replace("SSL { ca /nonexistent/ca.pem }", ""))
+    assert r.config is not None, r.diagnostics
+    hub = HealthHub()
+    checkers = build_checkers(r.config, hub)
+    assert [type(c) for c in checkers] == [HttpChecker, TcpChecker, DnsChecker, MiscChecker, UdpChecker,
+                                           SmtpChecker, PingChecker, FileChecker, SslChecker]
+    http, tcp, dns = checkers[0], checkers[1], checkers[2]
+    assert http.target.fmt_rs == "[192.0.2.12]:tcp:80" and http.target.fmt_vs == "[192.0.2.100]:tcp:80"
+    assert (http.delay_loop, http.retry, http.delay_before_retry) == (9.0, 1, 3.0)  # HTTP defaults
+    assert (dns.retry, dns.delay_before_retry) == (3, 9.0)  # DNS: retry 3, delay_before_retry = delay_loop
+    assert (str(tcp.co.dst), tcp.co.port, str(tcp.co.bindto), tcp.co.fwmark) == ("192.0.2.12", 8080,
+                                                                                 "192.0.2.11", 7)
+    assert checkers[-1].target.fmt_vs == "FWM 5" and checkers[-1].target.fmt_rs == "[2001:db8::12]:tcp:443"
+    file_checker = checkers[7]
+    assert isinstance(file_checker, FileChecker) and file_checker.weight == 3
+    snap = hub.snapshot()
+    assert [(h.key.address, h.alive, h.weight) for h in snap] == [("192.0.2.12", True, 2),
+                                                                  ("2001:db8::12", True, 1)]
+
+
+def test_bad_ssl_block_is_reported_not_raised(caplog: pytest.LogCaptureFixture) -> None:
+    r = load_text(CONF)
+    assert r.config is not None
+    checkers = build_checkers(r.config, HealthHub())
+    assert SslChecker not in [type(c) for c in checkers] and len(checkers) == 8
+    assert any(m.startswith("SSL_GET for [2001:db8::12]:tcp:443: the SSL block cannot be used")
+               for m in caplog.messages)
+
+
+@pytest.mark.privileged
+def test_service_run_in_namespace(world: World) -> None:
+    conf = f"""
+virtual_server 192.0.2.100 80 {{
+  delay_loop 1
+  real_server {world.srv.ip} 80 {{
+    weight 4
+    HTTP_GET {{
+      url {{
+        path /ok
+        status_code 200
+      }}
+      connect_timeout 1
+    }}
+    TCP_CHECK {{
+      connect_timeout 1
+    }}
+  }}
+  real_server {world.srv.ip} 81 {{
+    TCP_CHECK {{
+      connect_timeout 1
+      retry 0
+    }}
+  }}
+}}
+"""
+    r = load_text(conf)
+    assert r.config is not None, r.diagnostics
+
+    async def main() -> tuple[list[RealServerHealth], list[RealServerHealth]]:
+        service = CheckerService.from_config(r.config)
+        seen: list[RealServerHealth] = []
+        service.hub.subscribe(seen.append)
+        stream: list[RealServerHealth] = []
+
+        async def consume() -> None:
+            async for h in service.hub.events():
+                stream.append(h)
+
+        consumer = asyncio.get_running_loop().create_task(consume())
+        await asyncio.sleep(0)
+        await service.start(bootstrap=0.0, rng=random.Random(1))
+        await asyncio.sleep(1.5)
+        await service.stop()
+        consumer.cancel()
+        assert stream == seen
+        return seen, service.hub.snapshot()
+
+    seen, snap = in_netns(world.cli.ns, main)
+    assert [(h.key.port, h.alive, h.weight) for h in snap] == [(80, True, 4), (81, False, 1)]
+    assert [(h.key.port, h.alive) for h in seen] == [(81, False)]
