@@ -40,6 +40,7 @@ from pykeepalived.core.events import (
     Startup,
 )
 from pykeepalived.core.params import RouterParams
+from pykeepalived.core.sync_group import SyncGroup
 from pykeepalived.core.vrrp import State, VirtualRouter
 
 
@@ -92,6 +93,7 @@ class Lan:
         self.drop_rules: list[DropRule] = []
         self.duplicate = False
         self.partitions: list[set[str]] | None = None
+        self.groups: dict[str, SyncGroup] = {}         # node name -> its sync group
         self._queue: list[tuple[float, int, str, Event]] = []
         self._seq = itertools.count()
 
@@ -104,6 +106,13 @@ class Lan:
         node.states.append((self.now, node.router.state))
         self.nodes[name] = node
         return node
+
+    def sync_group(self, group: str, *names: str) -> SyncGroup:
+        """Join the named nodes (one host's instances) in a vrrp_sync_group."""
+        sg = SyncGroup(group, [self.nodes[n].router for n in names])
+        for n in names:
+            self.groups[n] = sg
+        return sg
 
     def __getitem__(self, name: str) -> Node:
         return self.nodes[name]
@@ -171,13 +180,19 @@ class Lan:
     # ------------------------------------------------------------------ the IO role
 
     def _deliver(self, node: Node, event: Event) -> None:
-        before = node.router.state
-        actions = node.router.handle(event, self.now)
-        if node.router.state != before:
-            node.states.append((self.now, node.router.state))
-        for action in actions:
-            node.actions.append((self.now, action))
-            self._perform(node, action)
+        group = self.groups.get(node.name)
+        if group is None:
+            results = [(node.router, node.router.handle(event, self.now))]
+        else:
+            results = group.handle(node.router, event, self.now)
+        by_router = {id(n.router): n for n in self.nodes.values()}
+        for router, actions in results:
+            target = by_router[id(router)]
+            if target.states[-1][1] != router.state:
+                target.states.append((self.now, router.state))
+            for action in actions:
+                target.actions.append((self.now, action))
+                self._perform(target, action)
 
     def _perform(self, node: Node, action: Action) -> None:
         if isinstance(action, StartAdvertising):

@@ -1,0 +1,197 @@
+"""Trackers -> effective priority or FAULT, sans IO (keepalived's vrrp_track.c rules).
+
+The IO side observes the world (runs vrrp_scripts, watches links and files) and reports raw
+results; this module turns them into the two events a VirtualRouter understands:
+
+    tracking = Tracking("VI_1", base_priority=100, tracks=[Track("script", "chk", weight=-20)])
+    events = tracking.update("script", "chk", False)     # [PriorityChanged(80)]
+    for ev in events: actions += router.handle(ev, now)
+
+Rules (spec §2.3, §2.5):
+* weight 0: the tracked object failing (interface down, script failed, file value != 0)
+  puts the instance in FAULT; `reverse` flips which condition counts as failing;
+* weight > 0 is added while OK, weight < 0 is added (subtracted) while failed; `reverse`
+  swaps the two conditions; a track_file adds value * weight and a sum below -253 is a fault;
+* effective priority = base + sum of weights, clamped to [1, 254]; never applied to an
+  address owner (255), whose weighted trackers are dropped at load (keepalived 2.2.7);
+* a vrrp_script still in its initial state (no result yet) keeps the instance in FAULT.
+
+`ScriptState` is the rise/fall counter of one vrrp_script (shared by every instance that
+tracks it); it logs keepalived's `VRRP_Script(name) succeeded|failed|timed_out` lines.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pykeepalived.core.events import FaultChanged, PriorityChanged
+from pykeepalived.core.params import PRIORITY_OWNER
+
+if TYPE_CHECKING:
+    from pykeepalived.config.model import Config, VrrpInstance
+
+log = logging.getLogger(__name__)
+
+TrackEvent = FaultChanged | PriorityChanged
+FILE_FAULT_BELOW = -253
+
+
+def effective_priority(base: int, total_weight: int) -> int:
+    """base + weights clamped to [1, 254]; an owner's 255 never moves."""
+    if base == PRIORITY_OWNER:
+        return PRIORITY_OWNER
+    return max(1, min(PRIORITY_OWNER - 1, base + total_weight))
+
+
+class ScriptState:
+    """The rise/fall state of one vrrp_script (keepalived's `result` counter).
+
+    `ok` is None until the first result; then it changes only after `rise` consecutive
+    successes or `fall` consecutive failures.  Without `init_fail` the first result alone
+    decides; with it the script starts failed.
+    """
+
+    def __init__(self, name: str, rise: int = 1, fall: int = 1, init_fail: bool = False) -> None:
+        self.name = name
+        self.rise = max(1, rise)
+        self.fall = max(1, fall)
+        self.ok: bool | None = False if init_fail else None
+        self._result = 0 if init_fail else self.rise - 1
+
+    def record(self, success: bool, *, timed_out: bool = False) -> bool | None:
+        """Record one run; return the new state if it changed, else None."""
+        top = self.rise + self.fall - 1
+        if success:
+            if self._result < self.rise - 1:
+                self._result += 1
+                return None
+            self._result = top
+            return self._set(True, "succeeded")
+        if timed_out:
+            log.info("VRRP_Script(%s) timed_out", self.name)
+        if self._result > self.rise:
+            self._result -= 1
+            return None
+        self._result = 0
+        return self._set(False, "failed")
+
+    def _set(self, ok: bool, word: str) -> bool | None:
+        if self.ok is ok:
+            return None
+        self.ok = ok
+        log.info("VRRP_Script(%s) %s", self.name, word)
+        return ok
+
+
+@dataclass(frozen=True, slots=True)
+class Track:
+    """One tracked object of an instance: kind is "interface", "script", "file" or "process"."""
+
+    kind: str
+    name: str
+    weight: int = 0
+    reverse: bool = False
+
+    @property
+    def source(self) -> str:
+        return f"{self.kind}:{self.name}"
+
+
+class Tracking:
+    """The trackers of one instance (or one sync group) and the priority they give."""
+
+    def __init__(self, name: str, base_priority: int, tracks: Iterable[Track], *,
+                 ignore_weights: bool = False) -> None:
+        self.name = name
+        self.base_priority = base_priority
+        kept = []
+        for t in tracks:
+            if t.weight and (base_priority == PRIORITY_OWNER or ignore_weights):
+                if base_priority == PRIORITY_OWNER:
+                    log.info("(%s) ignoring tracked %s %s with weight %d due to address_owner",
+                             name, t.kind, t.name, t.weight)
+                else:
+                    log.info("(%s) ignoring tracked %s %s with weights due to SYNC group", name, t.kind, t.name)
+                continue
+            kept.append(t)
+        self.tracks = {(t.kind, t.name): t for t in kept}
+        # Scripts start unknown (fault until the first result); links and files start OK.
+        self._values: dict[tuple[str, str], bool | int | None] = {
+            key: (None if t.kind == "script" else (0 if t.kind == "file" else True)) for key, t in self.tracks.items()}
+        self._faults = {key for key in self.tracks if self._fault_of(key)}
+        self.priority = effective_priority(base_priority, self._total())
+
+    @property
+    def faults(self) -> set[str]:
+        return {self.tracks[key].source for key in self._faults}
+
+    def initial_events(self) -> list[TrackEvent]:
+        """Feed these to the router before Startup (they apply silently in INIT)."""
+        events: list[TrackEvent] = [FaultChanged(self.tracks[key].source, True) for key in sorted(self._faults)]
+        if self.priority != self.base_priority:
+            events.append(PriorityChanged(self.priority))
+        return events
+
+    def update(self, kind: str, name: str, value: bool | int | None) -> list[TrackEvent]:
+        """New state of one tracked object: OK/up as bool, a track_file's value as int, None
+        for "no result yet".  Returns the events for the router (none if nothing changed)."""
+        key = (kind, name)
+        if key not in self.tracks or self._values[key] == value:
+            return []
+        self._values[key] = value
+        events: list[TrackEvent] = []
+        fault = self._fault_of(key)
+        if fault != (key in self._faults):
+            (self._faults.add if fault else self._faults.discard)(key)
+            events.append(FaultChanged(self.tracks[key].source, fault))
+        priority = effective_priority(self.base_priority, self._total())
+        if priority != self.priority:
+            self.priority = priority
+            events.append(PriorityChanged(priority))
+        return events
+
+    def _fault_of(self, key: tuple[str, str]) -> bool:
+        track, value = self.tracks[key], self._values[key]
+        if value is None:
+            return True                     # script in its init state
+        if track.kind == "file":
+            if track.weight == 0:
+                return int(value) != 0
+            return self._weight_of(key) < FILE_FAULT_BELOW
+        return track.weight == 0 and bool(value) == track.reverse
+
+    def _weight_of(self, key: tuple[str, str]) -> int:
+        track, value = self.tracks[key], self._values[key]
+        if value is None or track.weight == 0:
+            return 0
+        if track.kind == "file":
+            return int(value) * track.weight * (-1 if track.reverse else 1)
+        ok = bool(value) != track.reverse
+        if track.weight > 0:
+            return track.weight if ok else 0
+        return track.weight if not ok else 0
+
+    def _total(self) -> int:
+        return sum(self._weight_of(key) for key in self.tracks if key not in self._faults)
+
+    @classmethod
+    def from_model(cls, vi: VrrpInstance, config: Config, *, ignore_weights: bool = False) -> Tracking:
+        """The trackers configured on `vi` (track_interface, track_script, track_file,
+        track_process), with script/file default weights resolved."""
+        tracks: list[Track] = [Track("interface", t.name, t.weight, t.reverse) for t in vi.track_interface]
+        scripts = {s.name: s for s in config.vrrp_scripts}
+        files = {f.name: f for f in config.track_files}
+        procs = {p.name: p for p in config.track_processes}
+        for kind, refs, table in (("script", vi.track_script, scripts), ("file", vi.track_file, files),
+                                  ("process", vi.track_process, procs)):
+            for ref in refs:
+                obj = table.get(ref.name)
+                weight = ref.weight if ref.weight is not None else (obj.weight if obj is not None else 0)
+                reverse = ref.reverse if ref.reverse is not None else (obj.weight_reverse if obj is not None
+                                                                       else False)
+                tracks.append(Track(kind, ref.name, weight, reverse))
+        return cls(vi.name, vi.with_effective(config.global_defs).effective.priority, tracks,
+                   ignore_weights=ignore_weights)
