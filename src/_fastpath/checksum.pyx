@@ -95,6 +95,9 @@ def vrrp_checksum(msg, int version, src=b"", dst=b"", bint v3_checksum_as_v2=Fal
 
 
 def update_checksum(int checksum, int old_word, int new_word):
-    """RFC 1624 eqn. 3: the checksum after one 16-bit word of the covered data changed."""
+    """RFC 1624 eqn. 3: the checksum after one 16-bit word of the covered data changed.
+
+    Exact for any data that does not become all zero (a VRRP message never does).
+    """
     cdef uint64_t total = (~checksum & 0xFFFF) + (~old_word & 0xFFFF) + (new_word & 0xFFFF)
     return (~fold16(total)) & 0xFFFF

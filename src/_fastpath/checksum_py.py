@@ -87,6 +87,9 @@ def vrrp_checksum(msg: Buffer, version: int, src: Buffer = b"", dst: Buffer = b"
 
 
 def update_checksum(checksum: int, old_word: int, new_word: int) -> int:
-    """RFC 1624 eqn. 3: the checksum after one 16-bit word of the covered data changed."""
+    """RFC 1624 eqn. 3: the checksum after one 16-bit word of the covered data changed.
+
+    Exact for any data that does not become all zero (a VRRP message never does).
+    """
     total = (~checksum & 0xFFFF) + (~old_word & 0xFFFF) + (new_word & 0xFFFF)
     return ~_fold(total) & 0xFFFF

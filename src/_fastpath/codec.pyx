@@ -115,10 +115,12 @@ cdef int _check(const uint8_t* p, Py_ssize_t n, int alen, const uint8_t* src, Py
     if (p[0] & 0x0F) != 1:
         return R_TYPE
     cdef uint64_t total
-    if version == 2 or as_v2:
+    if version == 2:
         if fold16(sum_bytes(p, n)) != 0xFFFF:
             return R_CHECKSUM
-    elif not (alen == 16 and src_len == 0 and dst_len == 0):
+    elif as_v2 or (alen == 16 and src_len == 0 and dst_len == 0):
+        pass  # keepalived skips it / the kernel checked it
+    else:
         if src_len != alen or dst_len != alen:
             return R_CHECKSUM
         total = <uint64_t>sum_bytes(p, n) + pseudo_sum(src, dst, alen, <uint32_t>n, 112)

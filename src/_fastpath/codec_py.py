@@ -130,7 +130,8 @@ def decode_advert(buf: Buffer, family: int, src: Buffer = b"", dst: Buffer = b""
 
     ``src``/``dst`` are the packed IP source and real destination (for the v3 pseudo-header).
     For IPv6 they may be empty: the kernel already verified the checksum (IPV6_CHECKSUM), so
-    the check is skipped. ``v3_checksum_as_v2`` also skips the v3 check (keepalived's option).
+    the check is skipped. ``v3_checksum_as_v2`` skips the v3 check, as keepalived does with
+    that option (a v2 packet is always checked).
     Never raises for any bytes; an unknown ``family`` is reported as ERR_VERSION.
     """
     data = as_bytes(buf)
@@ -155,10 +156,10 @@ def decode_advert(buf: Buffer, family: int, src: Buffer = b"", dst: Buffer = b""
         return None, ERR_VERSION
     if data[0] & 0x0F != VRRP_TYPE_ADVERTISEMENT:
         return None, ERR_TYPE
-    if version == 2 or v3_checksum_as_v2:
+    if version == 2:
         if internet_checksum(data) != 0:
             return None, ERR_CHECKSUM
-    else:
+    elif not v3_checksum_as_v2:
         s = as_bytes(src)
         d = as_bytes(dst)
         if not (alen == 16 and not s and not d):

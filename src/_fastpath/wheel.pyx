@@ -134,11 +134,14 @@ cdef class TimerWheel:
         e.next = self._free
         self._free = i
 
-    def schedule(self, int64_t ident, double deadline):
+    def schedule(self, ident, double deadline):
         """Arm ``ident`` to fire at ``deadline``, replacing any earlier deadline it had."""
+        if not isinstance(ident, int):
+            raise TypeError(f"timer id must be an int, not {type(ident).__name__}")
+        cdef int64_t cident = ident  # OverflowError beyond 64 bits, as in wheel_py
         cdef int64_t tick = self._tick_of(deadline)
         cdef Py_ssize_t i
-        cdef object key = ident  # boxed once for the dict
+        cdef object key = cident  # a plain int for the dict, as advance() returns
         idx = self._index.get(key)
         if idx is not None:
             i = idx
@@ -151,7 +154,7 @@ cdef class TimerWheel:
             self._has_cursor = True
         i = self._alloc()
         cdef Entry* e = &self._entries[i]
-        e.ident = ident
+        e.ident = cident
         e.deadline = deadline
         e.tick = tick
         e.prev = -1
