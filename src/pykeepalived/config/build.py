@@ -8,6 +8,7 @@ close function turns the dict into the frozen dataclass.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 import stat
@@ -781,6 +782,12 @@ def _h_state(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
         f["state"] = "BACKUP"
 
 
+def _h_interface(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    ctx.need(node, w, 1)
+    f["interface"] = w[1]
+    f["_if_pos"] = pos(node)  # keepalived names the interface line when it does not exist
+
+
 def _h_vrid(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
     ctx.need(node, w, 1)
     v = ctx.int_(node, w[1], 1, 255)
@@ -1027,7 +1034,7 @@ def _h_garp(field: str, is_timer: bool) -> Handler:
 
 VRRP_INSTANCE: dict[str, Handler] = {
     "state": _h_state,
-    "interface": lambda ctx, node, w, f: (string("interface")(ctx, node, w, f), f.__setitem__("_if_pos", pos(node))),
+    "interface": _h_interface,
     "dont_track_primary": flag("dont_track_primary"),
     "track_interface": block(_h_track_interface),
     "track_script": _h_track_ref("track_script", -253, 253),
@@ -1838,7 +1845,10 @@ def _finish_instance(ctx: Ctx, f: Fields, gd: m.GlobalDefs) -> m.VrrpInstance | 
     if vi.preempt_delay and (vi.state == "MASTER" or vi.nopreempt or eff.strict):
         ctx.warn(None, f"({name}) preempt_delay is incompatible with initial state MASTER/nopreempt/strict mode"
                        " - clearing")
-    return _replace(vi, effective=eff)
+    if vi.effective != eff:
+        # the instance is ours until returned: set the resolved values without a second copy
+        object.__setattr__(vi, "effective", eff)
+    return vi
 
 
 def _replace(vi: m.VrrpInstance, **kw: Any) -> m.VrrpInstance:
@@ -1846,6 +1856,7 @@ def _replace(vi: m.VrrpInstance, **kw: Any) -> m.VrrpInstance:
     return dataclasses.replace(vi, **kw)
 
 
+@functools.lru_cache(maxsize=1024)
 def _script_secure(path: str) -> bool:
     """True when the file and every directory on its path are writable only by root."""
     p = os.path.abspath(path)
@@ -1863,6 +1874,7 @@ def _script_secure(path: str) -> bool:
         p = parent
 
 
+@functools.lru_cache(maxsize=1024)
 def _resolve_script(prog: str) -> str | None:
     if "/" in prog:
         return prog if os.path.exists(prog) else None

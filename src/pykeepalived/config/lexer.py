@@ -17,23 +17,25 @@ import glob as globmod
 import os
 import random
 import re
-import socket
 import stat
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from pykeepalived.config.model import Diagnostic, Level
 
 MAXBUF = 1024  # keepalived's line buffer: at most 1023 characters per line
 MAX_SUBSTITUTIONS = 1000  # per line; keepalived loops forever on $A=$A, we report it
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SPECIAL = re.compile(r'[!#"\\]')
+_BRACE_OR_QUOTE = re.compile(r'[{}"]')
+_SCRIPT_SPECIAL = re.compile(r"[\"'\\]")
 _DEF_RE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)[ \t]*=")
 INCLUDE_WORDS = {"include": "", "includer": "r", "includem": "m", "includew": "w", "includeb": "b",
                  "includea": "rmwb"}
 CHECK_WORDS = {"read": "r", "match": "m", "wildcard_match": "w", "brace_match": "b"}
 
 
-@dataclass(frozen=True, slots=True)
-class Line:
+class Line(NamedTuple):
     """One logical line: the text after preprocessing, and where it came from."""
 
     text: str
@@ -82,6 +84,8 @@ _ESCAPES = {"a": "\a", "b": "\b", "E": "\x1b", "f": "\f", "n": "\n", "r": "\r", 
 def split_script(text: str) -> list[str]:
     """keepalived's alloc_strvec_quoted_escaped(): both quote styles, adjacent pieces join,
     shell-like escapes decoded. Raises QuoteError on a missing closing quote."""
+    if _SCRIPT_SPECIAL.search(text) is None:
+        return text.split()
     out: list[str] = []
     i, n = 0, len(text)
     ws = " \t\f\n\r\v"
@@ -150,34 +154,45 @@ def decomment(s: str) -> tuple[str, bool]:
     """Strip comments (`#`/`!` outside quotes), `\\#`/`\\!` escapes and surrounding blanks.
     Returns the text and whether a quote was left open. A trailing backslash is kept."""
     s = s.lstrip(" \t")
-    if not any(c in s for c in '!#"\\'):
+    if _SPECIAL.search(s) is None:
         return s.rstrip(" \t"), False
     quote = False
     cont = False
     skip = -1
-    out = list(s)
+    out: list[str] = []
+    last = 0  # text before `last` has been copied to out
+    n = len(s)
     i = 0
-    while i < len(out):
-        c = out[i]
+    while True:
+        mt = _SPECIAL.search(s, i)
+        if mt is None:
+            break
+        i = mt.start()
+        c = s[i]
         if c == '"':
             if skip < 0:
                 quote = not quote
+            i += 1
         elif c == "\\":
-            if i + 1 < len(out):
-                if not quote and out[i + 1] in "#!":
-                    del out[i]
-                    i += 1
-                else:
-                    i += 2
+            if i + 1 < n:
+                if not quote and s[i + 1] in "#!":
+                    out.append(s[last:i])  # drop the backslash, keep the escaped char
+                    last = i + 1
+                i += 2
                 continue
-            del out[i]
             cont = True
             break
-        elif not quote and skip < 0 and c in "!#":
-            skip = i
-        i += 1
+        else:
+            if not quote and skip < 0:
+                skip = i
+            i += 1
+    end = i if cont else n
     if skip >= 0:
-        del out[skip:]
+        end = min(end, skip)
+    if end >= last:
+        out.append(s[last:end])
+    else:  # the cut is inside text already copied (cannot happen: skip/cont lie after `last`)
+        out = ["".join(out)[:end]]
     res = "".join(out).rstrip(" \t")
     if cont:
         res += "\\"
@@ -264,7 +279,7 @@ class Preprocessor:
     def __init__(self, *, config_id: str | None = None, all_config: bool = False,
                  environ: dict[str, str] | None = None) -> None:
         if config_id is None:
-            config_id = socket.gethostname().split(".")[0]
+            config_id = os.uname().nodename.split(".")[0]
         self.config_id = config_id
         self.all_config = all_config
         self.environ = dict(os.environ) if environ is None else environ
@@ -785,21 +800,20 @@ class Preprocessor:
                 residue = rest.rstrip(" \t")
             buf = buf[0]
         elif "{" in buf or "}" in buf:
-            i = 0
-            n = len(buf)
             cut = -1
-            while i < n:
-                c = buf[i]
-                if c == '"':
-                    j = buf.find('"', i + 1)
+            i = 0
+            while True:
+                mt = _BRACE_OR_QUOTE.search(buf, i)
+                if mt is None:
+                    break
+                if mt.group() == '"':
+                    j = buf.find('"', mt.end())
                     if j < 0:
                         break
                     i = j + 1
                     continue
-                if c in "{}":
-                    cut = i
-                    break
-                i += 1
+                cut = mt.start()
+                break
             if cut >= 0:
                 residue = buf[cut:].rstrip(" \t")
                 buf = buf[:cut]
