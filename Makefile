@@ -1,0 +1,38 @@
+# Conveniences for developers; CI and the README use the ci/ scripts directly.
+PY := .venv/bin/python
+
+.PHONY: test demo setup build lint test-compiled test-pure golden clean-netns bench fuzz
+
+test:                  ## the whole suite as CI runs it (setup, compiled + pure, lint, fuzz, IPVS VM)
+	ci/test.sh
+
+demo:                  ## the two-router failover demo in namespaces
+	ci/demo.sh
+
+setup:                 ## apt packages, .venv, editable install
+	ci/setup.sh
+
+build:                 ## rebuild the Cython fast path in place after editing .pyx
+	$(PY) setup.py -q build_ext --inplace
+
+lint:
+	$(PY) -m ruff check src tests
+	$(PY) -m mypy
+
+test-compiled:
+	$(PY) -m pytest -ra --ignore=tests/ipvs
+
+test-pure:
+	PYKEEPALIVED_NO_EXTENSIONS=1 $(PY) -m pytest -ra --ignore=tests/ipvs --ignore=tests/test_lint.py
+
+golden:                ## re-capture tests/golden from the real keepalived
+	$(PY) tests/golden/capture.py
+
+clean-netns:           ## remove namespaces left by dead test runs (never those of live ones)
+	cd tests && ../$(PY) -c 'from harness import cleanup_stale; print("\n".join(cleanup_stale()) or "nothing stale")'
+
+bench:
+	$(PY) -m pytest bench --benchmark-only
+
+fuzz:                  ## long fuzz run (fuzz/, from the fast-path work)
+	@if [ -x fuzz/run-long.sh ]; then fuzz/run-long.sh; else echo "no fuzz/run-long.sh yet"; fi
