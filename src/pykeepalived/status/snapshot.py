@@ -1,0 +1,78 @@
+"""The VRRP child's state as plain JSON-able data: what the status channel serves and
+what the status API, /metrics and `pykeepalived status` read.
+
+Built only on request (see channel.py), from the live VirtualRouter objects.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from pykeepalived.status.dumps import wall_time
+
+
+def _addr(packed: bytes | None) -> str | None:
+    return None if not packed else str(ipaddress.ip_address(packed))
+
+
+def instance_snapshot(router: Any) -> dict[str, Any]:
+    p = router.params
+    state = int(router.state)
+    return {
+        "name": router.name,
+        "state": router.state.name,
+        "state_code": state,
+        "wantstate": router.wantstate.name,
+        "vrid": p.vrid,
+        "interface": p.interface,
+        "family": "inet" if p.family == 4 else "inet6",
+        "version": p.version,
+        "base_priority": router.base_priority,
+        "effective_priority": router.effective_priority,
+        "vips": [f"{v.address}/{v.prefixlen if v.prefixlen is not None else (32 if p.family == 4 else 128)}"
+                 for v in p.vips],
+        "vips_present": state == 2,
+        "master_address": _addr(router.master_address),
+        "master_priority": router.master_priority,
+        "advert_interval": router.adver_int_us / 1e6,
+        "master_adver_int": router.master_adver_int_us / 1e6,
+        "last_transition": wall_time(router.last_transition),
+        "last_transition_reason": router.last_transition_reason,
+        "transitions": [{"time": wall_time(t), "from": f.name, "to": to.name, "reason": why}
+                        for t, f, to, why in getattr(router, "transitions", ())],
+        "faults": sorted(router.faults),
+        "garp_delay": p.garp_master_delay,
+        "stats": router.stats.as_dict(),
+    }
+
+
+def histogram(values: Iterable[float], bounds: Sequence[float]) -> dict[str, Any]:
+    """Cumulative Prometheus-style buckets of `values`."""
+    vals = list(values)
+    buckets = [[b, sum(1 for v in vals if v <= b)] for b in bounds]
+    return {"buckets": buckets + [["+Inf", len(vals)]], "sum": sum(vals), "count": len(vals)}
+
+
+TAKEOVER_BOUNDS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
+
+
+def vrrp_snapshot(routers: Sequence[Any], *, sync_groups: Iterable[Any] = (), scripts: Iterable[Any] = (),
+                  extra: Callable[[], dict[str, Any]] | None = None) -> dict[str, Any]:
+    snap: dict[str, Any] = {
+        "process": "vrrp",
+        "pid": os.getpid(),
+        "instances": [instance_snapshot(r) for r in routers],
+        "sync_groups": [{"name": g.name, "state": g.state.name if hasattr(g.state, "name") else str(g.state),
+                         "members": [m.name for m in g.members]} for g in sync_groups],
+        "trackers": {"scripts": [{"name": s.name, "status": "GOOD" if s.ok else "BAD",
+                                  "state_code": 1 if getattr(s, "running", False) else 0} for s in scripts]},
+    }
+    takeovers = [t for r in routers for t in getattr(r, "takeover_times", ())]
+    if takeovers:
+        snap["takeovers"] = histogram(takeovers, TAKEOVER_BOUNDS)
+    if extra is not None:
+        snap.update(extra())
+    return snap

@@ -1,0 +1,45 @@
+"""The VRRP snapshot built from real VirtualRouters driven through an election."""
+
+from __future__ import annotations
+
+import json
+
+from pykeepalived.core.events import DeadlineReached, Startup
+from pykeepalived.core.params import RouterParams, VipSpec
+from pykeepalived.core.vrrp import VirtualRouter
+from pykeepalived.status.metrics import render_metrics
+from pykeepalived.status.snapshot import histogram, vrrp_snapshot
+
+
+def elected_router() -> VirtualRouter:
+    r = VirtualRouter(RouterParams(name="VI_1", vrid=51, priority=110, interface="veth0",
+                                   source_address="192.0.2.1", vips=(VipSpec(address="192.0.2.100", prefixlen=24),)))
+    now = 100.0
+    r.handle(Startup(), now)
+    deadline = r.deadline()
+    assert deadline is not None
+    r.handle(DeadlineReached(), deadline)
+    return r
+
+
+def test_instance_fields_follow_the_router() -> None:
+    r = elected_router()
+    snap = json.loads(json.dumps(vrrp_snapshot([r])))
+    inst = snap["instances"][0]
+    assert inst["name"] == "VI_1" and inst["state"] == "MASTER" and inst["state_code"] == 2
+    assert inst["vips"] == ["192.0.2.100/24"] and inst["vips_present"] is True
+    assert inst["effective_priority"] == 110 and inst["vrid"] == 51 and inst["advert_interval"] == 1.0
+    assert inst["stats"]["become_master"] == 1 == r.stats.become_master
+    assert inst["last_transition"] > 1e9  # wall clock, not the loop's monotonic clock
+
+
+def test_metrics_from_a_real_router() -> None:
+    r = elected_router()
+    text = render_metrics({"daemon": {}, "children": {"vrrp": vrrp_snapshot([r])}}).decode()
+    assert 'keepalived_become_master_total{iname="VI_1",intf="veth0",state="MASTER",vrid="51"} 1.0' in text
+    assert 'keepalived_vrrp_state{iname="VI_1",intf="veth0",ip_address="192.0.2.100",vrid="51"} 2.0' in text
+
+
+def test_histogram_is_cumulative() -> None:
+    h = histogram([0.05, 0.3, 3.0], (0.1, 1.0))
+    assert h["buckets"] == [[0.1, 1], [1.0, 2], ["+Inf", 3]] and h["count"] == 3
