@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from cfg_malformed_cases import CASES
+from cfg_netns import NS_INTERFACES, Netns
 
 from pykeepalived.config import load
-from cfg_netns import NS_INTERFACES, Netns
-from cfg_malformed_cases import CASES
 
 IDS = [c[0] for c in CASES]
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from cfg_netns import NS_INTERFACES, SAMPLES, Netns
 
 from pykeepalived.config import load, load_text
 from pykeepalived.config.dump import dump_config
 from pykeepalived.config.reload import strip_pos
-from cfg_netns import NS_INTERFACES, SAMPLES, Netns
 
 VALID = sorted(p for p in (SAMPLES / "valid").glob("*")) if SAMPLES.exists() else []
 INVALID = sorted(p for p in (SAMPLES / "invalid").glob("*")) if SAMPLES.exists() else []

@@ -13,7 +13,7 @@ import ipaddress
 import os
 import stat
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from pykeepalived.config import model as m
 from pykeepalived.config.grammar import Node, build_tree
@@ -950,7 +950,7 @@ def _h_authentication(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
             raw = rest_text(child)
             pw = cw[1] if len(cw) == 2 else raw
             if len(pw.encode()) > 8:
-                ctx.info(child, f"Truncating auth_pass to 8 characters")
+                ctx.info(child, "Truncating auth_pass to 8 characters")
             kw["auth_pass"] = pw.encode()[:8]
         else:
             ctx.err(Level.UNKNOWN_KEYWORD, child, f"Unknown keyword '{cw[0]}'")
@@ -1624,10 +1624,14 @@ def _h_linkbeat_interfaces(ctx: Ctx, node: Node, w: list[str], f: Fields) -> Non
     out = list(f.get("linkbeat_interfaces", ()))
     for child, cw in value_lines(ctx, node):
         t = cw[1].upper() if len(cw) > 1 else "MII"
-        if t not in ("MII", "ETHTOOL", "IOCTL"):
+        kind: Literal["MII", "ETHTOOL", "IOCTL"] = "MII"
+        if t == "ETHTOOL":
+            kind = "ETHTOOL"
+        elif t == "IOCTL":
+            kind = "IOCTL"
+        elif t != "MII":
             ctx.warn(child, f"Unknown linkbeat type {cw[1]}")
-            t = "MII"
-        out.append(m.LinkbeatInterface(name=cw[0], type=t, pos=pos(child)))
+        out.append(m.LinkbeatInterface(name=cw[0], type=kind, pos=pos(child)))
     f["linkbeat_interfaces"] = tuple(out)
 
 
@@ -1662,7 +1666,11 @@ def _h_vsg(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
         if cw[0] == "fwmark":
             ctx.need(child, cw, 1)
             mark = ctx.int_(child, cw[1], 1, 4294967295)
-            fam = cw[2] if len(cw) > 2 and cw[2] in ("inet", "inet6") else None
+            fam: m.Family | None = None
+            if len(cw) > 2 and cw[2] == "inet":
+                fam = "inet"
+            elif len(cw) > 2 and cw[2] == "inet6":
+                fam = "inet6"
             if mark is not None:
                 entries.append(m.VsgEntry(fwmark=mark, family=fam, pos=pos(child)))
             continue
@@ -1836,7 +1844,7 @@ def _finish_instance(ctx: Ctx, f: Fields, gd: m.GlobalDefs) -> m.VrrpInstance | 
         elif eff.version == 3:
             ctx.warn(None, f"({name}) VRRPv3 does not support authentication. Ignoring.")
             vi = _replace(vi, authentication=None)
-        elif vi.authentication.auth_type == "AH" and eff.state == "MASTER" and eff.priority != 255:
+        elif vi.authentication is not None and vi.authentication.auth_type == "AH" and eff.state == "MASTER" and eff.priority != 255:
             ctx.warn(None, f"({name}) Initial state master is incompatible with AH authentication - clearing")
             vi = _replace(vi, state="BACKUP")
             eff = m.resolve_instance(vi, gd)
@@ -1966,9 +1974,9 @@ def _finish_vs(ctx: Ctx, vf: Fields) -> m.VirtualServer | None:
         ctx.warn(None, f"Warning: Virtual server FWM {vf['fwmark']}: protocol specified for fwmark - "
                        "protocol will be ignored")
     if vf.get("address") is not None and vf.get("port", 0) == 0 and vf.get("persistence_timeout") is None:
-        ctx.warn(node, f"Virtual server {vf['address']}: no port specified and not persistent - ignoring")
+        ctx.warn(node, f"Virtual server {vf['address']}: no port specified and not persistent")
     rss: list[m.RealServer] = []
-    for rnode, rf in vf.get("_real_servers", []):
+    for _rnode, rf in vf.get("_real_servers", []):
         checkers = []
         for cnode, cf in rf.get("_checkers", []):
             c = _checker_from(ctx, cnode, cf, rf, vf)

@@ -14,7 +14,7 @@ This module is plain data: it imports nothing of ours but the standard library.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from typing import Literal
 
