@@ -8,10 +8,11 @@ from collections.abc import Iterator
 import pytest
 
 from pykeepalived.config import load_text
-from pykeepalived.core.events import FaultChanged, PriorityChanged
+from pykeepalived.core.actions import Notify
+from pykeepalived.core.events import FaultChanged, PriorityChanged, Startup
 from pykeepalived.core.params import RouterParams, VipSpec
 from pykeepalived.core.track import ScriptState, Track, Tracking, effective_priority
-from pykeepalived.core.vrrp import State
+from pykeepalived.core.vrrp import State, VirtualRouter
 
 from .lan import Lan
 
@@ -72,13 +73,29 @@ def test_script_init_fail_needs_rise_successes(logs: list[str]) -> None:
 
 
 def test_weighted_script_moves_priority() -> None:
-    """A negative weight subtracts while failed; a script without result is a fault."""
+    """A negative weight subtracts while failed; before the first result it counts nothing."""
     t = Tracking("VI_1", 100, [Track("script", "chk", weight=-20)])
-    assert t.initial_events() == [FaultChanged("script:chk", True)]
-    assert t.update("script", "chk", True) == [FaultChanged("script:chk", False)]
+    assert t.initial_events() == []
+    assert t.update("script", "chk", True) == []
     assert t.update("script", "chk", False) == [PriorityChanged(80)]
     assert t.update("script", "chk", False) == []
     assert t.update("script", "chk", True) == [PriorityChanged(100)]
+
+
+def test_unweighted_script_without_result_starts_in_silent_fault(logs: list[str]) -> None:
+    """A weight-0 script with no result yet: FAULT at start without log or notify (as keepalived),
+    then BACKUP once it succeeds."""
+    t = Tracking("VI_1", 100, [Track("script", "chk")])
+    assert t.initial_events() == [FaultChanged("script:chk", True, initial=True)]
+    router = VirtualRouter(RouterParams(name="VI_1", vrid=51))
+    for ev in t.initial_events():
+        router.handle(ev, 0.0)
+    actions = router.handle(Startup(), 0.0)
+    assert router.state == State.FAULT and actions == []
+    assert not any("FAULT" in line for line in logs)
+    for ev in t.update("script", "chk", True):
+        actions = router.handle(ev, 1.0)
+    assert router.state == State.BACKUP and actions == [Notify("INSTANCE", "VI_1", "BACKUP", 100)]
 
 
 def test_positive_weight_adds_while_ok_and_reverse_flips() -> None:
@@ -176,7 +193,7 @@ def test_failing_check_moves_the_master_and_recovery_moves_it_back(logs: list[st
             for ev in ta.update("script", "chk_haproxy", state):
                 lan.at(t, "a", ev)
 
-    run_check(0.0, True)     # first result: OK (clears the init fault before the start)
+    run_check(0.0, True)     # first result: OK
     lan.start()
     lan.run_for(10)
     assert lan.masters() == ["a"]

@@ -143,8 +143,11 @@ def test_priority_zero_sets_the_timer_to_skew(logs: list[str]) -> None:
 
 
 def test_v3_backup_adopts_the_master_interval_and_logs_once(logs: list[str]) -> None:
-    """RFC 5798: the v3 backup uses the master's interval; logged once; restored on MASTER."""
-    r = backup(params(version=3))
+    """RFC 5798: the v3 backup uses the master's interval; logged once (-D); restored on MASTER."""
+    quiet = backup(params(version=3))
+    quiet.handle(advert(quiet.params, 150, interval=0.5), 1.0)
+    assert quiet.adver_int == 0.5 and logs[-1] == "(VI_1) Entering BACKUP STATE (init)"
+    r = backup(params(version=3, log_detail=True))
     r.handle(advert(r.params, 150, interval=0.5), 1.0)
     r.handle(advert(r.params, 150, interval=0.5), 1.5)
     assert logs.count("(VI_1) advertisement interval updated from 1000ms to 500ms by master") == 1

@@ -115,6 +115,9 @@ class FaultChanged:
 
     source: str
     fault: bool
+    # A weight-0 vrrp_script that has not reported yet: keepalived starts such an instance
+    # in FAULT without logging or notifying it.
+    initial: bool = False
 
 
 @dataclass(frozen=True, slots=True)

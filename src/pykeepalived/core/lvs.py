@@ -479,7 +479,6 @@ class _RsState:
     spec: RealServerSpec
     alive: bool
     weight: int
-    has_run: bool = False
 
 
 @dataclass(slots=True)
@@ -515,22 +514,50 @@ class LvsState:
         return out
 
     def update(self, vs: VsId, rs: RsId, health: RealServerHealth) -> list[Notify]:
-        """A new verdict for one real server; returns the notifications it causes (maybe none)."""
-        state = self._vs.get(vs)
-        r = state.rs.get(rs) if state else None
-        if state is None or r is None:
-            raise KeyError(f"unknown real server {rs} of {vs}")
-        out: list[Notify] = []
-        if health.weight is not None and health.weight != r.weight:
+        """A new verdict for one real server; returns the notifications it causes (maybe none).
+
+        An RsNotify comes only when `alive` changes; a first result that merely confirms the
+        start-up state is the checkers' business (check.hub notifies it; see `rs_notify`)."""
+        r = self._rs(vs, rs)
+        if health.weight is not None:
             r.weight = health.weight
-        first, r.has_run = not r.has_run, True
+        out: list[Notify] = []
         if health.alive != r.alive:
             r.alive = health.alive
-            out.append(self._rs_notify(state, r))
-        elif first and (r.spec.alpha or not health.alive):
-            out.append(self._rs_notify(state, r))     # keepalived reports a first result that confirms alpha
-        out.extend(self._update_quorum(state))
+            out.append(self._rs_notify(self._vs[vs], r))
+        out.extend(self._update_quorum(self._vs[vs]))
         return out
+
+    def seed(self, vs: VsId, rs: RsId, health: RealServerHealth) -> None:
+        """Set a real server's state without notifications (start-up, reload); see `requorum`."""
+        r = self._rs(vs, rs)
+        r.alive = health.alive
+        if health.weight is not None:
+            r.weight = health.weight
+
+    def requorum(self, initial: bool = False) -> list[Notify]:
+        """Re-evaluate every quorum after `seed`; `initial` sets it as keepalived's set_quorum_states does."""
+        out: list[Notify] = []
+        for state in self._vs.values():
+            if initial:
+                state.quorum_up = state.weight_sum() >= state.spec.quorum + state.spec.hysteresis
+            else:
+                out.extend(self._update_quorum(state))
+        return out
+
+    def rs_notify(self, vs: VsId, rs: RsId) -> RsNotify:
+        """The notification for a real server's current state (e.g. a first result confirming it)."""
+        return self._rs_notify(self._vs[vs], self._rs(vs, rs))
+
+    def weight(self, vs: VsId, rs: RsId) -> int:
+        return self._rs(vs, rs).weight
+
+    def _rs(self, vs: VsId, rs: RsId) -> _RsState:
+        state = self._vs.get(vs)
+        r = state.rs.get(rs) if state else None
+        if r is None:
+            raise KeyError(f"unknown real server {rs} of {vs}")
+        return r
 
     def reload(self, config: LvsConfig) -> list[Notify]:
         """Adopt a new configuration, keeping the state of every virtual and real server that stays."""
@@ -546,8 +573,7 @@ class LvsState:
                     rs[rs_spec.rs_id] = _new_rs(rs_spec)
                 else:
                     weight = before.weight if before.weight != before.spec.weight else rs_spec.weight
-                    rs[rs_spec.rs_id] = _RsState(rs_spec, before.alive or not rs_spec.has_checkers, weight,
-                                                 before.has_run)
+                    rs[rs_spec.rs_id] = _RsState(rs_spec, before.alive or not rs_spec.has_checkers, weight)
             state = _VsState(spec, rs)
             if prev is None:
                 state.quorum_up = state.weight_sum() >= spec.quorum + spec.hysteresis

@@ -14,7 +14,8 @@ Rules (spec §2.3, §2.5):
   swaps the two conditions; a track_file adds value * weight and a sum below -253 is a fault;
 * effective priority = base + sum of weights, clamped to [1, 254]; never applied to an
   address owner (255), whose weighted trackers are dropped at load (keepalived 2.2.7);
-* a vrrp_script still in its initial state (no result yet) keeps the instance in FAULT.
+* an unweighted vrrp_script still in its initial state (no result yet) keeps the instance in
+  FAULT (entered silently at start); a weighted one counts nothing until its first result.
 
 `ScriptState` is the rise/fall counter of one vrrp_script (shared by every instance that
 tracks it); it logs keepalived's `VRRP_Script(name) succeeded|failed|timed_out` lines.
@@ -118,7 +119,7 @@ class Tracking:
                 continue
             kept.append(t)
         self.tracks = {(t.kind, t.name): t for t in kept}
-        # Scripts start unknown (fault until the first result); links and files start OK.
+        # Scripts start unknown (None) until their first result; links and files start OK.
         self._values: dict[tuple[str, str], bool | int | None] = {
             key: (None if t.kind == "script" else (0 if t.kind == "file" else True)) for key, t in self.tracks.items()}
         self._faults = {key for key in self.tracks if self._fault_of(key)}
@@ -130,7 +131,8 @@ class Tracking:
 
     def initial_events(self) -> list[TrackEvent]:
         """Feed these to the router before Startup (they apply silently in INIT)."""
-        events: list[TrackEvent] = [FaultChanged(self.tracks[key].source, True) for key in sorted(self._faults)]
+        events: list[TrackEvent] = [FaultChanged(self.tracks[key].source, True, initial=self._values[key] is None)
+                                    for key in sorted(self._faults)]
         if self.priority != self.base_priority:
             events.append(PriorityChanged(self.priority))
         return events
@@ -156,7 +158,7 @@ class Tracking:
     def _fault_of(self, key: tuple[str, str]) -> bool:
         track, value = self.tracks[key], self._values[key]
         if value is None:
-            return True                     # script in its init state
+            return track.weight == 0        # an unweighted script with no result yet
         if track.kind == "file":
             if track.weight == 0:
                 return int(value) != 0

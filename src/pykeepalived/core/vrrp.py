@@ -157,6 +157,7 @@ class VirtualRouter:
         self.last_transition = 0.0
         self.last_transition_reason = ""
         self.faults: set[str] = set()
+        self._initial_faults: set[str] = set()       # faults of scripts with no result yet
         # Sync-group hook: called when the master-down timer fires; False keeps us in BACKUP
         # (wanting MASTER) until the group lets every member go (core.sync_group).
         self.sync_gate: Callable[[VirtualRouter], bool] | None = None
@@ -203,9 +204,11 @@ class VirtualRouter:
 
     # ------------------------------------------------------------------ the one transition
 
-    def _transition(self, to: State, now: float, reason: str, *, init: bool = False) -> list[Action]:
+    def _transition(self, to: State, now: float, reason: str, *, init: bool = False,
+                    quiet: bool = False) -> list[Action]:
         """Change state: exit actions, log, entry actions, notify, counters.  The only writer
-        of `self.state`."""
+        of `self.state`.  `quiet`: no log line and no notify (FAULT at start for scripts that
+        have not reported yet, as keepalived)."""
         frm = self.state
         p = self.params
         actions: list[Action] = []
@@ -232,8 +235,9 @@ class VirtualRouter:
             self._down_at = None
             self._preempt_until = None
             if self.master_adver_int_us != self.adver_int_us:
-                log.info("(%s) changing advert interval from %dms to locally configured %dms", self.name,
-                         self.master_adver_int_us // 1000, self.adver_int_us // 1000)
+                if p.log_detail:
+                    log.info("(%s) changing advert interval from %dms to locally configured %dms", self.name,
+                             self.master_adver_int_us // 1000, self.adver_int_us // 1000)
                 self.master_adver_int_us = self.adver_int_us
             actions.append(self._send(self.effective_priority))   # advert first (§4.6)
             log.info("(%s) Entering MASTER STATE", self.name)
@@ -250,11 +254,13 @@ class VirtualRouter:
             log.info("(%s) Entering BACKUP STATE%s", self.name, suffix)
         elif to == State.FAULT:
             self._down_at = None
-            log.info("(%s) Entering FAULT STATE%s", self.name, suffix)
+            if not quiet:
+                log.info("(%s) Entering FAULT STATE%s", self.name, suffix)
         else:   # STOP, DELETED: terminal
             self._down_at = None
 
-        actions.append(self._notify(self._state_word(to)))
+        if not quiet:
+            actions.append(self._notify(self._state_word(to)))
         return actions
 
     # ------------------------------------------------------------------ handlers
@@ -266,7 +272,8 @@ class VirtualRouter:
         # Pre-existing copies of our VIPs are removed first (keepalived logs it at start).
         actions = self._remove_vips()
         if self.faults:
-            return actions + self._transition(State.FAULT, now, "startup with fault", init=True)
+            quiet = self.faults <= self._initial_faults
+            return actions + self._transition(State.FAULT, now, "startup with fault", init=True, quiet=quiet)
         if self.base_priority == PRIORITY_OWNER:
             # The owner never logs BACKUP (init): its timer fires after 1 us.
             if self.params.log_detail:
@@ -547,8 +554,9 @@ class VirtualRouter:
         """RFC 5798: a v3 backup uses the master's advertised interval (logged on change)."""
         new = timing.adver_int_us_from_wire(3, wire_value)
         if new != self.master_adver_int_us and new > 0:
-            log.info("(%s) advertisement interval updated from %dms to %dms by %s", self.name,
-                     self.master_adver_int_us // 1000, new // 1000, by)
+            if self.params.log_detail:      # keepalived logs it only with -D (LOG_DETAIL)
+                log.info("(%s) advertisement interval updated from %dms to %dms by %s", self.name,
+                         self.master_adver_int_us // 1000, new // 1000, by)
             self.master_adver_int_us = new
 
     def _set_master(self, src: bytes, priority: int) -> None:
@@ -569,8 +577,11 @@ class VirtualRouter:
         before = bool(self.faults)
         if fault:
             self.faults.add(source)
+            if isinstance(event, FaultChanged) and event.initial:
+                self._initial_faults.add(source)
         else:
             self.faults.discard(source)
+            self._initial_faults.discard(source)
         return before != bool(self.faults)
 
     def _send(self, priority: int) -> SendAdvert:
