@@ -140,7 +140,17 @@ Handler = Callable[["VirtualRouter", Event, float], list[Action]]
 
 
 class VirtualRouter:
-    """One VRRP instance.  Feed it events with `handle()`; ask `deadline()` when to wake it."""
+    """One VRRP instance.  Feed it events with `handle()`; ask `deadline()` when to wake it.
+
+    Read-only attributes for dumps, status and metrics (update only through events):
+    `state`, `wantstate` (State), `stats` (Stats), `base_priority`, `effective_priority`,
+    `adver_int_us` (configured) and `master_adver_int_us` (in use; `adver_int` in seconds),
+    `master_address` (packed) / `master_address_text`, `master_priority`, `last_transition`
+    (the `now` of the last state change) and `last_transition_reason`, `faults` (set of fault
+    sources), `params` (RouterParams).
+    `stats.advert_sent` counts the adverts the core asked for (SendAdvert); the IO layer adds
+    the periodic ones it sends for StartAdvertising.
+    """
 
     def __init__(self, params: RouterParams) -> None:
         self.params = params
@@ -169,6 +179,8 @@ class VirtualRouter:
         self._logged: set[str] = set()               # errors logged since the last state/master change
         self._vip_packed = frozenset(v.packed for v in params.vips)
         self._peers = {p.packed: p for p in params.unicast_peers}
+        self._source_packed = params.source_packed
+        self._auth_bytes = params.auth_bytes
 
     # ------------------------------------------------------------------ public API
 
@@ -246,7 +258,7 @@ class VirtualRouter:
             actions.extend(self._gratuitous(p.garp_master_repeat))
             self._garp_at = now + p.garp_master_delay if p.garp_master_delay > 0 else None
             self._garp_refresh_at = now + p.garp_master_refresh if p.garp_master_refresh > 0 else None
-            self.master_address = p.source_packed
+            self.master_address = self._source_packed
             self.master_priority = self.effective_priority
             self.stats.become_master += 1
         elif to == State.BACKUP:
@@ -387,7 +399,7 @@ class VirtualRouter:
             return []
         p = self.params
         adv = event.advert
-        ours = p.source_packed
+        ours = self._source_packed
         addr_cmp = 0 if ours is None or len(ours) != len(event.src) else (event.src > ours) - (event.src < ours)
         actions: list[Action] = []
         prio, eff = adv.priority, self.effective_priority
@@ -489,7 +501,7 @@ class VirtualRouter:
                 st.authtype_mismatch += 1
                 return self._log_once("authmismatch", "(%s) received a %d auth, expecting %d!",
                                       name, adv.auth_type, p.auth_type)
-            if p.auth_type == AUTH_PASS and not hmac.compare_digest(bytes(adv.auth_data[:8]), p.auth_bytes):
+            if p.auth_type == AUTH_PASS and not hmac.compare_digest(bytes(adv.auth_data[:8]), self._auth_bytes):
                 st.auth_failure += 1
                 return self._log_once("passwd", "(%s) received an invalid passwd!", name)
             if timing.adver_int_us_from_wire(2, adv.adver_int) != self.adver_int_us:
@@ -514,12 +526,11 @@ class VirtualRouter:
             return False
         st.advert_rcvd += 1
         if check_addr:
-            present = set(adv.addresses)
-            for vip in p.vips:
-                if vip.packed not in present:
-                    st.addr_list_err += 1
-                    return self._log_once("viplist", "(%s) ip address associated with VRID %d not present in "
-                                          "MASTER advert : %s", name, p.vrid, vip.address)
+            if not self._vip_packed.issubset(adv.addresses):
+                missing = next(v for v in p.vips if v.packed not in adv.addresses)
+                st.addr_list_err += 1
+                return self._log_once("viplist", "(%s) ip address associated with VRID %d not present in "
+                                      "MASTER advert : %s", name, p.vrid, missing.address)
             if p.is_unicast and p.check_unicast_src:
                 peer = self._peers.get(event.src)
                 if peer is None:
