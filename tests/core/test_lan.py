@@ -313,3 +313,48 @@ def test_external_vip_deletion_reelects() -> None:
     assert states[-1][0] - states[-2][0] == pytest.approx(skew(2, 120, 1.0))
     assert lan.masters() == ["a"] and flips(lan["b"]) == 1
 
+
+
+def test_down_timer_adverts_stretches_the_failover() -> None:
+    """down_timer_adverts 5: the backup waits 5 intervals + skew."""
+    lan = Lan()
+    lan.add("a", A, p(120, version=3, advert_int=0.1, down_timer_adverts=5))
+    lan.add("b", B, p(100, version=3, advert_int=0.1, down_timer_adverts=5))
+    lan.start()
+    lan.run_for(5)
+    lan.kill("a")
+    lan.run_for(5)
+    gap = lan.sent_by(B)[0].time - lan.sent_by(A)[-1].time
+    assert gap == pytest.approx(5 * 0.1 + skew(3, 100, 0.1), abs=1e-9)
+
+
+def test_ipv6_v3_pair() -> None:
+    """VRRPv3 over IPv6 (link-local sources, ff02::12): election and failover as for IPv4."""
+    vip6 = (VipSpec("fe80::100"), VipSpec("2001:db8::100", prefixlen=64))
+    lan = Lan()
+    for name, addr, prio in (("a", "fe80::1", 120), ("b", "fe80::2", 100)):
+        lan.add(name, addr, RouterParams(name="VI_6", vrid=60, priority=prio, version=3, family=6,
+                                         advert_int=0.5, vips=vip6))
+    lan.start()
+    lan.run_for(10)
+    assert lan.masters() == ["a"] and lan["b"].router.stats.advert_rcvd > 0
+    lan.kill("a")
+    lan.run_for(5)
+    gap = lan.sent_by("fe80::2")[0].time - lan.sent_by("fe80::1")[-1].time
+    assert gap == pytest.approx(master_down(3, 100, 0.5), abs=1e-9)
+    assert lan.sent_by("fe80::2")[0].dst == "ff02::12"
+
+
+def test_symmetric_unicast_with_source_check() -> None:
+    """Correctly configured unicast peers with check_unicast_src and a TTL range: one master,
+    no errors counted on either side."""
+    lan = Lan()
+    lan.add("a", A, p(120, version=3, unicast_peers=(UnicastPeer(B, min_ttl=255),), check_unicast_src=True))
+    lan.add("b", B, p(100, version=3, unicast_peers=(UnicastPeer(A, min_ttl=255),), check_unicast_src=True))
+    lan.start()
+    lan.run_for(60)
+    assert lan.masters() == ["a"] and flips(lan["b"]) == 1
+    for n in "ab":
+        stats = lan[n].router.stats.as_dict()
+        assert all(v == 0 for k, v in stats.items() if k.endswith("_err") or k.startswith(("auth", "invalid")))
+    assert lan["b"].router.stats.advert_rcvd >= 55
