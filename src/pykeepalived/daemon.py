@@ -159,13 +159,14 @@ def _gd(config: Any, name: str, default: Any = None) -> Any:
 @dataclass(slots=True)
 class Loaded:
     config: Any | None
-    exit_code: int          # keepalived's -t code (0, 4, 5, 6)
+    exit_code: int          # keepalived's -t code (0, 5, 6), or 4 when the configuration cannot run
     messages: list[str] = field(default_factory=list)
 
 
 def load_config(opts: argparse.Namespace, *, quiet: bool = False) -> Loaded:
     """Read opts.config_file, logging every diagnostic with its file:line as keepalived does."""
     from pykeepalived import config as kaconfig
+    from pykeepalived.config.model import Level
 
     result = kaconfig.load(opts.config_file, config_id=getattr(opts, "config_id", None),
                            all_config=bool(getattr(opts, "all_config", False)))
@@ -173,7 +174,12 @@ def load_config(opts: argparse.Namespace, *, quiet: bool = False) -> Loaded:
     if not quiet:
         for m in messages:
             log.info("%s", m)
-    return Loaded(result.config, result.exit_code, messages)
+    exit_code = result.exit_code
+    # A non-existent interface or a fatal error makes keepalived's VRRP child exit CONFIG
+    # (the -t code stays 5 when a higher-numbered error is also present): cannot run.
+    if any(d.level in (Level.BAD_IF, Level.FATAL) for d in result.diagnostics):
+        exit_code = 4
+    return Loaded(result.config, exit_code, messages)
 
 
 def reload_config_for_child(opts: argparse.Namespace) -> Any | None:

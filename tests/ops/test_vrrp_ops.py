@@ -1,0 +1,192 @@
+"""Operations with the real VRRP child (io/runtime.py) in namespaces, keepalived 2.2.7 as the peer:
+respawn after kill -9, reload (broken and good), live dump files against live state and a capture."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import sys
+import time
+
+import pytest
+
+from harness import Frame, Host, Lab, Proc, wait_until
+
+pytestmark = [pytest.mark.privileged]
+
+VIP = "192.0.2.100"
+
+
+def conf(priority: int, *, extra_global: str = "", extra_instance: str = "", vips: str = f"{VIP}/24") -> str:
+    return f"""
+global_defs {{
+  router_id r{priority}
+{extra_global}
+}}
+vrrp_instance VI_1 {{
+  interface eth0
+  virtual_router_id 51
+  priority {priority}
+  advert_int 1
+  virtual_ipaddress {{ {vips} }}
+{extra_instance}
+}}
+"""
+
+
+class Daemon:
+    """pykeepalived (our real VRRP child) -n -l -D -G with its files in the lab's workdir."""
+
+    def __init__(self, host: Host, text: str, name: str = "pyka") -> None:
+        wd = host.lab.workdir
+        self.conf = wd / f"{name}.conf"
+        self.conf.write_text(text)
+        self.pid_file, self.vrrp_pid_file = wd / f"{name}.pid", wd / f"{name}.vrrp.pid"
+        self.tmp = wd / f"{name}-tmp"
+        self.tmp.mkdir(exist_ok=True)
+        argv = [sys.executable, "-m", "pykeepalived", "-n", "-l", "-D", "-G", "-f", str(self.conf),
+                "-p", str(self.pid_file), "-r", str(self.vrrp_pid_file), "-c", str(wd / f"{name}.check.pid")]
+        env = {"TMPDIR": str(self.tmp)}
+        os.environ.pop("PYKEEPALIVED_VRRP_ENTRY", None)
+        self.proc: Proc = host.spawn(argv, name=name, env=env)
+
+    def log(self) -> str:
+        return self.proc.stdout() + self.proc.stderr()
+
+    def wait_log(self, pattern: str, timeout: float = 20) -> re.Match[str]:
+        return self.proc.wait_output(pattern, timeout)
+
+    def child(self) -> int | None:
+        try:
+            return int(self.vrrp_pid_file.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def signal(self, sig: int) -> None:
+        self.proc.send_signal(sig)
+
+
+def one_master(a: Host, b: Host) -> bool:
+    return a.has_address(VIP) != b.has_address(VIP)
+
+
+@pytest.mark.interop
+@pytest.mark.slow
+def test_kill9_vrrp_child_is_respawned_and_the_pair_converges(lab: Lab, record_property: pytest.RecordProperty
+                                                               ) -> None:
+    r1, r2 = lab.add_hosts("r1", "r2")
+    ours = Daemon(r1, conf(150))
+    theirs = r2.keepalived(conf(100))
+    ours.wait_log(r"\(VI_1\) Entering MASTER STATE", 20)
+    theirs.wait_state("VI_1", "BACKUP", 10)
+    wait_until(lambda: one_master(r1, r2) and r1.has_address(VIP), 10)
+    old = wait_until(ours.child, 5)
+
+    killed_at = time.monotonic()
+    os.kill(old, signal.SIGKILL)
+    new = wait_until(lambda: (p := ours.child()) not in (None, old) and p, 10)
+    respawned_after = time.monotonic() - killed_at
+    # The fresh child starts from BACKUP (init) and, with the higher priority, takes MASTER back.
+    ours.wait_log(rf"Starting VRRP child process, pid={new}[\s\S]*\(VI_1\) Entering MASTER STATE", 20)
+    wait_until(lambda: one_master(r1, r2) and r1.has_address(VIP), 10)
+    converged_after = time.monotonic() - killed_at
+    record_property("respawn_seconds", round(respawned_after, 3))
+    record_property("converged_seconds", round(converged_after, 3))
+    print(f"kill -9 of the VRRP child: respawned after {respawned_after:.3f} s, "
+          f"one master again after {converged_after:.3f} s")
+    assert f"pid {old} exited due to signal 9 (Killed)" in ours.log()
+    assert "Restart of VRRP process delayed 0 seconds to limit respawn rate" in ours.log()
+    assert ours.proc.alive
+    # Backup again on the keepalived side: one master on the LAN.
+    assert not r2.has_address(VIP)
+
+
+@pytest.mark.slow
+def test_broken_reload_keeps_everything_running_and_names_file_line(lab: Lab) -> None:
+    r1 = lab.add_host("r1")
+    good = conf(150, extra_global="  reload_check_config")
+    d = Daemon(r1, good)
+    d.wait_log(r"\(VI_1\) Entering MASTER STATE", 20)
+    child = d.child()
+    transitions = d.log().count("Entering")
+
+    # 1. A syntax error with reload_check_config: rejected, old config untouched.
+    broken = good.replace("  priority 150\n", "  priority 150\n  no_such_keyword 1\n")
+    d.conf.write_text(broken)
+    line = broken.splitlines().index("  no_such_keyword 1") + 1
+    d.signal(signal.SIGHUP)
+    d.wait_log(rf"\({re.escape(str(d.conf))}: Line {line}\) Unknown keyword 'no_such_keyword'", 15)
+    d.wait_log(r"keeping the running configuration", 15)
+
+    # 2. A configuration that cannot run (interface missing): rejected even without the check.
+    d.conf.write_text(conf(150).replace("interface eth0", "interface nosuch9"))
+    d.signal(signal.SIGHUP)
+    d.wait_log(r"\(.*: Line \d+\) WARNING - interface nosuch9 for vrrp_instance VI_1 doesn't exist", 15)
+    time.sleep(3)   # a few advert intervals: nothing may change
+    assert d.proc.alive and d.child() == child
+    assert d.log().count("Entering") == transitions
+    assert r1.has_address(VIP)
+    assert d.log().count("Reloading ...") == 2 and "Reload finished" not in d.log()
+
+
+@pytest.mark.slow
+def test_good_reload_reaches_the_child_which_keeps_running(lab: Lab) -> None:
+    r1 = lab.add_host("r1")
+    d = Daemon(r1, conf(150))
+    d.wait_log(r"\(VI_1\) Entering MASTER STATE", 20)
+    child = d.child()
+    d.conf.write_text(conf(150, vips=f"{VIP}/24\n    192.0.2.101/24"))
+    d.signal(signal.SIGHUP)
+    d.wait_log(r"Reload finished", 10)
+    time.sleep(2)
+    assert d.proc.alive and d.child() == child      # the same VRRP process, not a restart
+    assert r1.has_address(VIP)
+
+
+def _counts_from_capture(frames: list[Frame], src: str) -> int:
+    return sum(1 for f in frames if f.vrrp is not None and f.src == src)
+
+
+def _runtime_wires_dumps() -> bool:
+    import inspect
+
+    import pykeepalived.io.runtime as runtime
+
+    return "install_signal_handlers" in inspect.getsource(runtime)
+
+
+@pytest.mark.slow
+def test_live_dumps_match_state_and_capture(lab: Lab) -> None:
+    if not _runtime_wires_dumps():
+        pytest.xfail("io/runtime.py does not call status.dumps.install_signal_handlers yet")
+    r1, r2 = lab.add_hosts("r1", "r2")
+    cap = r2.capture()
+    d = Daemon(r1, conf(150))
+    d.wait_log(r"\(VI_1\) Entering MASTER STATE", 20)
+    time.sleep(3.5)
+    for sig in (signal.SIGUSR1, signal.SIGUSR2, signal.SIGRTMIN + 2):
+        d.signal(sig)
+    stats_file, json_file, data_file = d.tmp / "keepalived.stats", d.tmp / "keepalived.json", d.tmp / "keepalived.data"
+    wait_until(lambda: stats_file.exists() and json_file.exists() and data_file.exists(), 10)
+    frames = cap.stop()
+    sent_in_capture = _counts_from_capture(frames, r1.ip)
+
+    doc = json.loads(json_file.read_text())
+    assert isinstance(doc, list) and len(doc) == 1
+    data, stats = doc[0]["data"], doc[0]["stats"]
+    assert data["iname"] == "VI_1" and data["state"] == 2 and data["vrid"] == 51
+    assert data["effective_priority"] == 150 and data["vipset"] is True
+    assert data["vips"] == [f"{VIP}/24 dev eth0 scope global set"]
+    assert stats["become_master"] == 1
+    # The capture stopped after the signals: it saw at least what was counted, at most ~1 more.
+    assert abs(stats["advert_sent"] - sent_in_capture) <= 1, (stats["advert_sent"], sent_in_capture)
+
+    text = stats_file.read_text()
+    assert text.startswith("VRRP Instance: VI_1\n  Advertisements:\n")
+    assert re.search(r"^  Became master: 1$", text, re.M)
+    assert "   State = MASTER\n" in data_file.read_text()
+    for f in (stats_file, json_file, data_file):
+        assert oct(f.stat().st_mode & 0o777) == "0o600"
+    assert re.search(r"Printing VRRP stats for process\(\d+\) on signal", d.log())
