@@ -5,7 +5,9 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from pykeepalived._fastpath import codec_py as codec
+from pykeepalived._fastpath import (
+    codec,  # the active twin: compiled, or pure under PYKEEPALIVED_NO_EXTENSIONS
+)
 
 from pykeepalived.core import timing
 from pykeepalived.core.actions import Action

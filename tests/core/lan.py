@@ -18,7 +18,9 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pykeepalived._fastpath import codec_py as codec
+from pykeepalived._fastpath import (
+    codec,  # the active twin: compiled, or pure under PYKEEPALIVED_NO_EXTENSIONS
+)
 
 from pykeepalived.core import timing
 from pykeepalived.core.actions import (

@@ -311,12 +311,14 @@ def test_codec_rejections_bump_their_counter(reason: RejectReason, counter: str)
 
 def test_codec_reason_codes_match_the_codec() -> None:
     """RejectReason values are the codec's ERR_* codes, so the IO layer passes them through."""
-    from pykeepalived._fastpath import codec_py as codec
-    assert RejectReason.LENGTH == codec.ERR_LENGTH and RejectReason.VERSION == codec.ERR_VERSION
-    assert RejectReason.TYPE == codec.ERR_TYPE and RejectReason.CHECKSUM == codec.ERR_CHECKSUM
-    assert RejectReason.ADDR_COUNT == codec.ERR_ADDR_COUNT and RejectReason.AUTH == codec.ERR_AUTH
+    from pykeepalived._fastpath import codec as active
+    from pykeepalived._fastpath import pure
+    for codec in (active, pure("codec")):
+        assert RejectReason.LENGTH == codec.ERR_LENGTH and RejectReason.VERSION == codec.ERR_VERSION
+        assert RejectReason.TYPE == codec.ERR_TYPE and RejectReason.CHECKSUM == codec.ERR_CHECKSUM
+        assert RejectReason.ADDR_COUNT == codec.ERR_ADDR_COUNT and RejectReason.AUTH == codec.ERR_AUTH
     r = backup()
-    r.handle(AdvertRejected(codec.ERR_TYPE, packed(PEER)), 1.0)     # type: ignore[arg-type]
+    r.handle(AdvertRejected(active.ERR_TYPE, packed(PEER)), 1.0)     # type: ignore[arg-type]
     assert r.stats.invalid_type_rcvd == 1
 
 
