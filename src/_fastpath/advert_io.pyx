@@ -571,7 +571,7 @@ def _ipv6_control(bytes src, int ifindex, int hoplimit):
     for kind, value in ((IPV6_PKTINFO, pktinfo), (IPV6_HOPLIMIT, hop)):
         length = _socket.CMSG_LEN(len(value))
         space = _socket.CMSG_SPACE(len(value))
-        out += _struct.pack("=Nii", length, IPPROTO_IPV6, kind) + value + b"\0" * (space - length)
+        out += _struct.pack("@Nii", length, IPPROTO_IPV6, kind) + value + b"\0" * (space - length)
     return out
 
 

@@ -29,7 +29,7 @@ import math
 import signal
 import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import uvloop
@@ -149,15 +149,13 @@ class _Timer:
     at: float = math.inf
 
 
-@dataclass
 class VrrpRuntime:
     """Owns the loop-side state of the VRRP process; see the module docstring."""
 
-    config: Config
-    opts: argparse.Namespace
-    loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.get_running_loop)
-
-    def __post_init__(self) -> None:
+    def __init__(self, config: Config, opts: argparse.Namespace) -> None:
+        self.config = config
+        self.opts = opts
+        self.loop = asyncio.get_running_loop()
         self.clock = time.monotonic
         self.instances: list[Instance] = []
         self.demux: dict[tuple[int, int], dict[int, list[Instance]]] = {}
@@ -172,6 +170,7 @@ class VrrpRuntime:
         self.stopping = self.loop.create_future()
         self._timer = _Timer()
         self._warned: set[str] = set()
+        self._all_vips: set[Any] = set()
 
     # ------------------------------------------------------------------ start / stop
 
@@ -180,6 +179,8 @@ class VrrpRuntime:
         self.interfaces = await self.netlink.interfaces()
         log_detail = bool(getattr(self.opts, "log_detail", False))
         gd = self.config.global_defs
+        self._all_vips = {ip.address.ip for vi in self.config.vrrp_instances
+                          for ip in vi.virtual_ipaddress + vi.virtual_ipaddress_excluded}
         for vi in self.config.vrrp_instances:
             self.instances.append(self._build_instance(len(self.instances), vi, gd, log_detail))
         await self.netlink.start_monitor()
@@ -199,7 +200,10 @@ class VrrpRuntime:
         params = router_params(vi, gd, log_detail)
         family = socket.AF_INET if params.family == 4 else socket.AF_INET6
         if params.source_address is None:
-            src_text = iface.primary_ipv4 if params.family == 4 else iface.link_local
+            # A VIP left behind by a crashed run must not become the advert source.
+            candidates = [a for a in (iface.ipv4 if params.family == 4 else iface.ipv6_ll)
+                          if ipaddress.ip_address(a) not in self._all_vips]
+            src_text = candidates[0] if candidates else None
             if src_text is None:
                 raise StartupError(f"({vi.name}) interface {ifname} has no "
                                    f"{'IPv4' if params.family == 4 else 'IPv6 link-local'} address")
