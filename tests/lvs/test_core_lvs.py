@@ -182,16 +182,27 @@ def test_dynamic_weight_and_clamping() -> None:
     assert dests(state.table()) == {"10.0.0.1:8080": 0}
 
 
-def test_alpha_starts_down_and_first_failure_is_notified() -> None:
-    spec = vs(rs("10.0.0.1", alpha=True, notify_down="/bin/down"), rs("10.0.0.2"), rs("10.0.0.3", has_checkers=False))
+def test_alpha_starts_down_and_only_changes_notify() -> None:
+    spec = vs(rs("10.0.0.1", alpha=True, notify_down="/bin/down", notify_up="/bin/up"), rs("10.0.0.2"),
+              rs("10.0.0.3", has_checkers=False))
     state = LvsState(LvsConfig((spec,)))
     assert dests(state.table()) == {"10.0.0.2:8080": 1, "10.0.0.3:8080": 1}
-    n = state.update(spec.vs_id, lvs.RsId("10.0.0.1", 8080), RealServerHealth(False))
-    assert n == [RsNotify(spec.vs_id, lvs.RsId("10.0.0.1", 8080), PROTO_TCP, False, "/bin/down")]
-    # a non-alpha server whose first check succeeds says nothing
+    r1 = lvs.RsId("10.0.0.1", 8080)
+    assert state.update(spec.vs_id, r1, RealServerHealth(False)) == []
     assert state.update(spec.vs_id, lvs.RsId("10.0.0.2", 8080), RealServerHealth(True)) == []
-    # the second identical result is silent for everyone
-    assert state.update(spec.vs_id, lvs.RsId("10.0.0.1", 8080), RealServerHealth(False)) == []
+    assert state.rs_notify(spec.vs_id, r1) == RsNotify(spec.vs_id, r1, PROTO_TCP, False, "/bin/down")
+    assert state.update(spec.vs_id, r1, RealServerHealth(True)) == [RsNotify(spec.vs_id, r1, PROTO_TCP, True, "/bin/up")]
+
+
+def test_seed_and_requorum() -> None:
+    spec = vs(rs("10.0.0.1", 2), rs("10.0.0.2", 2), quorum=3, quorum_down="/bin/qd")
+    state = LvsState(LvsConfig((spec,)))
+    state.seed(spec.vs_id, lvs.RsId("10.0.0.1", 8080), RealServerHealth(False))
+    assert state.requorum(initial=True) == [] and not state.quorum_up(spec.vs_id)
+    state2 = LvsState(LvsConfig((spec,)))
+    state2.seed(spec.vs_id, lvs.RsId("10.0.0.1", 8080), RealServerHealth(False, 5))
+    assert state2.requorum() == [VsNotify(spec.vs_id, False, "/bin/qd")]
+    assert state2.weight(spec.vs_id, lvs.RsId("10.0.0.1", 8080)) == 5
 
 
 def test_quorum_hysteresis_and_notifications() -> None:

@@ -1,0 +1,303 @@
+"""The checker child: checkers -> core.lvs -> backend, with keepalived's notifications.
+
+    run_checkers(config, opts) -> exit status      (started by daemon.py in the checker child)
+
+On a uvloop loop: the checkers (`pykeepalived.check`) publish per-real-server health through
+their HealthHub; `LvsState` turns that into the desired table plus quorum notifications; the
+difference from what is programmed goes to the backend on its own thread (IPVS or nftables).
+Changes arriving in the same loop tick are applied as one diff.
+
+Who notifies what (as keepalived's ipwrapper.c): the hub runs `notify_up`/`notify_down`; this
+module runs `quorum_up`/`quorum_down`, writes the `RS ...`/`VS ...` lines (with keepalived's
+trailing NUL) to `notify_fifo` and `lvs_notify_fifo`, runs the omega notifies at shutdown and
+the `rs_init_notifies` ones at start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import stat
+from collections.abc import Sequence
+from typing import Any
+
+from pykeepalived.core.lvs import (
+    Flush,
+    LvsConfig,
+    LvsState,
+    Notify,
+    Op,
+    RealServerHealth,
+    RsId,
+    Table,
+    VsId,
+    VsNotify,
+    apply_ops,
+    diff,
+    from_model,
+)
+from pykeepalived.errors import EXIT_CONFIG, EXIT_FATAL, EXIT_OK
+from pykeepalived.lvs.backend import BackendError, BackendThread
+
+log = logging.getLogger(__name__)
+
+SCRIPT_STOP_TIMEOUT = 1.0      # keepalived gives shutdown notifies TIMER_HZ
+
+
+class FifoWriter:
+    """notify_fifo / lvs_notify_fifo: created if missing, opened read-write so no reader is needed."""
+
+    def __init__(self, paths: Sequence[str]) -> None:
+        self.fds: list[int] = []
+        for path in paths:
+            try:
+                if not os.path.exists(path):
+                    os.mkfifo(path, 0o600)
+                elif not stat.S_ISFIFO(os.stat(path).st_mode):
+                    log.error("notify FIFO %s exists and is not a FIFO", path)
+                    continue
+                self.fds.append(os.open(path, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC))
+            except OSError as exc:
+                log.error("Unable to open notify FIFO %s - %s", path, exc.strerror)
+
+    def write(self, line: bytes) -> None:
+        for fd in self.fds:
+            with contextlib.suppress(OSError):     # a full FIFO loses the line, as in keepalived
+                os.write(fd, line)
+
+    def close(self) -> None:
+        for fd in self.fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self.fds = []
+
+
+class LvsRuntime:
+    """LVS state + backend + notifications for one configuration (replaced in place on reload)."""
+
+    def __init__(self, model: Any, backend: BackendThread, *, release_on_stop: bool = True) -> None:
+        self.model = model
+        self.lvs: LvsConfig = from_model(model)
+        self.state = LvsState(self.lvs)
+        self.backend = backend
+        self.release_on_stop = release_on_stop
+        self.programmed = Table()
+        self.fifo = FifoWriter(self.lvs.notify_fifos)
+        self.keys = _key_map(model, self.lvs)
+        self._dirty = False
+        self._apply_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.operations = 0          # operations sent to the backend so far (status, tests)
+
+    # -- start / stop ----------------------------------------------------------------------------
+    async def start(self, snapshot: Sequence[Any] = ()) -> None:
+        self._seed(snapshot)
+        self.state.requorum(initial=True)
+        ops: list[Op] = []
+        if self.lvs.flush:
+            ops.append(Flush())
+            live = Table()
+        else:
+            desired_keys = list(self.state.table().services)
+            live = await self.backend.call(lambda b: b.read(desired_keys))
+        ops += diff(self.state.table(), live)
+        await self._apply(ops, live)
+        self._notify(self.state.start())
+
+    async def stop(self) -> None:
+        ops, notes = self.state.stop(release=self.release_on_stop)
+        await self._apply(ops, self.programmed)
+        for note in notes:
+            self.fifo.write(note.fifo_line())
+        scripts = [n.script for n in notes if n.script]
+        await asyncio.gather(*(_run_script(s, SCRIPT_STOP_TIMEOUT) for s in scripts))
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        self.fifo.close()
+
+    async def reload(self, model: Any, snapshot: Sequence[Any] = ()) -> None:
+        """keepalived's clear_diff_services: keep the state of what stays, change only what changed.
+
+        `snapshot` is the new checkers' start-up view; the hub does not carry checker state over a
+        reload yet, so its view wins (a server that is really down drops out at its first check)."""
+        self.model = model
+        self.lvs = from_model(model)
+        self.keys = _key_map(model, self.lvs)
+        self.fifo.close()
+        self.fifo = FifoWriter(self.lvs.notify_fifos)
+        notes = self.state.reload(self.lvs)
+        self._seed(snapshot)
+        notes += self.state.requorum()
+        await self._reconcile()
+        self._notify(notes)
+
+    def _seed(self, snapshot: Sequence[Any]) -> None:
+        for health in snapshot:
+            ids = self.keys.get(health.key)
+            if ids is not None:
+                self.state.seed(ids[0], ids[1], RealServerHealth(health.alive, health.weight))
+
+    # -- health ------------------------------------------------------------------------------------
+    def on_health(self, health: Any) -> None:
+        """HealthHub subscriber (runs on the loop). The hub publishes three things: an alive change,
+        a weight change, and a first result that confirms the start-up state (which keepalived
+        notifies too). The hub has run notify_up/notify_down already; we write the FIFO lines."""
+        ids = self.keys.get(health.key)
+        if ids is None:
+            return
+        vs, rs = ids
+        was_alive, old_weight = self.state.alive(vs, rs), self.state.weight(vs, rs)
+        notes = self.state.update(vs, rs, RealServerHealth(health.alive, health.weight))
+        if was_alive == health.alive and old_weight == health.weight:
+            self.fifo.write(self.state.rs_notify(vs, rs).fifo_line())
+        self._notify(notes, rs_scripts=False)
+        self._schedule()
+
+    def _notify(self, notes: Sequence[Notify], rs_scripts: bool = True) -> None:
+        for note in notes:
+            if isinstance(note, VsNotify):
+                log.info("%s quorum for VS %s", "Gained" if note.up else "Lost", note.vs)
+            self.fifo.write(note.fifo_line())
+            if note.script and (rs_scripts or isinstance(note, VsNotify)):
+                self._spawn(_run_script(note.script))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- applying ---------------------------------------------------------------------------------
+    def _schedule(self) -> None:
+        if not self._dirty:
+            self._dirty = True
+            self._spawn(self._reconcile())
+
+    async def _reconcile(self) -> None:
+        async with self._apply_lock:
+            self._dirty = False
+            ops = diff(self.state.table(), self.programmed, managed=self.programmed.services)
+            await self._apply(ops, self.programmed)
+
+    async def _apply(self, ops: list[Op], base: Table) -> None:
+        if not ops:
+            self.programmed = base
+            return
+        errors = await self.backend.call(lambda b: b.apply(ops))
+        self.operations += len(ops)
+        if errors:
+            # the kernel disagrees with our model: believe the kernel for the services we manage
+            keys = list(self.state.table().services) + list(base.services)
+            self.programmed = await self.backend.call(lambda b: b.read(keys))
+        else:
+            self.programmed = apply_ops(base, ops)
+
+
+def _key_map(model: Any, lvs: LvsConfig) -> dict[Any, tuple[VsId, RsId]]:
+    """check.RealServerKey (model keys) -> (VsId, RsId) of core.lvs, built from the same config order."""
+    from pykeepalived.check.common import RealServerKey
+
+    out: dict[Any, tuple[VsId, RsId]] = {}
+    for vs_model, vs_spec in zip(model.virtual_servers, lvs.virtual_servers, strict=True):
+        for rs_model, rs_spec in zip(vs_model.real_servers, vs_spec.real_servers, strict=True):
+            out[RealServerKey(vs_model.key, str(rs_model.address), rs_model.port)] = (vs_spec.vs_id, rs_spec.rs_id)
+    return out
+
+
+async def _run_script(cmd: str, timeout: float | None = None) -> int | None:
+    """A quorum / omega notify: no shell, own process group, no extra arguments."""
+    import shlex
+
+    from pykeepalived.check.hub import script_env
+
+    try:
+        args = shlex.split(cmd)
+        proc = await asyncio.create_subprocess_exec(
+            *args, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL, start_new_session=True, env=script_env())
+    except (OSError, ValueError) as exc:
+        log.info("Failed to exec script %s - %s", cmd, exc)
+        return None
+    try:
+        async with asyncio.timeout(timeout):
+            return await proc.wait()
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        return await proc.wait()
+
+
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+async def _main(config: Any, opts: argparse.Namespace) -> int:
+    from pykeepalived.check.hub import HealthHub
+    from pykeepalived.check.service import CheckerService
+
+    requested = getattr(opts, "lvs_backend", "auto") or "auto"
+    netns = getattr(config, "net_namespace_ipvs", None) or None
+    try:
+        backend = await asyncio.get_running_loop().run_in_executor(
+            None, lambda: BackendThread(requested, netns=netns))
+    except (BackendError, OSError) as exc:
+        log.error("%s", exc)
+        return EXIT_FATAL
+    try:
+        if backend.name == "nftables":
+            from pykeepalived.lvs.nftables import check_config
+
+            problems = check_config(from_model(config))
+            for problem in problems:
+                log.error("%s", problem)
+            if problems:
+                return EXIT_CONFIG
+        runtime = LvsRuntime(config, backend, release_on_stop=not getattr(opts, "dont_release_ipvs", False))
+        hub = HealthHub()
+        service = CheckerService.from_config(config, hub=hub)
+        await runtime.start(hub.snapshot())
+        hub.subscribe(runtime.on_health)
+        await service.start()
+
+        loop = asyncio.get_running_loop()
+        stopping = loop.create_future()
+        reloads: asyncio.Queue[None] = asyncio.Queue()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, _resolve, stopping)
+        loop.add_signal_handler(signal.SIGHUP, reloads.put_nowait, None)
+
+        async def reloader() -> None:
+            nonlocal service
+            while True:
+                await reloads.get()
+                from pykeepalived.daemon import reload_config_for_child
+
+                new = reload_config_for_child(opts)
+                if new is None:
+                    continue
+                log.info("Reloading")
+                await service.stop()
+                hub2 = HealthHub()
+                service = CheckerService.from_config(new, hub=hub2)
+                await runtime.reload(new, hub2.snapshot())
+                hub2.subscribe(runtime.on_health)
+                await service.start()
+
+        reload_task = loop.create_task(reloader())
+        await stopping
+        reload_task.cancel()
+        await service.stop()
+        await runtime.stop()
+        return EXIT_OK
+    finally:
+        await asyncio.get_running_loop().run_in_executor(None, backend.close)
+
+
+def run_checkers(config: Any, opts: argparse.Namespace) -> int:
+    """The checker child's entry point: run until SIGTERM/SIGINT, reload on SIGHUP; the exit status."""
+    import uvloop
+
+    return int(uvloop.run(_main(config, opts)))
