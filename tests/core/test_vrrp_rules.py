@@ -299,6 +299,7 @@ def test_wrong_version_is_rejected(logs: list[str]) -> None:
     (RejectReason.LENGTH, "packet_len_err"), (RejectReason.TYPE, "invalid_type_rcvd"),
     (RejectReason.AUTH, "invalid_authtype"), (RejectReason.TTL, "ip_ttl_err"),
     (RejectReason.AH, "authtype_mismatch"), (RejectReason.ADDR_COUNT, "packet_len_err"),
+    (RejectReason.AH_ICV, "auth_failure"),
 ])
 def test_codec_rejections_bump_their_counter(reason: RejectReason, counter: str) -> None:
     """Rejections found by the codec are counted by the core, one counter per reason."""

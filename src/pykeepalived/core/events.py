@@ -60,6 +60,7 @@ class RejectReason(IntEnum):
     AUTH = 6          # codec ERR_AUTH: v2 auth type not 0/1/2 -> invalid_authtype
     TTL = 20          # multicast TTL/hop limit != 255 (if the IO layer checks it) -> ip_ttl_err
     AH = 21           # AH header presence differs from auth_type AH -> authtype_mismatch
+    AH_ICV = 22       # the AH HMAC-MD5-96 ICV does not verify (checked by the IO layer) -> auth_failure
 
 
 @dataclass(frozen=True, slots=True)

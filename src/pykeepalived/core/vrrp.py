@@ -112,6 +112,7 @@ REJECT_COUNTERS: dict[RejectReason, str | None] = {
     RejectReason.AUTH: "invalid_authtype",
     RejectReason.TTL: "ip_ttl_err",
     RejectReason.AH: "authtype_mismatch",
+    RejectReason.AH_ICV: "auth_failure",
 }
 # keepalived's wording for the rejections the codec finds before the core sees the advert.
 REJECT_TEXTS: dict[RejectReason, str] = {
@@ -123,6 +124,7 @@ REJECT_TEXTS: dict[RejectReason, str] = {
     RejectReason.AUTH: "Invalid auth type from %s",
     RejectReason.TTL: "invalid TTL/HL from %s",
     RejectReason.AH: "AH header mismatch from %s",
+    RejectReason.AH_ICV: "invalid IPSEC-AH digest from %s",
 }
 
 
