@@ -1,0 +1,396 @@
+"""Precision at scale, pykeepalived beside keepalived 2.2.7 (issue: precision at scale).
+
+    .venv/bin/python bench/scale.py                 # the full matrix (about 40 minutes)
+    .venv/bin/python bench/scale.py --quick         # a reduced matrix (a few minutes)
+    .venv/bin/python bench/scale.py --write         # also rewrite bench/RESULTS.md's section
+
+Runs in network namespaces built with the test harness (tests/harness), as root:
+
+1. scale: a master daemon with N VRRPv3 instances (VRIDs 1-200 per interface over several veth
+   pairs, one VIP each) in namespace `m`, a peer namespace `p` capturing every advert with
+   kernel timestamps (tcpdump -i any). Reported: CPU of the VRRP process (schedstat, all its
+   threads) per second and per advert, adverts/s on the wire against nominal, per-instance
+   gap percentiles and mean drift against the nominal interval, RSS of the whole daemon.
+   Optionally with the other core, or both cores, saturated by busy loops (the daemon is
+   pinned to CPU 0 with taskset, both implementations alike).
+2. backups under load: the same N as backups (priority 100) in `p`; spurious MASTER
+   transitions (log lines) and adverts sent by the backup during the window are counted.
+3. failover precision: a pair on a bridge; SIGKILL of the master's process group (takeover
+   measured as backup's first advert - master's last advert, against 3*interval + skew) and
+   SIGTERM (backup's first advert - master's priority-0 advert, against skew).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from harness import Host, Lab, VrrpDaemon, keepalived_path  # noqa: E402
+from harness.pcap import iter_pcap  # noqa: E402
+
+IMPLS = ("keepalived", "pykeepalived")
+PER_IF = 200
+RESULTS = ROOT / "bench" / "RESULTS.md"
+SECTION = "## Precision at scale (bench/scale.py)"
+
+
+# ----------------------------------------------------------------------------- configs
+
+def scale_config(n: int, interval: float, priority: int, state: str) -> str:
+    out = ["global_defs {\n  vrrp_garp_master_repeat 1\n  vrrp_garp_master_delay 0\n}\n"]
+    for i in range(n):
+        ifidx, vrid = divmod(i, PER_IF)
+        out.append(
+            f"vrrp_instance VI_{i} {{\n  state {state}\n  interface v{ifidx}\n  virtual_router_id {vrid + 1}\n"
+            f"  priority {priority}\n  version 3\n  advert_int {interval}\n"
+            f"  virtual_ipaddress {{\n    198.19.{i // 250}.{i % 250 + 1}/32\n  }}\n}}\n")
+    return "".join(out)
+
+
+def pair_config(version: int, interval: float, priority: int) -> str:
+    return (f"vrrp_instance VI_1 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n"
+            f"  priority {priority}\n  version {version}\n  advert_int {interval}\n"
+            f"  virtual_ipaddress {{\n    192.0.2.200/24\n  }}\n}}\n")
+
+
+# ----------------------------------------------------------------------------- measuring
+
+def task_cpu_ns(pid: int) -> int:
+    """CPU time of every thread of `pid` (schedstat: nanoseconds on a CPU)."""
+    total = 0
+    with contextlib.suppress(FileNotFoundError):
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(FileNotFoundError, ValueError):
+                total += int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[0])
+    return total
+
+
+def rss_kib(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(FileNotFoundError):
+            m = re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{pid}/status").read_text())
+            total += int(m.group(1)) if m else 0
+    return total
+
+
+def daemon_pids(d: VrrpDaemon) -> list[int]:
+    """The parent and its children (keepalived and pykeepalived both fork a VRRP child)."""
+    out = subprocess.run(["pgrep", "-g", str(d.pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def percentile(sorted_vals: list[float], q: float) -> float:
+    if not sorted_vals:
+        return float("nan")
+    k = min(len(sorted_vals) - 1, max(0, int(round(q * (len(sorted_vals) - 1)))))
+    return sorted_vals[k]
+
+
+@dataclass
+class Adverts:
+    """(source, vrid) -> kernel timestamps (ns) and priorities of captured adverts."""
+
+    times: dict[tuple[str, int], list[int]] = field(default_factory=lambda: defaultdict(list))
+    prios: dict[tuple[str, int], list[int]] = field(default_factory=lambda: defaultdict(list))
+
+    @classmethod
+    def read(cls, path: Path, start_ns: int = 0, end_ns: int = 2**63) -> Adverts:
+        a = cls()
+        for frame in iter_pcap(path):
+            v = frame.vrrp
+            if v is None or not start_ns <= frame.ts_ns <= end_ns:
+                continue
+            key = (frame.src, v.vrid)
+            a.times[key].append(frame.ts_ns)
+            a.prios[key].append(v.priority)
+        return a
+
+
+def gap_stats(adverts: Adverts, sources: set[str], interval: float) -> dict[str, float]:
+    gaps: list[float] = []
+    drifts: list[float] = []
+    for (src, _vrid), ts in adverts.times.items():
+        if src not in sources or len(ts) < 3:
+            continue
+        ts = sorted(ts)
+        g = [(b - a) / 1e9 for a, b in zip(ts, ts[1:], strict=False)]
+        gaps.extend(g)
+        drifts.append((statistics.fmean(g) - interval) / interval)
+    gaps.sort()
+    ms = 1000.0
+    return {
+        "gap_p50_ms": (percentile(gaps, 0.5) - interval) * ms,
+        "gap_p99_ms": (percentile(gaps, 0.99) - interval) * ms,
+        "gap_p999_ms": (percentile(gaps, 0.999) - interval) * ms,
+        "gap_max_ms": ((gaps[-1] if gaps else float("nan")) - interval) * ms,
+        "drift_pct": statistics.fmean(drifts) * 100 if drifts else float("nan"),
+    }
+
+
+# ----------------------------------------------------------------------------- topology
+
+def veth_pairs(lab: Lab, a: Host, b: Host, count: int) -> None:
+    """v0..v{count-1} between a and b; a has 198.18.k.1, b 198.18.k.2."""
+    for k in range(count):
+        subprocess.run(["ip", "-n", a.ns, "link", "add", f"v{k}", "type", "veth", "peer", "name", f"v{k}",
+                        "netns", b.ns], check=True)
+        for host, last in ((a, 1), (b, 2)):
+            host.ip_cmd("addr", "add", f"198.18.{k}.{last}/24", "dev", f"v{k}")
+            host.ip_cmd("link", "set", f"v{k}", "up")
+
+
+def start_daemon(host: Host, impl: str, config: str, cpus: str | None) -> VrrpDaemon:
+    d = VrrpDaemon(host, config, implementation=impl)
+    d.conf_path.write_text(config)
+    argv = d.argv if cpus is None else ["taskset", "-c", cpus, *d.argv]
+    d.proc = host.spawn(argv, name=d.conf_path.stem)
+    return d
+
+
+@contextlib.contextmanager
+def busy_loops(host: Host, cpus: list[str]) -> Iterator[None]:
+    procs = [host.spawn(["taskset", "-c", c, sys.executable, "-c", "while True: pass"], name=f"busy{c}")
+             for c in cpus]
+    try:
+        yield
+    finally:
+        for p in procs:
+            p.kill()
+
+
+def count_states(text: str, state: str) -> int:
+    return len(re.findall(rf"Entering {state} STATE", text))
+
+
+# ----------------------------------------------------------------------------- scenarios
+
+def run_scale(impl: str, n: int, interval: float, load: str, window: float, backups: bool) -> dict[str, object]:
+    with Lab() as lab:
+        m, p = lab.add_host("m", lans=()), lab.add_host("p", lans=())
+        veth_pairs(lab, m, p, (n + PER_IF - 1) // PER_IF)
+        master = start_daemon(m, impl, scale_config(n, interval, 200, "MASTER"), cpus="0")
+        deadline = time.monotonic() + 30 + 5 * interval
+        while count_states(master.log(), "MASTER") < n:
+            if time.monotonic() > deadline or not master.alive:
+                raise RuntimeError(f"{impl}: only {count_states(master.log(), 'MASTER')}/{n} became MASTER")
+            time.sleep(0.2)
+        backup = start_daemon(p, impl, scale_config(n, interval, 100, "BACKUP"), cpus="1") if backups else None
+        time.sleep(max(2.0, 5 * interval))  # warm-up
+        cap = p.capture(iface="any", bpf="ip proto 112")
+        busy = {"idle": [], "other": ["1"], "both": ["0", "1"]}[load]
+        with busy_loops(p, busy):
+            time.sleep(0.5)
+            vrrp_pid = master.vrrp_pid() or master.pid
+            backup_log_before = backup.log() if backup else ""
+            cpu0, t0 = task_cpu_ns(vrrp_pid), time.monotonic()
+            t0_ns = time.clock_gettime_ns(time.CLOCK_REALTIME)
+            time.sleep(window)
+            cpu1, t1 = task_cpu_ns(vrrp_pid), time.monotonic()
+            t1_ns = time.clock_gettime_ns(time.CLOCK_REALTIME)
+            rss = rss_kib(daemon_pids(master))
+            backup_log_after = backup.log() if backup else ""
+        cap.stop()
+        adverts = Adverts.read(cap.path, t0_ns, t1_ns)
+        masters = {f"198.18.{k}.1" for k in range((n + PER_IF - 1) // PER_IF)}
+        backups_src = {f"198.18.{k}.2" for k in range((n + PER_IF - 1) // PER_IF)}
+        sent = sum(len(ts) for (src, _), ts in adverts.times.items() if src in masters)
+        elapsed = t1 - t0
+        cpu_s = (cpu1 - cpu0) / 1e9
+        row: dict[str, object] = {
+            "impl": impl, "n": n, "interval": interval, "load": load,
+            "cpu_pct": 100 * cpu_s / elapsed,
+            "cpu_us_per_advert": 1e6 * cpu_s / sent if sent else float("nan"),
+            "adverts_per_s": sent / elapsed, "nominal_per_s": n / interval,
+            "rss_mib": rss / 1024,
+            **gap_stats(adverts, masters, interval),
+        }
+        if backup is not None:
+            new_log = backup_log_after[len(backup_log_before):]
+            row["backup_master_transitions"] = count_states(new_log, "MASTER")
+            row["backup_adverts"] = sum(len(ts) for (src, _), ts in adverts.times.items() if src in backups_src)
+        return row
+
+
+def run_failover(impl: str, version: int, interval: float, kind: str, reps: int) -> dict[str, object]:
+    """kind: 'kill' (SIGKILL to the process group) or 'stop' (SIGTERM, priority-0 advert)."""
+    prio_b = 100
+    skew = (256 - prio_b) / 256 if version == 2 else (256 - prio_b) * interval / 256
+    expected = skew if kind == "stop" else 3 * interval + skew
+    deltas: list[float] = []
+    with Lab() as lab:
+        a, b = lab.add_hosts("a", "b")
+        backup = start_daemon(b, impl, pair_config(version, interval, prio_b), cpus=None)
+        backup.wait_state("VI_1", "BACKUP", timeout=10)
+        for _ in range(reps):
+            master = start_daemon(a, impl, pair_config(version, interval, 150), cpus=None)
+            wait = 3 * interval + 1 + 2 * interval
+            master.wait_state("VI_1", "MASTER", timeout=10 + wait)
+            with contextlib.suppress(Exception):
+                backup.wait_log(r"Entering BACKUP STATE", timeout=1)
+            time.sleep(max(3 * interval, 0.3))
+            cap = lab.capture(bpf="ip proto 112")
+            time.sleep(max(2 * interval, 0.2))
+            if kind == "kill":
+                master.kill()
+            else:
+                master.stop()
+            time.sleep(expected + 4 * interval + 0.5)
+            frames = [f for f in cap.stop() if f.vrrp is not None]
+            a_frames = [f for f in frames if f.src == a.ip]
+            b_frames = [f for f in frames if f.src == b.ip]
+            if kind == "stop":
+                zero = [f for f in a_frames if f.vrrp is not None and f.vrrp.priority == 0]
+                last_a = zero[0].ts_ns if zero else None
+            else:
+                last_a = a_frames[-1].ts_ns if a_frames else None
+            first_b = next((f.ts_ns for f in b_frames if last_a is not None and f.ts_ns > last_a), None)
+            if last_a is not None and first_b is not None:
+                deltas.append((first_b - last_a) / 1e9 - expected)
+            if master.alive:
+                master.kill()
+            # let the backup settle as master before the next round makes it BACKUP again
+            time.sleep(0.2)
+    deltas.sort()
+    ms = 1000.0
+    return {"impl": impl, "version": version, "interval": interval, "kind": kind, "reps": len(deltas),
+            "expected_ms": expected * ms,
+            "median_ms": statistics.median(deltas) * ms if deltas else float("nan"),
+            "max_ms": deltas[-1] * ms if deltas else float("nan"),
+            "min_ms": deltas[0] * ms if deltas else float("nan")}
+
+
+# ----------------------------------------------------------------------------- report
+
+def fmt(v: object) -> str:
+    if isinstance(v, float):
+        return "n/a" if v != v else f"{v:.3g}" if abs(v) < 100 else f"{v:.0f}"
+    return str(v)
+
+
+def ratio(ours: object, theirs: object) -> str:
+    if isinstance(ours, (int, float)) and isinstance(theirs, (int, float)) and theirs:
+        return f"{ours / theirs:.2f}"
+    return "n/a"
+
+
+def table(rows: list[dict[str, object]], key: tuple[str, ...], cols: tuple[str, ...]) -> list[str]:
+    by_key: dict[tuple[object, ...], dict[str, dict[str, object]]] = defaultdict(dict)
+    for r in rows:
+        by_key[tuple(r[k] for k in key)][str(r["impl"])] = r
+    head = [*key, *(f"{c} (ka / py / ratio)" for c in cols)]
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for k, impls in by_key.items():
+        ka, py = impls.get("keepalived", {}), impls.get("pykeepalived", {})
+        cells = [fmt(x) for x in k]
+        for c in cols:
+            cells.append(f"{fmt(ka.get(c, 'n/a'))} / {fmt(py.get(c, 'n/a'))} / {ratio(py.get(c), ka.get(c))}")
+        out.append("| " + " | ".join(cells) + " |")
+    return out
+
+
+def report(scale: list[dict[str, object]], failover: list[dict[str, object]], command: str) -> str:
+    lines = [SECTION, "",
+             f"Measured {datetime.date.today()} on {os.cpu_count()} cores, kernel {platform.release()}, "
+             f"with `{command}`. keepalived 2.2.7 and pykeepalived run the same generated configs in the same "
+             "namespaces, pinned to CPU 0; gaps are per-instance gaps between consecutive adverts on the "
+             "wire minus the nominal interval (kernel timestamps in the peer namespace).", ""]
+    if scale:
+        lines += ["### Scale (master with N instances, VRRPv3)", ""]
+        lines += table(scale, ("n", "interval", "load"),
+                       ("cpu_pct", "cpu_us_per_advert", "adverts_per_s", "gap_p50_ms", "gap_p99_ms",
+                        "gap_p999_ms", "gap_max_ms", "drift_pct", "rss_mib"))
+        if any("backup_master_transitions" in r for r in scale):
+            lines += ["", "### Backups under load (same N as backups in the peer namespace)", ""]
+            lines += table([r for r in scale if "backup_master_transitions" in r], ("n", "interval", "load"),
+                           ("backup_master_transitions", "backup_adverts"))
+        lines.append("")
+    if failover:
+        lines += ["### Failover precision (takeover minus expected; ms)", ""]
+        lines += table(failover, ("version", "interval", "kind", "expected_ms"), ("reps", "median_ms", "max_ms"))
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_section(text: str) -> None:
+    current = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    start = current.find(SECTION)
+    if start < 0:
+        RESULTS.write_text(current.rstrip() + "\n\n" + text + "\n")
+        return
+    end = current.find("\n## ", start + len(SECTION))
+    RESULTS.write_text(current[:start] + text + ("\n" + current[end + 1:] if end >= 0 else "\n"))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="a reduced matrix with short windows")
+    ap.add_argument("--n", default="10,100,1000,2000")
+    ap.add_argument("--intervals", default="0.1,0.02,0.01")
+    ap.add_argument("--loads", default="idle,other,both")
+    ap.add_argument("--window", type=float, default=20.0)
+    ap.add_argument("--reps", type=int, default=12)
+    ap.add_argument("--impls", default=",".join(IMPLS))
+    ap.add_argument("--skip-scale", action="store_true")
+    ap.add_argument("--skip-failover", action="store_true")
+    ap.add_argument("--write", action="store_true", help="rewrite this benchmark's section of bench/RESULTS.md")
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        print("bench/scale.py needs root (network namespaces)", file=sys.stderr)
+        return 2
+    impls = [i for i in args.impls.split(",") if i != "keepalived" or keepalived_path()]
+    if args.quick:
+        args.n, args.intervals, args.loads, args.window, args.reps = "100,1000", "0.1,0.01", "idle,both", 5.0, 4
+    scale_rows: list[dict[str, object]] = []
+    failover_rows: list[dict[str, object]] = []
+    if not args.skip_scale:
+        for n in map(int, args.n.split(",")):
+            for interval in map(float, args.intervals.split(",")):
+                for load in args.loads.split(","):
+                    for impl in impls:
+                        try:
+                            row = run_scale(impl, n, interval, load, args.window, backups=(load == "idle"))
+                        except Exception as exc:  # noqa: BLE001 - one failed cell must not lose the others
+                            row = {"impl": impl, "n": n, "interval": interval, "load": load, "error": str(exc)}
+                        print(row, flush=True)
+                        scale_rows.append(row)
+    if not args.skip_failover:
+        for version, interval in ((2, 1.0), (3, 0.1), (3, 0.05), (3, 0.01)):
+            for kind in ("kill", "stop"):
+                for impl in impls:
+                    try:
+                        row = run_failover(impl, version, interval, kind, args.reps)
+                    except Exception as exc:  # noqa: BLE001
+                        row = {"impl": impl, "version": version, "interval": interval, "kind": kind,
+                               "error": str(exc)}
+                    print(row, flush=True)
+                    failover_rows.append(row)
+    command = "python bench/scale.py " + " ".join(sys.argv[1:])
+    text = report([r for r in scale_rows if "error" not in r], [r for r in failover_rows if "error" not in r],
+                  command.strip())
+    errors = [r for r in scale_rows + failover_rows if "error" in r]
+    if errors:
+        text += "\nCells that failed to run:\n\n" + "\n".join(f"- {r}" for r in errors) + "\n"
+    print(text)
+    if args.write:
+        write_section(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
