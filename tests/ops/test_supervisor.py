@@ -297,3 +297,31 @@ def test_syslog_idents_of_parent_and_child(lab: Lab, tmp_path: Path) -> None:
         assert p.stdout() + p.stderr() == ""      # -l not given: nothing on the console
     finally:
         s.close()
+
+
+def test_reload_time_parsing() -> None:
+    now = time.mktime((2026, 11, 25, 12, 0, 0, 0, 0, -1))
+    assert daemon.parse_reload_time("13:00:00", now) == (now + 3600, False)
+    assert daemon.parse_reload_time("11:00:00", now) == (now + 23 * 3600, False)   # tomorrow
+    assert daemon.parse_reload_time("2026-11-25 12:00:05", now) == (now + 5, True)
+    assert daemon.parse_reload_time("26-11-25 12:00:05", now) == (now + 5, True)
+    assert daemon.parse_reload_time("2026-11-25 11:00:00", now) == "past"
+    assert daemon.parse_reload_time("25:00:00", now) == "invalid"
+    assert daemon.parse_reload_time("tomorrow", now) == "invalid"
+    utc = daemon.parse_reload_time("2030-01-01 00:00:00Z", now)
+    assert utc == (1893456000.0, True)
+
+
+def test_reload_time_file_triggers_a_reload(lab: Lab) -> None:
+    h = lab.add_host("r1")
+    when_file = lab.workdir / "reload-at"
+    conf = CONF.replace("vrrp_instance", f"global_defs {{\n  reload_time_file {when_file}\n}}\nvrrp_instance", 1)
+    d = Pyka(h, conf)
+    d.wait_log(r"test child running")
+    at = time.time() + 2.5
+    when_file.write_text(time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at)) + "\n")
+    d.wait_log(r"Scheduling reload for \d{4}-\d\d-\d\d \d\d:\d\d:\d\d", 5)
+    d.wait_log(r"Reloading \.\.\.[\s\S]*child got HUP", 10)
+    assert time.time() >= int(at)
+    wait_until(lambda: not when_file.exists(), 5)           # a dated reload happens once
+    assert d.log().count("Reloading ...") == 1
