@@ -70,6 +70,11 @@ def dests(table: Table, k: ServiceKey | None = None) -> dict[str, int]:
     return {f"{d.addr}:{d.port}": a.weight for d, a in svc.dests.items()}
 
 
+def short(n: object) -> tuple[object, ...]:
+    assert isinstance(n, VsNotify)
+    return (n.vs, n.up, n.script)
+
+
 def test_core_imports_no_io() -> None:
     code = ("import sys\n"
             "class Block:\n"
@@ -201,7 +206,7 @@ def test_seed_and_requorum() -> None:
     assert state.requorum(initial=True) == [] and not state.quorum_up(spec.vs_id)
     state2 = LvsState(LvsConfig((spec,)))
     state2.seed(spec.vs_id, lvs.RsId("10.0.0.1", 8080), RealServerHealth(False, 5))
-    assert state2.requorum() == [VsNotify(spec.vs_id, False, "/bin/qd")]
+    assert [short(n) for n in state2.requorum()] == [(spec.vs_id, False, "/bin/qd")]
     assert state2.weight(spec.vs_id, lvs.RsId("10.0.0.1", 8080)) == 5
 
 
@@ -216,12 +221,14 @@ def test_quorum_hysteresis_and_notifications() -> None:
     assert [x for x in state.update(v, r1, RealServerHealth(False)) if isinstance(x, VsNotify)] == []
     # 2 < 3: down
     notes = state.update(v, r2, RealServerHealth(False))
-    assert notes[-1] == VsNotify(v, False, "/bin/qdown")
+    assert short(notes[-1]) == (v, False, "/bin/qdown")
+    assert notes[-1].log_lines() == ["Lost quorum 4-1=3 > 2 for VS [192.0.2.10]:tcp:80"]
     assert notes[-1].fifo_line() == b"VS [192.0.2.10]:tcp:80 DOWN\n\0"
     # 4 < 4+1: stays down
     assert [x for x in state.update(v, r1, RealServerHealth(True)) if isinstance(x, VsNotify)] == []
     notes = state.update(v, r2, RealServerHealth(True))
-    assert notes[-1] == VsNotify(v, True, "/bin/qup")
+    assert short(notes[-1]) == (v, True, "/bin/qup")
+    assert notes[-1].log_lines() == ["Gained quorum 4+1=5 <= 6 for VS [192.0.2.10]:tcp:80"]
     del r3
 
 
@@ -251,7 +258,11 @@ def test_start_with_quorum_down_and_sorry_server_notifies() -> None:
     sorry = RealServerSpec(addr="10.9.9.9", port=80)
     spec = vs(rs("10.0.0.1", alpha=True), sorry_server=sorry, quorum_down="/bin/qd")
     state = LvsState(LvsConfig((spec,)))
-    assert state.start() == [VsNotify(spec.vs_id, False, "/bin/qd")]
+    (note,) = state.start()
+    assert short(note) == (spec.vs_id, False, "/bin/qd")
+    assert note.log_lines() == ["Starting with quorum down 1-0=1 > 0 for VS [192.0.2.10]:tcp:80",
+                                "Adding sorry server [10.9.9.9]:tcp:80 to VS [192.0.2.10]:tcp:80",
+                                "Removing alive servers from the pool for VS [192.0.2.10]:tcp:80"]
     assert dests(state.table()) == {"10.9.9.9:80": 1}
     # without a sorry server keepalived says nothing at start
     assert LvsState(LvsConfig((vs(rs("10.0.0.1", alpha=True)),))).start() == []
@@ -284,7 +295,7 @@ def test_stop_per_flush_on_stop_mode_and_omega() -> None:
         state = LvsState(LvsConfig((spec,), flush_on_stop=mode))
         ops, notes = state.stop()
         assert ops == expect_ops
-        assert notes[-1] == VsNotify(spec.vs_id, False, "/bin/qd")
+        assert short(notes[-1]) == (spec.vs_id, False, "/bin/qd")
         rs_notes = [x for x in notes if isinstance(x, RsNotify)]
         assert len(rs_notes) == (2 if mode is FlushOnStop.NO else 0)
     no_omega = LvsState(LvsConfig((vs(rs("10.0.0.1")),)))

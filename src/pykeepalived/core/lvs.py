@@ -462,6 +462,30 @@ class VsNotify:
     vs: VsId
     up: bool
     script: str | None
+    # for keepalived's log lines: "Gained quorum 2+0=2 <= 3 for VS ...", "Lost quorum 2-0=2 > 1 ..."
+    quorum: int = 0
+    hysteresis: int = 0
+    threshold: int = 0
+    weight_sum: int = 0
+    init: bool = False
+    sorry_server: str | None = None     # FMT_RS of the sorry server, when there is one
+    sorry_inhibit: bool = False
+
+    def log_lines(self) -> list[str]:
+        """What keepalived logs for this quorum change (ipwrapper.c update_quorum_state)."""
+        if self.up:
+            lines = [f"Gained quorum {self.quorum}+{self.hysteresis}={self.threshold} <= {self.weight_sum} "
+                     f"for VS {self.vs}"]
+            if self.sorry_server and not self.init:
+                lines += [f"{'Disabling' if self.sorry_inhibit else 'Removing'} sorry server {self.sorry_server} "
+                          f"from VS {self.vs}", f"Adding alive servers to the pool for VS {self.vs}"]
+            return lines
+        lines = [f"{'Starting with quorum down' if self.init else 'Lost quorum'} {self.quorum}-{self.hysteresis}="
+                 f"{self.threshold} > {self.weight_sum} for VS {self.vs}"]
+        if self.sorry_server:
+            lines += [f"{'Enabling' if self.sorry_inhibit else 'Adding'} sorry server {self.sorry_server} "
+                      f"to VS {self.vs}", f"Removing alive servers from the pool for VS {self.vs}"]
+        return lines
 
     def fifo_line(self) -> bytes:
         return f"VS {self.vs} {'UP' if self.up else 'DOWN'}\n\0".encode()
@@ -510,7 +534,7 @@ class LvsState:
             if self.config.rs_init_notifies:
                 out.extend(self._rs_notify(state, r) for r in state.rs.values() if r.alive)
             if not state.quorum_up and state.spec.sorry_server is not None:
-                out.append(self._vs_notify(state))
+                out.append(self._vs_notify(state, init=True))
         return out
 
     def update(self, vs: VsId, rs: RsId, health: RealServerHealth) -> list[Notify]:
@@ -578,7 +602,7 @@ class LvsState:
             if prev is None:
                 state.quorum_up = state.weight_sum() >= spec.quorum + spec.hysteresis
                 if not state.quorum_up and spec.sorry_server is not None:
-                    out.append(self._vs_notify(state))
+                    out.append(self._vs_notify(state, init=True))
             else:
                 state.quorum_up = prev.quorum_up
                 out.extend(self._update_quorum(state))
@@ -647,15 +671,22 @@ class LvsState:
         threshold = spec.quorum + (-spec.hysteresis if state.quorum_up else spec.hysteresis)
         if not state.quorum_up and total >= threshold:
             state.quorum_up = True
-            return [self._vs_notify(state)]
+            return [self._vs_notify(state, threshold, total)]
         if state.quorum_up and (total == 0 or total < threshold):
             state.quorum_up = False
-            return [self._vs_notify(state)]
+            return [self._vs_notify(state, threshold, total)]
         return []
 
-    def _vs_notify(self, state: _VsState) -> VsNotify:
+    def _vs_notify(self, state: _VsState, threshold: int | None = None, total: int | None = None,
+                   init: bool = False) -> VsNotify:
         spec = state.spec
-        return VsNotify(spec.vs_id, state.quorum_up, spec.quorum_up if state.quorum_up else spec.quorum_down)
+        sorry = spec.sorry_server
+        if threshold is None:
+            threshold = spec.quorum + spec.hysteresis
+        return VsNotify(spec.vs_id, state.quorum_up, spec.quorum_up if state.quorum_up else spec.quorum_down,
+                        spec.quorum, spec.hysteresis, threshold, state.weight_sum() if total is None else total,
+                        init, trio(normalise_addr(sorry.addr), spec.protocol, sorry.port) if sorry else None,
+                        spec.sorry_server_inhibit)
 
     def _rs_notify(self, state: _VsState, r: _RsState, up: bool | None = None) -> RsNotify:
         up = r.alive if up is None else up

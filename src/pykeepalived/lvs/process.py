@@ -159,7 +159,8 @@ class LvsRuntime:
     def _notify(self, notes: Sequence[Notify], rs_scripts: bool = True) -> None:
         for note in notes:
             if isinstance(note, VsNotify):
-                log.info("%s quorum for VS %s", "Gained" if note.up else "Lost", note.vs)
+                for line in note.log_lines():
+                    log.info("%s", line)
             self.fifo.write(note.fifo_line())
             if note.script and (rs_scripts or isinstance(note, VsNotify)):
                 self._spawn(_run_script(note.script))
