@@ -276,6 +276,9 @@ def test_destination_must_match_unicast_or_multicast(logs: list[str]) -> None:
     m = backup()
     m.handle(advert(m.params, 150, dst=ME), 1.0)
     assert m.stats.addr_list_err == 1
+    unknown = advert(m.params, 150)
+    m.handle(AdvertReceived(unknown.advert, unknown.src, b"", ttl=-1), 2.0)     # no PKTINFO: not checked
+    assert m.stats.addr_list_err == 1 and m.stats.advert_rcvd == 1
 
 
 def test_bad_checksum_is_ignored_only_with_v3_checksum_as_v2() -> None:

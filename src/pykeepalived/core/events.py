@@ -72,8 +72,9 @@ class Startup:
 class AdvertReceived:
     """A decoded VRRP advert addressed to this instance's VRID.
 
-    `src`/`dst` are the packed IP source and destination of the packet, `ttl` the received
-    TTL / hop limit (-1 when the socket could not report it).  `checksum_ok` is the codec's
+    `src`/`dst` are the packed IP source and destination of the packet (`dst=b""` when the
+    socket could not report it: the multicast/unicast destination check is then skipped),
+    `ttl` the received TTL / hop limit (-1 when unknown: the TTL checks are skipped).  `checksum_ok` is the codec's
     verdict on the standard checksum (v3 over IPv4 with the pseudo-header of the actual
     destination); the core ignores it when `v3_checksum_as_v2` is set.
     """

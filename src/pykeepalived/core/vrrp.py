@@ -520,7 +520,7 @@ class VirtualRouter:
                                   name, adv.count, len(p.vips))
         if not event.checksum_ok and not (p.version == 3 and p.v3_checksum_as_v2):
             return self._log_once("checksum", "(%s) Invalid VRRPv%d checksum", name, p.version)
-        if _is_multicast(event.dst) == p.is_unicast:
+        if event.dst and _is_multicast(event.dst) == p.is_unicast:     # b"": destination unknown
             st.addr_list_err += 1
             return self._log_once("dst", "(%s) Expected %sicast packet but received %sicast packet", name,
                                   "un" if p.is_unicast else "mult", "mult" if p.is_unicast else "un")
