@@ -9,6 +9,7 @@ import re
 import signal
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -190,3 +191,81 @@ def test_live_dumps_match_state_and_capture(lab: Lab) -> None:
     for f in (stats_file, json_file, data_file):
         assert oct(f.stat().st_mode & 0o777) == "0o600"
     assert re.search(r"Printing VRRP stats for process\(\d+\) on signal", d.log())
+
+
+VS_CONF = conf(150) + """
+virtual_server 192.0.2.100 80 {
+  delay_loop 2
+  lb_algo rr
+  lb_kind NAT
+  protocol TCP
+  real_server 192.0.2.12 80 {
+    TCP_CHECK { connect_timeout 1 }
+  }
+}
+"""
+
+
+def _spawn(host: Host, text: str, *extra: str, name: str) -> tuple[Proc, Path]:
+    wd = host.lab.workdir
+    cfg = wd / f"{name}.conf"
+    cfg.write_text(text)
+    os.environ.pop("PYKEEPALIVED_VRRP_ENTRY", None)
+    argv = [sys.executable, "-m", "pykeepalived", "-n", "-l", "-G", "-f", str(cfg), "-p", str(wd / f"{name}.pid"),
+            "-r", str(wd / f"{name}.vrrp.pid"), "-c", str(wd / f"{name}.check.pid"), "--lvs-backend", "nftables",
+            *extra]
+    return host.spawn(argv, name=name, env={"TMPDIR": str(wd)}), wd
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("flags,vrrp,checker", [((), True, True), (("-P",), True, False), (("-C",), False, True)])
+def test_children_started_by_config_and_flags(lab: Lab, flags: tuple[str, ...], vrrp: bool, checker: bool) -> None:
+    r1 = lab.add_host("r1")
+    p, wd = _spawn(r1, VS_CONF, *flags, name="sel")
+    p.wait_output(r"Startup complete", 20)
+    time.sleep(1)
+    out = p.stdout() + p.stderr()
+    assert ("Starting VRRP child process" in out) == vrrp
+    assert ("Starting Healthcheck child process" in out) == checker
+    assert (wd / "sel.vrrp.pid").exists() == vrrp
+    assert (wd / "sel.check.pid").exists() == checker
+    p.stop(10)
+    assert p.returncode == 0
+    assert not (wd / "sel.vrrp.pid").exists() and not (wd / "sel.check.pid").exists()
+
+
+@pytest.mark.slow
+def test_no_checker_child_without_virtual_servers(lab: Lab) -> None:
+    r1 = lab.add_host("r1")
+    p, wd = _spawn(r1, conf(150), name="novs")
+    p.wait_output(r"Startup complete", 20)
+    time.sleep(0.5)
+    assert "Healthcheck" not in p.stdout() + p.stderr()
+    assert not (wd / "novs.check.pid").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("keep", [False, True])
+def test_dont_release_vrrp_leaves_vips_on_stop(lab: Lab, keep: bool) -> None:
+    r1 = lab.add_host("r1")
+    p, _ = _spawn(r1, conf(150), *(["-V"] if keep else []), name="rel")
+    p.wait_output(r"\(VI_1\) Entering MASTER STATE", 20)
+    wait_until(lambda: r1.has_address(VIP), 5)
+    assert p.stop(10) == 0
+    assert r1.has_address(VIP) == keep
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("keep", [False, True])
+def test_dont_release_ipvs_leaves_lvs_rules_on_stop(lab: Lab, keep: bool) -> None:
+    r1 = lab.add_host("r1")
+    p, _ = _spawn(r1, VS_CONF, "-C", *(["-I"] if keep else []), name="ipvs")
+    p.wait_output(r"Activating healthchecker for service", 20)
+
+    def programmed() -> bool:
+        r = r1.run(["nft", "list", "table", "inet", "pykeepalived_lvs"], check=False)
+        return r.returncode == 0 and "192.0.2.100" in r.stdout
+
+    wait_until(programmed, 10)
+    assert p.stop(10) == 0
+    assert programmed() == keep
