@@ -102,6 +102,15 @@ def enter_namespace(name: str) -> None:
         os.close(fd)
 
 
+def _enter_or_log(name: str) -> bool:
+    try:
+        enter_namespace(name)
+    except OSError as exc:
+        log.error("Unable to set network namespace %s - exiting (%s)", name, exc.strerror)
+        return False
+    return True
+
+
 def parse_umask(text: str) -> int | None:
     """`-u MASK`: a number in C's strtol base 0 (0177 octal, 0x7f hex, 127 decimal)."""
     t = text.strip()
@@ -783,12 +792,27 @@ def run(opts: argparse.Namespace) -> int:
         log.info("Stopped %s", VERSION_STRING)
         return EXIT_NO_CONFIG
     log.info("Configuration file %s", opts.config_file)
+    # The configuration is checked (interfaces!) inside the namespace the daemon will run in:
+    # -s is entered before reading; a config net_namespace is entered and the file read again.
+    cli_namespace = getattr(opts, "namespace", None)
+    if cli_namespace and not _enter_or_log(cli_namespace):
+        return EXIT_FATAL
     try:
-        loaded = load_config(opts)
+        loaded = load_config(opts, quiet=True)
+        config_namespace = getattr(loaded.config, "net_namespace", None)
+        if config_namespace and cli_namespace:
+            log.info("Overriding config net_namespace '%s' with command line namespace '%s'",
+                     config_namespace, cli_namespace)
+        elif config_namespace:
+            if not _enter_or_log(config_namespace):
+                return EXIT_FATAL
+            loaded = load_config(opts, quiet=True)
     except Exception:
         log.error("Configuration could not be read:\n%s", traceback.format_exc().rstrip())
         log.info("Stopped %s", VERSION_STRING)
         return EXIT_PROGRAM_ERROR
+    for message in loaded.messages:
+        log.info("%s", message)
     config = loaded.config
     if config is None:
         log.info("Stopped %s", VERSION_STRING)
@@ -802,10 +826,7 @@ def run(opts: argparse.Namespace) -> int:
     if cli_umask is None and _gd(config, "umask", None) is not None:
         os.umask(int(_gd(config, "umask")))
 
-    namespace = getattr(opts, "namespace", None) or getattr(config, "net_namespace", None)
-    if getattr(opts, "namespace", None) and getattr(config, "net_namespace", None):
-        log.info("Overriding config net_namespace '%s' with command line namespace '%s'",
-                 config.net_namespace, opts.namespace)
+    namespace = cli_namespace or getattr(config, "net_namespace", None)
     instance = getattr(config, "instance", None)
     if namespace or instance:
         kalog.setup(opts, "parent", namespace=namespace, instance=instance)
@@ -814,12 +835,6 @@ def run(opts: argparse.Namespace) -> int:
                              use_pid_dir=bool(getattr(config, "use_pid_dir", False)))
     if pids.uses_pid_dir:
         pidfile.create_pid_dir()
-    if namespace:
-        try:
-            enter_namespace(namespace)
-        except OSError as exc:
-            log.error("Unable to set network namespace %s - exiting (%s)", namespace, exc.strerror)
-            return EXIT_FATAL
     opts.pid_file, opts.vrrp_pid_file, opts.checkers_pid_file = pids.main, pids.vrrp, pids.checkers
 
     running = pidfile.process_running(pids.main)

@@ -325,3 +325,20 @@ def test_reload_time_file_triggers_a_reload(lab: Lab) -> None:
     assert time.time() >= int(at)
     wait_until(lambda: not when_file.exists(), 5)           # a dated reload happens once
     assert d.log().count("Reloading ...") == 1
+
+
+def test_pid_paths_variants() -> None:
+    from pykeepalived.pidfile import pid_paths
+
+    d = pid_paths()
+    assert (d.main, d.vrrp, d.checkers) == ("/run/keepalived.pid", "/run/vrrp.pid", "/run/checkers.pid")
+    d = pid_paths(use_pid_dir=True)
+    assert (d.main, d.vrrp, d.checkers) == ("/run/keepalived/keepalived.pid", "/run/keepalived/vrrp.pid",
+                                            "/run/keepalived/checkers.pid")
+    d = pid_paths(namespace="blue")
+    assert d.main == "/run/keepalived/keepalived.pid" and d.uses_pid_dir
+    d = pid_paths(instance="east")
+    assert (d.main, d.vrrp, d.checkers) == ("/run/keepalived/keepalived_east.pid", "/run/keepalived/vrrp_east.pid",
+                                            "/run/keepalived/checkers_east.pid")
+    d = pid_paths(main="/tmp/a.pid", vrrp="/tmp/b.pid", instance="east")
+    assert (d.main, d.vrrp, d.checkers) == ("/tmp/a.pid", "/tmp/b.pid", "/run/keepalived/checkers_east.pid")

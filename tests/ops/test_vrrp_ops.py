@@ -269,3 +269,39 @@ def test_dont_release_ipvs_leaves_lvs_rules_on_stop(lab: Lab, keep: bool) -> Non
     wait_until(programmed, 10)
     assert p.stop(10) == 0
     assert programmed() == keep
+
+
+@pytest.mark.slow
+def test_namespace_and_instance_pid_files(lab: Lab) -> None:
+    """`net_namespace` + `instance`: the daemon enters the namespace itself (started outside it),
+    its VIP appears there, and the pid files are /run/keepalived/{keepalived,vrrp}_<instance>.pid."""
+    import secrets
+    import subprocess
+
+    r1 = lab.add_host("r1")
+    inst = f"t{secrets.token_hex(4)}"
+    text = f"net_namespace {r1.ns}\ninstance {inst}\n" + conf(150)
+    cfg = lab.workdir / "ns.conf"
+    cfg.write_text(text)
+    env = {k: v for k, v in os.environ.items() if k != "PYKEEPALIVED_VRRP_ENTRY"}
+    env["TMPDIR"] = str(lab.workdir)
+    out = open(lab.workdir / "ns.log", "wb")
+    p = subprocess.Popen([sys.executable, "-m", "pykeepalived", "-n", "-l", "-G", "-f", str(cfg)],
+                         stdout=out, stderr=out, env=env, start_new_session=True)
+    main, vrrp = Path(f"/run/keepalived/keepalived_{inst}.pid"), Path(f"/run/keepalived/vrrp_{inst}.pid")
+    try:
+        wait_until(lambda: r1.has_address(VIP), 20)
+        assert main.read_text() == f"{p.pid}\n"
+        assert vrrp.exists()
+        assert os.stat(f"/proc/{p.pid}/ns/net").st_ino == os.stat(f"/run/netns/{r1.ns}").st_ino
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(15) == 0
+        assert not main.exists() and not vrrp.exists()
+        assert not r1.has_address(VIP)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait(5)
+        out.close()
+        for f in (main, vrrp):
+            f.unlink(missing_ok=True)
