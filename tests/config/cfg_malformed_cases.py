@@ -77,5 +77,8 @@ CASES: list[tuple[str, str, int, int | None]] = [
     ("unterminated_quote", 'global_defs {\n  router_id "abc\n}\n', 5, 2),
     ("smtp_connect_timeout_bad", "global_defs {\n  smtp_connect_timeout abc\n}\n", 5, 2),
     ("authentication_unknown_kw", vi("    authentication {\n        auth_type PASS\n        auth_foo 1\n    }"), 5, 6),
+    ("empty_priority_stops", "vrrp_instance V {\n  priority\n}\n", 2, 2),
+    ("empty_interface_stops", "vrrp_instance V {\n  interface\n}\n", 2, 2),
+    ("empty_vrid_stops", "vrrp_instance V {\n  virtual_router_id\n}\n", 2, 2),
     ("mcast_group4_bad", "global_defs {\n  vrrp_mcast_group4 10.1.1.1\n}\n", 5, 2),
 ]

@@ -2002,15 +2002,16 @@ def _finish_vs(ctx: Ctx, vf: Fields) -> m.VirtualServer | None:
 
 def build(lines: list[Line], *, main_file: str, files: tuple[str, ...],
           interfaces: frozenset[str] | None = None,
-          prior: list[Diagnostic] | None = None) -> tuple[m.Config | None, list[Diagnostic]]:
+          prior: list[Diagnostic] | None = None) -> tuple[m.Config | None, list[Diagnostic], int | None]:
+    """The model, all diagnostics, and the exit code when keepalived would stop at once (else None)."""
     diags: list[Diagnostic] = list(prior or [])
     ctx = Ctx(diags)
     f: Fields = {}
     try:
         walk(ctx, build_tree(lines), ROOT, f)
-    except StopParse:
-        return None, diags
-    return complete(ctx, f, files, interfaces), diags
+    except StopParse as stop:
+        return None, diags, stop.code
+    return complete(ctx, f, files, interfaces), diags, None
 
 
 def complete(ctx: Ctx, f: Fields, files: tuple[str, ...], interfaces: frozenset[str] | None) -> m.Config:

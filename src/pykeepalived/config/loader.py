@@ -29,14 +29,18 @@ def load(path: str, *, config_id: str | None = None, all_config: bool = False,
     pre = Preprocessor(config_id=config_id, all_config=all_config)
     lines = pre.read_main(path)
     diags = list(pre.diagnostics)
-    config: Config | None = None
-    if lines is not None:
-        config, more = build(lines, main_file=path, files=tuple(pre.files), interfaces=interfaces,
-                             prior=diags)
-        diags = more
-    level = max((d.level for d in diags), default=Level.OK)
     if pre.fatal_exit is not None:
         return LoadResult(None, diags, pre.fatal_exit)
+    config: Config | None = None
+    stop: int | None = None
+    if lines is not None:
+        config, diags, stop = build(lines, main_file=path, files=tuple(pre.files), interfaces=interfaces,
+                                    prior=diags)
+    level = max((d.level for d in diags), default=Level.OK)
+    if stop is not None:
+        return LoadResult(None, diags, stop)
+    if lines is None and not all_config:
+        config = Config()  # keepalived runs (and -t passes) with no configuration at all
     return LoadResult(config, diags, exit_code_for(level))
 
 
@@ -48,7 +52,11 @@ def load_text(text: str, *, name: str = "<string>", config_id: str | None = None
 
     pre = Preprocessor(config_id=config_id)
     lines = pre.read_text(text, name)
-    config, diags = build(lines, main_file=name, files=tuple(pre.files), interfaces=interfaces,
-                          prior=list(pre.diagnostics))
+    if pre.fatal_exit is not None:
+        return LoadResult(None, list(pre.diagnostics), pre.fatal_exit)
+    config, diags, stop = build(lines, main_file=name, files=tuple(pre.files), interfaces=interfaces,
+                                prior=list(pre.diagnostics))
+    if stop is not None:
+        return LoadResult(None, diags, stop)
     level = max((d.level for d in diags), default=Level.OK)
     return LoadResult(config, diags, exit_code_for(level))
