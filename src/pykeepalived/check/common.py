@@ -9,7 +9,7 @@ import errno
 import ipaddress
 import os
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pykeepalived.config import model
 
@@ -94,6 +94,11 @@ class ConnOpts:
     bind_if: str | None = None
     fwmark: int | None = None
     timeout: float = 5.0
+    # (host text, port): formatting an address costs more than a connect's Python side
+    sockaddr: tuple[str, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sockaddr", (str(self.dst), self.port))
 
     @classmethod
     def of(cls, spec: model.Checker, target: Target) -> ConnOpts:
@@ -111,10 +116,6 @@ class ConnOpts:
     @property
     def family(self) -> int:
         return socket.AF_INET6 if self.dst.version == 6 else socket.AF_INET
-
-    @property
-    def sockaddr(self) -> tuple[str, int]:
-        return (str(self.dst), self.port)
 
     @property
     def pair(self) -> str:

@@ -18,6 +18,10 @@ from pykeepalived.check.base import BOOTSTRAP_DELAY, Checker
 
 log = logging.getLogger(__name__)
 
+# Entries due within this much are started together: the loop's timers have millisecond
+# granularity (uvloop rounds), so waking for each entry separately only spins.
+SLACK = 0.001
+
 
 class Scheduler:
     def __init__(self, *, record_lateness: bool = False) -> None:
@@ -82,10 +86,10 @@ class Scheduler:
         assert self._loop is not None
         now = self._loop.time()
         heap = self._heap
-        while heap and heap[0][0] <= now:
+        while heap and heap[0][0] <= now + SLACK:
             due, _, checker = heapq.heappop(heap)
             if self.record_lateness:
-                self.lateness.append(now - due)
+                self.lateness.append(max(0.0, now - due))
             self.started += 1
             task = self._loop.create_task(self._run(checker))
             self._tasks.add(task)

@@ -10,6 +10,7 @@ them on one scheduler, publish results through one HealthHub.
 
 from __future__ import annotations
 
+import gc
 import logging
 import random
 
@@ -100,7 +101,14 @@ class CheckerService:
         hub = hub or HealthHub()
         return cls(build_checkers(config, hub), hub, record_lateness=record_lateness)
 
-    async def start(self, *, bootstrap: float = BOOTSTRAP_DELAY, rng: random.Random | None = None) -> None:
+    async def start(self, *, bootstrap: float = BOOTSTRAP_DELAY, rng: random.Random | None = None,
+                    freeze_gc: bool = True) -> None:
+        """Start every checker. `freeze_gc` moves what exists now (the configuration, the checkers)
+        out of the collector's sight: with thousands of checkers, full collections otherwise
+        scan them all again and again and stall the loop for tens of milliseconds."""
+        if freeze_gc:
+            gc.collect()
+            gc.freeze()
         for checker in self.checkers:
             log.info("Activating healthchecker for service %s for VS %s", checker.target.fmt_rs,
                      checker.target.fmt_vs)
