@@ -80,5 +80,8 @@ CASES: list[tuple[str, str, int, int | None]] = [
     ("empty_priority_stops", "vrrp_instance V {\n  priority\n}\n", 2, 2),
     ("empty_interface_stops", "vrrp_instance V {\n  interface\n}\n", 2, 2),
     ("empty_vrid_stops", "vrrp_instance V {\n  virtual_router_id\n}\n", 2, 2),
+    ("no_vip", "vrrp_instance V {\n  interface eth0\n  virtual_router_id 5\n}\n", 5, 1),
+    ("duplicate_vrid", "".join(f"vrrp_instance V{i} {{\n  interface eth0\n  virtual_router_id 5\n"
+                               f"  virtual_ipaddress {{\n    10.0.{i}.1\n  }}\n}}\n" for i in range(2)), 5, 8),
     ("mcast_group4_bad", "global_defs {\n  vrrp_mcast_group4 10.1.1.1\n}\n", 5, 2),
 ]

@@ -3,7 +3,6 @@ model and against what the real keepalived 2.2.7 parsed (its -d dump), plus unit
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 import signal

@@ -1822,7 +1822,7 @@ def _finish_instance(ctx: Ctx, f: Fields, gd: m.GlobalDefs) -> m.VrrpInstance | 
                 kept.append(v)
         f["virtual_ipaddress"] = tuple(kept)
     elif not f.get("no_virtual_ipaddress"):
-        ctx.warn(node, f"({name}) No VIP specified; at least one is required")
+        ctx.warn(node, f"({name}) No VIP specified; at least one is sensible")
     if f.get("version") == 2 and vips and vips[0].address.version == 6:
         ctx.warn(node, f"({name}) cannot use IPv6 with VRRP version 2; setting version 3")
     vi = m.VrrpInstance(**_clean(f))
@@ -2108,9 +2108,10 @@ def complete(ctx: Ctx, f: Fields, files: tuple[str, ...], interfaces: frozenset[
         key = (vi.interface, vi.effective.family, vi.virtual_router_id, str(vi.effective.mcast_dst_ip))
         other = seen.get(key)
         if other is not None:
-            ctx.err(Level.FATAL, Node("", vi.pos.file, vi.pos.line),
-                    f"VRRP_Instance({vi.name}) the virtual router id {vi.virtual_router_id} is already used on "
-                    f"interface {vi.interface} by {other}")
+            fam = "IPv4" if vi.effective.family == "inet" else "IPv6"
+            ctx.warn(Node("", vi.pos.file, vi.pos.line),
+                     f"{other} and {vi.name} both use VRID {vi.virtual_router_id} with {fam} on interface "
+                     f"{vi.interface}")
         else:
             seen[key] = vi.name
 

@@ -830,7 +830,8 @@ class Preprocessor:
                 return residue
             self._block_stack.pop()
         else:
-            first = buf.split(None, 1)[0]
+            parts = buf.split(None, 1)
+            first = parts[0] if parts else ""  # a line of only \v or \f has no words
             self._last_word = first
             if first == "include_check" and self._block_stack[-1:] == ["global_defs"]:
                 try:
