@@ -138,3 +138,55 @@ virtual_server 192.0.2.100 80 {{
     seen, snap = in_netns(world.cli.ns, main)
     assert [(h.key.port, h.alive, h.weight) for h in snap] == [(80, True, 4), (81, False, 1)]
     assert [(h.key.port, h.alive) for h in seen] == [(81, False)]
+
+
+RELOAD_A = """
+virtual_server 192.0.2.100 80 {
+  delay_loop 5
+  real_server 192.0.2.12 80 {
+    TCP_CHECK {
+      connect_timeout 2
+    }
+  }
+  real_server 192.0.2.13 80 {
+    weight 3
+    TCP_CHECK {
+      connect_timeout 2
+    }
+  }
+}
+"""
+
+
+def test_reload_carries_checker_state_over(caplog: pytest.LogCaptureFixture) -> None:
+    """keepalived's migrate_checkers: an unchanged checker keeps its verdict over a reload, so
+    nothing is re-added, removed or notified; a changed one starts afresh."""
+    old_cfg = load_text(RELOAD_A).config
+    # new config: .12 unchanged but a new delay_loop (timing is not identity), .13's checker
+    # now targets another port (a different checker), and a new real server .14
+    new_cfg = load_text(RELOAD_A.replace("delay_loop 5", "delay_loop 7")
+                        .replace("weight 3\n    TCP_CHECK {", "weight 3\n    TCP_CHECK {\n      connect_port 81")
+                        .replace("  real_server 192.0.2.13", "  real_server 192.0.2.14 80 {\n    TCP_CHECK {\n"
+                                 "    }\n  }\n  real_server 192.0.2.13")).config
+    assert old_cfg is not None and new_cfg is not None
+
+    async def scenario() -> tuple[int, list[tuple[str, bool, int]], list[RealServerHealth]]:
+        old = CheckerService.from_config(old_cfg)
+        a, b = old.checkers
+        old.hub.checker_state(a, False)  # .12 went down
+        a.retry_it = 0
+        old.hub.checker_state(b, True)   # .13 confirmed up
+        caplog.clear()
+        new = CheckerService.from_config(new_cfg)
+        seen: list[RealServerHealth] = []
+        new.hub.subscribe(seen.append)
+        kept = new.carry_over(old)
+        snap = [(h.key.address, h.alive, h.weight) for h in new.hub.snapshot()]
+        return kept, snap, seen
+
+    caplog.set_level("INFO", logger="pykeepalived")
+    kept, snap, seen = asyncio.run(scenario())
+    assert kept == 1
+    assert snap == [("192.0.2.12", False, 1), ("192.0.2.14", True, 1), ("192.0.2.13", True, 3)]
+    assert seen == []  # nothing changed, nothing notified
+    assert not any("ing service" in m for m in caplog.messages)

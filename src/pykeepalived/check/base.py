@@ -66,6 +66,9 @@ class Checker:
     def close(self) -> None:
         """Release long-lived resources (FILE_CHECK's watch)."""
 
+    def carry_from(self, old: Checker) -> None:
+        """Reload: take over checker-specific state from the same checker of the old config."""
+
     # ---- scheduling
 
     def first_delay(self, rng: random.Random, bootstrap: float = BOOTSTRAP_DELAY) -> float:

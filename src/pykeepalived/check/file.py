@@ -112,6 +112,10 @@ class FileChecker(Checker):
         if os.path.basename(self.path) in self._inotify.names():
             self.epilog(self._evaluate())
 
+    def carry_from(self, old: Checker) -> None:
+        if isinstance(old, FileChecker):
+            self.cur_weight = old.cur_weight
+
     def close(self) -> None:
         if self._inotify is not None:
             try:

@@ -99,6 +99,30 @@ class HealthHub:
             rs.num_failed += 1
             rs.alive = False
 
+    def adopt(self, old: HealthHub) -> None:
+        """After a reload: take over the verdicts of real servers that still exist (keepalived's
+        migrate_checkers). The checkers have had their state carried over already (see
+        CheckerService.carry_over); here the real server's alive flag and weight follow, without
+        notifying what did not change."""
+        for key, rs in self._servers.items():
+            prev = old._servers.get(key)
+            ran = any(c.has_run for c in rs.checkers)
+            if prev is not None:
+                rs.alive = prev.alive
+                rs.effective_weight = prev.effective_weight - prev.weight + rs.weight
+            rs.num_failed = sum(1 for c in rs.checkers if c.has_run and not c.is_up)
+            if rs.num_failed or (not rs.alive and not ran):
+                for c in rs.checkers:
+                    if not c.has_run:
+                        if c.alpha and c.is_up:
+                            c.is_up = False
+                        c.retry_it = c.retry  # one failure is enough
+            rs.num_failed = sum(1 for c in rs.checkers if not c.is_up)
+            if not rs.num_failed and not rs.alive:
+                self._set_alive(rs, True)
+            elif rs.num_failed and rs.alive and ran:
+                self._set_alive(rs, False)
+
     # ---- results interface
 
     def subscribe(self, callback: Callable[[RealServerHealth], None]) -> None:

@@ -49,6 +49,10 @@ class MiscChecker(Checker):
         self.last_exit_code: int | None = None
         self.last_ran = 0.0
 
+    def carry_from(self, old: Checker) -> None:
+        if isinstance(old, MiscChecker):
+            self.last_exit_code = old.last_exit_code
+
     async def attempt(self) -> Outcome:
         """Runs the program; detail is 'exit N', 'signal N' or 'timeout'."""
         loop = asyncio.get_running_loop()

@@ -10,6 +10,7 @@ them on one scheduler, publish results through one HealthHub.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import logging
 import random
@@ -89,6 +90,19 @@ def build_checkers(config: model.Config, hub: HealthHub) -> list[Checker]:
     return checkers
 
 
+_TIMING = frozenset({"pos", "delay_loop", "retry", "delay_before_retry", "warmup", "alpha", "log_all_failures"})
+
+
+def same_check(a: object, b: object) -> object:
+    """What identifies a checker across a reload: its type and options, not its timing or line."""
+    if dataclasses.is_dataclass(a) and not isinstance(a, type):
+        return (type(a).__name__,) + tuple((f.name, same_check(getattr(a, f.name), None))
+                                           for f in dataclasses.fields(a) if f.name not in _TIMING)
+    if isinstance(a, tuple):
+        return tuple(same_check(x, None) for x in a)
+    return a
+
+
 class CheckerService:
     def __init__(self, checkers: list[Checker], hub: HealthHub, *, record_lateness: bool = False) -> None:
         self.checkers = checkers
@@ -100,6 +114,26 @@ class CheckerService:
                     record_lateness: bool = False) -> CheckerService:
         hub = hub or HealthHub()
         return cls(build_checkers(config, hub), hub, record_lateness=record_lateness)
+
+    def carry_over(self, old: CheckerService) -> int:
+        """Reload: checkers unchanged since `old` keep their state (up/down, has run, retries,
+        dynamic weight), and so do their real servers; call before start(). The number kept."""
+        pool: dict[tuple[object, ...], list[Checker]] = {}
+        for c in old.checkers:
+            pool.setdefault((c.target.key, same_check(c.spec, None)), []).append(c)
+        kept = 0
+        for c in self.checkers:
+            candidates = pool.get((c.target.key, same_check(c.spec, None)))
+            if not candidates:
+                continue
+            prev = candidates.pop(0)
+            kept += 1
+            c.is_up, c.has_run = prev.is_up, prev.has_run
+            if prev.retry_it and c.retry:
+                c.retry_it = c.retry - 1 if prev.retry_it >= c.retry else prev.retry_it
+            c.carry_from(prev)
+        self.hub.adopt(old.hub)
+        return kept
 
     async def start(self, *, bootstrap: float = BOOTSTRAP_DELAY, rng: random.Random | None = None,
                     freeze_gc: bool = True) -> None:
