@@ -109,7 +109,7 @@ def help_text() -> str:
 
 
 def version_text() -> str:
-    from pykeepalived import _fastpath
+    from pykeepalived import _fastpath  # type: ignore[attr-defined]
 
     return (f"pykeepalived v{__version__} (keepalived {KEEPALIVED_COMPAT} compatible)\n"
             f"fast path: {_fastpath.IMPLEMENTATION}")

@@ -37,7 +37,7 @@ async def serve_snapshots(path: str, build: Callable[[], Snapshot]) -> asyncio.A
         try:
             writer.write(json.dumps(build(), separators=(",", ":"), default=str).encode())
             await asyncio.wait_for(writer.drain(), FETCH_TIMEOUT)
-        except (OSError, asyncio.TimeoutError):
+        except (TimeoutError, OSError):
             pass
         finally:
             writer.close()
@@ -64,7 +64,7 @@ async def fetch_snapshot(path: str, timeout: float = FETCH_TIMEOUT) -> Snapshot:
 
     try:
         data = await asyncio.wait_for(read(), timeout)
-    except asyncio.TimeoutError as exc:
+    except TimeoutError as exc:
         raise OSError(f"no answer from {path} within {timeout} s") from exc
     try:
         snap = json.loads(data)

@@ -146,5 +146,5 @@ class SnapshotCollector:
 
 def render_metrics(snap: Snapshot) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(SnapshotCollector(snap))  # type: ignore[arg-type]
+    registry.register(SnapshotCollector(snap))
     return generate_latest(registry)

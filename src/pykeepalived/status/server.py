@@ -182,7 +182,7 @@ class StatusServer:
         self.token = token
         self.source = source
         self.connections = 0
-        self._server: asyncio.AbstractServer | None = None
+        self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
         if self.listen.path is not None:
@@ -197,7 +197,7 @@ class StatusServer:
 
     @property
     def port(self) -> int:
-        assert self._server is not None
+        assert isinstance(self._server, asyncio.Server)
         return int(self._server.sockets[0].getsockname()[1])
 
     async def close(self) -> None:
@@ -212,7 +212,7 @@ class StatusServer:
         self.connections += 1
         try:
             await self._serve_one(reader, writer)
-        except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError):
+        except (TimeoutError, OSError, asyncio.IncompleteReadError):
             writer.transport.abort()
         finally:
             self.connections -= 1
@@ -234,7 +234,7 @@ class StatusServer:
                 raise HttpError(405, f"method {method} not allowed: this API is read-only")
             self._authorize(headers)
             status, ctype, body = route(path.split("?", 1)[0], await self.source.get())
-        except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError):
+        except (TimeoutError, OSError, asyncio.IncompleteReadError):
             raise  # the connection itself failed or timed out: _handle drops it
         except HttpError as err:
             status, ctype = err.status, "application/json"
