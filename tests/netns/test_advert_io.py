@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from types import ModuleType
 
 import pytest
-
 from pykeepalived._fastpath import advert_io_py
+
 from pykeepalived.io.fastpath import codec
 from pykeepalived.io.vrrp_socket import open_vrrp_socket
 

@@ -13,8 +13,6 @@ import re
 import time
 
 import pytest
-
-from harness.lab import Lab
 from vrrp_pair import (
     CELLS,
     adverts,
@@ -26,6 +24,8 @@ from vrrp_pair import (
     vip_holders,
     wait_count,
 )
+
+from harness.lab import Lab
 
 pytestmark = [pytest.mark.privileged, pytest.mark.timeout(120)]
 

@@ -12,10 +12,10 @@ import struct
 import time
 
 import pytest
+from vrrp_pair import CELLS, VRID, adverts, source_of, start
 
 from harness.lab import Lab
 from harness.pcap import Frame
-from vrrp_pair import CELLS, VRID, adverts, source_of, start
 
 pytestmark = [pytest.mark.privileged, pytest.mark.interop, pytest.mark.timeout(60)]
 

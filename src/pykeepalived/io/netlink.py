@@ -191,14 +191,14 @@ class Netlink:
             by_index[iface.index] = iface
             self._link_state[iface.index] = iface.up
         async for a in await ipr.addr("dump"):
-            iface = by_index.get(a["index"])
+            owner = by_index.get(a["index"])
             addr = a.get("address") if a["family"] == socket.AF_INET6 else (a.get("local") or a.get("address"))
-            if iface is None or addr is None:
+            if owner is None or addr is None:
                 continue
             if a["family"] == socket.AF_INET:
-                iface.ipv4.append(addr)
+                owner.ipv4.append(addr)
             elif a["family"] == socket.AF_INET6 and addr.lower().startswith("fe80:"):
-                iface.ipv6_ll.append(addr)
+                owner.ipv6_ll.append(addr)
         return {i.name: i for i in by_index.values()}
 
     # -- VIPs --------------------------------------------------------------------------------

@@ -199,7 +199,8 @@ class VrrpRuntime:
             raise StartupError(f"({vi.name}) interface {ifname} does not exist")
         params = router_params(vi, gd, log_detail)
         family = socket.AF_INET if params.family == 4 else socket.AF_INET6
-        if params.source_address is None:
+        src_text = params.source_address
+        if src_text is None:
             # A VIP left behind by a crashed run must not become the advert source.
             candidates = [a for a in (iface.ipv4 if params.family == 4 else iface.ipv6_ll)
                           if ipaddress.ip_address(a) not in self._all_vips]
@@ -208,7 +209,7 @@ class VrrpRuntime:
                 raise StartupError(f"({vi.name}) interface {ifname} has no "
                                    f"{'IPv4' if params.family == 4 else 'IPv6 link-local'} address")
             params = dataclasses.replace(params, source_address=src_text)
-        src = ipaddress.ip_address(params.source_address).packed
+        src = ipaddress.ip_address(src_text).packed
         sock = self.sockets.get(iface.name, iface.index, family)
         if params.is_unicast:
             dests = [p.packed for p in params.unicast_peers]

@@ -12,9 +12,13 @@ import asyncio
 import logging
 import socket
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 from pykeepalived.io.fastpath import advert_io
+
+if TYPE_CHECKING:   # the compiled twin has the same API (advert_io.pyi)
+    from pykeepalived._fastpath.advert_io_py import AdvertSocket
 
 log = logging.getLogger(__name__)
 
@@ -71,14 +75,14 @@ class VrrpSockets:
     """The shared raw sockets, keyed by (ifindex, family), each watched by the loop."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop,
-                 on_readable: Callable[[advert_io.AdvertSocket], None], batch: int = 64) -> None:
+                 on_readable: Callable[[AdvertSocket], None], batch: int = 64) -> None:
         self._loop = loop
         self._on_readable = on_readable
         self._batch = batch
-        self._socks: dict[tuple[int, int], advert_io.AdvertSocket] = {}
+        self._socks: dict[tuple[int, int], AdvertSocket] = {}
         self._groups: dict[tuple[int, int], set[bytes]] = {}
 
-    def get(self, ifname: str, ifindex: int, family: int) -> advert_io.AdvertSocket:
+    def get(self, ifname: str, ifindex: int, family: int) -> AdvertSocket:
         key = (ifindex, family)
         asock = self._socks.get(key)
         if asock is None:
@@ -89,14 +93,14 @@ class VrrpSockets:
             self._loop.add_reader(sock.fileno(), self._on_readable, asock)
         return asock
 
-    def join(self, asock: advert_io.AdvertSocket, group: bytes) -> None:
+    def join(self, asock: AdvertSocket, group: bytes) -> None:
         key = (asock.ifindex, asock.family)
         joined = self._groups[key]
         if group not in joined:
             join_group(asock.sock, group, asock.ifindex)
             joined.add(group)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[AdvertSocket]:
         return iter(self._socks.values())
 
     def close(self) -> None:
