@@ -17,6 +17,11 @@ VI = """vrrp_instance VI_1 {{
 """
 
 
+# script security satisfied (root-owned /bin/true run as root), so only the case's own error counts
+SAFE = ("global_defs {\n  enable_script_security\n  script_user root\n}\n"
+        "vrrp_script chk {\n  script /bin/true\n  weight 10\n}\n")
+
+
 def vi(body: str) -> str:
     return VI.format(body=body)
 
@@ -83,5 +88,13 @@ CASES: list[tuple[str, str, int, int | None]] = [
     ("no_vip", "vrrp_instance V {\n  interface eth0\n  virtual_router_id 5\n}\n", 5, 1),
     ("duplicate_vrid", "".join(f"vrrp_instance V{i} {{\n  interface eth0\n  virtual_router_id 5\n"
                                f"  virtual_ipaddress {{\n    10.0.{i}.1\n  }}\n}}\n" for i in range(2)), 5, 8),
+    ("owner_weighted_script", SAFE + "vrrp_instance V {\n  interface eth0\n  virtual_router_id 1\n  priority 255\n"
+     "  track_script {\n    chk\n  }\n  virtual_ipaddress {\n    10.0.0.1\n  }\n}\n", 5, 14),
+    ("track_own_interface", vi("    track_interface {\n        eth0 weight 5\n    }"), 5, 5),
+    ("sync_group_weighted_script", SAFE + "vrrp_sync_group G {\n  group {\n    V1\n    V2\n  }\n}\n" + "".join(
+        f"vrrp_instance V{i} {{\n  interface eth0\n  virtual_router_id {i}\n  track_script {{\n    chk\n  }}\n"
+        f"  virtual_ipaddress {{\n    10.0.0.{i}\n  }}\n}}\n" for i in (1, 2)), 5, 19),
+    ("sync_group_one_member", "vrrp_sync_group G {\n  group {\n    V1\n  }\n}\n" + vi("").replace("VI_1", "V1"),
+     5, 1),
     ("mcast_group4_bad", "global_defs {\n  vrrp_mcast_group4 10.1.1.1\n}\n", 5, 2),
 ]

@@ -8,6 +8,7 @@ close function turns the dict into the frozen dataclass.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import ipaddress
 import os
@@ -1864,6 +1865,51 @@ def _replace(vi: m.VrrpInstance, **kw: Any) -> m.VrrpInstance:
     return dataclasses.replace(vi, **kw)
 
 
+def _drop_weighted_trackers(ctx: Ctx, vi: m.VrrpInstance, sg: m.VrrpSyncGroup | None,
+                            scripts: list[m.VrrpScript], files: list[m.TrackFile]) -> m.VrrpInstance:
+    """keepalived ignores tracker weights in sync groups (unless sync_group_tracking_weight) and
+    for an address owner, whose priority never changes; the trackers then only cause FAULT."""
+    in_sync = sg is not None and not sg.sync_group_tracking_weight
+    owner = vi.effective.address_owner
+    if not (in_sync or owner or any(t.name == vi.interface for t in vi.track_interface)):
+        return vi
+    own_if: list[m.TrackInterface] = []
+    for t in vi.track_interface:
+        n = Node("", t.pos.file, t.pos.line)
+        if t.name == vi.interface:
+            ctx.warn(n, f"({vi.name}) Ignoring track_interface {t.name} since own interface")
+        elif t.weight and in_sync:
+            ctx.warn(n, f"({vi.name}) ignoring {t.name} tracked interface weight due to SYNC group")
+            own_if.append(dataclasses.replace(t, weight=0))
+        elif t.weight and owner:
+            ctx.warn(n, f"({vi.name}) ignoring {t.name} tracked interface due to address owner")
+        else:
+            own_if.append(t)
+    if not (in_sync or owner):
+        return dataclasses.replace(vi, track_interface=tuple(own_if))
+    why = "SYNC group" if in_sync else "address_owner"
+    weights = {s.name: s.weight for s in scripts}
+    kept_scripts = []
+    for r in vi.track_script:
+        w = r.weight if r.weight is not None else weights.get(r.name, 0)
+        if w:
+            ctx.warn(Node("", r.pos.file, r.pos.line), f"({vi.name}) ignoring tracked script {r.name} with weights "
+                                                       f"due to {why}")
+        else:
+            kept_scripts.append(r)
+    fweights = {f.name: f.weight for f in files}
+    kept_files = []
+    for r in vi.track_file:
+        w = r.weight if r.weight is not None else fweights.get(r.name, 0)
+        if w:
+            ctx.warn(Node("", r.pos.file, r.pos.line), f"({vi.name}) ignoring tracked file {r.name} with weight {w} "
+                                                       f"due to {why}")
+        else:
+            kept_files.append(r)
+    return dataclasses.replace(vi, track_interface=tuple(own_if), track_script=tuple(kept_scripts),
+                               track_file=tuple(kept_files))
+
+
 @functools.lru_cache(maxsize=1024)
 def _script_secure(path: str) -> bool:
     """True when the file and every directory on its path are writable only by root."""
@@ -2074,7 +2120,7 @@ def complete(ctx: Ctx, f: Fields, files: tuple[str, ...], interfaces: frozenset[
             members.append(n)
         kw["group"] = tuple(members)
         if len(members) == 1:
-            ctx.info(gf["_node"], f"Sync group {gf['name']} has only 1 virtual router(s) - this probably isn't "
+            ctx.warn(gf["_node"], f"Sync group {gf['name']} has only 1 virtual router(s) - this probably isn't "
                                   "what you want")
         groups.append(m.VrrpSyncGroup(**kw))
 
@@ -2098,7 +2144,8 @@ def complete(ctx: Ctx, f: Fields, files: tuple[str, ...], interfaces: frozenset[
         vf["track_script"] = tuple(refs)
         vi = _finish_instance(ctx, vf, gd)
         if vi is not None:
-            instances.append(vi)
+            sg = next((g for g in groups if g.name == vi.sync_group), None)
+            instances.append(_drop_weighted_trackers(ctx, vi, sg, scripts, track_files))
 
     # duplicate VRID on the same interface / family / destination
     seen: dict[tuple[str | None, str, int, str], str] = {}

@@ -13,8 +13,13 @@ def config_test(opts: argparse.Namespace) -> int:
     """Load the config, print every message with file and line, return keepalived's -t exit code.
 
     Without -t (only -d), the parsed model is printed and 0/1 returned."""
-    result = load(opts.config_file, config_id=getattr(opts, "config_id", None),
-                  all_config=bool(getattr(opts, "all_config", False)))
+    try:
+        result = load(opts.config_file, config_id=getattr(opts, "config_id", None),
+                      all_config=bool(getattr(opts, "all_config", False)))
+    except Exception as exc:  # a bug of ours: one clear line, never a traceback
+        print(f"pykeepalived: internal error reading {opts.config_file}: {type(exc).__name__}: {exc}",
+              file=sys.stderr)
+        return 4
     test = getattr(opts, "config_test", None)
     out = sys.stderr
     logfile = None
