@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import socket
+
+import pytest
 
 from pykeepalived.core.events import DeadlineReached, Startup
 from pykeepalived.core.params import RouterParams, VipSpec
@@ -43,3 +46,24 @@ def test_metrics_from_a_real_router() -> None:
 def test_histogram_is_cumulative() -> None:
     h = histogram([0.05, 0.3, 3.0], (0.1, 1.0))
     assert h["buckets"] == [[0.1, 1], [1.0, 2], ["+Inf", 3]] and h["count"] == 3
+
+
+def test_takeover_time_and_transition_history() -> None:
+    from pykeepalived._fastpath import codec  # type: ignore[attr-defined]
+
+    from pykeepalived.core.events import AdvertReceived
+
+    r = VirtualRouter(RouterParams(name="VI_1", vrid=51, priority=100, interface="veth0",
+                                   source_address="192.0.2.2", vips=(VipSpec(address="192.0.2.100", prefixlen=24),)))
+    r.handle(Startup(), 0.0)
+    vip = bytes([192, 0, 2, 100])
+    raw = codec.encode_advert(version=2, vrid=51, priority=150, adver_int=1, addresses=(vip,), family=socket.AF_INET)
+    adv, _ = codec.decode_advert(raw, socket.AF_INET, bytes([192, 0, 2, 1]), bytes([224, 0, 0, 18]))
+    r.handle(AdvertReceived(adv, bytes([192, 0, 2, 1]), bytes([224, 0, 0, 18])), 1.0)
+    deadline = r.deadline()
+    assert deadline is not None
+    r.handle(DeadlineReached(), deadline)
+    assert list(r.takeover_times) == [pytest.approx(3 + 156 / 256)]
+    inst = vrrp_snapshot([r])["instances"][0]
+    assert [(t["from"], t["to"]) for t in inst["transitions"]] == [("INIT", "BACKUP"), ("BACKUP", "MASTER")]
+    assert vrrp_snapshot([r])["takeovers"]["count"] == 1

@@ -27,6 +27,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
+from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from enum import IntEnum
@@ -169,6 +170,11 @@ class VirtualRouter:
         self.last_transition = 0.0
         self.last_transition_reason = ""
         self.faults: set[str] = set()
+        # For the status API: recent transitions (time, from, to, reason), and the takeover
+        # times measured here (from the old master's last advert to our own takeover).
+        self.transitions: deque[tuple[float, State, State, str]] = deque(maxlen=16)
+        self.takeover_times: deque[float] = deque(maxlen=256)
+        self._last_master_advert_at: float | None = None
         self._initial_faults: set[str] = set()       # faults of scripts with no result yet
         # Sync-group hook: called when the master-down timer fires; False keeps us in BACKUP
         # (wanting MASTER) until the group lets every member go (core.sync_group).
@@ -242,6 +248,7 @@ class VirtualRouter:
         self.wantstate = to if to != State.INIT else self.wantstate
         self.last_transition = now
         self.last_transition_reason = reason
+        self.transitions.append((now, frm, to, reason))
         self._logged.clear()
         suffix = " (init)" if init else ""
 
@@ -363,6 +370,7 @@ class VirtualRouter:
         if adv.priority == 0:
             if p.log_detail:
                 log.info("(%s) Backup received priority 0 advertisement", self.name)
+            self._last_master_advert_at = now
             self._down_at = now + timing.seconds(self._skew_us())
             return []
         preempt_running = p.preempt_delay > 0 and (self._preempt_until is None or self._preempt_until > now)
@@ -370,6 +378,7 @@ class VirtualRouter:
             if p.version == 3:
                 self._adopt_interval(adv.adver_int, "master")
             self._set_master(event.src, adv.priority)
+            self._last_master_advert_at = now
             self._down_at = now + self._master_down_s()
             if p.preempt_delay > 0:
                 if adv.priority >= self.effective_priority:
@@ -393,6 +402,9 @@ class VirtualRouter:
         self.wantstate = State.MASTER
         if self.sync_gate is not None and not self.sync_gate(self):
             return []    # the sync group moves us when every member wants MASTER
+        if self._last_master_advert_at is not None:
+            self.takeover_times.append(now - self._last_master_advert_at)
+            self._last_master_advert_at = None
         return self._transition(State.MASTER, now, "master down timer expired")
 
     def _master_rx(self, event: Event, now: float) -> list[Action]:
