@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from harness import Frame, Host, Lab, Proc, wait_until
+from helpers import burst_capture
 
 pytestmark = [pytest.mark.privileged]
 
@@ -163,7 +164,7 @@ def test_live_dumps_match_state_and_capture(lab: Lab) -> None:
     if not _runtime_wires_dumps():
         pytest.xfail("io/runtime.py does not call status.dumps.install_signal_handlers yet")
     r1, r2 = lab.add_hosts("r1", "r2")
-    cap = r2.capture()
+    cap = burst_capture(r2)
     d = Daemon(r1, conf(150))
     d.wait_log(r"\(VI_1\) Entering MASTER STATE", 20)
     time.sleep(3.5)
