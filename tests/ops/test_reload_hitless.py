@@ -16,9 +16,9 @@ import time
 from collections import defaultdict
 
 import pytest
+from ops_helpers import burst_capture
 
 from harness import Lab, wait_until
-from helpers import burst_capture
 
 pytestmark = [pytest.mark.privileged, pytest.mark.slow]
 

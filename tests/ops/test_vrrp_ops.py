@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
+from ops_helpers import burst_capture
 
 from harness import Frame, Host, Lab, Proc, wait_until
-from helpers import burst_capture
 
 pytestmark = [pytest.mark.privileged]
 
