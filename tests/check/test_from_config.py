@@ -190,3 +190,75 @@ def test_reload_carries_checker_state_over(caplog: pytest.LogCaptureFixture) -> 
     assert snap == [("192.0.2.12", False, 1), ("192.0.2.14", True, 1), ("192.0.2.13", True, 3)]
     assert seen == []  # nothing changed, nothing notified
     assert not any("ing service" in m for m in caplog.messages)
+
+
+@pytest.mark.privileged
+def test_smtp_alert_mail_on_state_change(world: World) -> None:
+    """smtp_alert: one mail per real server change, keepalived's dialogue and headers."""
+    port = 2525
+    conf = f"""
+global_defs {{
+  router_id r1
+  notification_email {{
+    ops@example.test
+    oncall@example.test
+  }}
+  notification_email_from lb@example.test
+  smtp_server 127.0.0.1 {port}
+  smtp_helo_name lb.example.test
+}}
+virtual_server 192.0.2.100 81 {{
+  delay_loop 1
+  real_server {world.srv.ip} 81 {{
+    smtp_alert
+    TCP_CHECK {{
+      connect_timeout 1
+      retry 0
+    }}
+  }}
+}}
+"""
+    r = load_text(conf)
+    assert r.config is not None, r.diagnostics
+
+    async def main() -> list[bytes]:
+        got: list[bytes] = []
+
+        async def sink(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writer.write(b"220 sink ESMTP\r\n")
+            while line := await reader.readline():
+                got.append(line)
+                if line == b"DATA\r\n":
+                    writer.write(b"354 go on\r\n")
+                    while (body := await reader.readline()) != b".\r\n":
+                        got.append(body)
+                    got.append(body)
+                    writer.write(b"250 queued\r\n")
+                elif line == b"QUIT\r\n":
+                    writer.write(b"221 bye\r\n")
+                    await writer.drain()
+                    break
+                else:
+                    writer.write(b"250-hello\r\n250 ok\r\n")  # a multi-line reply too
+                await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(sink, "127.0.0.1", port)
+        service = CheckerService.from_config(r.config)
+        await service.start(bootstrap=0.0, freeze_gc=False)
+        for _ in range(40):
+            await asyncio.sleep(0.05)
+            if b"QUIT\r\n" in got:
+                break
+        await service.stop()
+        server.close()
+        return got
+
+    got = in_netns(world.cli.ns, main)
+    text = b"".join(got).decode()
+    assert got[:4] == [b"HELO lb.example.test\r\n", b"MAIL FROM:<lb@example.test>\r\n",
+                       b"RCPT TO:<ops@example.test>\r\n", b"RCPT TO:<oncall@example.test>\r\n"]
+    assert f"Subject: [r1] Realserver [{world.srv.ip}]:tcp:81 of virtual server [192.0.2.100]:tcp:81 - DOWN\r\n" \
+        in text
+    assert "From: lb@example.test\r\nSubject:" in text and "X-Mailer: Keepalived\r\n" in text
+    assert "To: ops@example.test, oncall@example.test\r\n\r\n=> TCP CHECK failed on service <=\r\n" in text

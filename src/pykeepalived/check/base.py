@@ -11,6 +11,7 @@ import random
 from dataclasses import dataclass
 from typing import ClassVar
 
+from pykeepalived.check.alert import Alerter
 from pykeepalived.check.common import ConnOpts, Target
 from pykeepalived.check.hub import HealthHub
 from pykeepalived.config import model
@@ -41,6 +42,9 @@ class Checker:
     success_text: ClassVar[str] = ""
     failed_retries_text: ClassVar[str] = ""
     failed_text: ClassVar[str] = ""
+    # smtp_alert bodies (keepalived's per-checker texts)
+    alert_up: ClassVar[str] = "=> CHECK succeed on service <="
+    alert_down: ClassVar[str] = "=> CHECK failed on service <="
 
     def __init__(self, spec: model.Checker, target: Target, hub: HealthHub, *,
                  log_all_failures: bool = False) -> None:
@@ -57,6 +61,7 @@ class Checker:
         self.has_run = False
         self.retry_it = 0
         self.enabled = True
+        self.alerter: Alerter | None = None  # set when smtp_alert applies to this real server
 
     # ---- what subclasses provide
 
@@ -93,8 +98,16 @@ class Checker:
         if self.is_up and self.log_all:
             log.info(self.fmt(text))
 
-    def set_state(self, up: bool) -> None:
+    def set_state(self, up: bool, alert: str | None = None) -> None:
+        """A verdict; with smtp_alert, keepalived mails a change of this checker when it changed
+        the real server too (or always, unless no_checker_emails)."""
+        was_up = self.is_up
+        rs_was_alive = self.hub.alive(self.target.key)
         self.hub.checker_state(self, up)
+        if self.alerter is not None and was_up != up:
+            alive = self.hub.alive(self.target.key)
+            if rs_was_alive != alive or not self.alerter.no_checker_emails:
+                self.alerter.rs_alert(self.target, alive, alert or (self.alert_up if up else self.alert_down))
 
     def epilog(self, outcome: Outcome) -> float:
         """keepalived's tcp_epilog/udp_epilog/icmp_epilog (2.2)."""

@@ -24,6 +24,8 @@ log = logging.getLogger("pykeepalived.check")
 
 class DnsChecker(Checker):
     kind = "DNS_CHECK"
+    alert_up = "=> DNS_CHECK: succeed on service <="
+    alert_down = "=> DNS_CHECK: failed on service <="
 
     def __init__(self, spec: model.DnsCheck, target: Target, hub: HealthHub, *,
                  log_all_failures: bool = False) -> None:

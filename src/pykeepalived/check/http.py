@@ -214,6 +214,8 @@ NEW, RETRY, FAILED = 0, 1, 2
 
 class HttpChecker(Checker):
     kind = "HTTP_GET"
+    alert_up = "=> CHECK succeed on service <="
+    alert_down = "=> CHECK failed on service : HTTP request failed <="
 
     def __init__(self, spec: model.HttpGet, target: Target, hub: HealthHub, *,
                  log_all_failures: bool = False, ssl_ctx: ssl.SSLContext | None = None,

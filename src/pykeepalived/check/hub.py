@@ -140,6 +140,9 @@ class HealthHub:
     def snapshot(self) -> list[RealServerHealth]:
         return [rs.health() for rs in self._servers.values()]
 
+    def alive(self, key: RealServerKey) -> bool:
+        return self._servers[key].alive
+
     def health(self, key: RealServerKey) -> RealServerHealth:
         return self._servers[key].health()
 

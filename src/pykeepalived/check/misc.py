@@ -151,7 +151,7 @@ class MiscChecker(Checker):
             else:
                 log.info("Misc check for %s %s%s.", who, exit_type, after)
             if not message_only:
-                self.set_state(success)
+                self.set_state(success, f"=> MISC CHECK {exit_type} on service <=")
         self.has_run = True
         # the next run counts from the start of this one
         loop = asyncio.get_running_loop()

@@ -64,6 +64,8 @@ def echo_request(v6: bool) -> bytes:
 
 class PingChecker(Checker):
     kind = "PING_CHECK"
+    alert_up = "=> ICMP CHECK succeed on service <="
+    alert_down = "=> ICMP CHECK failed on service <="
     success_text = "ICMP connection to {rs} success."
     failed_retries_text = "ICMP CHECK on service {rs} of {vs} failed after {retry} retries."
     failed_text = "ICMP CHECK on service {rs} failed."

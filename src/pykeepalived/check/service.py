@@ -15,6 +15,7 @@ import gc
 import logging
 import random
 
+from pykeepalived.check.alert import Alerter, smtp_alert_enabled
 from pykeepalived.check.base import BOOTSTRAP_DELAY, Checker
 from pykeepalived.check.common import Target
 from pykeepalived.check.dns import DnsChecker
@@ -77,14 +78,17 @@ def build_checker(spec: model.Checker, vs: model.VirtualServer, rs: model.RealSe
     return None
 
 
-def build_checkers(config: model.Config, hub: HealthHub) -> list[Checker]:
+def build_checkers(config: model.Config, hub: HealthHub, alerter: Alerter | None = None) -> list[Checker]:
     checkers: list[Checker] = []
     for vs in config.virtual_servers:
         for rs in vs.real_servers:
             hub.add_real_server(Target.of(vs, rs), rs)
+            alerts = alerter is not None and smtp_alert_enabled(config.global_defs, vs, rs)
             for spec in rs.checkers:
                 checker = build_checker(spec, vs, rs, config, hub)
                 if checker is not None:
+                    if alerts:
+                        checker.alerter = alerter
                     hub.attach(checker)
                     checkers.append(checker)
     return checkers
@@ -104,16 +108,19 @@ def same_check(a: object, b: object) -> object:
 
 
 class CheckerService:
-    def __init__(self, checkers: list[Checker], hub: HealthHub, *, record_lateness: bool = False) -> None:
+    def __init__(self, checkers: list[Checker], hub: HealthHub, *, record_lateness: bool = False,
+                 alerter: Alerter | None = None) -> None:
         self.checkers = checkers
         self.hub = hub
+        self.alerter = alerter
         self.scheduler = Scheduler(record_lateness=record_lateness)
 
     @classmethod
     def from_config(cls, config: model.Config, *, hub: HealthHub | None = None,
                     record_lateness: bool = False) -> CheckerService:
         hub = hub or HealthHub()
-        return cls(build_checkers(config, hub), hub, record_lateness=record_lateness)
+        alerter = Alerter(config.global_defs)
+        return cls(build_checkers(config, hub, alerter), hub, record_lateness=record_lateness, alerter=alerter)
 
     def carry_over(self, old: CheckerService) -> int:
         """Reload: checkers unchanged since `old` keep their state (up/down, has run, retries,
@@ -151,3 +158,5 @@ class CheckerService:
     async def stop(self) -> None:
         await self.scheduler.stop()
         await self.hub.drain()
+        if self.alerter is not None:
+            await self.alerter.drain()

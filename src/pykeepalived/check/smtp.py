@@ -99,7 +99,7 @@ class SmtpChecker(Checker):
             if self.retry_it <= self.retry:
                 return self.delay_before_retry
             if self.is_up or not self.has_run:
-                self.set_state(False)
+                self.set_state(False, f"=> CHECK failed on service : {outcome.detail} <=")
             return self.delay_loop
         self.retry_it = 0
         if not self.is_up or not self.has_run:

@@ -8,6 +8,8 @@ from pykeepalived.check.common import ConnectError, tcp_connect
 
 class TcpChecker(Checker):
     kind = "TCP_CHECK"
+    alert_up = "=> TCP CHECK succeed on service <="
+    alert_down = "=> TCP CHECK failed on service <="
     success_text = "TCP connection to {rs} success."
     failed_retries_text = "TCP_CHECK on service {rs} failed after {retry} retries."
     failed_text = "TCP_CHECK on service {rs} failed."

@@ -28,6 +28,8 @@ def reply_matches(reply: bytes, spec: model.UdpCheck) -> bool:
 
 class UdpChecker(Checker):
     kind = "UDP_CHECK"
+    alert_up = "=> UDP CHECK succeed on service <="
+    alert_down = "=> UDP CHECK failed on service <="
     success_text = "UDP connection to {rs} success."
     failed_retries_text = "UDP_CHECK on service {rs} failed after {retry} retries."
     failed_text = "UDP_CHECK on service {rs} failed."
