@@ -342,3 +342,15 @@ def test_pid_paths_variants() -> None:
                                             "/run/keepalived/checkers_east.pid")
     d = pid_paths(main="/tmp/a.pid", vrrp="/tmp/b.pid", instance="east")
     assert (d.main, d.vrrp, d.checkers) == ("/tmp/a.pid", "/tmp/b.pid", "/run/keepalived/checkers_east.pid")
+
+
+def test_process_names(lab: Lab) -> None:
+    h = lab.add_host("r1")
+    d = Pyka(h, "global_defs {\n  process_names\n}\n" + CONF)
+    d.wait_log(r"test child running")
+    child = wait_until(d.child_pid, 5)
+    assert Path(f"/proc/{d.proc.pid}/comm").read_text().strip() == "keepalived"
+    assert Path(f"/proc/{child}/comm").read_text().strip() == "keepalived_vrrp"
+    plain = Pyka(h, CONF, name="plain")
+    plain.wait_log(r"test child running")
+    assert Path(f"/proc/{plain.proc.pid}/comm").read_text().strip() == "pykeepalived"

@@ -306,3 +306,18 @@ def test_namespace_and_instance_pid_files(lab: Lab) -> None:
         out.close()
         for f in (main, vrrp):
             f.unlink(missing_ok=True)
+
+
+@pytest.mark.slow
+def test_reload_starts_a_child_whose_configuration_appears(lab: Lab) -> None:
+    r1 = lab.add_host("r1")
+    p, wd = _spawn(r1, conf(150), name="grow")
+    p.wait_output(r"\(VI_1\) Entering MASTER STATE", 20)
+    assert "Healthcheck" not in p.stdout() + p.stderr()
+    vrrp_child = (wd / "grow.vrrp.pid").read_text()
+    (wd / "grow.conf").write_text(VS_CONF)
+    p.send_signal(signal.SIGHUP)
+    p.wait_output(r"Reload finished", 15)
+    p.wait_output(r"Starting Healthcheck child process, pid=\d+", 15)
+    wait_until(lambda: (wd / "grow.check.pid").exists(), 10)
+    assert (wd / "grow.vrrp.pid").read_text() == vrrp_child      # the VRRP child was not restarted
