@@ -354,3 +354,17 @@ def test_process_names(lab: Lab) -> None:
     plain = Pyka(h, CONF, name="plain")
     plain.wait_log(r"test child running")
     assert Path(f"/proc/{plain.proc.pid}/comm").read_text().strip() == "pykeepalived"
+
+
+def test_startup_and_shutdown_scripts(lab: Lab) -> None:
+    h = lab.add_host("r1")
+    wd = lab.workdir
+    up, down = wd / "started", wd / "stopped"
+    conf = (f'global_defs {{\n  startup_script "/bin/touch {up}"\n  shutdown_script "/bin/touch {down}"\n'
+            f'  shutdown_script_timeout 5\n}}\n' + CONF)
+    d = Pyka(h, conf)
+    d.wait_log(r"test child running")
+    assert up.exists() and not down.exists()
+    d.proc.send_signal(signal.SIGTERM)
+    assert d.wait_exit() == 0
+    assert down.exists()
