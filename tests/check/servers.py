@@ -50,7 +50,8 @@ async def http_handler(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
         body = b"status page\n"
     elif path == "/regex":
         body = PAGE_REGEX
-    head = f"HTTP/1.0 {status} X\r\nContent-Type: text/plain\r\nContent-Length: {len(body)}\r\n\r\n"
+    length = 100 if path == "/short" else len(body)  # /short: a Content-Length the body does not have
+    head = f"HTTP/1.0 {status} X\r\nContent-Type: text/plain\r\nContent-Length: {length}\r\n\r\n"
     writer.write(head.encode() + body)
     try:
         await writer.drain()

@@ -262,3 +262,21 @@ virtual_server 192.0.2.100 81 {{
         in text
     assert "From: lb@example.test\r\nSubject:" in text and "X-Mailer: Keepalived\r\n" in text
     assert "To: ops@example.test, oncall@example.test\r\n\r\n=> TCP CHECK failed on service <=\r\n" in text
+
+
+def test_set_enabled_logs_like_keepalived(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="pykeepalived")
+    cfg = load_text(RELOAD_A).config
+    assert cfg is not None
+    service = CheckerService.from_config(cfg)
+    vs = cfg.virtual_servers[0].key
+    service.set_enabled(vs, False)
+    service.set_enabled(vs, False)  # no change, no line
+    assert [c.enabled for c in service.checkers] == [False, False]
+    service.set_enabled(vs, True)
+    assert caplog.messages == [
+        "Suspending healthchecker for service [192.0.2.12]:tcp:80 for VS [192.0.2.100]:tcp:80",
+        "Suspending healthchecker for service [192.0.2.13]:tcp:80 for VS [192.0.2.100]:tcp:80",
+        "Activating healthchecker for service [192.0.2.12]:tcp:80 for VS [192.0.2.100]:tcp:80",
+        "Activating healthchecker for service [192.0.2.13]:tcp:80 for VS [192.0.2.100]:tcp:80",
+    ]

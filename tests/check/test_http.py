@@ -169,3 +169,14 @@ def test_fast_recovery_checks_again_at_once(world: World) -> None:
     # first run: both urls back to back instead of a delay_loop apart
     assert len(times) == 2 and times[1] - times[0] < 0.3
     assert f"Remote Web server [{srv}]:tcp:80 succeed on service." in rec.logs
+
+
+def test_content_length_mismatch_logged_once(world: World, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="pykeepalived")
+    srv = world.srv.ip
+    spec = http(url("/short"), delay_loop=0.3)
+    rec = run_checks(world.cli.ns, lambda t, h: [HttpChecker(spec, t, h)], address=srv, port=80, duration=1.0)
+    assert len(rec.attempts) >= 3 and all(ok for _, ok in rec.attempts)
+    line = (f"http_check for RS [{srv}]:tcp:80 VS 192.0.2.100:80/TCP url /short: content_length (100) "
+            "does not match received bytes (12)")
+    assert rec.logs.count(line) == 1

@@ -105,3 +105,17 @@ def test_tcp_alpha_starts_down(world: World) -> None:
                      duration=0.4)
     assert [(h.alive) for _, h in rec.events] == [True]  # down until the first success
     assert rec.events[0][0] - rec.t0 < 0.3
+
+
+def test_suspended_checker_does_nothing(world: World) -> None:
+    """ha_suspend: a disabled checker keeps its schedule but neither connects nor decides."""
+    srv = world.srv.ip
+
+    def build(t, h):  # type: ignore[no-untyped-def]
+        c = TcpChecker(tcp(retry=0, delay_loop=0.2), t, h)
+        c.enabled = False
+        return [c]
+
+    rec = run_checks(world.cli.ns, build, address=srv, port=81, duration=1.0)
+    assert rec.attempts == [] and rec.events == []
+    assert [h.alive for h in rec.snapshot] == [True]

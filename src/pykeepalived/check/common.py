@@ -94,11 +94,18 @@ class ConnOpts:
     bind_if: str | None = None
     fwmark: int | None = None
     timeout: float = 5.0
-    # (host text, port): formatting an address costs more than a connect's Python side
-    sockaddr: tuple[str, int] = field(init=False, repr=False, compare=False)
+    # (host text, port[, flowinfo, scope]): formatting an address costs more than a connect's Python side
+    sockaddr: tuple[str, int] | tuple[str, int, int, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "sockaddr", (str(self.dst), self.port))
+        addr: tuple[str, int] | tuple[str, int, int, int] = (str(self.dst), self.port)
+        if self.dst.version == 6 and self.dst.is_link_local and self.bind_if:
+            # a link-local destination needs its interface: bind_if names it
+            try:
+                addr = (str(self.dst), self.port, 0, socket.if_nametoindex(self.bind_if))
+            except OSError:
+                pass
+        object.__setattr__(self, "sockaddr", addr)
 
     @classmethod
     def of(cls, spec: model.Checker, target: Target) -> ConnOpts:

@@ -230,6 +230,7 @@ class HttpChecker(Checker):
         self.vs_virtualhost = vs_virtualhost
         self.url_it = 0
         self.failed_url: int | None = None
+        self.len_mismatch: dict[int, int] = {}  # per url: the last content-length difference logged
 
     def vhost(self, url: model.Url) -> str | None:
         return url.virtualhost or self.http.virtualhost or self.rs_virtualhost or self.vs_virtualhost
@@ -249,8 +250,22 @@ class HttpChecker(Checker):
                                  server_hostname=sni, tls_compliant=self.http.tls_compliant)
         except FetchError as e:
             return Outcome(False, str(e))
+        if any(lo <= result.status <= hi for lo, hi in url.status_code):
+            self._check_length(url, result)
         ok, msg = judge(url, result)
         return Outcome(ok, msg)
+
+    def _check_length(self, url: model.Url, result: Fetch) -> None:
+        """keepalived logs a Content-Length that disagrees with the body, once per difference."""
+        if result.content_length is None or result.content_length == result.rx_bytes:
+            self.len_mismatch.pop(self.url_it, None)
+            return
+        diff = result.content_length - result.rx_bytes
+        if self.len_mismatch.get(self.url_it) != diff:
+            log.info("http_check for RS %s VS %s url %s%s: content_length (%d) does not match received bytes (%d)",
+                     self.target.fmt_rs, self.target.fmt_vs, url.virtualhost or "", url.path,
+                     result.content_length, result.rx_bytes)
+            self.len_mismatch[self.url_it] = diff
 
     def epilog(self, outcome: Outcome) -> float:
         if outcome.ok:

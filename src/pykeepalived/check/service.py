@@ -122,6 +122,17 @@ class CheckerService:
         alerter = Alerter(config.global_defs)
         return cls(build_checkers(config, hub, alerter), hub, record_lateness=record_lateness, alerter=alerter)
 
+    def set_enabled(self, vs_key: str, enabled: bool) -> None:
+        """ha_suspend: suspend or resume the checkers of one virtual server (by `VirtualServer.key`)
+        while its address is absent from / present on this host. A suspended checker keeps its
+        schedule but does nothing, as keepalived's disabled checkers."""
+        for c in self.checkers:
+            if c.target.key.vs != vs_key or c.enabled == enabled:
+                continue
+            log.info("%s healthchecker for service %s for VS %s", "Activating" if enabled else "Suspending",
+                     c.target.fmt_rs, c.target.fmt_vs)
+            c.enabled = enabled
+
     def carry_over(self, old: CheckerService) -> int:
         """Reload: checkers unchanged since `old` keep their state (up/down, has run, retries,
         dynamic weight), and so do their real servers; call before start(). The number kept."""
