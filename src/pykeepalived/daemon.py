@@ -266,7 +266,7 @@ def _child_main(child: Child, config: Any, opts: argparse.Namespace) -> int:
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
     _set_parent_death_signal(signal.SIGTERM)
     kalog.setup(opts, "vrrp" if child.kind == "vrrp" else "checker", instance=getattr(config, "instance", None),
-                namespace=getattr(config, "net_namespace", None))
+                namespace=getattr(opts, "namespace", None) or getattr(config, "net_namespace", None))
     names = _process_names(config)
     set_process_name(names[child.kind])
     pidfile.write(child.pid_file)
@@ -829,6 +829,8 @@ def run(opts: argparse.Namespace) -> int:
     namespace = cli_namespace or getattr(config, "net_namespace", None)
     instance = getattr(config, "instance", None)
     if namespace or instance:
+        if not opts.no_syslog:
+            log.info("Changing syslog ident to %s", kalog.syslog_ident("parent", namespace, instance))
         kalog.setup(opts, "parent", namespace=namespace, instance=instance)
     pids = pidfile.pid_paths(main=opts.pid_file, vrrp=opts.vrrp_pid_file, checkers=opts.checkers_pid_file,
                              instance=instance, namespace=namespace,

@@ -104,6 +104,11 @@ def syslog_time(t: float | None = None) -> str:
     return f"{_MONTHS[tm.tm_mon - 1]} {tm.tm_mday:2d} {tm.tm_hour:02d}:{tm.tm_min:02d}:{tm.tm_sec:02d}"
 
 
+def syslog_ident(process: Process, namespace: str | None = None, instance: str | None = None) -> str:
+    """keepalived's make_syslog_ident(): `Keepalived_vrrp_<netns>_<instance>`."""
+    return "_".join([IDENTS[process], *(p for p in (namespace, instance) if p)])
+
+
 def log_file_name(base: str, process: Process, namespace: str | None = None,
                   instance: str | None = None) -> str:
     """keepalived's make_file_name(): `/tmp/keepalived.log` -> `/tmp/keepalived_vrrp.log`."""
@@ -235,10 +240,11 @@ def setup(opts: object, process: Process, *, namespace: str | None = None,
         if text is not None:
             parsed = parse_facility(str(text))
             if parsed is None:
-                print(f"Invalid log facility '{text}'", file=sys.stderr)
+                if process == "parent":
+                    print(f"Invalid log facility '{text}'", file=sys.stderr)
             else:
                 facility = parsed
-        root.addHandler(SyslogHandler(IDENTS[process], facility))
+        root.addHandler(SyslogHandler(syslog_ident(process, namespace, instance), facility))
     if getattr(opts, "log_console", False) and getattr(opts, "dont_fork", False):
         root.addHandler(ConsoleHandler())
     base = getattr(opts, "log_file", None)

@@ -110,3 +110,11 @@ def test_log_file_lines_have_console_prefix_and_flush(tmp_path: Path, syslog_soc
     logging.getLogger("t").info("(VI_1) Entering BACKUP STATE (init)")
     text = (tmp_path / "ka_vrrp.log").read_text()   # flushed: readable before any close
     assert re.fullmatch(r"\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}: \(VI_1\) Entering BACKUP STATE \(init\)\n", text)
+
+
+def test_syslog_ident_with_namespace_and_instance(syslog_sock: socket.socket) -> None:
+    assert kalog.syslog_ident("parent", "blue", "east") == "Keepalived_blue_east"
+    assert kalog.syslog_ident("vrrp", None, "east") == "Keepalived_vrrp_east"
+    kalog.setup(opts(), "checker", namespace="blue")
+    logging.getLogger("t").info("x")
+    assert f" Keepalived_healthcheckers_blue[{os.getpid()}]: x" in syslog_sock.recv(4096).decode()
