@@ -36,3 +36,11 @@ def exit_with(config: Any, opts: argparse.Namespace) -> int:
     code = int(os.environ.get("PYKA_TEST_EXIT", "0"))
     log.info("test child exiting with %d", code)
     return code
+
+
+def stubborn(config: Any, opts: argparse.Namespace) -> int:
+    """Ignores SIGTERM: the parent must kill it after child_wait_time."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    log.info("stubborn child running pid=%d", os.getpid())
+    while True:
+        time.sleep(0.2)

@@ -368,3 +368,18 @@ def test_startup_and_shutdown_scripts(lab: Lab) -> None:
     d.proc.send_signal(signal.SIGTERM)
     assert d.wait_exit() == 0
     assert down.exists()
+
+
+def test_child_that_ignores_sigterm_is_killed_after_child_wait_time(lab: Lab) -> None:
+    h = lab.add_host("r1")
+    d = Pyka(h, "child_wait_time 2\n" + CONF, entry="stubborn")
+    d.wait_log(r"stubborn child running")
+    child = wait_until(d.child_pid, 5)
+    t0 = time.monotonic()
+    d.proc.send_signal(signal.SIGTERM)
+    assert d.wait_exit(20) == 0
+    took = time.monotonic() - t0
+    assert 1.8 <= took < 6, took
+    assert f"VRRP child process({child}) failed to stop within 2 seconds - killing it" in d.log()
+    assert not Path(f"/proc/{child}").exists()
+    assert not d.pid_file.exists() and not d.vrrp_pid_file.exists()
