@@ -149,6 +149,14 @@ class Netlink:
     async def _call(self, coro: Coroutine[Any, Any, T]) -> T:
         return await asyncio.wrap_future(self._submit(coro), loop=asyncio.get_running_loop())
 
+    async def run(self, fn: Callable[[AsyncIPRoute], Coroutine[Any, Any, T]]) -> T:
+        """Run `fn(ipr)` on the netlink thread with its AsyncIPRoute (routes, rules, links)."""
+
+        async def call() -> T:
+            return await fn(await self._iproute())
+
+        return await self._call(call())
+
     def stop(self) -> None:
         if self._loop is None:
             return
