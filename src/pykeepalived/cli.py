@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     a("-B", "--no_bfd", action="store_true", help="don't run BFD subsystem")
     a("--all", action="store_true", help="force all child processes to run, even if they have no configuration")
     a("-l", "--log-console", action="store_true", help="log messages to local console")
-    a("-D", "--log-detail", action="store_true", help="detailed log messages")
+    a("-D", "--log-detail", action="count", default=0, help="detailed log messages (twice: extra detail)")
     a("-S", "--log-facility", metavar="FACILITY", help="0-7 (local0-7), user or daemon; default daemon")
     a("-g", "--log-file", nargs="?", const="/tmp/keepalived.log", metavar="FILE", help="also log to FILE")
     a("--flush-log-file", action="store_true", help="flush the log file after each write")
