@@ -157,3 +157,34 @@ def test_stats_clear_writes_then_zeroes(tmp_path: Path, monkeypatch: pytest.Monk
     path = dumps.write_vrrp_stats([r], clear=True)
     assert "    Sent: 2\n" in Path(path).read_text()
     assert r.stats.advert_sent == 0 and r.stats.become_master == 0
+
+
+def test_install_signal_handlers_on_a_uvloop_loop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The VRRP child's wiring: each signal writes its file from the routers as they are then."""
+    import asyncio
+    import signal
+
+    import uvloop
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    r = reference_master()
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        dumps.install_signal_handlers(loop, lambda: [r], lambda: None)
+        try:
+            for sig in (signal.SIGUSR1, signal.SIGUSR2, signal.SIGRTMIN + 2):
+                os.kill(os.getpid(), sig)
+                await asyncio.sleep(0.05)
+            r.stats.advert_sent = 7
+            os.kill(os.getpid(), signal.SIGRTMAX - 1)          # STATS_CLEAR: write, then zero
+            await asyncio.sleep(0.05)
+        finally:
+            for sig in (signal.SIGUSR1, signal.SIGUSR2, signal.SIGRTMIN + 2, signal.SIGRTMAX - 1):
+                loop.remove_signal_handler(sig)
+
+    uvloop.run(main())
+    assert "   State = MASTER\n" in (tmp_path / "keepalived.data").read_text()
+    assert json.loads((tmp_path / "keepalived.json").read_text())[0]["stats"]["advert_sent"] == 2
+    assert "    Sent: 7\n" in (tmp_path / "keepalived.stats").read_text()
+    assert r.stats.advert_sent == 0
