@@ -21,6 +21,10 @@ log = logging.getLogger(__name__)
 # Entries due within this much are started together: the loop's timers have millisecond
 # granularity (uvloop rounds), so waking for each entry separately only spins.
 SLACK = 0.001
+# At most this many attempts start per loop iteration; the rest follow in the next ones, so
+# that I/O of attempts in flight is served in between (a late batch of thousands started at
+# once would stall the loop, bunch the checks together and stall it again a second later).
+MAX_BATCH = 128
 
 
 class Scheduler:
@@ -86,7 +90,13 @@ class Scheduler:
         assert self._loop is not None
         now = self._loop.time()
         heap = self._heap
+        budget = MAX_BATCH
         while heap and heap[0][0] <= now + SLACK:
+            if budget == 0:
+                self._handle = self._loop.call_later(0, self._fire)
+                self._armed_at = now
+                return
+            budget -= 1
             due, _, checker = heapq.heappop(heap)
             if self.record_lateness:
                 self.lateness.append(max(0.0, now - due))
