@@ -1,7 +1,7 @@
 """atheris target: arbitrary bytes through both advert decoders; they must agree and never crash.
 
 Run through fuzz/run.sh, which builds the compiled twin with bounds checks into a temporary
-directory and passes it as --debug-lib (the normal build is never used here).
+directory and passes it in PYKEEPALIVED_FUZZ_LIB (the normal build is never used here).
 
 The compiled decoder reads through raw pointers, so "never reads past the buffer" is enforced
 with a guard page: its input ends exactly where an inaccessible page begins, and any read past
@@ -72,14 +72,17 @@ class GuardedBuffer:
 
 
 def main() -> None:
+    # The debug build's directory comes from the environment so that the child processes
+    # libFuzzer spawns (-merge, -jobs) find it too.
     args = sys.argv[1:]
-    lib = None
+    lib_dir = os.environ.get("PYKEEPALIVED_FUZZ_LIB")
     if "--debug-lib" in args:
         i = args.index("--debug-lib")
-        lib = Path(args[i + 1])
+        lib_dir = args[i + 1]
         del args[i:i + 2]
-    if lib is None:
-        sys.exit("usage: fuzz_decode.py --debug-lib DIR [libFuzzer options] [corpus dirs]")
+    if not lib_dir:
+        sys.exit("usage: PYKEEPALIVED_FUZZ_LIB=DIR fuzz_decode.py [libFuzzer options] [corpus dirs] (see run.sh)")
+    lib = Path(lib_dir)
     codec_c = load_debug(lib, "codec")
     checksum_c = load_debug(lib, "checksum")
     guarded = GuardedBuffer()
@@ -115,7 +118,8 @@ def main() -> None:
             if reason != codec_py.OK or again.priority != py_adv.priority or again.addresses != py_adv.addresses:
                 raise AssertionError(f"re-encoded advert does not decode: {c_wire.hex()} ({reason})")
 
-    atheris.Setup([sys.argv[0], *args], one_input)
+    # libFuzzer re-runs argv[0] through the shell for -merge/-jobs children: name the interpreter too.
+    atheris.Setup([f"{sys.executable} {Path(__file__).resolve()}", *args], one_input)
     atheris.Fuzz()
 
 

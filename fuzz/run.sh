@@ -27,5 +27,5 @@ done
 
 if [ "${FUZZ_KEEP_CORPUS:-0}" = 1 ]; then NEW="$HERE/corpus"; else NEW="$WORK/new"; mkdir -p "$NEW"; fi
 cd "$ROOT"
-"$PY" "$HERE/fuzz_decode.py" --debug-lib "$WORK/lib" -max_total_time="$SECONDS_TO_RUN" \
+PYKEEPALIVED_FUZZ_LIB="$WORK/lib" "$PY" "$HERE/fuzz_decode.py" -max_total_time="$SECONDS_TO_RUN" \
     -rss_limit_mb=2048 -max_len=1200 -print_final_stats=1 -artifact_prefix="$HERE/" "$@" "$NEW" "$HERE/corpus"
