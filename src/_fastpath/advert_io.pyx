@@ -69,9 +69,21 @@ cdef extern from "<netinet/in.h>" nogil:
         unsigned short sin_port
         uint32_t sin_addr               # struct in_addr, network order
 
+cdef extern from "<time.h>" nogil:
+    struct timespec:
+        long tv_sec
+        long tv_nsec
+    int CLOCK_MONOTONIC
+    int CLOCK_REALTIME
+    int clock_gettime(int clk, timespec *tp)
+
+cdef enum:
+    SOL_SOCKET_ = 1
+    SCM_TIMESTAMPNS_ = 35    # SO_TIMESTAMPNS on 64-bit Linux (asm-generic/socket.h)
+
 cdef enum:
     RX_BUF = 4608
-    RX_CTRL = 128
+    RX_CTRL = 160
     NAME_SIZE = 28       # sizeof(struct sockaddr_in6)
     TX_CTRL = 64
 
@@ -160,13 +172,18 @@ cdef class AdvertSocket:
         return self.fd
 
     def recv_batch(self):
-        """Everything readable now (at most `batch` packets): (payload, src, dst, ttl, ifindex)."""
+        """Everything readable now (at most `batch` packets):
+        (payload, src, dst, ttl, ifindex, rx_time), rx_time the kernel's receive time on the
+        time.monotonic() clock (SO_TIMESTAMPNS), or the time of this call without one."""
         cdef int i, n, ihl, total, end, ttl, ifindex
         cdef unsigned int plen
         cdef unsigned char *buf
         cdef msghdr *h
         cdef cmsghdr *c
         cdef sockaddr_in6 *sa6
+        cdef timespec mono, real, stamp
+        cdef double offset, rx_time, now
+        cdef bint stamped
         cdef list out = []
         for i in range(self.batch):
             self.rx_iov[i].iov_base = self.rx_bufs + i * RX_BUF
@@ -186,12 +203,35 @@ cdef class AdvertSocket:
                 self.rx_errors += 1
                 self.last_errno = errno
             return out
+        clock_gettime(CLOCK_MONOTONIC, &mono)
+        clock_gettime(CLOCK_REALTIME, &real)
+        now = mono.tv_sec + mono.tv_nsec * 1e-9
+        offset = (real.tv_sec - mono.tv_sec) + (real.tv_nsec - mono.tv_nsec) * 1e-9
         for i in range(n):
             buf = self.rx_bufs + i * RX_BUF
             plen = self.rx_msgs[i].msg_len
             if plen > RX_BUF:
                 plen = RX_BUF
             h = &self.rx_msgs[i].msg_hdr
+            ttl = -1
+            ifindex = self.ifindex
+            dst = b""
+            stamped = False
+            c = CMSG_FIRSTHDR(h)
+            while c != NULL:
+                if c.cmsg_level == IPPROTO_IPV6:
+                    if c.cmsg_type == IPV6_PKTINFO:
+                        dst = PyBytes_FromStringAndSize(<char *>CMSG_DATA(c), 16)
+                        memcpy(&ifindex, CMSG_DATA(c) + 16, sizeof(int))
+                    elif c.cmsg_type == IPV6_HOPLIMIT:
+                        memcpy(&ttl, CMSG_DATA(c), sizeof(int))
+                elif c.cmsg_level == SOL_SOCKET_ and c.cmsg_type == SCM_TIMESTAMPNS_:
+                    memcpy(&stamp, CMSG_DATA(c), sizeof(timespec))
+                    stamped = True
+                c = CMSG_NXTHDR(h, c)
+            rx_time = (stamp.tv_sec + stamp.tv_nsec * 1e-9 - offset) if stamped else now
+            if rx_time > now:
+                rx_time = now
             if self.family == AF_INET:
                 if plen < 20 or (buf[0] >> 4) != 4:
                     self.rx_errors += 1
@@ -207,24 +247,12 @@ cdef class AdvertSocket:
                 out.append((PyBytes_FromStringAndSize(<char *>buf + ihl, end - ihl),
                             PyBytes_FromStringAndSize(<char *>buf + 12, 4),
                             PyBytes_FromStringAndSize(<char *>buf + 16, 4),
-                            <int>buf[8], self.ifindex))
+                            <int>buf[8], self.ifindex, rx_time))
             else:
                 sa6 = <sockaddr_in6 *>h.msg_name
-                ttl = -1
-                ifindex = self.ifindex
-                dst = b""
-                c = CMSG_FIRSTHDR(h)
-                while c != NULL:
-                    if c.cmsg_level == IPPROTO_IPV6:
-                        if c.cmsg_type == IPV6_PKTINFO:
-                            dst = PyBytes_FromStringAndSize(<char *>CMSG_DATA(c), 16)
-                            memcpy(&ifindex, CMSG_DATA(c) + 16, sizeof(int))
-                        elif c.cmsg_type == IPV6_HOPLIMIT:
-                            memcpy(&ttl, CMSG_DATA(c), sizeof(int))
-                    c = CMSG_NXTHDR(h, c)
                 out.append((PyBytes_FromStringAndSize(<char *>buf, plen),
                             PyBytes_FromStringAndSize(<char *>sa6.sin6_addr.s6_addr, 16),
-                            dst, ttl, ifindex))
+                            dst, ttl, ifindex, rx_time))
             self.rx_packets += 1
         return out
 
@@ -575,4 +603,68 @@ def _ipv6_control(bytes src, int ifindex, int hoplimit):
     return out
 
 
-__all__ = ["IMPLEMENTATION", "IPPROTO_VRRP", "AdvertSender", "AdvertSocket", "ipv4_header", "is_multicast"]
+
+
+
+cdef extern from "<sys/timerfd.h>" nogil:
+    struct itimerspec:
+        timespec it_interval
+        timespec it_value
+    int timerfd_create(int clockid, int flags)
+    int timerfd_settime(int fd, int flags, const itimerspec *new_value, itimerspec *old_value)
+    int TFD_NONBLOCK
+    int TFD_CLOEXEC
+    int TFD_TIMER_ABSTIME
+
+cdef extern from "<unistd.h>" nogil:
+    ssize_t read(int fd, void *buf, size_t count)
+    int close(int fd)
+
+
+cdef class DeadlineTimer:
+    """A CLOCK_MONOTONIC timerfd armed at an absolute time (time.monotonic() seconds).
+
+    The event loop's own timers round to whole milliseconds; this one wakes the loop (through
+    `add_reader` on `fileno()`) within microseconds of the deadline.
+    """
+
+    cdef int fd
+
+    def __cinit__(self):
+        self.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)
+        if self.fd < 0:
+            raise OSError(errno, "timerfd_create failed")
+
+    def __dealloc__(self):
+        if self.fd >= 0:
+            close(self.fd)
+
+    def fileno(self):
+        return self.fd
+
+    def arm(self, double when):
+        """Fire at monotonic time `when` (at once if it has passed); inf disarms."""
+        cdef itimerspec spec
+        memset(&spec, 0, sizeof(spec))
+        if when != INFINITY:
+            if when <= 0:
+                when = 1e-9
+            spec.it_value.tv_sec = <long>when
+            spec.it_value.tv_nsec = <long>((when - <double>spec.it_value.tv_sec) * 1e9)
+            if spec.it_value.tv_sec == 0 and spec.it_value.tv_nsec == 0:
+                spec.it_value.tv_nsec = 1
+        if timerfd_settime(self.fd, TFD_TIMER_ABSTIME, &spec, NULL) < 0:
+            raise OSError(errno, "timerfd_settime failed")
+
+    def ack(self):
+        """Consume the expiry so the fd stops being readable. Returns the expirations read."""
+        cdef uint64_t n = 0
+        if read(self.fd, &n, 8) != 8:
+            return 0
+        return n
+
+    def close(self):
+        if self.fd >= 0:
+            close(self.fd)
+            self.fd = -1
+__all__ = ["IMPLEMENTATION", "IPPROTO_VRRP", "AdvertSender", "AdvertSocket", "DeadlineTimer", "ipv4_header", "is_multicast"]

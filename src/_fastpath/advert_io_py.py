@@ -2,7 +2,8 @@
 
 `AdvertSocket` wraps one raw socket (one interface and family, shared by every VRID on it):
 `recv_batch()` drains it and returns one tuple per packet,
-``(payload, src, dst, ttl, ifindex)`` with packed addresses.  For IPv4 the IP header is
+``(payload, src, dst, ttl, ifindex, rx_time)`` with packed addresses and the kernel's
+receive time on the time.monotonic() clock.  For IPv4 the IP header is
 parsed here (the raw socket delivers it), for IPv6 the destination, interface and hop limit
 come from the IPV6_PKTINFO / IPV6_HOPLIMIT ancillary data.
 
@@ -16,11 +17,16 @@ Python objects.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import errno as _errno
 import heapq
 import math
+import os
 import socket
 import struct
+import sys
+import time
 from collections.abc import Sequence
 
 IMPLEMENTATION = "pure"
@@ -28,7 +34,7 @@ IMPLEMENTATION = "pure"
 IPPROTO_VRRP = 112
 RX_BUFFER_SIZE = 4608
 _IPV4_TOS = 0xC0  # IPTOS_PREC_INTERNETCONTROL
-_CMSG_SPACE = 64
+SCM_TIMESTAMPNS = 35   # SO_TIMESTAMPNS on 64-bit Linux; not exported by the socket module
 
 
 def is_multicast(addr: bytes) -> bool:
@@ -57,15 +63,19 @@ class AdvertSocket:
         self.tx_packets = 0
         self.tx_errors = 0
         self.last_errno = 0
-        self._ancbufsize = socket.CMSG_SPACE(20) + socket.CMSG_SPACE(4) + 16
+        self._ancbufsize = socket.CMSG_SPACE(20) + socket.CMSG_SPACE(4) + socket.CMSG_SPACE(16) + 16
 
     def fileno(self) -> int:
         return self.sock.fileno()
 
-    def recv_batch(self) -> list[tuple[bytes, bytes, bytes, int, int]]:
-        """Everything readable now (at most `batch` packets): (payload, src, dst, ttl, ifindex)."""
-        out: list[tuple[bytes, bytes, bytes, int, int]] = []
+    def recv_batch(self) -> list[tuple[bytes, bytes, bytes, int, int, float]]:
+        """Everything readable now (at most `batch` packets):
+        (payload, src, dst, ttl, ifindex, rx_time), rx_time the kernel's receive time on the
+        time.monotonic() clock (SO_TIMESTAMPNS), or the time of this call without one."""
+        out: list[tuple[bytes, bytes, bytes, int, int, float]] = []
         v4 = self.family == socket.AF_INET
+        now = time.monotonic()
+        offset = time.time() - now
         for _ in range(self.batch):
             try:
                 data, anc, _flags, addr = self.sock.recvmsg(RX_BUFFER_SIZE, self._ancbufsize,
@@ -76,31 +86,35 @@ class AdvertSocket:
                 self.rx_errors += 1
                 self.last_errno = exc.errno or 0
                 break
+            dst = b""
+            ifindex = self.ifindex
+            ttl = -1
+            rx_time = now
+            for level, kind, value in anc:
+                if level == socket.SOL_SOCKET and kind == SCM_TIMESTAMPNS and len(value) >= 16:
+                    sec, nsec = struct.unpack_from("=qq", value)
+                    rx_time = min(now, sec + nsec * 1e-9 - offset)
+                elif level != socket.IPPROTO_IPV6:
+                    continue
+                elif kind == socket.IPV6_PKTINFO and len(value) >= 20:
+                    dst = value[:16]
+                    ifindex = struct.unpack_from("=i", value, 16)[0]
+                elif kind == socket.IPV6_HOPLIMIT and len(value) >= 4:
+                    ttl = struct.unpack_from("=i", value)[0]
             if v4:
-                pkt = _parse_ipv4(data, self.ifindex)
+                pkt = _parse_ipv4(data, self.ifindex, rx_time)
                 if pkt is None:
                     self.rx_errors += 1
                     continue
             else:
                 src = socket.inet_pton(socket.AF_INET6, addr[0].split("%", 1)[0])
-                dst = b""
-                ifindex = self.ifindex
-                ttl = -1
-                for level, kind, value in anc:
-                    if level != socket.IPPROTO_IPV6:
-                        continue
-                    if kind == socket.IPV6_PKTINFO and len(value) >= 20:
-                        dst = value[:16]
-                        ifindex = struct.unpack_from("=i", value, 16)[0]
-                    elif kind == socket.IPV6_HOPLIMIT and len(value) >= 4:
-                        ttl = struct.unpack_from("=i", value)[0]
-                pkt = (data, src, dst, ttl, ifindex)
+                pkt = (data, src, dst, ttl, ifindex, rx_time)
             self.rx_packets += 1
             out.append(pkt)
         return out
 
 
-def _parse_ipv4(data: bytes, ifindex: int) -> tuple[bytes, bytes, bytes, int, int] | None:
+def _parse_ipv4(data: bytes, ifindex: int, rx_time: float) -> tuple[bytes, bytes, bytes, int, int, float] | None:
     if len(data) < 20 or data[0] >> 4 != 4:
         return None
     ihl = (data[0] & 0x0F) * 4
@@ -108,7 +122,7 @@ def _parse_ipv4(data: bytes, ifindex: int) -> tuple[bytes, bytes, bytes, int, in
         return None
     total = (data[2] << 8) | data[3]
     end = min(total, len(data)) if total >= ihl else len(data)
-    return (data[ihl:end], data[12:16], data[16:20], data[8], ifindex)
+    return (data[ihl:end], data[12:16], data[16:20], data[8], ifindex, rx_time)
 
 
 class _Packet:
@@ -258,4 +272,62 @@ class AdvertSender:
         return n
 
 
-__all__ = ["IMPLEMENTATION", "IPPROTO_VRRP", "AdvertSender", "AdvertSocket", "ipv4_header", "is_multicast"]
+class _Timespec(ctypes.Structure):
+    _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
+
+
+class _Itimerspec(ctypes.Structure):
+    _fields_ = [("it_interval", _Timespec), ("it_value", _Timespec)]
+
+
+_CLOCK_MONOTONIC = 1
+_TFD_NONBLOCK = os.O_NONBLOCK
+_TFD_CLOEXEC = os.O_CLOEXEC
+_TFD_TIMER_ABSTIME = 1
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+class DeadlineTimer:
+    """A CLOCK_MONOTONIC timerfd armed at an absolute time (time.monotonic() seconds).
+
+    The event loop's own timers round to whole milliseconds; this one wakes the loop (through
+    `add_reader` on `fileno()`) within microseconds of the deadline.
+    """
+
+    def __init__(self) -> None:
+        fd = _libc.timerfd_create(_CLOCK_MONOTONIC, _TFD_NONBLOCK | _TFD_CLOEXEC)
+        if fd < 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"timerfd_create failed: {os.strerror(err)}")
+        self._fd: int = fd
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def arm(self, when: float) -> None:
+        """Fire at monotonic time `when` (at once if it has passed); inf disarms."""
+        spec = _Itimerspec()
+        if when != math.inf:
+            when = max(when, 1e-9)
+            sec = int(when)
+            spec.it_value.tv_sec = sec
+            spec.it_value.tv_nsec = max(1, int((when - sec) * 1e9)) if sec == 0 else int((when - sec) * 1e9)
+        if _libc.timerfd_settime(self._fd, _TFD_TIMER_ABSTIME, ctypes.byref(spec), None) < 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"timerfd_settime failed: {os.strerror(err)}")
+
+    def ack(self) -> int:
+        """Consume the expiry so the fd stops being readable. Returns the expirations read."""
+        try:
+            return int.from_bytes(os.read(self._fd, 8), sys.byteorder)
+        except BlockingIOError:
+            return 0
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+__all__ = ["IMPLEMENTATION", "IPPROTO_VRRP", "AdvertSender", "AdvertSocket", "DeadlineTimer", "ipv4_header",
+           "is_multicast"]

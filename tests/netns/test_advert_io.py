@@ -53,8 +53,8 @@ def _payload(vrid: int, prio: int, src: bytes = LO4, dst: bytes = LO4) -> bytes:
                                src, dst)
 
 
-def _drain(sock: object, want: int, timeout: float = 1.0) -> list[tuple[bytes, bytes, bytes, int, int]]:
-    out: list[tuple[bytes, bytes, bytes, int, int]] = []
+def _drain(sock: object, want: int, timeout: float = 1.0) -> list[tuple[bytes, bytes, bytes, int, int, float]]:
+    out: list[tuple[bytes, bytes, bytes, int, int, float]] = []
     end = time.monotonic() + timeout
     while len(out) < want and time.monotonic() < end:
         out += sock.recv_batch()  # type: ignore[attr-defined]
@@ -65,8 +65,12 @@ def _drain(sock: object, want: int, timeout: float = 1.0) -> list[tuple[bytes, b
 def test_ipv4_round_trip(aio: ModuleType, lo4: object) -> None:
     sender = aio.AdvertSender()
     sender.set_adverts(0, lo4, LO4, [(LO4, _payload(7, 100)), (LO4B, _payload(7, 100, dst=LO4B))], 255)
+    sent_at = time.monotonic()
     assert sender.send_now(0) == 2
+    time.sleep(0.02)
     got = _drain(lo4, 2)
+    # the kernel's receive time, on the monotonic clock: before we read, after we sent
+    assert all(sent_at <= g[5] <= sent_at + 0.01 for g in got), [g[5] - sent_at for g in got]
     assert [(g[1], g[2], g[3], g[4]) for g in got] == [(LO4, LO4, 255, socket.if_nametoindex("lo")),
                                                       (LO4, LO4B, 255, socket.if_nametoindex("lo"))]
     assert got[0][0] == _payload(7, 100)
@@ -105,7 +109,7 @@ def test_ipv6_round_trip_kernel_checksum(aio: ModuleType) -> None:
         assert sender.send_now(1) == 1
         got = _drain(s6, 1)
         assert len(got) == 1
-        data, src, dst, hops, ifindex = got[0]
+        data, src, dst, hops, ifindex, _rx_time = got[0]
         assert (src, dst, hops, ifindex) == (LO6, LO6, 255, idx)
         assert data[6:8] != b"\0\0" and data[:6] == payload[:6] and data[8:] == payload[8:]
         advert, reason = codec.decode_advert(data, codec.AF_INET6, src, dst)

@@ -10,7 +10,10 @@ What runs where:
 * periodic master adverts: `advert_io.AdvertSender`, prebuilt per instance and sent from ideal
   times in batches, without calling the core per advert;
 * timers: one `TimerWheel` entry per instance for the core's own deadline, and a single
-  `loop.call_later` for min(wheel, next advert), re-armed only when that time moves;
+  timer for min(wheel, next advert), re-armed only when that time moves. That timer is an
+  absolute CLOCK_MONOTONIC timerfd watched with `add_reader` (`advert_io.DeadlineTimer`)
+  rather than `loop.call_at`: uvloop rounds its timers to whole milliseconds, which would
+  add up to a millisecond to every failover and advert;
 * VIPs and link/address monitoring: `netlink.Netlink` (pyroute2 on its own thread);
 * GARP / unsolicited NA: `l2.L2Sender`;
 * SIGTERM / SIGINT: every router gets `Shutdown` (priority-0 advert, VIPs removed), exit 0.
@@ -23,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import gc
 import ipaddress
 import logging
 import math
@@ -66,9 +70,8 @@ from pykeepalived.io.vrrp_socket import VrrpSockets
 
 log = logging.getLogger(__name__)
 
-# uvloop rounds call_later to the nearest millisecond; adding half a millisecond makes that a
-# ceiling, so the timer never fires before the deadline it was armed for.
-TIMER_CEIL = 0.0005
+# Adverts due this close to the timer's wake-up go out in the same batch.
+SEND_SLACK = 0.0002
 SHUTDOWN_TIMEOUT = 5.0
 
 
@@ -143,12 +146,6 @@ def router_params(vi: VrrpInstance, gd: GlobalDefs, log_detail: bool) -> RouterP
         notify_priority_changes=e.notify_priority_changes, log_detail=log_detail)
 
 
-@dataclass(slots=True)
-class _Timer:
-    handle: asyncio.TimerHandle | None = None
-    at: float = math.inf
-
-
 class VrrpRuntime:
     """Owns the loop-side state of the VRRP process; see the module docstring."""
 
@@ -160,7 +157,7 @@ class VrrpRuntime:
         self.instances: list[Instance] = []
         self.demux: dict[tuple[int, int], dict[int, list[Instance]]] = {}
         self.wheel = wheel.TimerWheel()
-        self.sender = advert_io.AdvertSender()
+        self.sender = advert_io.AdvertSender(SEND_SLACK)
         self.sockets = VrrpSockets(self.loop, self._on_readable)
         self.netlink = Netlink(self.loop, on_link=self._on_link, on_addr_deleted=self._on_addr_deleted)
         self.l2 = L2Sender(self.loop, self.clock)
@@ -168,7 +165,8 @@ class VrrpRuntime:
         self.installed: dict[tuple[int, str], tuple[Instance, str]] = {}  # our VIPs on the kernel
         self.pending: set[asyncio.Future[Any]] = set()
         self.stopping = self.loop.create_future()
-        self._timer = _Timer()
+        self._timer = advert_io.DeadlineTimer()
+        self._timer_at = math.inf
         self._warned: set[str] = set()
         self._all_vips: set[Any] = set()
 
@@ -184,7 +182,12 @@ class VrrpRuntime:
         for vi in self.config.vrrp_instances:
             self.instances.append(self._build_instance(len(self.instances), vi, gd, log_detail))
         await self.netlink.start_monitor()
+        self.loop.add_reader(self._timer.fileno(), self._on_timer)
         self._install_signals()
+        # Everything built so far lives as long as the process: keep the cyclic GC from
+        # walking it again (a collection in the middle of a takeover costs milliseconds).
+        gc.collect()
+        gc.freeze()
         now = self.clock()
         for inst in self.instances:
             if not inst.iface.up:
@@ -222,6 +225,7 @@ class VrrpRuntime:
         inst = Instance(slot=slot, model=vi, router=VirtualRouter(params), iface=iface, sock=sock, src=src,
                         dests=dests, hoplimit=hoplimit, vips_packed=[v.packed for v in params.vips][:255])
         self.demux.setdefault((iface.index, family), {}).setdefault(params.vrid, []).append(inst)
+        self._build(inst, params.priority)   # ready before the first takeover needs them
         return inst
 
     def _install_signals(self) -> None:
@@ -250,8 +254,8 @@ class VrrpRuntime:
         self.close()
 
     def close(self) -> None:
-        if self._timer.handle is not None:
-            self._timer.handle.cancel()
+        self.loop.remove_reader(self._timer.fileno())
+        self._timer.close()
         self.l2.close()
         self.sockets.close()
         self.netlink.stop()
@@ -274,11 +278,10 @@ class VrrpRuntime:
         packets = sock.recv_batch()
         if not packets:
             return
-        now = self.clock()
         by_vrid = self.demux.get((sock.ifindex, sock.family), {})
         v6 = sock.family == socket.AF_INET6
         family = codec.AF_INET6 if v6 else codec.AF_INET
-        for payload, src, dst, ttl, _ifindex in packets:
+        for payload, src, dst, ttl, _ifindex, rx_time in packets:
             if len(payload) < 2:
                 continue
             candidates = by_vrid.get(payload[1])
@@ -292,10 +295,12 @@ class VrrpRuntime:
             # IPv6: the kernel verified the checksum already (IPV6_CHECKSUM).
             advert, reason = codec.decode_advert(payload, family, b"" if v6 else src, b"" if v6 else dst,
                                                  inst.params.v3_checksum_as_v2)
+            # The kernel's receive time: the down timer starts when the advert arrived, not
+            # when this process got round to reading it.
             if advert is None:
-                self._handle(inst, AdvertRejected(RejectReason(reason), src), now)
+                self._handle(inst, AdvertRejected(RejectReason(reason), src), rx_time)
             else:
-                self._handle(inst, AdvertReceived(advert, src, dst, ttl), now)
+                self._handle(inst, AdvertReceived(advert, src, dst, ttl), rx_time)
         self._arm()
 
     @staticmethod
@@ -310,8 +315,8 @@ class VrrpRuntime:
         return None
 
     def _on_timer(self) -> None:
-        self._timer.handle = None
-        self._timer.at = math.inf
+        self._timer.ack()
+        self._timer_at = math.inf
         now = self.clock()
         self.sender.fire(now)
         for slot in self.wheel.advance(now):
@@ -329,15 +334,9 @@ class VrrpRuntime:
         """Keep one timer at min(earliest core deadline, next advert); re-arm only if it moved."""
         nd = self.wheel.next_deadline()
         at = min(math.inf if nd is None else nd, self.sender.next_due())
-        t = self._timer
-        if at == t.at:
-            return
-        if t.handle is not None:
-            t.handle.cancel()
-            t.handle = None
-        t.at = at
-        if at != math.inf:
-            t.handle = self.loop.call_later(max(0.0, at - self.clock()) + TIMER_CEIL, self._on_timer)
+        if at != self._timer_at:
+            self._timer_at = at
+            self._timer.arm(at)
 
     def _on_link(self, ifindex: int, up: bool) -> None:
         now = self.clock()

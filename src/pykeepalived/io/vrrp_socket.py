@@ -28,6 +28,7 @@ IPV6_MULTICAST_ALL = 29        # linux/in6.h
 IPV6_CHECKSUM = 7
 IPTOS_PREC_INTERNETCONTROL = 0xC0
 RCVBUF = 1 << 20
+SO_TIMESTAMPNS = 35            # asm-generic/socket.h (64-bit); receive times for the down timer
 
 
 def open_vrrp_socket(ifname: str, ifindex: int, family: int) -> socket.socket:
@@ -35,6 +36,7 @@ def open_vrrp_socket(ifname: str, ifindex: int, family: int) -> socket.socket:
     sock = socket.socket(family, socket.SOCK_RAW | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC, IPPROTO_VRRP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ifname.encode())
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
         except OSError:

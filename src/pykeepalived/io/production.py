@@ -1,0 +1,197 @@
+"""What real deployments configure around the VRRP core, wired into the runtime.
+
+`VrrpRuntime` owns one `Production` and calls it at a few points:
+
+    prod = Production(runtime)              # after the instances are built
+    prod.startup(now)                       # instead of Startup per instance
+    prod.dispatch(inst, event, now)         # every event: sync groups move members together
+    prod.on_link(ifindex, up, now)          # track_interface
+    prod.notify(action)                     # Notify actions: scripts, FIFOs, email
+    prod.vips(inst, action)                 # AddVips/RemoveVips: no_accept firewall, routes, rules
+    await prod.stop()                       # after the Shutdown actions
+
+Trackers (core.track.Tracking per instance, fed by io.trackers and by link events) turn into
+FaultChanged / PriorityChanged events that go through `dispatch` like any other event.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from pykeepalived.config.model import VrrpInstance
+from pykeepalived.core.actions import Action, AddVips, Notify, RemoveVips
+from pykeepalived.core.events import Event, Startup
+from pykeepalived.core.sync_group import SyncGroup
+from pykeepalived.core.track import Track, Tracking
+from pykeepalived.core.vrrp import VirtualRouter
+from pykeepalived.io.firewall import Firewall
+from pykeepalived.io.notify import Notifier, ScriptRunner
+from pykeepalived.io.routes import RouteManager
+from pykeepalived.io.trackers import Trackers
+
+if TYPE_CHECKING:
+    from pykeepalived.io.runtime import Instance, VrrpRuntime
+
+log = logging.getLogger(__name__)
+
+Pairs = list[tuple["Instance", list[Action]]]
+
+
+def build_tracking(vi: VrrpInstance, rt_config: Any) -> Tracking:
+    """The instance's trackers plus those of its sync group (keepalived adds a group's trackers
+    to every member); weights are ignored in a group unless sync_group_tracking_weight."""
+    group = rt_config.sync_group(vi.sync_group) if vi.sync_group else None
+    own = Tracking.from_model(vi, rt_config)
+    tracks: list[Track] = list(own.tracks.values())
+    if group is not None:
+        scripts = {s.name: s for s in rt_config.vrrp_scripts}
+        files = {f.name: f for f in rt_config.track_files}
+        procs = {p.name: p for p in rt_config.track_processes}
+        tracks += [Track("interface", t.name, t.weight, t.reverse) for t in group.track_interface]
+        for kind, refs, table in (("script", group.track_script, scripts), ("file", group.track_file, files),
+                                  ("process", group.track_process, procs)):
+            for ref in refs:
+                obj = table.get(ref.name)
+                weight = ref.weight if ref.weight is not None else (obj.weight if obj is not None else 0)
+                reverse = ref.reverse if ref.reverse is not None else (
+                    obj.weight_reverse if obj is not None else False)
+                tracks.append(Track(kind, ref.name, weight, reverse))
+    ignore = group is not None and not group.sync_group_tracking_weight
+    return Tracking(vi.name, own.base_priority, tracks, ignore_weights=ignore)
+
+
+class Production:
+    def __init__(self, runtime: VrrpRuntime) -> None:
+        self.rt = runtime
+        config = runtime.config
+        self.runner = ScriptRunner(config.global_defs)
+        self.notifier = Notifier(config, self.runner)
+        self.by_router: dict[VirtualRouter, Instance] = {inst.router: inst for inst in runtime.instances}
+        self.tracking: dict[str, Tracking] = {}
+        for inst in runtime.instances:
+            self.tracking[inst.model.name] = build_tracking(inst.model, config)
+        self.groups: dict[str, SyncGroup] = {}
+        self.group_of: dict[str, SyncGroup] = {}
+        by_name = {inst.model.name: inst for inst in runtime.instances}
+        for g in config.vrrp_sync_groups:
+            members = [by_name[n].router for n in g.group if n in by_name]
+            if not members:
+                continue
+            sg = SyncGroup(g.name, members)
+            self.groups[g.name] = sg
+            for r in members:
+                self.group_of[r.name] = sg
+        self.trackers = Trackers(config, self.runner, self._on_tracker)
+        for name in self.trackers.insecure:     # dropped at load: it no longer affects anything
+            for tracking in self.tracking.values():
+                tracking.update("script", name, True)
+        self.firewall = Firewall(config.global_defs)
+        self.routes = RouteManager(runtime.netlink, runtime.interfaces)
+        self.masters: set[str] = set()          # instances whose routes/rules are installed
+
+    # ------------------------------------------------------------------ start
+
+    def startup(self, now: float) -> Pairs:
+        """Initial tracker state (silently, before Startup), then Startup for every instance,
+        sync groups as a unit.  Returns (instance, actions) in the order to perform them."""
+        self.notifier.start()
+        for name, tracking in self.tracking.items():
+            inst = self._inst(name)
+            for t in tracking.tracks.values():
+                if t.kind == "interface":
+                    iface = self.rt.interfaces.get(t.name)
+                    tracking.update("interface", t.name, iface is not None and iface.up)
+            for ev in tracking.initial_events():
+                inst.router.handle(ev, now)
+        out: Pairs = []
+        started: set[str] = set()
+        for inst in self.rt.instances:
+            name = inst.model.name
+            if name in started:
+                continue
+            sg = self.group_of.get(name)
+            if sg is None:
+                started.add(name)
+                out.append((inst, inst.router.handle(Startup(), now)))
+            else:
+                started.update(r.name for r in sg.members)
+                out += [(self.by_router[r], actions) for r, actions in sg.start(now)]
+        self.trackers.start()
+        self._spawn(self.routes.start_static(self.rt.config))
+        return out
+
+    def _inst(self, name: str) -> Instance:
+        return next(i for i in self.rt.instances if i.model.name == name)
+
+    # ------------------------------------------------------------------ events
+
+    def dispatch(self, inst: Instance, event: Event, now: float) -> Pairs:
+        sg = self.group_of.get(inst.router.name)
+        if sg is None:
+            return [(inst, inst.router.handle(event, now))]
+        return [(self.by_router[r], actions) for r, actions in sg.handle(inst.router, event, now)]
+
+    def on_link(self, ifindex: int, up: bool, now: float) -> None:
+        """track_interface: a link changed (the runtime already handled the instances' own)."""
+        name = next((n for n, i in self.rt.interfaces.items() if i.index == ifindex), None)
+        if name is not None:
+            self._update("interface", name, up, now)
+
+    def _on_tracker(self, kind: str, name: str, value: bool | int | None) -> None:
+        self._update(kind, name, value, self.rt.clock())
+
+    def _update(self, kind: str, name: str, value: bool | int | None, now: float) -> None:
+        for vi_name, tracking in self.tracking.items():
+            events = tracking.update(kind, name, value)
+            if events:
+                inst = self._inst(vi_name)
+                for ev in events:
+                    self.rt._handle(inst, ev, now)
+        self.rt._arm()
+
+    # ------------------------------------------------------------------ actions
+
+    def notify(self, inst: Instance, note: Notify) -> None:
+        if note.kind == "INSTANCE":
+            if note.state == "MASTER":
+                self._enter_master(inst)
+            elif note.state in ("BACKUP", "FAULT", "STOP", "DELETED"):
+                self._leave_master(inst)
+        self.notifier.notify(note)
+
+    def vips(self, inst: Instance, action: AddVips | RemoveVips) -> None:
+        if not action.accept:
+            vips = [v.address for v in action.vips + action.evips]
+            if isinstance(action, AddVips):
+                self.firewall.add(vips)
+            else:
+                self.firewall.remove(vips)
+
+    def _enter_master(self, inst: Instance) -> None:
+        vi = inst.model
+        if vi.name not in self.masters and (vi.virtual_routes or vi.virtual_rules):
+            self.masters.add(vi.name)
+            self._spawn(self.routes.apply(vi.name, vi.virtual_routes, vi.virtual_rules, add=True))
+
+    def _leave_master(self, inst: Instance) -> None:
+        vi = inst.model
+        if vi.name in self.masters:
+            self.masters.discard(vi.name)
+            self._spawn(self.routes.apply(vi.name, vi.virtual_routes, vi.virtual_rules, add=False))
+
+    def _spawn(self, coro: Any) -> None:
+        task = self.rt.loop.create_task(coro)
+        self.rt.pending.add(task)
+        task.add_done_callback(self.rt.pending.discard)
+
+    # ------------------------------------------------------------------ stop
+
+    async def stop(self) -> None:
+        self.trackers.stop()
+        await self.notifier.stop()
+        await self.routes.stop_static(self.rt.config)
+        await self.firewall.close()
+
+
+__all__ = ["Production", "build_tracking"]

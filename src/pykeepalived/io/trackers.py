@@ -1,0 +1,311 @@
+"""The IO side of tracking: observe scripts, files and processes, report raw results.
+
+    trackers = Trackers(config, runner, on_change)     # on_change(kind, name, value)
+    trackers.start()
+    ...
+    trackers.stop()
+
+`on_change` gets ("script", name, ok: bool), ("file", name, value: int) or
+("process", name, ok: bool) whenever a result changes; core.track.Tracking turns those into
+FaultChanged / PriorityChanged for the routers.  Links (track_interface) come from the
+netlink monitor and are fed by the runtime directly.
+
+* vrrp_script: run every `interval` (the first run at start), never two runs of one script at
+  once; after `timeout` the process group gets SIGTERM (a failure, logged `timed_out`) and
+  SIGKILL 2 s later; rise/fall in core.track.ScriptState.
+* track_file: inotify (via ctypes) on the file's directory; the value is the integer at the
+  start of the file, 0 when missing or not a number; `init_file` writes it at start.
+* vrrp_track_process: /proc is scanned every second (the proc connector needs the initial
+  network namespace, which a daemon started under `ip netns exec` does not have).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import logging
+import os
+import struct
+from collections.abc import Callable
+
+from pykeepalived.config.model import Config, TrackFile, TrackProcess, VrrpScript
+from pykeepalived.core.track import ScriptState
+from pykeepalived.io.notify import Child, Prepared, ScriptRunner
+
+log = logging.getLogger(__name__)
+
+OnChange = Callable[[str, str, "bool | int | None"], None]
+
+PROCESS_POLL_INTERVAL = 1.0
+IN_MODIFY = 0x2
+IN_CLOSE_WRITE = 0x8
+IN_MOVED_FROM = 0x40
+IN_MOVED_TO = 0x80
+IN_CREATE = 0x100
+IN_DELETE = 0x200
+IN_NONBLOCK = 0o4000
+IN_CLOEXEC = 0o2000000
+_EVENT = struct.Struct("iIII")
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def tracked_names(config: Config) -> dict[str, set[str]]:
+    """Names of the scripts/files/processes some instance or sync group tracks."""
+    out: dict[str, set[str]] = {"script": set(), "file": set(), "process": set()}
+    for owner in (*config.vrrp_instances, *config.vrrp_sync_groups):
+        out["script"].update(t.name for t in owner.track_script)
+        out["file"].update(t.name for t in owner.track_file)
+        out["process"].update(t.name for t in owner.track_process)
+    return out
+
+
+class ScriptTracker:
+    """One vrrp_script: periodic runs, timeout handling, rise/fall."""
+
+    def __init__(self, spec: VrrpScript, prepared: Prepared, runner: ScriptRunner, on_change: OnChange) -> None:
+        self.spec = spec
+        self.prepared = prepared
+        self.runner = runner
+        self.on_change = on_change
+        self.state = ScriptState(spec.name, spec.rise, spec.fall, spec.init_fail)
+        self.running: Child | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.task = asyncio.get_running_loop().create_task(self._loop())
+
+    async def _loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        interval = max(self.spec.interval, 0.001)
+        due = loop.time()
+        while True:
+            if self.running is None:            # never two runs of one script at a time
+                loop.create_task(self._run_once())
+            due += interval
+            now = loop.time()
+            if due < now:                       # a stalled loop skips missed runs
+                due = now + interval
+            await asyncio.sleep(due - now)
+
+    async def _run_once(self) -> None:
+        timeout = self.spec.timeout or self.spec.interval
+        child = self.runner.spawn(self.prepared, timeout=timeout)
+        if child is None:
+            self._record(False, False)
+            return
+        self.running = child
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            status = await child.done
+        finally:
+            self.running = None
+        timed_out = loop.time() - started >= timeout
+        self._record(status == 0 and not timed_out, timed_out)
+
+    def _record(self, ok: bool, timed_out: bool) -> None:
+        changed = self.state.record(ok, timed_out=timed_out)
+        if changed is not None:
+            self.on_change("script", self.spec.name, changed)
+
+    def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+        if self.running is not None:
+            self.running.signal_group(15)
+
+
+def read_track_file(path: str) -> int:
+    """The integer at the start of the file; 0 when it is missing, empty or not a number."""
+    try:
+        with open(path, "rb") as f:
+            text = f.read(64).decode(errors="replace").split()
+    except OSError:
+        return 0
+    if not text:
+        return 0
+    try:
+        return int(text[0])
+    except ValueError:
+        return 0
+
+
+class FileTracker:
+    """Every track_file in use, watched through one inotify descriptor."""
+
+    def __init__(self, specs: list[TrackFile], on_change: OnChange) -> None:
+        self.specs = [s for s in specs if s.file]
+        self.on_change = on_change
+        self.fd = -1
+        self.values: dict[str, int] = {}
+        self.by_dir: dict[str, list[TrackFile]] = {}
+        self.watches: dict[int, str] = {}
+
+    def start(self) -> None:
+        for spec in self.specs:
+            assert spec.file is not None
+            if spec.init_file is not None and (spec.init_file_overwrite or not os.path.exists(spec.file)):
+                try:
+                    with open(spec.file, "w") as f:
+                        f.write(f"{spec.init_file}\n")
+                except OSError as exc:
+                    log.info("Unable to write track file %s - %s", spec.file, exc.strerror)
+            self.by_dir.setdefault(os.path.dirname(os.path.abspath(spec.file)), []).append(spec)
+        if not self.specs:
+            return
+        self.fd = _libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
+        if self.fd < 0:
+            log.info("inotify_init1 failed - %s", os.strerror(ctypes.get_errno()))
+            return
+        mask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_MODIFY
+        for directory in self.by_dir:
+            wd = _libc.inotify_add_watch(self.fd, directory.encode(), mask)
+            if wd < 0:
+                log.info("Unable to watch %s - %s", directory, os.strerror(ctypes.get_errno()))
+                continue
+            self.watches[wd] = directory
+        asyncio.get_running_loop().add_reader(self.fd, self._on_events)
+        for spec in self.specs:
+            self._refresh(spec, force=True)
+
+    def _refresh(self, spec: TrackFile, force: bool = False) -> None:
+        assert spec.file is not None
+        value = read_track_file(spec.file)
+        if force or self.values.get(spec.name) != value:
+            self.values[spec.name] = value
+            self.on_change("file", spec.name, value)
+
+    def _on_events(self) -> None:
+        try:
+            data = os.read(self.fd, 65536)
+        except BlockingIOError:
+            return
+        changed: set[str] = set()
+        offset = 0
+        while offset + _EVENT.size <= len(data):
+            wd, _mask, _cookie, length = _EVENT.unpack_from(data, offset)
+            name = data[offset + _EVENT.size:offset + _EVENT.size + length].rstrip(b"\0").decode(errors="replace")
+            offset += _EVENT.size + length
+            directory = self.watches.get(wd)
+            if directory is not None:
+                changed.add(os.path.join(directory, name))
+        for directory, specs in self.by_dir.items():
+            for spec in specs:
+                assert spec.file is not None
+                if os.path.join(directory, os.path.basename(spec.file)) in changed:
+                    self._refresh(spec)
+
+    def stop(self) -> None:
+        if self.fd >= 0:
+            with contextlib.suppress(Exception):
+                asyncio.get_running_loop().remove_reader(self.fd)
+            os.close(self.fd)
+            self.fd = -1
+
+
+def _process_matches(spec: TrackProcess, comm: str, argv: list[str]) -> bool:
+    assert spec.process is not None
+    if spec.full_command or "/" in spec.process:
+        name_ok = bool(argv) and argv[0] == spec.process
+    else:
+        name_ok = comm == spec.process[:15]
+    if not name_ok:
+        return False
+    if not spec.parameters:
+        return True
+    args = argv[1:]
+    want = list(spec.parameters)
+    if spec.param_match == "exact":
+        return args == want
+    if spec.param_match == "initial":
+        return args[:len(want)] == want
+    return " ".join(want) in " ".join(args)     # partial
+
+
+def count_processes(spec: TrackProcess) -> int:
+    n = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/comm", "rb") as f:
+                comm = f.read().decode(errors="replace").rstrip("\n")
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = [a.decode(errors="replace") for a in f.read().split(b"\0")[:-1]]
+        except OSError:
+            continue
+        if _process_matches(spec, comm, argv):
+            n += 1
+    return n
+
+
+class ProcessTracker:
+    """vrrp_track_process by /proc polling: OK while quorum <= count <= quorum_max."""
+
+    def __init__(self, specs: list[TrackProcess], on_change: OnChange) -> None:
+        self.specs = [s for s in specs if s.process]
+        self.on_change = on_change
+        self.state: dict[str, bool] = {}
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self.specs:
+            self.poll()
+            self.task = asyncio.get_running_loop().create_task(self._loop())
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(PROCESS_POLL_INTERVAL)
+            self.poll()
+
+    def poll(self) -> None:
+        for spec in self.specs:
+            n = count_processes(spec)
+            ok = n >= spec.quorum and (spec.quorum_max is None or n <= spec.quorum_max)
+            if self.state.get(spec.name) != ok:
+                self.state[spec.name] = ok
+                log.info("Track process %s %s", spec.name, "is now OK" if ok else "quorum lost")
+                self.on_change("process", spec.name, ok)
+
+    def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+
+
+class Trackers:
+    """Every tracker the config uses; see the module docstring."""
+
+    def __init__(self, config: Config, runner: ScriptRunner, on_change: OnChange) -> None:
+        used = tracked_names(config)
+        self.scripts: list[ScriptTracker] = []
+        self.insecure: list[str] = []
+        for spec in config.vrrp_scripts:
+            if spec.name not in used["script"] or spec.script is None:
+                continue
+            prepared = runner.prepare(spec.script, spec.user, spec.group)
+            if prepared is None:
+                # keepalived drops an insecure script (and thereby its tracking) at load.
+                self.insecure.append(spec.name)
+                continue
+            self.scripts.append(ScriptTracker(spec, prepared, runner, on_change))
+        self.files = FileTracker([f for f in config.track_files if f.name in used["file"]], on_change)
+        self.processes = ProcessTracker([p for p in config.track_processes if p.name in used["process"]],
+                                        on_change)
+
+    def start(self) -> None:
+        for s in self.scripts:
+            s.start()
+        self.files.start()
+        self.processes.start()
+
+    def stop(self) -> None:
+        for s in self.scripts:
+            s.stop()
+        self.files.stop()
+        self.processes.stop()
+
+
+__all__ = ["FileTracker", "ProcessTracker", "ScriptTracker", "Trackers", "count_processes", "read_track_file",
+           "tracked_names"]
