@@ -9,19 +9,25 @@ the fork()s happen in a single-threaded process.
 Contract with the children (see docs in the module-level functions below):
 
 * VRRP child: `pykeepalived.io.runtime.run_vrrp(config, opts) -> int` runs in the forked
-  process with all signals unblocked and default dispositions. `opts.pid_file`,
-  `opts.vrrp_pid_file` and `opts.checkers_pid_file` hold the resolved pid file paths.
-  It owns SIGTERM/SIGINT (orderly stop), SIGHUP (reload: call `reload_config_for_child(opts)`
-  and apply the diff), SIGUSR1/SIGUSR2/SIGRTMIN+2/SIGRTMAX-1 (dumps, see
-  `pykeepalived.status.dumps.install_signal_handlers`). Its return value is the exit status:
-  1 (FATAL), 2 (CONFIG) and 4 (MISSING_PERMISSION) stop the whole daemon, anything else
-  gets the child respawned.
+  process, signals unblocked; SIGTERM/SIGINT/SIGCHLD have default dispositions and the relayed
+  ones (HUP, USR1, USR2, SIGRTMIN+2, SIGRTMAX-1) are ignored until the runtime installs its
+  handlers. `opts.pid_file`, `opts.vrrp_pid_file`, `opts.checkers_pid_file` hold the resolved
+  pid file paths; logging is already configured (ident Keepalived_vrrp). The runtime owns:
+  - SIGTERM/SIGINT: orderly stop;
+  - SIGHUP: `install_reload_handler(loop, opts, apply)` reads the file off the loop and calls
+    `apply(new_config)` (which applies the config/reload.py diff); or call
+    `reload_config_for_child(opts)` itself;
+  - SIGUSR1/SIGUSR2/SIGRTMIN+2/SIGRTMAX-1: `status.dumps.install_signal_handlers(loop,
+    routers, config)`.
+  Its return value is the exit status: 1 (FATAL), 2 (CONFIG) and 4 (MISSING_PERMISSION) stop
+  the whole daemon, anything else gets the child respawned (keepalived's backoff).
 * checker child: `pykeepalived.lvs.process.run_checkers(config, opts) -> int`, same rules.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import calendar
 import contextlib
 import ctypes
@@ -208,6 +214,37 @@ def reload_config_for_child(opts: argparse.Namespace) -> Any | None:
                  opts.config_file)
         return None
     return loaded.config
+
+
+def install_reload_handler(loop: asyncio.AbstractEventLoop, opts: argparse.Namespace,
+                           apply: Callable[[Any], object]) -> None:
+    """Child side of SIGHUP, ready to use: the file is read on a worker thread (a big
+    configuration never holds up the loop's adverts), then `apply(new_config)` runs on the
+    loop. It is not called when the file is unusable. A SIGHUP arriving while a reload is in
+    progress queues exactly one more."""
+    state = {"busy": False, "again": False}
+
+    def finished(fut: asyncio.Future[Any]) -> None:
+        state["busy"] = False
+        config = None if fut.cancelled() or fut.exception() is not None else fut.result()
+        if config is not None:
+            try:
+                apply(config)
+            except Exception:
+                log.error("Reload could not be applied:\n%s", traceback.format_exc().rstrip())
+        if state["again"]:
+            state["again"] = False
+            start()
+
+    def start() -> None:
+        if state["busy"]:
+            state["again"] = True
+            return
+        state["busy"] = True
+        fut = loop.run_in_executor(None, reload_config_for_child, opts)
+        fut.add_done_callback(finished)
+
+    loop.add_signal_handler(signal.SIGHUP, start)
 
 
 # --------------------------------------------------------------------------------------------

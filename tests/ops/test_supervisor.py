@@ -383,3 +383,33 @@ def test_child_that_ignores_sigterm_is_killed_after_child_wait_time(lab: Lab) ->
     assert f"VRRP child process({child}) failed to stop within 2 seconds - killing it" in d.log()
     assert not Path(f"/proc/{child}").exists()
     assert not d.pid_file.exists() and not d.vrrp_pid_file.exists()
+
+
+def test_child_reload_handler_reads_off_loop_and_applies(tmp_path: Path) -> None:
+    import argparse
+    import asyncio
+
+    import uvloop
+
+    cfg = tmp_path / "k.conf"
+    # dynamic_interfaces: the interface need not exist in the namespace the test runs in
+    cfg.write_text("global_defs {\n  dynamic_interfaces\n}\n" + CONF.replace("priority 100", "priority 101"))
+    opts = argparse.Namespace(config_file=str(cfg), config_id=None, all_config=False)
+    applied: list[object] = []
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        daemon.install_reload_handler(loop, opts, applied.append)
+        try:
+            os.kill(os.getpid(), signal.SIGHUP)
+            await asyncio.sleep(0.5)
+            cfg.write_text("vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 1\n  priority\n}\n")
+            os.kill(os.getpid(), signal.SIGHUP)
+            await asyncio.sleep(0.5)
+        finally:
+            loop.remove_signal_handler(signal.SIGHUP)
+
+    uvloop.run(main())
+    assert len(applied) == 1
+    vi = applied[0].vrrp_instances[0]  # type: ignore[attr-defined]
+    assert (vi.name, vi.priority) == ("VI_1", 101)
