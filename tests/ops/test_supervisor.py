@@ -413,3 +413,24 @@ def test_child_reload_handler_reads_off_loop_and_applies(tmp_path: Path) -> None
     assert len(applied) == 1
     vi = applied[0].vrrp_instances[0]  # type: ignore[attr-defined]
     assert (vi.name, vi.priority) == ("VI_1", 101)
+
+
+@pytest.mark.parametrize("args,conf_umask,mode", [((), None, 0o600), (("-u", "022"), None, 0o644),
+                                                  ((), "umask 027", 0o640), (("-u", "0002"), "umask 077", 0o664)])
+def test_umask_reaches_scripts(lab: Lab, args: tuple[str, ...], conf_umask: str | None, mode: int) -> None:
+    """Scripts inherit the daemon's umask: keepalived's 0177 by default, `umask` in global_defs,
+    and -u winning over the configuration."""
+    h = lab.add_host("r1")
+    made = lab.workdir / "made"
+    gd = f"global_defs {{\n  startup_script \"/bin/touch {made}\"\n  {conf_umask or ''}\n}}\n"
+    d = Pyka(h, gd + CONF, *args)
+    d.wait_log(r"test child running")
+    assert made.stat().st_mode & 0o777 == mode
+
+
+def test_core_dump_option_lifts_rlimit(lab: Lab) -> None:
+    h = lab.add_host("r1")
+    d = Pyka(h, CONF, "-m")
+    d.wait_log(r"test child running")
+    limits = Path(f"/proc/{d.proc.pid}/limits").read_text()
+    assert re.search(r"^Max core file size\s+unlimited\s+unlimited", limits, re.M), limits
