@@ -57,7 +57,6 @@ from pykeepalived.core.events import (
     LinkChanged,
     RejectReason,
     Shutdown,
-    Startup,
     VipDeleted,
 )
 from pykeepalived.core.params import AUTH_AH, AUTH_NONE, AUTH_PASS, RouterParams, UnicastPeer, VipSpec
@@ -66,6 +65,7 @@ from pykeepalived.errors import EXIT_FATAL, EXIT_OK
 from pykeepalived.io.fastpath import advert_io, codec, wheel
 from pykeepalived.io.l2 import L2Sender
 from pykeepalived.io.netlink import Interface, Netlink
+from pykeepalived.io.production import Production
 from pykeepalived.io.vrrp_socket import VrrpSockets
 
 log = logging.getLogger(__name__)
@@ -169,6 +169,7 @@ class VrrpRuntime:
         self._timer_at = math.inf
         self._warned: set[str] = set()
         self._all_vips: set[Any] = set()
+        self.production: Production | None = None   # trackers, sync groups, notify, firewall, routes
 
     # ------------------------------------------------------------------ start / stop
 
@@ -189,10 +190,11 @@ class VrrpRuntime:
         gc.collect()
         gc.freeze()
         now = self.clock()
+        self.production = Production(self)
         for inst in self.instances:
             if not inst.iface.up:
                 self._handle(inst, LinkChanged(up=False), now)
-            self._handle(inst, Startup(), now)
+        self._perform(self.production.startup(now), now)
         self._arm()
 
     def _build_instance(self, slot: int, vi: VrrpInstance, gd: GlobalDefs, log_detail: bool) -> Instance:
@@ -245,12 +247,16 @@ class VrrpRuntime:
         now = self.clock()
         release = not getattr(self.opts, "dont_release_vrrp", False)
         for inst in self.instances:
-            actions = inst.router.handle(Shutdown(), now)
-            if not release:
-                actions = [a for a in actions if not isinstance(a, RemoveVips)]
-            self._execute(inst, actions, now)
+            pairs = self.production.dispatch(inst, Shutdown(), now) if self.production is not None \
+                else [(inst, inst.router.handle(Shutdown(), now))]
+            for target, actions in pairs:
+                if not release:
+                    actions = [a for a in actions if not isinstance(a, RemoveVips)]
+                self._execute(target, actions, now)
         if self.pending:
             await asyncio.wait(list(self.pending), timeout=SHUTDOWN_TIMEOUT)
+        if self.production is not None:
+            await self.production.stop()
         self.close()
 
     def close(self) -> None:
@@ -263,9 +269,22 @@ class VrrpRuntime:
     # ------------------------------------------------------------------ events in
 
     def _handle(self, inst: Instance, event: Event, now: float) -> None:
+        if self.production is not None and inst.router.name in self.production.group_of:
+            self._perform(self.production.dispatch(inst, event, now), now)
+            return
         actions = inst.router.handle(event, now)
         if actions:
             self._execute(inst, actions, now)
+        self._rearm(inst)
+
+    def _perform(self, pairs: list[tuple[Instance, list[Action]]], now: float) -> None:
+        """Perform the actions of several instances (a sync group moving together), in order."""
+        for inst, actions in pairs:
+            if actions:
+                self._execute(inst, actions, now)
+            self._rearm(inst)
+
+    def _rearm(self, inst: Instance) -> None:
         d = inst.router.deadline()
         if d != inst.deadline:
             inst.deadline = d
@@ -344,6 +363,8 @@ class VrrpRuntime:
             if inst.iface.index == ifindex:
                 inst.iface.up = up
                 self._handle(inst, LinkChanged(up=up), now)
+        if self.production is not None:
+            self.production.on_link(ifindex, up, now)
         self._arm()
 
     def _on_addr_deleted(self, ifindex: int, address: str) -> None:
@@ -373,9 +394,8 @@ class VrrpRuntime:
                 self._vips(inst, action)  # type: ignore[arg-type]
             elif kind is SendGratuitous:
                 self._gratuitous(inst, action)  # type: ignore[arg-type]
-            elif kind is Notify:
-                log.debug("(%s) notify %s %s %s", inst.params.name, action.kind, action.state,  # type: ignore[union-attr]
-                          action.priority)  # type: ignore[union-attr]
+            elif kind is Notify and self.production is not None:
+                self.production.notify(inst, action)  # type: ignore[arg-type]
 
     def _build(self, inst: Instance, priority: int, interval_s: float | None = None) -> None:
         """Prebuild `inst`'s adverts with `priority`: one packet per destination."""
@@ -413,9 +433,8 @@ class VrrpRuntime:
 
     def _vips(self, inst: Instance, action: AddVips | RemoveVips) -> None:
         targets = self._vip_targets(inst, action.vips + action.evips)
-        if not action.accept:
-            self._warn_once("no_accept", "(%s) no_accept mode: firewall rules are not implemented yet",
-                            inst.params.name)
+        if self.production is not None:
+            self.production.vips(inst, action)   # no_accept drop rules
         adding = isinstance(action, AddVips)
         for index, vip in targets:
             key = (index, ipaddress.ip_address(vip.address).compressed)
