@@ -30,6 +30,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from harness.daemon import VrrpDaemon
 from harness.pcap import Frame, read_pcap
 from harness.wait import wait_until
 
@@ -263,10 +264,8 @@ class Host:
         return _start_capture(self.lab, self.ns, iface, self.lab._unique(name or f"{self.name}-{iface}"), bpf)
 
     def keepalived(self, config: str, *, implementation: str = "keepalived", name: str | None = None,
-                   extra_args: Sequence[str] = ()) -> Any:
+                   extra_args: Sequence[str] = ()) -> VrrpDaemon:
         """Start keepalived (or pykeepalived) here on `config` text; see harness.daemon.VrrpDaemon."""
-        from harness.daemon import VrrpDaemon
-
         d = VrrpDaemon(self, config, implementation=implementation, name=name, extra_args=extra_args)
         d.start()
         return d
