@@ -265,3 +265,14 @@ def test_keepalived_runs_in_a_host_and_its_adverts_are_captured(lab: Lab) -> Non
     assert adverts[-1].vrrp is not None and adverts[-1].vrrp.priority == 0  # SIGTERM: priority 0 last
     garps = [f for f in frames if f.arp and f.arp.sender_ip == "192.0.2.100" and f.src_mac == r1.mac()]
     assert garps
+
+
+def test_without_root_privileged_tests_skip_with_a_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.fixtures import privileged_skip_reason
+    from harness.lab import HarnessError
+
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    reason = privileged_skip_reason()
+    assert reason is not None and "root" in reason
+    with pytest.raises(HarnessError, match="root"):
+        Lab()
