@@ -38,7 +38,10 @@ fi
 if [ "${1:-}" = "--if-needed" ] && .venv/bin/python -c "import pykeepalived.cli" 2>/dev/null; then
     exit 0
 fi
-echo "== pip install -e '.[test]' (builds the Cython fast path)"
-.venv/bin/python -m pip install -q -e '.[test]'
-# the compiled modules must sit next to their sources (src/_fastpath), as the editable install imports them there
-.venv/bin/python setup.py -q build_ext --inplace 2>&1 | grep -v '^$' || true
+echo "== pip install -e '.[test]' (compiles the Cython fast path into src/_fastpath; log: .venv/pip-install.log)"
+if ! .venv/bin/python -m pip install -e '.[test]' > .venv/pip-install.log 2>&1; then
+    tail -n 40 .venv/pip-install.log >&2
+    echo "ci/setup.sh: pip install failed (full log: .venv/pip-install.log)" >&2
+    exit 1
+fi
+grep -h "WARNING: .*\(fast path\|compile\|Cython\)" .venv/pip-install.log || true
