@@ -34,5 +34,5 @@ clean-netns:           ## remove namespaces left by dead test runs (never those 
 bench:
 	$(PY) -m pytest bench --benchmark-only
 
-fuzz:                  ## long fuzz run (fuzz/, from the fast-path work)
-	@if [ -x fuzz/run-long.sh ]; then fuzz/run-long.sh; else echo "no fuzz/run-long.sh yet"; fi
+fuzz:                  ## one-hour fuzz run of both decoders, growing fuzz/corpus (see fuzz/README.md)
+	FUZZ_KEEP_CORPUS=1 fuzz/run.sh 3600 -jobs=2 -workers=2

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (README: `sudo ci/test.sh`). Fresh Debian 12, as root.
 #   1. ci/setup.sh: apt packages, .venv, editable install (compiles the fast path)
-#   2. pytest with the compiled fast path (includes ruff + mypy via tests/test_lint.py)
+#   2. pytest with the compiled fast path; includes ruff + mypy (tests/test_lint.py) and the one-minute
+#      fuzz run of both decoders (tests/unit/test_fuzz.py -> fuzz/run.sh 60)
 #   3. pytest again with the pure-Python twins (PYKEEPALIVED_NO_EXTENSIONS=1)
-#   4. the short fuzz run (fuzz/, from the fast-path work), when present
-#   5. kernel IPVS tests (tests/ipvs) inside ../shared/tools/ipvs-vm, when that tool is present
+#   4. kernel IPVS tests (tests/ipvs) inside ../shared/tools/ipvs-vm, when that tool is present
 # Every step runs even if an earlier one failed; the exit status is non-zero if any failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -35,12 +35,6 @@ PY=$PWD/.venv/bin/python
 PYTEST=("$PY" -m pytest -p no:cacheprovider -ra --timeout=300 --durations=10 --ignore=tests/ipvs)
 step "pytest (compiled fast path)" "${PYTEST[@]}"
 step "pytest (pure twins)" env PYKEEPALIVED_NO_EXTENSIONS=1 "${PYTEST[@]}" --ignore=tests/test_lint.py
-
-if [ -x fuzz/run-short.sh ]; then
-    step "fuzz (short run)" fuzz/run-short.sh
-else
-    echo; echo "== fuzz: no fuzz/run-short.sh yet, short fuzz run skipped"
-fi
 
 VM=../shared/tools/ipvs-vm/run-in-ipvs-vm.sh
 if [ ! -d tests/ipvs ]; then
