@@ -188,3 +188,13 @@ def test_install_signal_handlers_on_a_uvloop_loop(tmp_path: Path, monkeypatch: p
     assert json.loads((tmp_path / "keepalived.json").read_text())[0]["stats"]["advert_sent"] == 2
     assert "    Sent: 7\n" in (tmp_path / "keepalived.stats").read_text()
     assert r.stats.advert_sent == 0
+
+
+def test_data_lines_keep_keepalived_order() -> None:
+    """Every line we print that 2.2.7 also prints comes in 2.2.7's order (topology and globals)."""
+    ref = (DATA / "keepalived-2.2.7.data").read_text().splitlines()
+    ours = dumps.format_data([reference_master()], None).splitlines()
+    positions = [ref.index(line) for line in ours if line in ref]
+    assert positions == sorted(positions)
+    shared = [line for line in ours if line in ref]
+    assert len(shared) >= 40, len(shared)

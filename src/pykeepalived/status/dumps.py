@@ -414,17 +414,13 @@ def _instance_lines(r: Any, config: Any) -> list[str]:
     lines += [
         f"   State = {STATE_NAMES.get(state, str(state))}",
         f"   Wantstate = {STATE_NAMES.get(_state(r.wantstate), str(r.wantstate))}",
+        f"   Number of interface and track script faults = {len(getattr(r, 'faults', ()))}",
         f"   Last transition = {format_timestamp(wall_time(r.last_transition))}",
     ]
-    if state == 1:
-        if r.master_address_text:
-            lines.append(f"   Master router = {r.master_address_text}")
-            lines.append(f"   Master priority = {r.master_priority}")
-        lines.append(f"   Master down timer = {_down_timer_us(r)} usecs")
-    elif state != 2:
-        lines.append(f"   Master down timer = {_down_timer_us(r)} usecs")
-    else:
-        lines.append(f"   Master down timer = {_down_timer_us(r)} usecs")
+    if state == 1 and r.master_address_text:
+        lines.append(f"   Master router = {r.master_address_text}")
+        lines.append(f"   Master priority = {r.master_priority}")
+    lines.append(f"   Master down timer = {_down_timer_us(r)} usecs")
     lines.append(f"   Interface = {p.interface or '(none)'}")
     if p.source_address:
         lines.append(f"   Using src_ip = {p.source_address}")
@@ -449,6 +445,7 @@ def _instance_lines(r: Any, config: Any) -> list[str]:
         f"   Virtual Router ID = {p.vrid}",
         f"   Priority = {r.base_priority}",
         f"   Effective priority = {r.effective_priority}",
+        f"   Total priority = {r.effective_priority}",
         f"   Advert interval = {adv_text}",
         f"   Accept = {_bool_word(p.accept)}",
         f"   Preempt = {_bool_word(not p.nopreempt)}",
