@@ -31,8 +31,8 @@ golden:                ## re-capture tests/golden from the real keepalived
 clean-netns:           ## remove namespaces left by dead test runs (never those of live ones)
 	cd tests && ../$(PY) -c 'from harness import cleanup_stale; print("\n".join(cleanup_stale()) or "nothing stale")'
 
-bench:
-	$(PY) -m pytest bench --benchmark-only
+bench:                 ## fast-path micro benchmarks, compiled vs pure (more scripts in bench/, see README)
+	$(PY) -m pytest bench/test_fastpath_bench.py --benchmark-group-by=group
 
 fuzz:                  ## one-hour fuzz run of both decoders, growing fuzz/corpus (see fuzz/README.md)
 	FUZZ_KEEP_CORPUS=1 fuzz/run.sh 3600 -jobs=2 -workers=2

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it (README: `sudo ci/test.sh`). Fresh Debian 12, as root.
+# The whole test suite, as CI runs it (README: `ci/test.sh`, as root). Fresh Debian 12, as root.
 #   1. ci/setup.sh: apt packages, .venv, editable install (compiles the fast path)
 #   2. pytest with the compiled fast path; includes ruff + mypy (tests/test_lint.py) and the one-minute
 #      fuzz run of both decoders (tests/unit/test_fuzz.py -> fuzz/run.sh 60)
