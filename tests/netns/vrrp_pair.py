@@ -112,12 +112,13 @@ def adverts(frames: list[Frame], src: str) -> list[Frame]:
     return vrrp_frames(frames, vrid=VRID, src=src)
 
 
-def takeover_gap(frames: list[Frame], old: str, new: str, *, after_ns: int = 0,
-                 old_priority_zero: bool = False) -> float:
+def takeover_gap(frames: list[Frame], old: str, new: str, *, after_ns: int,
+                 old_priority_zero: bool = False, lookback_ns: int = 2_000_000_000) -> float:
     """Seconds from the old master's last advert (or its priority-0 advert) to the new
-    master's first advert after `after_ns`."""
+    master's first advert, both around the failure injected at `after_ns`: the new master's
+    first advert after it, the old master's last one before that (at most `lookback_ns` earlier)."""
     first_new = next(f for f in adverts(frames, new) if f.ts_ns > after_ns and f.vrrp.priority > 0)  # type: ignore[union-attr]
-    olds = [f for f in adverts(frames, old) if after_ns < f.ts_ns < first_new.ts_ns]
+    olds = [f for f in adverts(frames, old) if after_ns - lookback_ns < f.ts_ns < first_new.ts_ns]
     if old_priority_zero:
         olds = [f for f in olds if f.vrrp.priority == 0]  # type: ignore[union-attr]
     assert olds, f"no advert from {old} before {new} took over"
