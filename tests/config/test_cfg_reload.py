@@ -26,7 +26,7 @@ def inst(name: str, vrid: int, prio: int, vips: list[str], routes: list[str] = (
 
 
 def vs(addr: str, rss: list[tuple[str, int]]) -> str:
-    out = [f"virtual_server {addr} 80 {{", "  lb_algo rr"]
+    out = [f"virtual_server {addr} 80 {{", "  lb_algo rr", "  lb_kind NAT", "  protocol TCP"]
     for a, w in rss:
         out += [f"  real_server {a} 80 {{", f"    weight {w}", "    TCP_CHECK {", "    }", "  }"]
     return "\n".join(out + ["}"]) + "\n"

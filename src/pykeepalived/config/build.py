@@ -33,6 +33,10 @@ class StopParse(Exception):
         self.code = code
 
 
+class SkipKeyword(Exception):
+    """The keyword line is unusable and was reported; carry on with the next line."""
+
+
 class Ctx:
     def __init__(self, diags: list[Diagnostic]) -> None:
         self.diags = diags
@@ -60,13 +64,20 @@ class Ctx:
                 node.words_cache = node.text.split()
         return node.words_cache
 
+    stops: frozenset[str] = frozenset()  # keywords of the block being walked that stop keepalived
+
     def need(self, node: Node, w: list[str], n: int) -> None:
-        """keepalived's null_strvec(): a missing parameter stops it with exit 2."""
+        """A missing parameter. keepalived 2.2.7 stops with exit 2 for the keywords whose handler
+        reads the slot unchecked (null_strvec; measured, see STOP_WHEN_EMPTY); the others report
+        the problem and ignore the line."""
         if len(w) <= n:
-            self.err(Level.MISSING_PARAMETER, node,
-                     f"*** Configuration line starting `{w[0]}` is missing a parameter after keyword "
-                     f"`{w[n - 1]}` at word position {n + 1}")
-            raise StopParse(2)
+            if w[0] in self.stops:
+                self.err(Level.MISSING_PARAMETER, node,
+                         f"*** Configuration line starting `{w[0]}` is missing a parameter after keyword "
+                         f"`{w[n - 1]}` at word position {n + 1}")
+                raise StopParse(2)
+            self.err(Level.MISSING_PARAMETER, node, f"{w[0]} is missing a parameter - ignoring")
+            raise SkipKeyword
 
     # -- numbers ----------------------------------------------------------------------------
 
@@ -91,7 +102,7 @@ class Ctx:
             self.err(Level.INVALID_NUMBER, node, f"not a number '{s}'")
             return None
         if v < lo or v > hi:
-            self.err(Level.INVALID_NUMBER, node, f"number '{s}' outside range [{lo:g}, {hi:g}]")
+            self.err(Level.INVALID_NUMBER, node, f"number '{s}' outside range [{lo:f}, {hi:f}]")
             return None
         return v
 
@@ -186,6 +197,21 @@ def string(field: str) -> Handler:
     return h
 
 
+def optional_string(field: str, default: str | None = None) -> Handler:
+    def h(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+        f[field] = w[1] if len(w) > 1 else default
+    return h
+
+
+def optional_integer(field: str, lo: int, hi: int, default: int | None) -> Handler:
+    def h(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+        if len(w) < 2:
+            f[field] = default
+            return
+        integer(field, lo, hi)(ctx, node, w, f)
+    return h
+
+
 def script(field: str) -> Handler:
     def h(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
         s = ctx.script(node, rest_text(node))
@@ -196,44 +222,68 @@ def script(field: str) -> Handler:
 
 
 def ignored(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
-    """Accepted keyword without a modelled meaning: kept as raw words in `other`."""
+    """Accepted global keyword without a modelled meaning: kept as raw words in `other`."""
     f.setdefault("other", []).append((w[0], tuple(w[1:])))
 
 
-def deprecated(new: str, handler: Handler, note: str = "") -> Handler:
+def ignored_with_value(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    """As `ignored`, for keywords that need a value (keepalived reports it missing)."""
+    ctx.need(node, w, 1)
+    ignored(ctx, node, w, f)
+
+
+def noop(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    """Accepted and without effect (obsolete keywords)."""
+
+
+def deprecated(handler: Handler, message: str) -> Handler:
+    """An old keyword: works, with keepalived's deprecation warning ({name} = the block's name)."""
     def h(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+        ctx.warn(node, message.format(name=f.get("name", "")))
         handler(ctx, node, w, f)
+    h.is_block = getattr(handler, "is_block", False)  # type: ignore[attr-defined]
     return h
 
 
 def walk(ctx: Ctx, nodes: list[Node], table: dict[str, Handler], f: Fields) -> None:
-    for node in nodes:
-        if not node.text:  # an anonymous '{' block
-            ctx.err(Level.UNEXPECTED_BOB, node, "Unexpected '{' - ignoring")
-            if node.children:
+    saved = ctx.stops
+    ctx.stops = STOP_WHEN_EMPTY.get(id(table), frozenset())
+    newer = NEWER_THAN_227.get(id(table), frozenset())
+    try:
+        for node in nodes:
+            if not node.text:  # an anonymous '{' block
+                ctx.err(Level.UNEXPECTED_BOB, node, "Unexpected '{' - ignoring")
+                if node.children:
+                    walk(ctx, node.children, table, f)
+                continue
+            w = ctx.words(node)
+            if not w:
+                continue
+            h = table.get(w[0])
+            if h is None:
+                ctx.err(Level.UNKNOWN_KEYWORD, node, f"Unknown keyword '{w[0]}'")
+                continue
+            if w[0] in newer:
+                # applied, but reported so that -t gives 2.2.7's exit code (it does not know the keyword)
+                ctx.err(Level.UNKNOWN_KEYWORD, node, f"Keyword '{w[0]}' is newer than keepalived 2.2.7 (which "
+                                                     "ignores it as unknown) - applied")
+            try:
+                h(ctx, node, w, f)
+            except SkipKeyword:
+                pass
+            if node.children is not None and not getattr(h, "is_block", False):
+                ctx.err(Level.UNEXPECTED_BOB, node, "Unexpected '{' - ignoring")
                 walk(ctx, node.children, table, f)
-            continue
-        w = ctx.words(node)
-        if not w:
-            continue
-        h = table.get(w[0])
-        if h is None:
-            ctx.err(Level.UNKNOWN_KEYWORD, node, f"Unknown keyword '{w[0]}'")
-            continue
-        is_block = getattr(h, "is_block", False)
-        if not is_block and node.children is not None:
-            h(ctx, node, w, f)
-            ctx.err(Level.UNEXPECTED_BOB, node, "Unexpected '{' - ignoring")
-            walk(ctx, node.children, table, f)
-            continue
-        h(ctx, node, w, f)
+    finally:
+        ctx.stops = saved
 
 
 def block(fn: Callable[[Ctx, Node, list[str], Fields], None]) -> Handler:
     """Mark a handler as owning a `{ }` block; without one keepalived reports a missing '{'."""
     def h(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
         if node.children is None:
-            ctx.err(Level.MISSING_BOB, node, "Missing '{' at beginning of configuration block")
+            if not node.last:  # keepalived reads nothing more at end of file: no complaint there
+                ctx.err(Level.MISSING_BOB, node, "Missing '{' at beginning of configuration block")
             node.children = []
         fn(ctx, node, w, f)
     h.is_block = True  # type: ignore[attr-defined]
@@ -498,6 +548,29 @@ def _h_notification_email(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None
     f["notification_email"] = tuple(x for _, ws in value_lines(ctx, node) for x in ws)
 
 
+def _h_smtp_connect_timeout(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    ctx.need(node, w, 1)
+    v = ctx.float_(node, w[1], 0, 4294.967295)
+    if v is None:
+        ctx.warn(node, f"smtp_connect_timeout '{w[1]}' invalid - ignoring")
+    elif v == 0:
+        ctx.warn(node, "smtp_conect_timeout must be greater than 0, setting to 1")  # sic, 2.2.7's text
+        f["smtp_connect_timeout"] = 1.0
+    else:
+        f["smtp_connect_timeout"] = v
+
+
+def at_least_one(handler: Handler) -> Handler:
+    """2.2.7: a repeat count of 0 is replaced by 1 with a warning."""
+    def h(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+        handler(ctx, node, w, f)
+        field = w[0]
+        if f.get(field) == 0:
+            ctx.warn(node, f"{field} must be greater than 0, setting to 1")
+            f[field] = 1
+    return h
+
+
 def _h_smtp_server(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
     ctx.need(node, w, 1)
     f["smtp_server"] = w[1]
@@ -572,6 +645,9 @@ def _h_lvs_sync_daemon(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
 
 
 def _h_lvs_timeouts(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    if len(w) < 2:
+        ctx.warn(node, "lvs_timeouts requires at least one option")
+        return
     i = 1
     while i + 1 < len(w):
         if w[i] in ("tcp", "tcpfin", "udp"):
@@ -607,21 +683,35 @@ def _h_nftables(field: str) -> Handler:
     return h
 
 
+def _c_strtoul(text: str) -> int:
+    """strtoul(text, NULL, 0): 0x.. hex, 0.. octal, else decimal."""
+    t = text.strip().lower()
+    if t.startswith("0x"):
+        return int(t[2:], 16)
+    if t.startswith("0") and len(t) > 1:
+        return int(t[1:], 8)
+    return int(t, 10)
+
+
 def _h_umask(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
     ctx.need(node, w, 1)
+    # 2.2.7 knows the nine single-bit names only (not IRWXU etc.), joined by '|'
     bits = {"IRUSR": 0o400, "IWUSR": 0o200, "IXUSR": 0o100, "IRGRP": 0o40, "IWGRP": 0o20, "IXGRP": 0o10,
-            "IROTH": 0o4, "IWOTH": 0o2, "IXOTH": 0o1, "IRWXU": 0o700, "IRWXG": 0o70, "IRWXO": 0o7}
+            "IROTH": 0o4, "IWOTH": 0o2, "IXOTH": 0o1}
     text = "".join(w[1:])
-    try:
-        if text[0].isdigit():
-            f["umask"] = int(text, 0 if text.startswith("0x") else 8)
-        else:
-            val = 0
-            for part in text.split("|"):
-                val |= bits[part]
-            f["umask"] = val
-    except (KeyError, ValueError, IndexError):
-        ctx.warn(node, f"Invalid umask value {text}")
+    if text[:1].isdigit():
+        try:
+            f["umask"] = _c_strtoul(text)
+        except ValueError:
+            ctx.warn(node, f"Invalid umask value {text}")
+        return
+    val = 0
+    for part in text.split("|"):
+        if part not in bits:
+            ctx.warn(node, f"Unknown umask bit {part}")
+            return
+        val |= bits[part]
+    f["umask"] = val
 
 
 def _h_dynamic_interfaces(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
@@ -642,6 +732,10 @@ def _h_include_check(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
 
 def _h_vrrp_iptables(field: str) -> Handler:
     def h(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+        if field == "vrrp_iptables":
+            ctx.warn(node, "iptables not supported, using nftables instead. Please replace 'vrrp_iptables and "
+                           "'vrrp_ipsets' with 'nftables' config option")
+            f.setdefault("nftables", "keepalived")
         f[field] = tuple(w[1:])
     return h
 
@@ -655,8 +749,8 @@ GLOBAL_DEFS: dict[str, Handler] = {
     "notification_email": block(_h_notification_email),
     "notification_email_from": string("notification_email_from"),
     "smtp_server": _h_smtp_server,
-    "smtp_helo_name": string("smtp_helo_name"),
-    "smtp_connect_timeout": timer("smtp_connect_timeout", 0.000001, 4294.967295),
+    "smtp_helo_name": optional_string("smtp_helo_name"),
+    "smtp_connect_timeout": _h_smtp_connect_timeout,
     "smtp_alert": flag("smtp_alert"),
     "smtp_alert_vrrp": flag("smtp_alert_vrrp"),
     "smtp_alert_checker": flag("smtp_alert_checker"),
@@ -677,16 +771,17 @@ GLOBAL_DEFS: dict[str, Handler] = {
     "default_interface": string("default_interface"),
     "vrrp_version": integer("vrrp_version", 2, 3),
     "vrrp_garp_master_delay": timer("vrrp_garp_master_delay", 0, 4294.967295),
-    "vrrp_garp_master_repeat": integer("vrrp_garp_master_repeat", 0, 2147483647),
+    "vrrp_garp_master_repeat": at_least_one(integer("vrrp_garp_master_repeat", 0, 2147483647)),
     "vrrp_garp_master_refresh": timer("vrrp_garp_master_refresh", 0, 4294.967295),
-    "vrrp_garp_master_refresh_repeat": integer("vrrp_garp_master_refresh_repeat", 0, 2147483647),
+    "vrrp_garp_master_refresh_repeat": at_least_one(integer("vrrp_garp_master_refresh_repeat", 0, 2147483647)),
     "vrrp_garp_lower_prio_delay": timer("vrrp_garp_lower_prio_delay", 0, 4294.967295),
     "vrrp_garp_lower_prio_repeat": integer("vrrp_garp_lower_prio_repeat", 0, 2147483647),
     "vrrp_garp_interval": timer("vrrp_garp_interval", 0.000001, 4294.967295),
     "vrrp_gna_interval": timer("vrrp_gna_interval", 0.000001, 4294.967295),
     "vrrp_min_garp": flag("vrrp_min_garp"),
     "vrrp_garp_extra_if": _h_garp_extra_if("vrrp_"),
-    "vrrp_vmac_garp_intvl": _h_garp_extra_if("vrrp_"),
+    "vrrp_vmac_garp_intvl": deprecated(_h_garp_extra_if("vrrp_"), 'Keyword "vrrp_vmac_garp_intvl" is deprecated'
+                                                                   ' - please use "vrrp_garp_extra_if"'),
     "vrrp_down_timer_adverts": integer("vrrp_down_timer_adverts", 1, 100),
     "vrrp_lower_prio_no_advert": flag("vrrp_lower_prio_no_advert"),
     "vrrp_higher_prio_send_advert": flag("vrrp_higher_prio_send_advert"),
@@ -707,7 +802,7 @@ GLOBAL_DEFS: dict[str, Handler] = {
     "vrrp_ipsets": _h_vrrp_iptables("vrrp_ipsets"),
     "disable_local_igmp": flag("disable_local_igmp"),
     "dynamic_interfaces": _h_dynamic_interfaces,
-    "vrrp_startup_delay": timer("vrrp_startup_delay", 0, 4294.967295),
+    "vrrp_startup_delay": timer("vrrp_startup_delay", 0.001, 4294.967295),
     "vrrp_delay_after_boot": timer("vrrp_delay_after_boot", 0, 4294.967295),
     "log_unknown_vrids": flag("log_unknown_vrids"),
     "vmac_prefix": string("vmac_prefix"),
@@ -717,7 +812,7 @@ GLOBAL_DEFS: dict[str, Handler] = {
     "lvs_flush": flag("lvs_flush"),
     "lvs_flush_on_stop": _h_lvs_flush_on_stop,
     "lvs_flush_onstop": _h_lvs_flush_on_stop,
-    "max_auto_priority": integer("max_auto_priority", -1, 99),
+    "max_auto_priority": optional_integer("max_auto_priority", -1, 99, 99),
     "min_auto_priority_delay": timer("min_auto_priority_delay", 0, 4294.967295),
     "notify_fifo": _h_fifo("notify_fifo"),
     "notify_fifo_script": _h_fifo_script("notify_fifo"),
@@ -738,7 +833,7 @@ GLOBAL_DEFS: dict[str, Handler] = {
     "reload_check_config": _h_reload_check_config,
     "reload_time_file": string("reload_time_file"),
     "reload_repeat": flag("reload_repeat"),
-    "reload_file": string("reload_file"),
+    "reload_file": optional_string("reload_file", "/run/keepalived.reload"),
     "random_seed": integer("random_seed", 0, 4294967295),
     "data_use_instance": flag("data_use_instance"),
     "state_dump_file": string("state_dump_file"),
@@ -756,17 +851,19 @@ GLOBAL_DEFS: dict[str, Handler] = {
     "enable_dbus": flag("enable_dbus"),
     "include_check": _h_include_check,
 }
+# Process, socket-buffer, SNMP and D-Bus tuning: validated for presence, kept raw in `other`.
 for _k in ("snmp_socket", "snmp_vs_stats_update_interval", "snmp_rs_stats_update_interval", "dbus_service_name",
-           "dbus_no_interface_name", "vrrp_netlink_cmd_rcv_bufs", "vrrp_netlink_cmd_rcv_bufs_force",
-           "vrrp_netlink_monitor_rcv_bufs", "vrrp_netlink_monitor_rcv_bufs_force", "lvs_netlink_cmd_rcv_bufs",
-           "lvs_netlink_cmd_rcv_bufs_force", "lvs_netlink_monitor_rcv_bufs", "lvs_netlink_monitor_rcv_bufs_force",
-           "process_monitor_rcv_bufs", "process_monitor_rcv_bufs_force", "vrrp_rx_bufs_policy",
+           "vrrp_netlink_cmd_rcv_bufs", "vrrp_netlink_monitor_rcv_bufs", "lvs_netlink_cmd_rcv_bufs",
+           "lvs_netlink_monitor_rcv_bufs", "process_monitor_rcv_bufs", "vrrp_rx_bufs_policy",
            "vrrp_rx_bufs_multiplier", "vrrp_priority", "checker_priority", "bfd_priority", "vrrp_rt_priority",
-           "checker_rt_priority", "bfd_rt_priority", "vrrp_no_swap", "checker_no_swap", "bfd_no_swap",
-           "vrrp_cpu_affinity", "checker_cpu_affinity", "bfd_cpu_affinity", "vrrp_rlimit_rttime",
-           "checker_rlimit_rttime", "bfd_rlimit_rttime", "vrrp_rlimit_rtime", "checker_rlimit_rtime",
-           "bfd_rlimit_rtime", "linkbeat_use_polling", "vrrp_socket_priority", "network_timeout",
-           "thread_timer_expired", "vrrp_ipsets"):
+           "checker_rt_priority", "bfd_rt_priority", "vrrp_cpu_affinity", "checker_cpu_affinity",
+           "bfd_cpu_affinity", "vrrp_rlimit_rttime", "checker_rlimit_rttime", "bfd_rlimit_rttime",
+           "vrrp_rlimit_rtime", "checker_rlimit_rtime", "bfd_rlimit_rtime", "vrrp_socket_priority",
+           "network_timeout"):
+    GLOBAL_DEFS.setdefault(_k, ignored_with_value)
+for _k in ("dbus_no_interface_name", "vrrp_netlink_cmd_rcv_bufs_force", "vrrp_netlink_monitor_rcv_bufs_force",
+           "lvs_netlink_cmd_rcv_bufs_force", "lvs_netlink_monitor_rcv_bufs_force", "process_monitor_rcv_bufs_force",
+           "vrrp_no_swap", "checker_no_swap", "bfd_no_swap", "linkbeat_use_polling", "thread_timer_expired"):
     GLOBAL_DEFS.setdefault(_k, ignored)
 
 
@@ -1012,6 +1109,7 @@ def _h_notify_deleted(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
 def _h_lvs_sync_daemon_interface(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
     ctx.warn(node, f"({f['name']}) Specifying lvs_sync_daemon_interface against a vrrp is deprecated.")
     ctx.warn(node, "        Please use global lvs_sync_daemon")
+    ctx.need(node, w, 1)
 
 
 def _h_preempt_delay(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
@@ -1086,13 +1184,15 @@ VRRP_INSTANCE: dict[str, Handler] = {
     "garp_master_refresh": _h_garp("garp_master_refresh", True),
     "garp_master_refresh_repeat": _h_garp("garp_master_refresh_repeat", False),
     "garp_extra_if": _h_garp_extra_if(""),
-    "vmac_garp_intvl": _h_garp_extra_if(""),
+    "vmac_garp_intvl": deprecated(_h_garp_extra_if(""), 'Keyword "vmac_garp_intvl" is deprecated - please use'
+                                                         ' "garp_extra_if"'),
     "lower_prio_no_advert": flag("lower_prio_no_advert"),
     "higher_prio_send_advert": flag("higher_prio_send_advert"),
     "owner_ignore_adverts": flag("owner_ignore_adverts"),
     "kernel_rx_buf_size": integer("kernel_rx_buf_size", 0, 2147483647),
-    "native_ipv6": ignored,
-    "linkbeat_use_polling": ignored,
+    "native_ipv6": deprecated(noop, "({name}) native_ipv6 is deprecated (implied by an IPv6 address)"),
+    "linkbeat_use_polling": deprecated(noop, "({name}) 'linkbeat_use_polling' in vrrp instance deprecated - "
+                                                "use linkbeat_interfaces"),
     "authentication": block(_h_authentication),
     "use_vmac": _h_use_vmac,
     "use_vmac_addr": flag("use_vmac_addr"),
@@ -1128,7 +1228,8 @@ SYNC_GROUP: dict[str, Handler] = {
     "notify": script("notify"),
     "smtp_alert": flag("smtp_alert"),
     "notify_priority_changes": flag("notify_priority_changes"),
-    "global_tracking": flag("sync_group_tracking_weight"),
+    "global_tracking": deprecated(flag("sync_group_tracking_weight"), "({name}) global_tracking is deprecated. "
+                                  "Use track_interface/script/file on the sync group"),
     "sync_group_tracking_weight": flag("sync_group_tracking_weight"),
 }
 
@@ -1157,8 +1258,13 @@ def _h_user(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
         f["group"] = group or w[2]
 
 
+def _h_script_optional(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    if len(w) > 1:
+        f["script"] = ctx.script(node, rest_text(node))
+
+
 VRRP_SCRIPT: dict[str, Handler] = {
-    "script": script("script"),
+    "script": _h_script_optional,
     "interval": timer("interval", 0.000001, 4294.967295),
     "timeout": timer("timeout", 0.000001, 4294.967295),
     "weight": _h_weight_rev(-253, 253),
@@ -1194,7 +1300,9 @@ def _h_process(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
 
 
 def _h_param_match(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
-    ctx.need(node, w, 1)
+    if len(w) < 2:
+        f["param_match"] = "initial"
+        return
     if w[1] in ("initial", "partial"):
         f["param_match"] = w[1]
     else:
@@ -1254,6 +1362,11 @@ def _h_method(field: str) -> Handler:
 
 
 def _h_flag_list(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    need = {"hashed": "sh", "sh-port": "sh", "sh-fallback": "sh", "mh-port": "mh", "mh-fallback": "mh"}.get(w[0])
+    if need is not None and f.get("lvs_sched") != need:
+        # checked against the scheduler given so far, as 2.2.7 does (its message says sh for mh too)
+        ctx.warn(node, f"{w[0]} only applies to sh scheduler - ignoring")
+        return
     f["flags"] = tuple(f.get("flags", ())) + (w[0],)
 
 
@@ -1284,6 +1397,20 @@ def _h_sorry_server(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
         f["sorry_server"] = (a, port)
 
 
+def _h_sorry_inhibit(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    if "sorry_server" not in f:
+        ctx.warn(node, "Ignoring sorry_server inhibit used before or without sorry_server")
+        return
+    flag("sorry_server_inhibit")(ctx, node, w, f)
+
+
+def _h_sorry_method(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    if "sorry_server" not in f:
+        ctx.warn(node, "sorry_server forwarding used without sorry_server")
+        return
+    _h_method("sorry_server_lvs_method")(ctx, node, w, f)
+
+
 def _h_ip_family(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
     ctx.need(node, w, 1)
     if w[1] in ("inet", "inet6"):
@@ -1300,7 +1427,6 @@ COMMON_TIMING: dict[str, Handler] = {
     "delay_loop": timer("delay_loop", 0.000001, 4294.967295),
     "connect_timeout": timer("connect_timeout", 0.000001, 4294.967295),
     "retry": integer("retry", 0, 2147483647),
-    "nb_get_retry": integer("retry", 0, 2147483647),
     "delay_before_retry": timer("delay_before_retry", 0, 4294.967295),
     "warmup": timer("warmup", 0, 4294.967295),
 }
@@ -1358,12 +1484,12 @@ URL: dict[str, Handler] = {
     "digest": string("digest"),
     "status_code": _h_status_code,
     "virtualhost": string("virtualhost"),
-    "regex": string("regex"),
+    "regex": optional_string("regex"),
     "regex_no_match": flag("regex_no_match"),
     "regex_options": lambda ctx, node, w, f: f.__setitem__("regex_options", tuple(w[1:])),
-    "regex_stack": integer("regex_stack", 0, 2147483647),
-    "regex_min_offset": integer("regex_min_offset", 0, 2147483647),
-    "regex_max_offset": integer("regex_max_offset", 0, 2147483647),
+    "regex_stack": optional_integer("regex_stack", 0, 2147483647, None),
+    "regex_min_offset": optional_integer("regex_min_offset", 0, 2147483647, None),
+    "regex_max_offset": optional_integer("regex_max_offset", 0, 2147483647, None),
 }
 
 
@@ -1388,6 +1514,7 @@ def _h_http_protocol(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
 HTTP_GET: dict[str, Handler] = {
     **CHECKER_COMMON,
     "url": block(_h_url),
+    "nb_get_retry": deprecated(integer("retry", 0, 2147483647), "nb_get_retry is deprecated - please use 'retry'"),
     "http_protocol": _h_http_protocol,
     "virtualhost": string("virtualhost"),
     "fast_recovery": flag("fast_recovery"),
@@ -1475,7 +1602,7 @@ CHECKER_TABLES: dict[str, dict[str, Handler]] = {
     "SSL_GET": HTTP_GET,
     "SMTP_CHECK": {**CHECKER_COMMON, "helo_name": string("helo_name"), "host": block(_h_smtp_host)},
     "DNS_CHECK": {**CHECKER_COMMON, "type": _h_dns_type, "name": string("name")},
-    "MISC_CHECK": {**COMMON_TIMING, "misc_path": _h_misc_path, "misc_timeout": timer("misc_timeout", 0, 4294.967295),
+    "MISC_CHECK": {**{k: v for k, v in COMMON_TIMING.items() if k != "connect_timeout"}, "misc_path": _h_misc_path, "misc_timeout": timer("misc_timeout", 0, 4294.967295),
                    "misc_dynamic": flag("misc_dynamic"), "user": _h_user, "alpha": flag("alpha"),
                    "log_all_failures": flag("log_all_failures")},
     "UDP_CHECK": {**CHECKER_COMMON, "payload": _h_payload, "require_reply": _h_require_reply,
@@ -1542,8 +1669,8 @@ VIRTUAL_SERVER: dict[str, Handler] = {
     "quorum_up": script("quorum_up"),
     "quorum_down": script("quorum_down"),
     "sorry_server": _h_sorry_server,
-    "sorry_server_inhibit": flag("sorry_server_inhibit"),
-    "sorry_server_lvs_method": _h_method("sorry_server_lvs_method"),
+    "sorry_server_inhibit": _h_sorry_inhibit,
+    "sorry_server_lvs_method": _h_sorry_method,
     "inhibit_on_failure": flag("inhibit_on_failure"),
     "smtp_alert": flag("smtp_alert"),
     "virtualhost": string("virtualhost"),
@@ -1596,7 +1723,11 @@ def _h_garp_group(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
     walk(ctx, node.children or [], {"garp_interval": timer("garp_interval", 0, 4294.967295),
                                     "gna_interval": timer("gna_interval", 0, 4294.967295),
                                     "interface": iface, "interfaces": block(ifaces)}, gf)
-    f.setdefault("garp_groups", []).append(m.GarpGroup(**gf))
+    groups = f.setdefault("garp_groups", [])
+    if "garp_interval" not in gf and "gna_interval" not in gf:
+        ctx.warn(node, f"garp group {len(groups)} does not have any delay set - removing")
+        return
+    groups.append(m.GarpGroup(**gf))
 
 
 def _named(ctx: Ctx, node: Node, w: list[str], kind: str) -> str | None:
@@ -1778,6 +1909,67 @@ ROOT: dict[str, Handler] = {
 }
 
 
+# Keywords that make keepalived 2.2.7 exit at once (status 2) when their parameter is missing,
+# per block; measured by running `keepalived -t` on each keyword without its value.
+_TIMING_STOPS = {"connect_timeout", "delay_before_retry", "delay_loop", "retry", "warmup"}
+_CHECKER_STOPS = frozenset(_TIMING_STOPS | {"bind_if", "bind_port", "bindto", "connect_ip", "connect_port", "fwmark"})
+STOP_WHEN_EMPTY: dict[int, frozenset[str]] = {
+    id(ROOT): frozenset({"child_wait_time", "track_file", "virtual_server", "virtual_server_group", "vrrp_script",
+                         "vrrp_track_file", "vrrp_track_process"}),
+    id(GLOBAL_DEFS): frozenset({
+        "bfd_process_name", "bfd_rlimit_rtime", "bfd_rlimit_rttime", "checker_process_name", "checker_rlimit_rtime",
+        "checker_rlimit_rttime", "config_save_dir", "lvs_process_name", "nftables_ipvs_priority",
+        "nftables_ipvs_start_fwmark", "nftables_priority", "process_name", "random_seed", "smtp_connect_timeout",
+        "smtp_server", "umask", "vmac_addr_prefix", "vmac_prefix", "vrrp_down_timer_adverts", "vrrp_garp_interval",
+        "vrrp_garp_lower_prio_delay", "vrrp_garp_lower_prio_repeat", "vrrp_garp_master_delay",
+        "vrrp_garp_master_refresh", "vrrp_garp_master_refresh_repeat", "vrrp_garp_master_repeat",
+        "vrrp_gna_interval", "vrrp_mcast_group4", "vrrp_mcast_group6", "vrrp_process_name", "vrrp_rlimit_rtime",
+        "vrrp_rlimit_rttime", "vrrp_startup_delay", "vrrp_version"}),
+    id(VRRP_INSTANCE): frozenset({
+        "interface", "virtual_router_id", "advert_int", "debug", "down_timer_adverts", "garp_lower_prio_delay",
+        "garp_lower_prio_repeat", "garp_master_delay", "garp_master_refresh", "garp_master_refresh_repeat",
+        "garp_master_repeat", "mcast_dst_ip", "mcast_src_ip", "notify", "notify_backup", "notify_fault",
+        "notify_master", "notify_master_rx_lower_pri", "notify_stop", "preempt_delay", "priority", "state",
+        "unicast_src_ip", "unicast_ttl", "version", "vrf", "lvs_sync_daemon_interface"}),
+    id(SYNC_GROUP): frozenset({"notify", "notify_backup", "notify_fault", "notify_master", "notify_stop"}),
+    id(VRRP_SCRIPT): frozenset({"fall", "interval", "rise", "timeout", "user", "weight"}),
+    id(TRACK_PROCESS): frozenset({"delay", "fork_delay", "process", "quorum", "quorum_max", "terminate_delay"}),
+    id(BFD_INSTANCE): frozenset({"hoplimit", "idle_tx", "max_hops", "min_rx", "min_tx", "multiplier", "source_ip",
+                                 "ttl", "weight"}),
+    id(VIRTUAL_SERVER): frozenset(_TIMING_STOPS | {
+        "hysteresis", "ip_family", "lb_algo", "lb_kind", "lvs_method", "lvs_sched", "persistence_engine",
+        "persistence_granularity", "protocol", "quorum", "quorum_down", "quorum_up", "real_server", "sorry_server"}),
+    id(REAL_SERVER): frozenset(_TIMING_STOPS | {"lthreshold", "lvs_method", "notify_down", "notify_up", "uthreshold",
+                                                "weight"}),
+    id(URL): frozenset({"digest", "path"}),
+    id(CHECKER_TABLES["TCP_CHECK"]): _CHECKER_STOPS,
+    id(CHECKER_TABLES["HTTP_GET"]): _CHECKER_STOPS | {"nb_get_retry"},
+    id(CHECKER_TABLES["SMTP_CHECK"]): _CHECKER_STOPS,
+    id(CHECKER_TABLES["DNS_CHECK"]): _CHECKER_STOPS | {"name", "type"},
+    id(CHECKER_TABLES["MISC_CHECK"]): frozenset(_TIMING_STOPS - {"connect_timeout"} | {"misc_timeout"}),
+    id(CHECKER_TABLES["UDP_CHECK"]): _CHECKER_STOPS | {"max_reply_length", "min_reply_length"},
+    id(CHECKER_TABLES["PING_CHECK"]): _CHECKER_STOPS,
+    id(CHECKER_TABLES["FILE_CHECK"]): frozenset({"track_file"}),
+}
+
+# Keywords of newer keepalived versions (documented in man5 of the reference snapshot) that 2.2.7
+# reports as unknown: we apply them, and report them so that `-t` exits as 2.2.7 does.
+NEWER_THAN_227: dict[int, frozenset[str]] = {
+    id(GLOBAL_DEFS): frozenset({
+        "iproute_etc_dir", "iproute_usr_dir", "json_dump_file", "state_dump_file", "stats_dump_file",
+        "network_timeout", "set_supplementary_groups", "use_symlink_paths", "v3_checksum_as_v2",
+        "vrrp_delay_after_boot", "vrrp_owner_ignore_adverts", "vrrp_socket_priority", "thread_timer_expired",
+        "dbus_no_interface_name", "snmp_vs_stats_update_interval", "snmp_rs_stats_update_interval",
+        "linkbeat_use_polling", "vrrp_ipsets"}),
+    id(VRRP_INSTANCE): frozenset({"no_virtual_ipaddress", "owner_ignore_adverts", "thread_timer_expired",
+                                  "timer_expired_backup", "v3_checksum_as_v2"}),
+    id(CHECKER_TABLES["HTTP_GET"]): frozenset({"sni_name", "tls_compliant"}),
+    id(CHECKER_TABLES["FILE_CHECK"]): frozenset({"dynamic"}),
+    id(REAL_SERVER): frozenset({"lb_kind"}),
+    id(BFD_INSTANCE): frozenset({"multihop"}),
+}
+
+
 # ---------------------------------------------------------------------------------------------
 # Completion: dicts -> model, with keepalived's cross-checks
 
@@ -1837,22 +2029,35 @@ def _finish_instance(ctx: Ctx, f: Fields, gd: m.GlobalDefs) -> m.VrrpInstance | 
             ctx.warn(adv_node, f"({name}) VRRPv3 advertisement interval {vi.advert_int:f}s is out of range. "
                                f"Must be less than 40.96 seconds. Setting to 40.95s")
     if eff.strict and vi.state == "MASTER" and eff.priority != 255:
-        ctx.warn(None, f"({name}) State MASTER must match being address owner")
+        ctx.warn(node, f"({name}) State MASTER must match being address owner")
     if vi.authentication is not None:
         if eff.strict:
-            ctx.warn(None, f"({name}) Strict mode does not support authentication. Ignoring.")
+            ctx.warn(node, f"({name}) Strict mode does not support authentication. Ignoring.")
             vi = _replace(vi, authentication=None)
         elif eff.version == 3:
-            ctx.warn(None, f"({name}) VRRPv3 does not support authentication. Ignoring.")
+            ctx.warn(node, f"({name}) VRRPv3 does not support authentication. Ignoring.")
             vi = _replace(vi, authentication=None)
         elif vi.authentication is not None and vi.authentication.auth_type == "AH" and eff.state == "MASTER" and eff.priority != 255:
-            ctx.warn(None, f"({name}) Initial state master is incompatible with AH authentication - clearing")
+            ctx.warn(node, f"({name}) Initial state master is incompatible with AH authentication - clearing")
             vi = _replace(vi, state="BACKUP")
             eff = m.resolve_instance(vi, gd)
+    if not vi.unicast_peer:
+        if "check_unicast_src" in f or "old_unicast_checksum" in f:
+            ctx.warn(node, f"({name}) A unicast keyword has been specified without any unicast peers. Defaulting "
+                           "to multicast. This usage is deprecated - please update your configuration.")
+        if vi.unicast_ttl is not None:
+            ctx.warn(node, f"({name}): Cannot use unicast_ttl without unicast peers - resetting")
+            vi = _replace(vi, unicast_ttl=None)
+    if vi.vmac_xmit_base and vi.use_vmac is None:
+        ctx.warn(node, f"({name}) vmac_xmit_base is only valid with a vmac")
+        vi = _replace(vi, vmac_xmit_base=False)
+    if vi.use_ipvlan is not None and vi.use_ipvlan.address is None and eff.family == "inet":
+        ctx.warn(node, f"({name}) IPv4 ipvlan requires a source ip address to be configured. setting instance "
+                       "to fault state")
     if vi.nopreempt and (vi.state == "MASTER" or eff.address_owner):
-        ctx.warn(None, f"({name}) Warning - nopreempt will not work with initial state MASTER - clearing")
+        ctx.warn(node, f"({name}) Warning - nopreempt will not work with initial state MASTER - clearing")
     if vi.preempt_delay and (vi.state == "MASTER" or vi.nopreempt or eff.strict):
-        ctx.warn(None, f"({name}) preempt_delay is incompatible with initial state MASTER/nopreempt/strict mode"
+        ctx.warn(node, f"({name}) preempt_delay is incompatible with initial state MASTER/nopreempt/strict mode"
                        " - clearing")
     if vi.effective != eff:
         # the instance is ours until returned: set the resolved values without a second copy
@@ -1985,7 +2190,10 @@ def _checker_from(ctx: Ctx, cnode: Node, cf: Fields, rs: Fields, vs: Fields) -> 
         ctx.warn(cnode, f"{kind} has no url specified - ignoring checker")
         return None
     if kind == "MISC_CHECK" and kw.get("misc_path") is None:
-        ctx.warn(cnode, "MISC_CHECK has no misc_path specified - ignoring checker")
+        ctx.warn(cnode, "No script path has been specified for MISC_CHECKER - skipping")
+        return None
+    if kind == "BFD_CHECK" and not kw.get("name"):
+        ctx.warn(cnode, f"({_rs_name(rs)}) No name has been specified for BFD_CHECKER - skipping")
         return None
     # timing inheritance: checker, else real_server, else virtual_server, else checker default
     defaults = {"retry": {"DNS_CHECK": 3, "MISC_CHECK": 0}.get(kind, 1),
@@ -2014,13 +2222,35 @@ def _checker_from(ctx: Ctx, cnode: Node, cf: Fields, rs: Fields, vs: Fields) -> 
         return None
 
 
+def _rs_name(rs: Fields) -> str:
+    a = rs.get("address")
+    return f"[{a}]:tcp:{rs.get('port', 0)}"
+
+
 def _finish_vs(ctx: Ctx, vf: Fields) -> m.VirtualServer | None:
     node: Node = vf["_node"]
     if vf.get("fwmark") is not None and "_protocol_node" in vf:
-        ctx.warn(None, f"Warning: Virtual server FWM {vf['fwmark']}: protocol specified for fwmark - "
+        ctx.warn(node, f"Warning: Virtual server FWM {vf['fwmark']}: protocol specified for fwmark - "
                        "protocol will be ignored")
-    if vf.get("address") is not None and vf.get("port", 0) == 0 and vf.get("persistence_timeout") is None:
-        ctx.warn(node, f"Virtual server {vf['address']}: no port specified and not persistent")
+    is_ip = vf.get("address") is not None
+    if is_ip and "protocol" not in vf:
+        # 2.2.7 really defaults to UDP here (the reference's TCP default is newer)
+        ctx.warn(node, f"Virtual server {_vs_name(vf, 'none')}: no protocol set - defaulting to UDP")
+        vf["protocol"] = "UDP"
+    name = _vs_name(vf)
+    if "lvs_sched" not in vf:
+        ctx.warn(node, f"Virtual server {name}: no scheduler set, setting default 'wlc'")
+    if "lvs_method" not in vf:
+        ctx.warn(node, f"Virtual server {name}: no forwarding method set, setting default NAT")
+    if is_ip and vf.get("port", 0) == 0 and vf.get("persistence_timeout") is None:
+        ctx.warn(node, f"Virtual server {name}: zero port only valid for persistent services - setting")
+        vf["persistence_timeout"] = 360
+    if "ops" in vf.get("flags", ()) and vf.get("protocol", "TCP") != "UDP":
+        ctx.warn(node, f"Virtual server {name}: one packet scheduling requires UDP - resetting")
+        vf["flags"] = tuple(x for x in vf["flags"] if x != "ops")
+    if not vf.get("_real_servers"):
+        ctx.warn(node, f"Virtual server {name} has no real servers - ignoring")
+        return None
     rss: list[m.RealServer] = []
     for _rnode, rf in vf.get("_real_servers", []):
         checkers = []
@@ -2043,7 +2273,28 @@ def _finish_vs(ctx: Ctx, vf: Fields) -> m.VirtualServer | None:
     kw["real_servers"] = tuple(rss)
     if "flags" in kw:
         kw["flags"] = tuple(kw["flags"])
+    total = sum(rs.weight for rs in rss)
+    quorum = kw.get("quorum", 1)
+    if quorum > total:
+        ctx.warn(node, f"Warning - quorum {quorum} for {name} exceeds total weight of real servers {total}, "
+                       f"reducing quorum to {total}")
+        quorum = kw["quorum"] = total
+    hyst = kw.get("hysteresis", 0)
+    if hyst >= quorum and (hyst or "hysteresis" in vf or quorum == 0):
+        new = (quorum - 1) % 2**32  # 2.2.7's unsigned arithmetic: quorum 0 gives 4294967295
+        ctx.warn(node, f"Virtual server {name}: hysteresis {hyst} >= quorum {quorum}; setting hysteresis to {new}")
+        kw["hysteresis"] = new
     return m.VirtualServer(**kw)
+
+
+def _vs_name(vf: Fields, proto: str | None = None) -> str:
+    """keepalived's FMT_VS: `[IP]:proto:port`, `FWM n` or the group name."""
+    if vf.get("fwmark") is not None:
+        return f"FWM {vf['fwmark']}"
+    if vf.get("group") is not None:
+        return str(vf["group"])
+    p = proto if proto is not None else str(vf.get("protocol", "TCP")).lower()
+    return f"[{vf.get('address')}]:{p}:{vf.get('port', 0)}"
 
 
 def build(lines: list[Line], *, main_file: str, files: tuple[str, ...],
@@ -2252,23 +2503,23 @@ def _check_script_security(ctx: Ctx, cfg: m.Config, f: Fields) -> None:
     gd = cfg.global_defs
     scripts = _all_scripts(f, list(cfg.vrrp_instances), list(cfg.vrrp_sync_groups), list(cfg.vrrp_scripts),
                            list(cfg.virtual_servers), gd)
-    found = False
+    found: m.Script | None = None
     insecure = False
     for s in scripts:
         prog = s.args[0] if s.args else s.cmd
         if prog.startswith("<"):
-            found = True
+            found = found or s
             continue
         path = _resolve_script(prog)
         if path is None:
             continue
-        found = True
+        found = found or s
         if os.geteuid() == 0 and (s.user in (None, "root") and gd.script_user in (None, "root")):
             if not _script_secure(path):
                 insecure = True
                 n = Node("", s.pos.file, s.pos.line)
                 if gd.enable_script_security:
                     ctx.warn(n, f"Unsafe permissions found for script '{path}' - disabling.")
-    if found and not gd.enable_script_security and os.geteuid() == 0:
-        ctx.err(Level.SECURITY_ERROR, None, "SECURITY VIOLATION - scripts are being executed but script_security "
+    if found is not None and not gd.enable_script_security and os.geteuid() == 0:
+        ctx.err(Level.SECURITY_ERROR, Node("", found.pos.file, found.pos.line), "SECURITY VIOLATION - scripts are being executed but script_security "
                                             "not enabled." + (" There are insecure scripts." if insecure else ""))

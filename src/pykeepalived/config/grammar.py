@@ -23,6 +23,7 @@ class Node:
     file: str
     line: int
     children: list[Node] | None = None
+    last: bool = False  # the file's last line: a block keyword here has no '{' to miss
     words_cache: list[str] | None = field(default=None, repr=False)
 
 
@@ -45,4 +46,6 @@ def build_tree(lines: list[Line]) -> list[Node]:
                 stack.pop()
         else:
             cur.append(Node(t, ln.file, ln.line))
+    if lines and lines[-1].text not in ("{", "}"):
+        stack[-1][-1].last = True
     return root

@@ -1,0 +1,73 @@
+"""A generator of semi-valid configs (mostly right, with typical mistakes) for differential
+testing against keepalived 2.2.7's `-t`: see test_cfg_keywords.py."""
+
+from __future__ import annotations
+
+import random
+
+GLOBAL = [("router_id", ["r1", ""]), ("vrrp_version", ["2", "3", "4", "x"]), ("vrrp_garp_master_delay", ["0", "5", "1.5", "-1", "abc"]),
+          ("vrrp_garp_master_repeat", ["0", "3", "-2"]), ("vrrp_garp_master_refresh", ["0", "10", "x"]),
+          ("vrrp_garp_interval", ["0.001", "0", "1"]), ("vrrp_gna_interval", ["0.5", "0"]), ("vrrp_strict", ["", "true"]),
+          ("vrrp_down_timer_adverts", ["1", "3", "0", "101"]), ("vrrp_lower_prio_no_advert", ["", "false", "maybe"]),
+          ("vrrp_mcast_group4", ["224.0.0.18", "10.0.0.1", "bad"]), ("vrrp_mcast_group6", ["ff02::12", "fe80::1"]),
+          ("default_interface", ["eth0"]), ("smtp_connect_timeout", ["30", "0", "x"]), ("max_auto_priority", ["-1", "99", "100"]),
+          ("umask", ["0077", "IRWXG|IRWXO", "zz"]), ("startup_script_timeout", ["1", "1000", "1001"]),
+          ("vrrp_startup_delay", ["0", "5", "x"]), ("nftables", ["", "mytable"]), ("nftables_priority", ["-1", "x"]),
+          ("dynamic_interfaces", ["", "allow_if_changes"]), ("vrrp_min_garp", ["", "true"]), ("json_version", ["1"]),
+          ("lvs_timeouts", ["tcp 10 udp 5", "foo 1"]), ("lvs_flush", [""]), ("vrrp_check_unicast_src", [""]),
+          ("random_seed", ["1", "x"]), ("bogus_global", ["1"])]
+INST = [("state", ["MASTER", "BACKUP", "FOO"]), ("priority", ["1", "100", "254", "255", "0", "256", "x"]),
+        ("advert_int", ["1", "2", "0.5", "1.5", "0.001", "300", "41", "x"]), ("version", ["2", "3", "1"]),
+        ("nopreempt", [""]), ("preempt_delay", ["0", "10", "1001", "x"]), ("accept", [""]), ("no_accept", [""]),
+        ("garp_master_delay", ["1", "x"]), ("garp_master_repeat", ["2", "-1"]), ("down_timer_adverts", ["2", "0"]),
+        ("unicast_src_ip", ["10.0.0.9", "bad"]), ("mcast_src_ip", ["10.0.0.8"]), ("dont_track_primary", [""]),
+        ("strict_mode", ["", "true", "false"]), ("smtp_alert", ["", "yes", "no"]), ("debug", ["0", "5"]),
+        ("unicast_ttl", ["10", "256"]), ("use_vmac", [""]), ("vmac_xmit_base", [""]), ("skip_check_adv_addr", [""]),
+        ("promote_secondaries", [""]), ("lower_prio_no_advert", [""]), ("bogus_inst", ["1"]),
+        ("authentication", ["{\n    auth_type PASS\n    auth_pass secret\n  }", "{\n    auth_type AH\n    auth_pass x\n  }",
+                            "{\n    auth_type XX\n  }"]),
+        ("unicast_peer", ["{\n    10.0.0.20\n    10.0.0.21\n  }", "{\n    10.0.0.20\n    10.0.0.20\n  }", "{\n    bad\n  }"]),
+        ("track_interface", ["{\n    eth0p\n  }", "{\n    eth0p weight 10\n  }", "{\n    eth0p weight 300\n  }", "{\n    eth9\n  }"]),
+        ("virtual_routes", ["{\n    10.9.0.0/16 via 10.0.0.1 dev eth0\n  }", "{\n    blackhole 10.8.0.0/16\n  }", "{\n    10.7.0.0/16 dev eth0 table 100\n  }"]),
+        ("virtual_rules", ["{\n    from 10.0.0.0/24 table 100 preference 10\n  }", "{\n    to 10.1.0.0/16 table 100\n  }"]),
+        ("virtual_ipaddress_excluded", ["{\n    10.5.0.1/24\n  }", "{\n    fd00::9/64\n  }"])]
+VIPS = ["10.0.0.1/24", "10.0.0.2", "10.0.0.3/24 dev eth0", "10.0.0.4/24 dev eth9", "10.0.0.5/24 label eth0:1",
+        "10.0.0.6/24 brd 10.0.0.255", "10.0.0.7/24 scope host", "fd00::1/64", "fe80::1/64", "10.0.0.300/24", "10.0.0.8/24 bogus x"]
+VS = [("lb_algo", ["rr", "wlc", "xyz"]), ("lvs_sched", ["sh"]), ("lb_kind", ["NAT", "DR", "TUN", "FOO"]), ("protocol", ["TCP", "UDP", "ICMP"]),
+      ("persistence_timeout", ["", "60", "0", "x"]), ("delay_loop", ["6", "0", "x"]), ("quorum", ["1", "0", "5"]),
+      ("hysteresis", ["0", "1"]), ("sorry_server", ["10.2.0.1 80", "bad 80"]), ("alpha", [""]), ("omega", [""]),
+      ("ha_suspend", [""]), ("virtualhost", ["www"]), ("bogus_vs", ["1"])]
+CHECKS = ["TCP_CHECK {\n      connect_timeout 3\n    }", "TCP_CHECK {\n      connect_timeout x\n    }",
+          "HTTP_GET {\n      url {\n        path /\n        status_code 200\n      }\n      connect_timeout 3\n    }",
+          "HTTP_GET {\n      url {\n        path /x\n        digest abc\n      }\n    }",
+          "SSL_GET {\n      url {\n        path /\n      }\n    }", "PING_CHECK {\n    }", "UDP_CHECK {\n      payload 00ff\n    }",
+          "DNS_CHECK {\n      type A\n      name example.com\n    }", "DNS_CHECK {\n      type BOGUS\n    }",
+          "SMTP_CHECK {\n      helo_name x\n    }", "TCP_CHECK {\n      retry 3\n      delay_before_retry 2\n      connect_port 81\n    }",
+          "BOGUS_CHECK {\n    }"]
+
+def pick(rng: random.Random, opts: list[tuple[str, list[str]]], k: int) -> list[str]:
+    out = []
+    for kw, vals in rng.sample(opts, k):
+        v = rng.choice(vals)
+        out.append(f"  {kw} {v}".rstrip())
+    return out
+
+def gen(rng: random.Random) -> str:
+    parts = []
+    if rng.random() < 0.6:
+        parts += ["global_defs {"] + pick(rng, GLOBAL, rng.randint(1, 4)) + ["}"]
+    for i in range(rng.randint(0, 3)):
+        body = [f"vrrp_instance VI_{i} {{", "  interface eth0", f"  virtual_router_id {rng.choice([i + 1, i + 1, 1, 300])}"]
+        body += pick(rng, INST, rng.randint(0, 5))
+        nv = rng.randint(0, 3)
+        if nv:
+            body += ["  virtual_ipaddress {"] + ["    " + rng.choice(VIPS) for _ in range(nv)] + ["  }"]
+        parts += body + ["}"]
+    for v in range(rng.randint(0, 2)):
+        parts += [f"virtual_server 10.3.0.{v + 1} {rng.choice(['80', '80', '0', 'x'])} {{"] + pick(rng, VS, rng.randint(0, 4))
+        for r in range(rng.randint(0, 2)):
+            parts += [f"  real_server 10.4.0.{r + 1} 80 {{", f"    weight {rng.choice(['1', '0', '-1', 'x'])}",
+                      "    " + rng.choice(CHECKS), "  }"]
+        parts += ["}"]
+    return "\n".join(parts) + "\n"
+
