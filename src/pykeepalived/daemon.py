@@ -524,7 +524,12 @@ class Supervisor:
     def start_child(self, child: Child) -> None:
         child.restart_at = None
         kalog.flush()
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            log.info("%s child process: fork error(%s)", child.label, exc.strerror)
+            child.restart_at = time.monotonic() + max(1, calc_restart_delay(child, time.monotonic()))
+            return
         if pid == 0:
             code = EXIT_PROGRAM_ERROR
             try:
