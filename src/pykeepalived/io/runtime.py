@@ -67,6 +67,9 @@ from pykeepalived.io.l2 import L2Sender
 from pykeepalived.io.netlink import Interface, Netlink
 from pykeepalived.io.production import Production
 from pykeepalived.io.vrrp_socket import VrrpSockets
+from pykeepalived.status.channel import channel_path, serve_snapshots
+from pykeepalived.status.dumps import install_signal_handlers
+from pykeepalived.status.snapshot import vrrp_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +99,8 @@ class Instance:
     periodic_priority: int = -1    # priority of the running schedule (-1: not advertising)
     vip_task: asyncio.Future[Any] | None = None
     deadline: float | None = None
+    one_off_sent: int = 0          # SendAdvert adverts (the core counts those itself)
+    periodic_counted: int = 0      # periodic adverts already added to router.stats
 
     @property
     def params(self) -> RouterParams:
@@ -169,6 +174,7 @@ class VrrpRuntime:
         self._timer_at = math.inf
         self._warned: set[str] = set()
         self._all_vips: set[Any] = set()
+        self._status_server: asyncio.AbstractServer | None = None
         self.production: Production | None = None   # trackers, sync groups, notify, firewall, routes
 
     # ------------------------------------------------------------------ start / stop
@@ -185,6 +191,7 @@ class VrrpRuntime:
         await self.netlink.start_monitor()
         self.loop.add_reader(self._timer.fileno(), self._on_timer)
         self._install_signals()
+        await self._serve_status()
         # Everything built so far lives as long as the process: keep the cyclic GC from
         # walking it again (a collection in the middle of a takeover costs milliseconds).
         gc.collect()
@@ -230,7 +237,30 @@ class VrrpRuntime:
         self._build(inst, params.priority)   # ready before the first takeover needs them
         return inst
 
+    def routers(self) -> list[VirtualRouter]:
+        """The live routers in config order, their advert counters brought up to date."""
+        for inst in self.instances:
+            periodic = self.sender.sent(inst.slot) - inst.one_off_sent
+            inst.router.stats.advert_sent += periodic - inst.periodic_counted
+            inst.periodic_counted = periodic
+        return [inst.router for inst in self.instances]
+
+    def snapshot(self) -> dict[str, Any]:
+        """The status channel's answer (status API, `pykeepalived status`)."""
+        groups = self.production.groups.values() if self.production is not None else ()
+        return vrrp_snapshot(self.routers(), sync_groups=groups)
+
+    async def _serve_status(self) -> None:
+        pid_file = getattr(self.opts, "vrrp_pid_file", None)
+        if not pid_file:
+            return
+        try:
+            self._status_server = await serve_snapshots(channel_path(pid_file), self.snapshot)
+        except OSError as exc:
+            log.warning("VRRP status channel not available: %s", exc)
+
     def _install_signals(self) -> None:
+        install_signal_handlers(self.loop, self.routers, lambda: self.config)
         self.loop.add_signal_handler(signal.SIGTERM, self._request_stop, "SIGTERM")
         if getattr(self.opts, "ignore_sigint", False):
             self.loop.add_signal_handler(signal.SIGINT, lambda: None)
@@ -260,6 +290,8 @@ class VrrpRuntime:
         self.close()
 
     def close(self) -> None:
+        if self._status_server is not None:
+            self._status_server.close()
         self.loop.remove_reader(self._timer.fileno())
         self._timer.close()
         self.l2.close()
@@ -417,6 +449,7 @@ class VrrpRuntime:
         if inst.built_priority != priority:
             self._build(inst, priority)
         self.sender.send_now(inst.slot)
+        inst.one_off_sent += 1
         if inst.periodic_priority not in (-1, priority):
             self._build(inst, inst.periodic_priority)
 
