@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,25 @@ INVALID = sorted(p for p in (SAMPLES / "invalid").glob("*")) if SAMPLES.exists()
 ALL = VALID + INVALID
 needs_samples = pytest.mark.skipif(not SAMPLES.exists(), reason="shared keepalived samples not present")
 
+def materialise(path: Path, tmp: Path) -> Path:
+    """The sample as given, or, when it names helper paths with @@DIR@@ (see the samples README),
+    a copy in a temp dir whose @@DIR@@ is a root-owned 0755 directory holding 0755 helper scripts."""
+    text = path.read_text()
+    if "@@DIR@@" not in text:
+        return path
+    helpers = tmp / "helpers"
+    helpers.mkdir(mode=0o755, exist_ok=True)
+    tmp.chmod(0o755)
+    for name in set(re.findall(r"@@DIR@@/([A-Za-z0-9_.-]+)", text)):
+        script = helpers / name
+        script.write_text("#!/bin/sh\nexit 0\n")
+        script.chmod(0o755)
+    copy = tmp / path.name
+    copy.write_text(text.replace("@@DIR@@", str(helpers)))
+    copy.chmod(0o644)
+    return copy
+
+
 # keepalived -t on a host named differently from the sample's @ids: conditional_conf keeps
 # lines for no id and names interfaces that do not exist, so it is rejected (exit 5) there too.
 HOST_DEPENDENT = {"upstream-doc__samples__keepalived.conf.conditional_conf"}
@@ -23,7 +43,8 @@ HOST_DEPENDENT = {"upstream-doc__samples__keepalived.conf.conditional_conf"}
 
 @needs_samples
 @pytest.mark.parametrize("path", VALID, ids=[p.name for p in VALID])
-def test_valid_sample_loads(path: Path) -> None:
+def test_valid_sample_loads(path: Path, tmp_path: Path) -> None:
+    path = materialise(path, tmp_path)
     config_id = "high" if path.name in HOST_DEPENDENT else None
     r = load(str(path), interfaces=NS_INTERFACES, config_id=config_id)
     assert r.config is not None
@@ -33,7 +54,8 @@ def test_valid_sample_loads(path: Path) -> None:
 
 @needs_samples
 @pytest.mark.parametrize("path", INVALID, ids=[p.name for p in INVALID])
-def test_invalid_sample_rejected(path: Path) -> None:
+def test_invalid_sample_rejected(path: Path, tmp_path: Path) -> None:
+    path = materialise(path, tmp_path)
     r = load(str(path), interfaces=NS_INTERFACES)
     assert r.exit_code != 0
     assert any(d.level for d in r.diagnostics)
@@ -41,7 +63,8 @@ def test_invalid_sample_rejected(path: Path) -> None:
 
 @needs_samples
 @pytest.mark.parametrize("path", ALL, ids=[p.name for p in ALL])
-def test_sample_dump_round_trip(path: Path) -> None:
+def test_sample_dump_round_trip(path: Path, tmp_path: Path) -> None:
+    path = materialise(path, tmp_path)
     wide = NS_INTERFACES | {"eth1", "eth2", "eth3", "eth0.1"}
     r = load(str(path), interfaces=wide)
     assert r.config is not None
@@ -57,11 +80,13 @@ def test_sample_dump_round_trip(path: Path) -> None:
 @pytest.mark.privileged
 @pytest.mark.interop
 @pytest.mark.parametrize("path", ALL, ids=[p.name for p in ALL])
-def test_sample_same_exit_as_keepalived(netns: Netns, path: Path) -> None:
+def test_sample_same_exit_as_keepalived(netns: Netns, path: Path, tmp_path: Path) -> None:
+    path = materialise(path, tmp_path)
     real, out = netns.keepalived_t(path)
     ours, our_out = netns.ours_t(path)
     assert ours == real, f"keepalived:\n{out}\nours:\n{our_out}"
-    if path.parent.name == "valid" and path.name not in HOST_DEPENDENT:
+    kind = "valid" if "/valid/" in str(path) or path.parent.name == "valid" else "invalid"
+    if kind == "valid" and path.name not in HOST_DEPENDENT and "@@DIR@@" not in path.read_text():
         assert real == 0
-    if path.parent.name == "invalid":
+    if kind == "invalid":
         assert real != 0
