@@ -495,6 +495,51 @@ class Supervisor:
     exit_code: int = EXIT_OK
     reloads: int = 0
     reload_timer: ReloadTimer | None = None
+    started_at: float = field(default_factory=time.time)
+    config_loaded_at: float = field(default_factory=time.time)
+    reload_durations: list[float] = field(default_factory=list)
+    status: Any = None                 # status.server.StatusThread when --status-listen is given
+
+    def daemon_info(self) -> dict[str, Any]:
+        """The supervisor's facts for the status API (read from the status thread)."""
+        now = time.time()
+        return {
+            "version": __version__,
+            "keepalived_compat": KEEPALIVED_COMPAT,
+            "pid": os.getpid(),
+            "started": self.started_at,
+            "uptime": now - self.started_at,
+            "config_file": os.path.abspath(self.opts.config_file),
+            "config_loaded": self.config_loaded_at,
+            "reload_count": self.reloads,
+            "reload_durations": list(self.reload_durations[-100:]),
+            "pids": {kind: c.pid for kind, c in list(self.children.items()) if c.running},
+            "pid_files": {"main": self.pids.main, "vrrp": self.pids.vrrp, "checkers": self.pids.checkers},
+        }
+
+    def start_status_api(self) -> bool:
+        """--status-listen: the read-only API on its own thread (started with signals blocked,
+        so the supervisor's sigwait still gets every signal)."""
+        if not getattr(self.opts, "status_listen", None):
+            return True
+        from pykeepalived.errors import PykeepalivedError
+        from pykeepalived.status.channel import channel_path
+        from pykeepalived.status.server import start_from_options
+
+        channels = {"vrrp": channel_path(self.pids.vrrp), "checkers": channel_path(self.pids.checkers)}
+        try:
+            self.status = start_from_options(self.opts, self.daemon_info, channels)
+        except PykeepalivedError as exc:
+            log.error("%s", exc)
+            return False
+        return True
+
+    def close_inherited_status_sockets(self) -> None:
+        """In a forked child: drop the copy of the status API's listening socket."""
+        server = getattr(getattr(self.status, "server", None), "_server", None)
+        for sock in getattr(server, "sockets", None) or ():
+            with contextlib.suppress(OSError):
+                os.close(sock.fileno())
 
     def setup_reload_timer(self) -> None:
         """(Re)arm reload_time_file from the running configuration."""
@@ -533,6 +578,7 @@ class Supervisor:
         if pid == 0:
             code = EXIT_PROGRAM_ERROR
             try:
+                self.close_inherited_status_sockets()
                 code = _child_main(child, self.config, self.opts)
             finally:
                 os._exit(code)
@@ -651,6 +697,7 @@ class Supervisor:
             return
         sdnotify.reloading()
         log.info("Reloading ...")
+        began = time.monotonic()
         handshake = _gd(self.config, "reload_file", None)
         if handshake:
             with contextlib.suppress(OSError):
@@ -677,10 +724,12 @@ class Supervisor:
             sdnotify.ready()
             return
         self.config = loaded.config
+        self.config_loaded_at = time.time()
         self.reloads += 1
         self.signal_children(signal.SIGHUP)
         self.start_children()
         self.setup_reload_timer()
+        self.reload_durations.append(time.monotonic() - began)
         log.info("Reload finished")
         sdnotify.ready()
 
@@ -904,6 +953,9 @@ def run(opts: argparse.Namespace) -> int:
     signal.pthread_sigmask(signal.SIG_BLOCK, SUPERVISED_SIGNALS)
     sup = Supervisor(opts, config, pids)
     try:
+        if not sup.start_status_api():
+            sup.exit_code = EXIT_FATAL
+            return EXIT_FATAL
         startup = _gd(config, "startup_script", None)
         if startup is not None:
             run_script(startup, float(_gd(config, "startup_script_timeout", 10)), "startup_script")
@@ -916,6 +968,8 @@ def run(opts: argparse.Namespace) -> int:
         if shutdown is not None:
             run_script(shutdown, float(_gd(sup.config, "shutdown_script_timeout", 10)), "shutdown_script")
     finally:
+        if sup.status is not None:
+            sup.status.stop()
         for child in sup.children.values():
             if child.running:
                 with contextlib.suppress(ProcessLookupError):

@@ -434,3 +434,38 @@ def test_core_dump_option_lifts_rlimit(lab: Lab) -> None:
     d.wait_log(r"test child running")
     limits = Path(f"/proc/{d.proc.pid}/limits").read_text()
     assert re.search(r"^Max core file size\s+unlimited\s+unlimited", limits, re.M), limits
+
+
+def test_status_api_started_by_the_supervisor(lab: Lab) -> None:
+    import json as _json
+
+    h = lab.add_host("r1")
+    d = Pyka(h, CONF, "--status-listen", "127.0.0.1:9650")
+    d.wait_log(r"Status API listening on 127\.0\.0\.1:9650")
+    d.wait_log(r"test child running")
+    child = wait_until(d.child_pid, 5)
+
+    def get(path: str) -> dict[str, object]:
+        code = f"import urllib.request;print(urllib.request.urlopen('http://127.0.0.1:9650{path}').read().decode())"
+        return dict(_json.loads(h.run([sys.executable, "-c", code]).stdout))
+
+    info = get("/v1/daemon")
+    assert info["pid"] == d.proc.pid and info["reload_count"] == 0
+    assert info["config_file"] == str(d.conf)
+    d.proc.send_signal(signal.SIGHUP)
+    d.wait_log(r"Reload finished")
+    wait_until(lambda: get("/v1/daemon")["reload_count"] == 1, 5)
+    # Only the parent listens: the forked child dropped its copy of the socket.
+    ss = h.run(["ss", "-Hltnp", "sport = :9650"]).stdout
+    assert f"pid={d.proc.pid}," in ss and f"pid={child}," not in ss
+    d.proc.send_signal(signal.SIGTERM)
+    assert d.wait_exit() == 0
+
+
+def test_status_api_that_cannot_listen_stops_the_start(lab: Lab) -> None:
+    h = lab.add_host("r1")
+    d = Pyka(h, CONF, "--status-listen", "192.0.2.250:9650", "--status-token-file", "/nonexistent-token")
+    assert d.wait_exit() == 1
+    assert "--status-token-file /nonexistent-token: No such file or directory" in d.log()
+    assert "test child running" not in d.log()
+    assert not d.pid_file.exists()
