@@ -12,10 +12,11 @@ Wire layout (RFC 3768 / RFC 5798)::
     6-7: checksum   8..: count addresses (4 or 16 bytes)   v2/IPv4 only: 8 bytes auth data
 
 Decoding checks, in this order, and reports the first failure:
-ERR_LENGTH (shorter than 8 bytes or than the header announces, or over 65535), ERR_VERSION (not 2 or 3, or
-v2 over IPv6), ERR_TYPE (not 1 = ADVERTISEMENT), ERR_CHECKSUM, ERR_ADDR_COUNT (more bytes than
-the count announces), ERR_AUTH (v2 auth type not 0, 1 or 2). Semantics (VRID, priority,
-interval, password, VIP list) are the caller's.
+ERR_LENGTH (shorter than 8 bytes or than the header announces, or over 65535 bytes),
+ERR_VERSION (not 2 or 3, v2 over IPv6, or an unknown family), ERR_TYPE (not 1 =
+ADVERTISEMENT), ERR_CHECKSUM, ERR_ADDR_COUNT (more bytes than the count announces),
+ERR_AUTH (v2 auth type not 0, 1 or 2). Semantics (VRID, priority, interval, password, VIP
+list, TTL) are the caller's.
 """
 
 from __future__ import annotations
@@ -150,9 +151,7 @@ def decode_advert(buf: Buffer, family: int, src: Buffer = b"", dst: Buffer = b""
     expected = HEADER_LEN + count * alen + auth_len
     if n < expected:
         return None, ERR_LENGTH
-    if version == 3:
-        pass
-    elif version != 2 or alen != 4:
+    if version != 3 and (version != 2 or alen != 4):
         return None, ERR_VERSION
     if data[0] & 0x0F != VRRP_TYPE_ADVERTISEMENT:
         return None, ERR_TYPE
