@@ -250,11 +250,16 @@ class Netlink:
 
     async def _monitor(self, mon: AsyncIPRoute) -> None:
         try:
-            async for msg in mon.get():
-                try:
-                    self._dispatch(msg)
-                except Exception:  # noqa: BLE001 - one odd message must not stop the monitor
-                    log.exception("netlink monitor message")
+            while True:   # each get() yields what one receive returned, then ends
+                got = 0
+                async for msg in mon.get():
+                    got += 1
+                    try:
+                        self._dispatch(msg)
+                    except Exception:  # noqa: BLE001 - one odd message must not stop the monitor
+                        log.exception("netlink monitor message")
+                if not got:
+                    await asyncio.sleep(0.05)   # never spin on a socket that returns nothing
         except asyncio.CancelledError:
             pass
         finally:
