@@ -13,11 +13,11 @@ import time
 from pathlib import Path
 
 import pytest
+from vrrp_pair import CELLS, VRID, assert_clean_log, start, vip_holders, wait_count
 
 from harness.lab import Lab
 from harness.pcap import vrrp_frames
 from harness.wait import wait_until
-from vrrp_pair import CELLS, VRID, assert_clean_log, start, vip_holders, wait_count
 
 pytestmark = [pytest.mark.privileged, pytest.mark.timeout(60)]
 
