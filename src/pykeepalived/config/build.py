@@ -2393,6 +2393,17 @@ def complete(ctx: Ctx, f: Fields, files: tuple[str, ...], interfaces: frozenset[
             else:
                 refs.append(t)
         vf["track_script"] = tuple(refs)
+        for field, kind, known in (("track_file", "file", {t.name for t in track_files}),
+                                   ("track_process", "process", {t.name for t in track_processes}),
+                                   ("track_bfd", "bfd", {b.name for b in bfds})):
+            kept = []
+            for t in vf.get(field, ()):
+                if t.name not in known:
+                    ctx.warn(Node("", t.pos.file, t.pos.line), f"({vf['name']}) track {kind} {t.name} not found, "
+                                                               "ignoring...")
+                else:
+                    kept.append(t)
+            vf[field] = tuple(kept)
         vi = _finish_instance(ctx, vf, gd)
         if vi is not None:
             sg = next((g for g in groups if g.name == vi.sync_group), None)

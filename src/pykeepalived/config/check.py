@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from pykeepalived.config.dump import dump_config
 from pykeepalived.config.loader import load
 
 
@@ -33,6 +32,8 @@ def config_test(opts: argparse.Namespace) -> int:
         for d in result.diagnostics:
             print(d.format(), file=out)
         if getattr(opts, "dump_conf", False) and result.config is not None:
+            from pykeepalived.config.dump import dump_config
+
             sys.stdout.write(dump_config(result.config))
     finally:
         if logfile is not None:
