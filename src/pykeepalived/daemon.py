@@ -692,18 +692,25 @@ class Supervisor:
 
     def reload(self) -> None:
         """SIGHUP: re-read the configuration; on success hand it to the children (SIGHUP),
-        start a child whose configuration type appeared; on failure keep everything running."""
+        start a child whose configuration type appeared; on failure keep everything running.
+
+        With `reload_check_config` (of the running configuration) a new file with any error
+        is refused, as keepalived does ("New config failed validation, see LOG for details",
+        the messages going to LOG). Without it, a file that cannot run at all (unreadable, a
+        missing interface, a fatal error) is refused too: keepalived's VRRP child would exit
+        and take the daemon down, we keep the running configuration. Either way every
+        message is logged with its file:line."""
         if self.stopping:
             return
         sdnotify.reloading()
-        log.info("Reloading ...")
         began = time.monotonic()
+        check = _gd(self.config, "reload_check_config", None)
         handshake = _gd(self.config, "reload_file", None)
         if handshake:
             with contextlib.suppress(OSError):
                 os.close(os.open(str(handshake), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644))
         try:
-            loaded = load_config(self.opts)
+            loaded = load_config(self.opts, quiet=True)
         except Exception:
             log.error("Reload failed - configuration could not be read:\n%s", traceback.format_exc().rstrip())
             sdnotify.ready()
@@ -712,15 +719,20 @@ class Supervisor:
             if handshake:
                 with contextlib.suppress(OSError):
                     os.unlink(str(handshake))
-        check = _gd(loaded.config, "reload_check_config", None) if loaded.config is not None else None
-        if check is None:
-            check = _gd(self.config, "reload_check_config", None)
-        bad = loaded.config is None or loaded.exit_code == 4 or (check is not None and loaded.exit_code != 0)
-        if bad:
-            log.info("Reload of configuration file %s failed (exit code %d) - keeping the running configuration",
-                     self.opts.config_file, loaded.exit_code if loaded.config is not None else EXIT_NO_CONFIG)
-            if isinstance(check, str) and check:
-                _append_check_log(check, loaded.messages)
+        if check is not None and (loaded.config is None or loaded.exit_code != 0):
+            target = str(check) or "/dev/null"
+            _write_check_log(target, loaded.messages)
+            for message in loaded.messages:
+                log.info("%s", message)
+            log.info("New config failed validation, see %s for details", target)
+            sdnotify.ready()
+            return
+        log.info("Reloading ...")
+        for message in loaded.messages:
+            log.info("%s", message)
+        if loaded.config is None or loaded.exit_code == 4:
+            log.info("Reload of configuration file %s failed - keeping the running configuration",
+                     self.opts.config_file)
             sdnotify.ready()
             return
         self.config = loaded.config
@@ -790,9 +802,11 @@ class Supervisor:
         self.wait_children()
 
 
-def _append_check_log(path: str, messages: list[str]) -> None:
-    """`reload_check_config LOGFILE`: the failed check's messages also go to LOGFILE."""
-    with contextlib.suppress(OSError), open(path, "a", encoding="utf-8") as f:
+def _write_check_log(path: str, messages: list[str]) -> None:
+    """`reload_check_config LOGFILE`: the failed check's messages replace LOGFILE's content."""
+    if path == "/dev/null":
+        return
+    with contextlib.suppress(OSError), open(path, "w", encoding="utf-8") as f:
         f.writelines(f"{m}\n" for m in messages)
 
 

@@ -108,29 +108,39 @@ def test_kill9_vrrp_child_is_respawned_and_the_pair_converges(lab: Lab, record_p
 @pytest.mark.slow
 def test_broken_reload_keeps_everything_running_and_names_file_line(lab: Lab) -> None:
     r1 = lab.add_host("r1")
-    good = conf(150, extra_global="  reload_check_config")
+    check_log = lab.workdir / "check.log"
+    good = conf(150, extra_global=f"  reload_check_config {check_log}")
     d = Daemon(r1, good)
     d.wait_log(r"\(VI_1\) Entering MASTER STATE", 20)
     child = d.child()
     transitions = d.log().count("Entering")
 
-    # 1. A syntax error with reload_check_config: rejected, old config untouched.
+    # 1. An unknown keyword with reload_check_config: refused as keepalived does, the message
+    #    (with file:line) in the check log and in our log.
     broken = good.replace("  priority 150\n", "  priority 150\n  no_such_keyword 1\n")
     d.conf.write_text(broken)
     line = broken.splitlines().index("  no_such_keyword 1") + 1
+    message = f"({d.conf}: Line {line}) Unknown keyword 'no_such_keyword'"
     d.signal(signal.SIGHUP)
-    d.wait_log(rf"\({re.escape(str(d.conf))}: Line {line}\) Unknown keyword 'no_such_keyword'", 15)
-    d.wait_log(r"keeping the running configuration", 15)
+    d.wait_log(re.escape(message), 15)
+    d.wait_log(rf"New config failed validation, see {re.escape(str(check_log))} for details", 15)
+    assert message in check_log.read_text().splitlines()
+    assert "Reloading ..." not in d.log()
 
-    # 2. A configuration that cannot run (interface missing): rejected even without the check.
+    # 2. Without reload_check_config, a file that cannot run (interface missing) is refused
+    #    too (keepalived 2.2.7's VRRP child would exit and stop the daemon).
+    d.conf.write_text(conf(150))
+    d.signal(signal.SIGHUP)
+    d.wait_log(r"Reload finished", 15)
     d.conf.write_text(conf(150).replace("interface eth0", "interface nosuch9"))
     d.signal(signal.SIGHUP)
     d.wait_log(r"\(.*: Line \d+\) WARNING - interface nosuch9 for vrrp_instance VI_1 doesn't exist", 15)
+    d.wait_log(r"keeping the running configuration", 15)
     time.sleep(3)   # a few advert intervals: nothing may change
     assert d.proc.alive and d.child() == child
     assert d.log().count("Entering") == transitions
     assert r1.has_address(VIP)
-    assert d.log().count("Reloading ...") == 2 and "Reload finished" not in d.log()
+    assert d.log().count("Reload finished") == 1
 
 
 @pytest.mark.slow
