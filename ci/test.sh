@@ -32,7 +32,9 @@ PY=$PWD/.venv/bin/python
     exit 1
 }
 
-PYTEST=("$PY" -m pytest -p no:cacheprovider -ra --timeout=300 --durations=10 --ignore=tests/ipvs)
+# --tb=native: CPython 3.11's ast.parse can fail with "AST constructor recursion depth mismatch" while pytest
+# formats a long traceback, which aborts the whole session (INTERNALERROR); native tracebacks need no AST.
+PYTEST=("$PY" -m pytest -p no:cacheprovider -ra --tb=native --timeout=300 --durations=10 --ignore=tests/ipvs)
 step "pytest (compiled fast path)" "${PYTEST[@]}"
 step "pytest (pure twins)" env PYKEEPALIVED_NO_EXTENSIONS=1 "${PYTEST[@]}" --ignore=tests/test_lint.py
 

@@ -20,9 +20,11 @@ def run_tool(*argv: str) -> subprocess.CompletedProcess[str]:
 
 def test_ruff_check_is_clean() -> None:
     r = run_tool("ruff", "check", "--no-cache", "src", "tests")
-    assert r.returncode == 0, f"ruff check src tests:\n{r.stdout}{r.stderr}"
+    if r.returncode != 0:
+        pytest.fail(f"ruff check src tests:\n{r.stdout}{r.stderr}", pytrace=False)
 
 
 def test_mypy_strict_is_clean() -> None:
     r = run_tool("mypy")  # files and strict = true come from [tool.mypy]
-    assert r.returncode == 0, f"mypy:\n{r.stdout}{r.stderr}"
+    if r.returncode != 0:
+        pytest.fail(f"mypy:\n{r.stdout}{r.stderr}", pytrace=False)
