@@ -38,7 +38,6 @@ import os
 import platform
 import resource
 import signal
-import subprocess
 import sys
 import time
 import traceback
@@ -811,20 +810,29 @@ def _write_check_log(path: str, messages: list[str]) -> None:
 
 
 def run_script(script: Any, timeout: float, what: str) -> None:
-    """startup_script / shutdown_script: run with a time limit, killed when it overruns."""
+    """startup_script / shutdown_script: run with a time limit, killed when it overruns.
+
+    posix_spawn with an empty signal mask and default dispositions: the supervisor keeps its
+    signals blocked for sigwait, and a script must not inherit that."""
     argv = list(script.args) or [script.cmd]
+    defaults = [*SUPERVISED_SIGNALS, signal.SIGPIPE, signal.SIGXFSZ]
     try:
-        proc = subprocess.Popen(argv, start_new_session=True)
+        pid = os.posix_spawnp(argv[0], argv, dict(os.environ), setsid=True, setsigmask=[], setsigdef=defaults)
     except OSError as exc:
         log.info("Unable to run %s %s: %s", what, script.cmd, exc.strerror)
         return
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        log.info("%s %s timed out", what, script.cmd)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    deadline = time.monotonic() + timeout
+    while True:
+        done, _status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return
+        if time.monotonic() >= deadline:
+            log.info("%s %s timed out", what, script.cmd)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return
+        time.sleep(0.01)
 
 
 # --------------------------------------------------------------------------------------------

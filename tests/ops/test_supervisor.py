@@ -469,3 +469,23 @@ def test_status_api_that_cannot_listen_stops_the_start(lab: Lab) -> None:
     assert "--status-token-file /nonexistent-token: No such file or directory" in d.log()
     assert "test child running" not in d.log()
     assert not d.pid_file.exists()
+
+
+def test_scripts_do_not_inherit_the_blocked_signals(lab: Lab) -> None:
+    h = lab.add_host("r1")
+    wd = lab.workdir
+    script = wd / "mask.sh"
+    script.write_text(f"#!/bin/sh\ngrep -E '^Sig(Blk|Ign)' /proc/self/status > {wd / 'mask.txt'}\n")
+    script.chmod(0o755)
+    d = Pyka(h, f'global_defs {{\n  startup_script "{script}"\n}}\n' + CONF)
+    d.wait_log(r"test child running")
+    status = dict(line.split(":\t") for line in (wd / "mask.txt").read_text().splitlines())
+    assert int(status["SigBlk"], 16) == 0
+    assert int(status["SigIgn"], 16) & (1 << (signal.SIGPIPE - 1)) == 0
+
+
+def test_script_overrunning_its_timeout_is_killed(lab: Lab) -> None:
+    h = lab.add_host("r1")
+    d = Pyka(h, 'global_defs {\n  startup_script "/bin/sleep 30"\n  startup_script_timeout 1\n}\n' + CONF)
+    d.wait_log(r"startup_script /bin/sleep 30 timed out", 10)
+    d.wait_log(r"test child running")
