@@ -125,6 +125,20 @@ def takeover_gap(frames: list[Frame], old: str, new: str, *, after_ns: int,
     return (first_new.ts_ns - olds[-1].ts_ns) / 1e9
 
 
+def wait_gap(cap: Any, old: str, new: str, *, after_ns: int, old_priority_zero: bool = False,
+             timeout: float = 3.0) -> float:
+    """takeover_gap() on a running capture, once tcpdump has written the new master's advert."""
+    from harness.wait import wait_until
+
+    def probe() -> float | None:
+        frames = cap.frames()
+        if not any(f.ts_ns > after_ns and f.vrrp.priority > 0 for f in adverts(frames, new)):  # type: ignore[union-attr]
+            return None
+        return takeover_gap(frames, old, new, after_ns=after_ns, old_priority_zero=old_priority_zero)
+
+    return wait_until(probe, timeout, message=f"no advert from {new} in the capture")
+
+
 def source_of(host: Host, cell: Cell) -> str:
     """The address `host` sends its adverts from in this cell."""
     return host.ip if cell.family == 4 else host.link_local()
