@@ -23,7 +23,7 @@ if [ -n "$missing" ]; then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
-kv=$(keepalived -v 2>&1 | head -n1)
+kv=$(keepalived -v 2>&1 | sed -n 1p)  # sed reads all: head could SIGPIPE keepalived under pipefail
 case "$kv" in
     *v2.2.7*) ;;
     *) echo "WARNING: interop peer is '$kv', the reference is keepalived 2.2.7" >&2 ;;
