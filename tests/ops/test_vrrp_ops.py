@@ -161,18 +161,8 @@ def _counts_from_capture(frames: list[Frame], src: str) -> int:
     return sum(1 for f in frames if f.vrrp is not None and f.src == src)
 
 
-def _runtime_wires_dumps() -> bool:
-    import inspect
-
-    import pykeepalived.io.runtime as runtime
-
-    return "install_signal_handlers" in inspect.getsource(runtime)
-
-
 @pytest.mark.slow
 def test_live_dumps_match_state_and_capture(lab: Lab) -> None:
-    if not _runtime_wires_dumps():
-        pytest.xfail("io/runtime.py does not call status.dumps.install_signal_handlers yet")
     r1, r2 = lab.add_hosts("r1", "r2")
     cap = burst_capture(r2)
     d = Daemon(r1, conf(150))
