@@ -321,3 +321,29 @@ def test_reload_starts_a_child_whose_configuration_appears(lab: Lab) -> None:
     p.wait_output(r"Starting Healthcheck child process, pid=\d+", 15)
     wait_until(lambda: (wd / "grow.check.pid").exists(), 10)
     assert (wd / "grow.vrrp.pid").read_text() == vrrp_child      # the VRRP child was not restarted
+
+
+@pytest.mark.slow
+def test_live_stats_clear_and_backup_view(lab: Lab) -> None:
+    """SIGRTMAX-1 writes the stats then zeroes them; a BACKUP's data dump names its master."""
+    r1, r2 = lab.add_hosts("r1", "r2")
+    master = Daemon(r2, conf(200), name="m")
+    master.wait_log(r"\(VI_1\) Entering MASTER STATE", 20)
+    d = Daemon(r1, conf(100), name="b")
+    d.wait_log(r"\(VI_1\) Entering BACKUP STATE", 20)
+    time.sleep(3)
+    d.signal(signal.SIGRTMAX - 1)
+    stats = d.tmp / "keepalived.stats"
+    wait_until(stats.exists, 10)
+    received = int(re.search(r"Advertisements:\n    Received: (\d+)", stats.read_text()).group(1))  # type: ignore[union-attr]
+    assert received >= 2
+    d.signal(signal.SIGRTMIN + 2)
+    wait_until((d.tmp / "keepalived.json").exists, 10)
+    after = json.loads((d.tmp / "keepalived.json").read_text())[0]
+    assert after["stats"]["advert_rcvd"] < received         # cleared, counting again
+    assert after["data"]["state"] == 1 and after["data"]["master_priority"] == 200
+    d.signal(signal.SIGUSR1)
+    wait_until((d.tmp / "keepalived.data").exists, 10)
+    text = (d.tmp / "keepalived.data").read_text()
+    assert "   State = BACKUP\n" in text
+    assert f"   Master router = {r2.ip}\n" in text and "   Master priority = 200\n" in text
