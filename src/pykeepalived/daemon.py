@@ -292,7 +292,7 @@ def entry_available(kind: str) -> str | None:
     return None
 
 
-def _child_main(child: Child, config: Any, opts: argparse.Namespace) -> int:
+def _child_main(child: Child, config: Any, opts: argparse.Namespace, parent: int) -> int:
     """Runs in the forked child; its return value is the exit status."""
     # The parent relays HUP/USR1/USR2/JSON/STATS_CLEAR: ignored until the runtime installs
     # its handlers, so a relayed signal can never kill a child that does not use it.
@@ -301,6 +301,8 @@ def _child_main(child: Child, config: Any, opts: argparse.Namespace) -> int:
                       else signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
     _set_parent_death_signal(signal.SIGTERM)
+    if os.getppid() != parent:      # the parent died before PR_SET_PDEATHSIG took effect
+        return EXIT_OK
     kalog.setup(opts, "vrrp" if child.kind == "vrrp" else "checker", instance=getattr(config, "instance", None),
                 namespace=getattr(opts, "namespace", None) or getattr(config, "net_namespace", None))
     names = _process_names(config)
@@ -525,7 +527,12 @@ class Supervisor:
         from pykeepalived.status.channel import channel_path
         from pykeepalived.status.server import start_from_options
 
-        channels = {"vrrp": channel_path(self.pids.vrrp), "checkers": channel_path(self.pids.checkers)}
+        # child kind -> (name in the status API, its channel next to its pid file)
+        known = {"vrrp": ("vrrp", self.pids.vrrp), "checker": ("checkers", self.pids.checkers)}
+
+        def channels() -> dict[str, str]:  # the children this daemon runs (also while respawning)
+            return {known[k][0]: channel_path(known[k][1]) for k in list(self.children) if k in known}
+
         try:
             self.status = start_from_options(self.opts, self.daemon_info, channels)
         except PykeepalivedError as exc:
@@ -568,6 +575,7 @@ class Supervisor:
     def start_child(self, child: Child) -> None:
         child.restart_at = None
         kalog.flush()
+        parent = os.getpid()
         try:
             pid = os.fork()
         except OSError as exc:
@@ -578,7 +586,7 @@ class Supervisor:
             code = EXIT_PROGRAM_ERROR
             try:
                 self.close_inherited_status_sockets()
-                code = _child_main(child, self.config, self.opts)
+                code = _child_main(child, self.config, self.opts, parent)
             finally:
                 os._exit(code)
         child.pid = pid

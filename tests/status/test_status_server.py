@@ -64,7 +64,7 @@ def child(tmp_path: Path) -> Iterator[FakeChild]:
 
 def start(channels: dict[str, str], token: str | None = None) -> srv.StatusThread:
     return srv.StatusThread(srv.Listen(host="127.0.0.1", port=0), token,
-                            lambda: {"version": "test", "reload_count": 0}, channels).start()
+                            lambda: {"version": "test", "reload_count": 0}, lambda: channels).start()
 
 
 @pytest.fixture

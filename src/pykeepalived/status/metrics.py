@@ -21,6 +21,7 @@ from prometheus_client.core import (
 )
 
 from pykeepalived.status.channel import Snapshot
+from pykeepalived.status.snapshot import histogram
 
 # stats key in the snapshot (keepalived's JSON names) -> exporter metric name (without _total).
 VRRP_COUNTERS = {
@@ -50,8 +51,13 @@ STATE_NAMES = {0: "INIT", 1: "BACKUP", 2: "MASTER", 3: "FAULT"}
 VRRP_LABELS = ["iname", "intf", "vrid", "state"]
 
 
-def _histogram(name: str, doc: str, data: dict[str, Any] | None) -> HistogramMetricFamily | None:
-    """`data` is {"buckets": [[upper_bound, cumulative_count], ...], "sum": s}."""
+RELOAD_BOUNDS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+def _histogram(name: str, doc: str, data: dict[str, Any] | list[float] | None) -> HistogramMetricFamily | None:
+    """`data` is {"buckets": [[upper_bound, cumulative_count], ...], "sum": s} or raw values."""
+    if isinstance(data, list):
+        data = histogram(data, RELOAD_BOUNDS)
     if not data or not data.get("buckets"):
         return None
     buckets = [(("+Inf" if b == "+Inf" or b == float("inf") else repr(float(b))), float(c))

@@ -99,7 +99,7 @@ class SnapshotSource:
     """Gathers the daemon's own facts and the children's snapshots, cached briefly."""
 
     daemon_info: Callable[[], dict[str, Any]]
-    channels: dict[str, str]  # child name ("vrrp", "checkers") -> channel socket path
+    channels: Callable[[], dict[str, str]]  # the children that should run -> channel socket path
     _cached: Snapshot | None = None
     _cached_at: float = -1e9
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -114,7 +114,7 @@ class SnapshotSource:
 
     async def _gather(self) -> Snapshot:
         snap: Snapshot = {"daemon": self.daemon_info(), "children": {}}
-        for name, path in self.channels.items():
+        for name, path in self.channels().items():
             try:
                 snap["children"][name] = await fetch_snapshot(path)
             except OSError as exc:
@@ -284,7 +284,7 @@ class StatusThread:
     """The status server on its own thread and loop, started and stopped by the supervisor."""
 
     def __init__(self, listen: Listen, token: str | None, daemon_info: Callable[[], dict[str, Any]],
-                 channels: dict[str, str]) -> None:
+                 channels: Callable[[], dict[str, str]]) -> None:
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._error: BaseException | None = None
@@ -322,7 +322,7 @@ class StatusThread:
 
 
 def start_from_options(opts: Any, daemon_info: Callable[[], dict[str, Any]],
-                       channels: dict[str, str]) -> StatusThread | None:
+                       channels: Callable[[], dict[str, str]]) -> StatusThread | None:
     """What the supervisor calls: None unless --status-listen was given."""
     spec = getattr(opts, "status_listen", None)
     if not spec:
