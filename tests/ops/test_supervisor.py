@@ -489,3 +489,16 @@ def test_script_overrunning_its_timeout_is_killed(lab: Lab) -> None:
     d = Pyka(h, 'global_defs {\n  startup_script "/bin/sleep 30"\n  startup_script_timeout 1\n}\n' + CONF)
     d.wait_log(r"startup_script /bin/sleep 30 timed out", 10)
     d.wait_log(r"test child running")
+
+
+def test_children_stop_when_the_parent_is_killed(lab: Lab) -> None:
+    h = lab.add_host("r1")
+    d = Pyka(h, CONF)
+    d.wait_log(r"test child running")
+    child = wait_until(d.child_pid, 5)
+    os.kill(d.proc.pid, signal.SIGKILL)
+    d.wait_exit(5)
+    # PR_SET_PDEATHSIG: the child gets SIGTERM and stops (and removes its pid file) by itself.
+    wait_until(lambda: not Path(f"/proc/{child}").exists() or
+               "State:\tZ" in Path(f"/proc/{child}/status").read_text(), 10)
+    wait_until(lambda: not d.vrrp_pid_file.exists(), 5)
