@@ -756,7 +756,8 @@ def _script(script: Any) -> str | None:
 
 
 def _vs_from_model(vs: Any, groups: Mapping[str, Any]) -> VirtualServerSpec:
-    protocol = _PROTOCOLS[vs.protocol]
+    # keepalived ignores the protocol of a fwmark service (service_type 0: FIFO/log lines say "none")
+    protocol = PROTO_NONE if vs.fwmark is not None else _PROTOCOLS.get(vs.protocol or "UDP", PROTO_UDP)
     af = _FAMILIES[vs.ip_family] if vs.ip_family else (family_of(str(vs.address)) if vs.address else 0)
     entries: tuple[GroupEntry, ...] = ()
     if vs.group is not None:

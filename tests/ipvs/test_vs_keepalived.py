@@ -1,0 +1,249 @@
+"""The IPVS table pykeepalived programs equals the one real keepalived 2.2.7 programs, for the same config.
+
+Both daemons run side by side (checker process only, -C), each in its own network namespace and so
+with its own IPVS table, on the same configuration file. Health is forced through MISC_CHECK scripts
+that test for a file, so removing a file takes a real server down in both at once. After every step
+(start, servers down, quorum lost -> sorry server, servers back, reload changing one service) both
+tables are read through netlink and must be identical.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from pykeepalived.core.lvs import Table
+from pykeepalived.lvs.backend import BackendThread
+
+pytestmark = pytest.mark.interop
+
+KEEPALIVED = shutil.which("keepalived") or "/usr/sbin/keepalived"
+
+
+class Daemon:
+    def __init__(self, argv: list[str], netns: str, workdir: Path, name: str) -> None:
+        self.log = workdir / f"{name}.log"
+        self.pid_file = workdir / f"{name}.pid"
+        argv = [*argv, "-n", "-l", "-D", "-C", "-p", str(self.pid_file), "-c", str(workdir / f"{name}-c.pid")]
+        with open(self.log, "wb") as out:
+            self.proc = subprocess.Popen(["ip", "netns", "exec", netns, *argv], stdout=out, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, start_new_session=True)
+
+    def reload(self) -> None:
+        self.proc.send_signal(signal.SIGHUP)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait(5)
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+class Pair:
+    """keepalived and pykeepalived on one config, and the health files their MISC_CHECKs look at."""
+
+    def __init__(self, workdir: Path, ns_ka: str, ns_py: str) -> None:
+        self.dir = workdir
+        self.up = workdir / "up"
+        self.up.mkdir()
+        check = workdir / "check.sh"
+        check.write_text(f"#!/bin/sh\n[ -e {self.up}/$1 ]\n")
+        check.chmod(0o755)
+        self.conf = workdir / "keepalived.conf"
+        self.ns_ka, self.ns_py = ns_ka, ns_py
+        self.ka_table = BackendThread("ipvs", netns=ns_ka)
+        self.py_table = BackendThread("ipvs", netns=ns_py)
+        self.daemons: list[Daemon] = []
+
+    def write(self, body: str) -> None:
+        head = ("global_defs {\n  enable_script_security\n  script_user root\n}\n")
+        self.conf.write_text(head + body.replace("@CHECK@", str(self.dir / "check.sh")))
+
+    def set_up(self, *addrs: str) -> None:
+        for a in addrs:
+            (self.up / a).touch()
+
+    def set_down(self, *addrs: str) -> None:
+        for a in addrs:
+            (self.up / a).unlink(missing_ok=True)
+
+    def start(self) -> None:
+        self.daemons = [
+            Daemon([KEEPALIVED, "-f", str(self.conf)], self.ns_ka, self.dir, "keepalived"),
+            Daemon([sys.executable, "-m", "pykeepalived", "-f", str(self.conf), "--lvs-backend", "ipvs"],
+                   self.ns_py, self.dir, "pykeepalived"),
+        ]
+
+    def reload(self) -> None:
+        for d in self.daemons:
+            d.reload()
+
+    def tables(self) -> tuple[Table, Table]:
+        return self.ka_table.run(lambda b: b.read()), self.py_table.run(lambda b: b.read())
+
+    def settle(self, check: Callable[[Table], bool] = lambda t: True, timeout: float = 60) -> Table:
+        """Wait until both tables are equal, stable over two reads, and pass `check`; return it."""
+        deadline = time.monotonic() + timeout
+        last: tuple[Table, Table] | None = None
+        while time.monotonic() < deadline:
+            ka, py = self.tables()
+            if ka.services == py.services and check(ka) and last is not None and last[0].services == ka.services:
+                return ka
+            last = (ka, py)
+            time.sleep(1.0)
+        ka, py = self.tables()
+        logs = "\n".join(f"--- {d.log.name}\n{d.text()[-3000:]}" for d in self.daemons)
+        pytest.fail(f"tables differ or never settled\nkeepalived:   {_fmt(ka)}\npykeepalived: {_fmt(py)}\n{logs}")
+
+    def close(self) -> None:
+        for d in self.daemons:
+            d.stop()
+        self.ka_table.close()
+        self.py_table.close()
+
+
+def _fmt(t: Table) -> str:
+    return "\n  ".join([""] + [f"{k}: {s.attrs} {dict(s.dests)}" for k, s in sorted(t.services.items())])
+
+
+def _ns(tag: str) -> str:
+    name = f"pkaipvs-{tag}-{os.getpid()}-{time.monotonic_ns() % 100000}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    subprocess.run(["ip", "netns", "exec", name, "ip", "link", "set", "lo", "up"], check=True)
+    return name
+
+
+@pytest.fixture
+def pair() -> Iterator[Pair]:
+    if not os.path.exists(KEEPALIVED):
+        pytest.skip("needs the real keepalived 2.2.7")
+    workdir = Path(f"/run/pka-ipvs-{os.getpid()}-{time.monotonic_ns() % 100000}")   # root-owned: script security
+    workdir.mkdir(mode=0o755)
+    namespaces = [_ns("ka"), _ns("py")]
+    p = Pair(workdir, *namespaces)
+    try:
+        yield p
+    finally:
+        p.close()
+        for ns in namespaces:
+            subprocess.run(["ip", "netns", "del", ns], check=False)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def misc(addr: str) -> str:
+    return f'MISC_CHECK {{\n misc_path "@CHECK@ {addr}"\n delay_loop 1\n }}'
+
+
+NAT_QUORUM = """
+virtual_server 192.0.2.10 80 {
+  lb_algo wrr
+  lb_kind NAT
+  protocol TCP
+  quorum 4
+  hysteresis 1
+  sorry_server 192.0.2.99 8080
+  real_server 10.0.0.1 8080 { weight 1
+    %s }
+  real_server 10.0.0.2 8080 { weight 2
+    inhibit_on_failure
+    %s }
+  real_server 10.0.0.3 8080 { weight 3
+    %s }
+}
+virtual_server 192.0.2.10 53 {
+  lvs_sched sh
+  sh-port
+  sh-fallback
+  ops
+  protocol UDP
+  real_server 10.0.0.1 53 { %s }
+  real_server 10.0.0.2 53 { }
+}
+""" % (misc("10.0.0.1"), misc("10.0.0.2"), misc("10.0.0.3"), misc("10.0.0.1"))
+
+
+def test_nat_quorum_sorry_server_and_reload(pair: Pair) -> None:
+    pair.set_up("10.0.0.1", "10.0.0.2", "10.0.0.3")
+    pair.write(NAT_QUORUM)
+    pair.start()
+    t = pair.settle(lambda t: len(t.services) == 2 and t.dest_count() == 5)
+    # one real server down: removed (10.0.0.1) / weight 0 (10.0.0.2, inhibit_on_failure)
+    pair.set_down("10.0.0.1", "10.0.0.2")
+    t = pair.settle(lambda t: t.dest_count() == 3)
+    # quorum 4 - hysteresis 1 = 3 > 3? no: 3 alive weight stays up; take 10.0.0.3 down too -> sorry server
+    pair.set_down("10.0.0.3")
+    t = pair.settle(lambda t: any(d.addr == "192.0.2.99" for s in t.services.values() for d in s.dests))
+    # back up: quorum needs 4+1 = 5 -> 10.0.0.2 (2) + 10.0.0.3 (3)
+    pair.set_up("10.0.0.2", "10.0.0.3")
+    t = pair.settle(lambda t: not any(d.addr == "192.0.2.99" for s in t.services.values() for d in s.dests))
+    # reload: one service changes (scheduler and a weight), the other stays
+    pair.write(NAT_QUORUM.replace("lb_algo wrr", "lb_algo rr").replace("weight 3", "weight 5"))
+    pair.reload()
+    t = pair.settle(lambda t: any(s.attrs.sched == "rr" for s in t.services.values()))
+    del t
+
+
+ADVANCED = """
+virtual_server 2001:db8::10 443 {
+  protocol TCP
+  lvs_sched rr
+  lvs_method DR
+  persistence_timeout 300
+  persistence_granularity 64
+  real_server 2001:db8::1 443 { %s }
+  real_server 2001:db8::2 443 { weight 3 }
+}
+virtual_server fwmark 7 {
+  lvs_sched lc
+  lvs_method TUN type gue port 6080 csum
+  persistence_timeout
+  persistence_granularity 255.255.255.0
+  real_server 10.0.0.5 0 { }
+  real_server 10.0.0.6 25 { lvs_method NAT
+    uthreshold 100
+    lthreshold 10
+    %s }
+}
+virtual_server_group WEB {
+  192.0.2.20-22 80
+  192.0.2.30 8080
+  fwmark 12
+}
+virtual_server group WEB {
+  protocol TCP
+  lvs_sched wlc
+  lvs_method DR
+  alpha
+  real_server 10.0.1.1 80 { %s }
+  real_server 10.0.1.2 80 { %s }
+}
+""" % (misc("2001:db8::1"), misc("10.0.0.6"), misc("10.0.1.1"), misc("10.0.1.2"))
+
+
+def test_ipv6_fwmark_tunnel_persistence_groups_and_alpha(pair: Pair) -> None:
+    pair.set_up("2001:db8::1", "10.0.0.6", "10.0.1.1")
+    pair.write(ADVANCED)
+    pair.start()
+    # group: 3 + 1 addresses + 1 fwmark = 5 services; alpha 10.0.1.2 never came up
+    pair.settle(lambda t: len(t.services) == 7 and t.dest_count() == 2 + 2 + 5)
+    pair.set_up("10.0.1.2")
+    pair.set_down("2001:db8::1", "10.0.0.6")
+    pair.settle(lambda t: t.dest_count() == 1 + 1 + 10)
