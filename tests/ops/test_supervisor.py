@@ -502,3 +502,19 @@ def test_children_stop_when_the_parent_is_killed(lab: Lab) -> None:
     wait_until(lambda: not Path(f"/proc/{child}").exists() or
                "State:\tZ" in Path(f"/proc/{child}/status").read_text(), 10)
     wait_until(lambda: not d.vrrp_pid_file.exists(), 5)
+
+
+@pytest.mark.parametrize("body,message", [
+    ("  interface nosuch9\n  virtual_router_id 51\n  priority 100\n",
+     "WARNING - interface nosuch9 for vrrp_instance VI_1 doesn't exist"),
+    ("  interface nosuch9\n  virtual_router_id 51\n  priority\n", "is missing a parameter after keyword `priority`"),
+])
+def test_configuration_that_cannot_run_exits_2(tmp_path: Path, body: str, message: str) -> None:
+    conf = tmp_path / "k.conf"
+    conf.write_text("vrrp_instance VI_1 {\n" + body + "}\n")
+    p = subprocess.run([sys.executable, "-m", "pykeepalived", "-n", "-l", "-G", "-f", str(conf),
+                        "-p", str(tmp_path / "k.pid"), "-r", str(tmp_path / "v.pid")],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 2, p.stderr
+    assert message in p.stderr
+    assert not (tmp_path / "k.pid").exists()
