@@ -79,3 +79,36 @@ def test_stats_dump_counts_periodic_adverts(lab: Lab, monkeypatch: pytest.Monkey
     on_wire = len(vrrp_frames(cap.stop(), vrid=VRID, src=a.ip))
     sent = int(re.search(r"Sent: *(\d+)", stats.read_text()).group(1))  # type: ignore[union-attr]
     assert on_wire >= 8 and abs(sent - on_wire) <= 2, f"stats say {sent} sent, the wire saw {on_wire}"
+
+
+def _two_instances(conf: str) -> str:
+    second = (conf.replace("VI_1", "VI_2").replace("virtual_router_id 51", "virtual_router_id 52")
+              .replace("192.0.2.100/24", "192.0.2.101/24"))
+    return conf + second
+
+
+def test_reload_adds_and_removes_instances_hitless(lab: Lab) -> None:
+    """SIGHUP: an unchanged instance keeps advertising with no gap and no state change; an
+    added one starts; a removed one says goodbye (priority 0) and takes its VIP away."""
+    a, b = lab.add_hosts("a", "b")
+    cap = lab.capture()
+    one = CELL.config(a, b, 150)
+    d = start(a, "py", one)
+    d.wait_state("VI_1", "MASTER", timeout=10)
+    d.conf_path.write_text(_two_instances(one))
+    d.reload()
+    d.wait_state("VI_2", "MASTER", timeout=10)
+    wait_until(lambda: a.has_address("192.0.2.101") or None, 3, message="VI_2's VIP added")
+    d.conf_path.write_text(one)
+    d.reload()
+    wait_until(lambda: not a.has_address("192.0.2.101") or None, 5, message="VI_2's VIP removed")
+    time.sleep(0.3)
+    frames = cap.stop()
+    vi1 = [f for f in vrrp_frames(frames, vrid=VRID, src=a.ip)]
+    vi2 = [f.vrrp.priority for f in vrrp_frames(frames, vrid=52, src=a.ip)]  # type: ignore[union-attr]
+    assert vi2 and vi2[-1] == 0 and set(vi2[:-1]) == {150}
+    assert {f.vrrp.priority for f in vi1} == {150}, "VI_1 was disturbed by the reloads"  # type: ignore[union-attr]
+    gaps = [(y.ts_ns - x.ts_ns) / 1e9 for x, y in zip(vi1, vi1[1:])]
+    assert max(gaps) < 1.5 * CELL.advert_int, f"VI_1 advert gap {max(gaps):.3f} s across the reloads"
+    assert len(re.findall(r"\(VI_1\) Entering", d.log())) == 2   # BACKUP (init), MASTER: nothing more
+    assert a.has_address(CELL.client_vip)

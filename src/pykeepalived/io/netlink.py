@@ -35,6 +35,9 @@ IFA_F_NODAD = 0x02
 IFA_F_HOMEADDRESS = 0x10
 IFA_F_MANAGETEMPADDR = 0x100
 IFA_F_NOPREFIXROUTE = 0x200
+RTMGRP_LINK = 0x1
+RTMGRP_IPV4_IFADDR = 0x10
+RTMGRP_IPV6_IFADDR = 0x100
 RTM_NEWLINK = 16
 RTM_DELLINK = 17
 RTM_DELADDR = 21
@@ -245,7 +248,9 @@ class Netlink:
 
     async def _start_monitor(self) -> None:
         mon = AsyncIPRoute()
-        await mon.bind()
+        # Only links and addresses: every other message would be parsed (in Python, holding
+        # the GIL the advert loop needs) just to be thrown away.
+        await mon.bind(groups=RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR)
         self._monitor_task = asyncio.get_running_loop().create_task(self._monitor(mon))
 
     async def _monitor(self, mon: AsyncIPRoute) -> None:

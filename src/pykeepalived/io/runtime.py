@@ -30,8 +30,10 @@ import gc
 import ipaddress
 import logging
 import math
+import re
 import signal
 import socket
+import sys
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -54,9 +56,11 @@ from pykeepalived.core.events import (
     AdvertRejected,
     DeadlineReached,
     Event,
+    InstanceDeleted,
     LinkChanged,
     RejectReason,
     Shutdown,
+    Startup,
     VipDeleted,
 )
 from pykeepalived.core.params import AUTH_AH, AUTH_NONE, AUTH_PASS, RouterParams, UnicastPeer, VipSpec
@@ -75,6 +79,7 @@ log = logging.getLogger(__name__)
 
 # Adverts due this close to the timer's wake-up go out in the same batch.
 SEND_SLACK = 0.0002
+GIL_SWITCH_INTERVAL = 0.0005
 SHUTDOWN_TIMEOUT = 5.0
 
 
@@ -105,6 +110,19 @@ class Instance:
     @property
     def params(self) -> RouterParams:
         return self.router.params
+
+
+_POS = re.compile(r"pos=Pos\([^)]*\)")
+
+
+def _same(a: object, b: object) -> bool:
+    """Equal configuration, ignoring where in the files it was written."""
+    return a == b or _POS.sub("", repr(a)) == _POS.sub("", repr(b))
+
+
+def _same_outside_instances(a: Config, b: Config) -> bool:
+    strip = dict(vrrp_instances=(), files=())
+    return _same(dataclasses.replace(a, **strip), dataclasses.replace(b, **strip))  # type: ignore[arg-type]
 
 
 def _wire_interval(version: int, seconds: float) -> int:
@@ -159,7 +177,9 @@ class VrrpRuntime:
         self.opts = opts
         self.loop = asyncio.get_running_loop()
         self.clock = time.monotonic
-        self.instances: list[Instance] = []
+        self.instances: list[Instance] = []          # live instances, in config order
+        self.by_slot: dict[int, Instance] = {}        # slot: the id in the wheel and the sender
+        self._next_slot = 0
         self.demux: dict[tuple[int, int], dict[int, list[Instance]]] = {}
         self.wheel = wheel.TimerWheel()
         self.sender = advert_io.AdvertSender(SEND_SLACK)
@@ -180,6 +200,9 @@ class VrrpRuntime:
     # ------------------------------------------------------------------ start / stop
 
     async def start(self) -> None:
+        # The netlink thread runs pure-Python pyroute2 code; by default it could keep the GIL
+        # for 5 ms while an advert or a takeover is due. Make it yield within 0.5 ms.
+        sys.setswitchinterval(GIL_SWITCH_INTERVAL)
         self.netlink.start()
         self.interfaces = await self.netlink.interfaces()
         log_detail = bool(getattr(self.opts, "log_detail", False))
@@ -187,7 +210,7 @@ class VrrpRuntime:
         self._all_vips = {ip.address.ip for vi in self.config.vrrp_instances
                           for ip in vi.virtual_ipaddress + vi.virtual_ipaddress_excluded}
         for vi in self.config.vrrp_instances:
-            self.instances.append(self._build_instance(len(self.instances), vi, gd, log_detail))
+            self.instances.append(self._build_instance(vi, gd, log_detail))
         await self.netlink.start_monitor()
         self.loop.add_reader(self._timer.fileno(), self._on_timer)
         self._install_signals()
@@ -204,7 +227,9 @@ class VrrpRuntime:
         self._perform(self.production.startup(now), now)
         self._arm()
 
-    def _build_instance(self, slot: int, vi: VrrpInstance, gd: GlobalDefs, log_detail: bool) -> Instance:
+    def _build_instance(self, vi: VrrpInstance, gd: GlobalDefs, log_detail: bool) -> Instance:
+        slot = self._next_slot
+        self._next_slot += 1
         ifname = vi.interface or gd.default_interface
         iface = self.interfaces.get(ifname)
         if iface is None:
@@ -235,6 +260,7 @@ class VrrpRuntime:
                         dests=dests, hoplimit=hoplimit, vips_packed=[v.packed for v in params.vips][:255])
         self.demux.setdefault((iface.index, family), {}).setdefault(params.vrid, []).append(inst)
         self._build(inst, params.priority)   # ready before the first takeover needs them
+        self.by_slot[slot] = inst
         return inst
 
     def routers(self) -> list[VirtualRouter]:
@@ -261,6 +287,9 @@ class VrrpRuntime:
 
     def _install_signals(self) -> None:
         install_signal_handlers(self.loop, self.routers, lambda: self.config)
+        from pykeepalived.daemon import install_reload_handler  # the parent's half lives there
+
+        install_reload_handler(self.loop, self.opts, self.reload)
         self.loop.add_signal_handler(signal.SIGTERM, self._request_stop, "SIGTERM")
         if getattr(self.opts, "ignore_sigint", False):
             self.loop.add_signal_handler(signal.SIGINT, lambda: None)
@@ -271,6 +300,78 @@ class VrrpRuntime:
         if not self.stopping.done():
             log.debug("VRRP process stopping on %s", why)
             self.stopping.set_result(why)
+
+    # ------------------------------------------------------------------ reload (SIGHUP)
+
+    def reload(self, config: Config) -> None:
+        """Apply a re-read configuration: instances whose configuration is unchanged keep
+        running untouched (no advert gap, no VIP churn); removed ones are deleted (priority 0
+        if master, VIPs removed, DELETED notified); new ones start.  An instance whose
+        configuration changed is deleted and started again under its new configuration."""
+        old, self.config = self.config, config
+        if _same(old, config):
+            log.info("Reload: VRRP configuration unchanged")
+            return
+        self.loop.create_task(self._apply_reload(old, config))
+
+    async def _apply_reload(self, old: Config, new: Config) -> None:
+        now = self.clock()
+        keep = {vi.name for vi in new.vrrp_instances
+                if (o := old.vrrp_instance(vi.name)) is not None and _same(o, vi)}
+        rebuild_production = not _same_outside_instances(old, new) or len(keep) != len(new.vrrp_instances) \
+            or len(keep) != len(old.vrrp_instances)
+        for inst in list(self.instances):
+            if inst.model.name not in keep:
+                log.info("(%s) removing instance on reload", inst.model.name)
+                self._execute(inst, inst.router.handle(InstanceDeleted(), now), now)
+                self._forget(inst)
+        if rebuild_production and self.production is not None:
+            await self.production.stop()
+            self.production = None
+        self.interfaces.update(await self.netlink.interfaces())
+        gd = new.global_defs
+        self._all_vips = {ip.address.ip for vi in new.vrrp_instances
+                          for ip in vi.virtual_ipaddress + vi.virtual_ipaddress_excluded}
+        log_detail = bool(getattr(self.opts, "log_detail", False))
+        kept = {inst.model.name: inst for inst in self.instances}
+        live: list[Instance] = []
+        added: list[Instance] = []
+        for vi in new.vrrp_instances:
+            current = kept.get(vi.name)
+            if current is None:
+                try:
+                    current = self._build_instance(vi, gd, log_detail)
+                except (StartupError, OSError) as exc:
+                    log.error("Reload: %s", exc)
+                    continue
+                added.append(current)
+            current.model = vi
+            live.append(current)
+        self.instances = live
+        now = self.clock()
+        if self.production is None:
+            # Startup is ignored by running routers, so only the new ones start; trackers
+            # are evaluated afresh for everyone, as keepalived does on reload.
+            self.production = Production(self)
+            self._perform(self.production.startup(now), now)
+        else:
+            for inst in added:
+                self._handle(inst, Startup(), now)
+        self._arm()
+
+    def _forget(self, inst: Instance) -> None:
+        """Drop a deleted instance from demux, sender and wheel (its slot is never reused)."""
+        key = (inst.sock.ifindex, inst.sock.family)
+        candidates = self.demux.get(key, {}).get(inst.params.vrid, [])
+        if inst in candidates:
+            candidates.remove(inst)
+        self.sender.remove(inst.slot)
+        self.wheel.cancel(inst.slot)
+        self.by_slot.pop(inst.slot, None)
+        self.instances.remove(inst)
+        for k, (owner, _text) in list(self.installed.items()):
+            if owner is inst:
+                del self.installed[k]
 
     async def shutdown(self) -> None:
         """Priority-0 adverts and VIP removal for every instance, then release everything."""
@@ -371,7 +472,9 @@ class VrrpRuntime:
         now = self.clock()
         self.sender.fire(now)
         for slot in self.wheel.advance(now):
-            inst = self.instances[slot]
+            inst = self.by_slot.get(slot)
+            if inst is None:
+                continue
             inst.deadline = None
             d = inst.router.deadline()
             if d is not None and d <= now:
