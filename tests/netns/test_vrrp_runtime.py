@@ -104,11 +104,11 @@ def test_reload_adds_and_removes_instances_hitless(lab: Lab) -> None:
     wait_until(lambda: not a.has_address("192.0.2.101") or None, 5, message="VI_2's VIP removed")
     time.sleep(0.3)
     frames = cap.stop()
-    vi1 = [f for f in vrrp_frames(frames, vrid=VRID, src=a.ip)]
+    vi1 = vrrp_frames(frames, vrid=VRID, src=a.ip)
     vi2 = [f.vrrp.priority for f in vrrp_frames(frames, vrid=52, src=a.ip)]  # type: ignore[union-attr]
     assert vi2 and vi2[-1] == 0 and set(vi2[:-1]) == {150}
     assert {f.vrrp.priority for f in vi1} == {150}, "VI_1 was disturbed by the reloads"  # type: ignore[union-attr]
-    gaps = [(y.ts_ns - x.ts_ns) / 1e9 for x, y in zip(vi1, vi1[1:])]
+    gaps = [(y.ts_ns - x.ts_ns) / 1e9 for x, y in zip(vi1, vi1[1:], strict=False)]
     assert max(gaps) < 1.5 * CELL.advert_int, f"VI_1 advert gap {max(gaps):.3f} s across the reloads"
     assert len(re.findall(r"\(VI_1\) Entering", d.log())) == 2   # BACKUP (init), MASTER: nothing more
     assert a.has_address(CELL.client_vip)
