@@ -347,3 +347,35 @@ def test_live_stats_clear_and_backup_view(lab: Lab) -> None:
     text = (d.tmp / "keepalived.data").read_text()
     assert "   State = BACKUP\n" in text
     assert f"   Master router = {r2.ip}\n" in text and "   Master priority = 200\n" in text
+
+
+def _supervisor_lines(text: str) -> list[str]:
+    """The parent's respawn lines, pids and timestamps normalised."""
+    keep = re.compile(r"exited due to signal|died: Respawning|Restart of VRRP process delayed|"
+                      r"Starting VRRP child process")
+    out = []
+    for line in text.splitlines():
+        body = line.split(": ", 1)[1] if re.match(r"\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}: ", line) else line
+        if keep.search(body):
+            out.append(re.sub(r"\d{2,}", "N", body))
+    return out
+
+
+@pytest.mark.interop
+@pytest.mark.slow
+def test_respawn_log_lines_match_keepalived(lab: Lab) -> None:
+    """kill -9 the VRRP child twice under keepalived 2.2.7 and under pykeepalived: the parent's
+    lines are the same (keepalived also prints 3 'Please log an issue at github.com/acassen'
+    lines that do not apply to us)."""
+    r1, r2 = lab.add_hosts("r1", "r2")
+    theirs = r1.keepalived(conf(150))
+    ours = r2.keepalived(conf(150), implementation="pykeepalived")
+    for d in (theirs, ours):
+        d.wait_log(r"\(VI_1\) Entering", 20)
+        for _ in range(2):
+            old = wait_until(d.vrrp_pid, 10)
+            os.kill(old, signal.SIGKILL)
+            wait_until(lambda d=d, old=old: d.vrrp_pid() not in (None, old), 15)
+        d.wait_log(r"(Starting VRRP child process[\s\S]*){3}", 10)
+    assert _supervisor_lines(ours.log()) == _supervisor_lines(theirs.log())
+    assert len(_supervisor_lines(ours.log())) == 9
