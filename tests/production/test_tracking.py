@@ -1,0 +1,232 @@
+"""Trackers in mixed pairs: pykeepalived tracks, keepalived 2.2.7 (or pykeepalived) is the peer.
+
+* a weighted vrrp_script that starts failing moves the master, recovery moves it back, and a
+  single odd result never changes anything with rise 2 / fall 2;
+* an unweighted script, or a tracked interface going down, puts the instance in FAULT: VIPs
+  removed, a priority-0 advert sent, notify_fault run, `INSTANCE "VI_1" FAULT 110` on the FIFO;
+* a two-instance sync group fails over as a unit, with GROUP lines on the FIFO;
+* track_file: the value in the file times the weight moves the priority, inotify-driven.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from prod import ScriptDir, count, global_defs, instance, start, wait_count
+
+from harness.lab import Lab
+from harness.pcap import vrrp_frames
+from harness.wait import wait_until
+
+pytestmark = [pytest.mark.privileged, pytest.mark.timeout(180)]
+
+VIP1, VIP2 = "192.0.2.100/24", "192.0.2.101/24"
+PEERS = ["py", pytest.param("ka", marks=pytest.mark.interop)]
+
+# Exit status from the file `ok` in DIR; the file `once` inverts one single run.
+CHECK_SH = """#!/bin/sh
+d={d}
+echo run >> $d/runs
+if [ -e $d/once ]; then
+    rm -f $d/once
+    if [ -e $d/ok ]; then exit 1; else exit 0; fi
+fi
+[ -e $d/ok ]
+"""
+
+
+@pytest.fixture
+def sdir() -> Iterator[ScriptDir]:
+    d = ScriptDir()
+    yield d
+    d.close()
+
+
+def _runs(state: Path) -> int:
+    runs = state / "runs"
+    return len(runs.read_text().splitlines()) if runs.exists() else 0
+
+
+def _wait_runs(state: Path, n: int) -> None:
+    target = _runs(state) + n
+    wait_until(lambda: _runs(state) >= target or None, 10, message=f"{n} more script runs")
+
+
+def _holder(hosts: list, vip: str) -> list[str]:  # type: ignore[type-arg]
+    return [h.name for h in hosts if h.has_address(vip.split("/")[0])]
+
+
+@pytest.mark.parametrize("peer", PEERS)
+def test_weighted_script_moves_master_and_back(lab: Lab, sdir: ScriptDir, peer: str) -> None:
+    state = sdir.subdir("state")
+    (state / "ok").touch()
+    check = sdir.script("check.sh", CHECK_SH.format(d=state))
+    gd = global_defs("script_user root", "enable_script_security")
+    script = (f"vrrp_script chk {{\n    script {check}\n    interval 1\n    weight -60\n"
+              "    rise 2\n    fall 2\n}\n")
+    conf_a = gd + script + instance("VI_1", 51, 150, [VIP1], extra="    track_script {\n        chk\n    }\n")
+    conf_b = global_defs("router_id b") + instance("VI_1", 51, 100, [VIP1])
+    a, b = lab.add_hosts("a", "b")
+    da = start(a, "py", conf_a)
+    da.wait_state("VI_1", "MASTER", timeout=15)
+    db = start(b, peer, conf_b)
+    db.wait_state("VI_1", "BACKUP", timeout=10)
+    time.sleep(1)
+
+    # one failed run with fall 2: nothing changes
+    (state / "once").touch()
+    _wait_runs(state, 3)
+    assert "Changing effective priority" not in da.log()
+    assert _holder([a, b], VIP1) == ["a"]
+
+    # persistent failure: 150 - 60 = 90 < 100, b takes over
+    (state / "ok").unlink()
+    da.wait_log(r"VRRP_Script\(chk\) failed", timeout=10)
+    da.wait_log(r"\(VI_1\) Changing effective priority from 150 to 90", timeout=5)
+    db.wait_state("VI_1", "MASTER", timeout=10)
+    wait_count(da, r"\(VI_1\) Entering BACKUP STATE$", 1, timeout=5)
+    wait_until(lambda: _holder([a, b], VIP1) == ["b"] or None, 5, message="VIP moved to b")
+
+    # one good run with rise 2: still failed
+    (state / "once").touch()
+    _wait_runs(state, 3)
+    assert "succeeded" not in da.log().split("VRRP_Script(chk) failed", 1)[1]
+
+    # recovery: back to 150, a preempts
+    (state / "ok").touch()
+    da.wait_log(r"VRRP_Script\(chk\) succeeded", timeout=10)
+    da.wait_log(r"\(VI_1\) Changing effective priority from 90 to 150", timeout=5)
+    wait_count(da, r"\(VI_1\) Entering MASTER STATE", 2, timeout=10)
+    wait_until(lambda: _holder([a, b], VIP1) == ["a"] or None, 5, message="VIP back on a")
+    wait_count(db, r"\(VI_1\) Entering BACKUP STATE$", 1, timeout=5)
+
+
+@pytest.mark.parametrize("kind", ["script", "interface"])
+@pytest.mark.parametrize("peer", PEERS)
+def test_unweighted_tracker_fault(lab: Lab, sdir: ScriptDir, kind: str, peer: str) -> None:
+    state = sdir.subdir("state")
+    (state / "ok").touch()
+    out = sdir.subdir("out")
+    check = sdir.script("check.sh", CHECK_SH.format(d=state))
+    fault_sh = sdir.script("fault.sh", f"#!/bin/sh\necho \"$@\" >> {out}/fault\n")
+    fifo = sdir.fifo()
+    gd = global_defs("script_user root", "enable_script_security", f"notify_fifo {fifo.path}")
+    if kind == "script":
+        tracker = f"vrrp_script chk {{\n    script {check}\n    interval 1\n    weight 0\n}}\n"
+        track = "    track_script {\n        chk\n    }\n"
+    else:
+        tracker = ""
+        track = "    track_interface {\n        eth1\n    }\n"
+    conf_a = gd + tracker + instance("VI_1", 51, 110, [VIP1],
+                                     extra=track + f"    notify_fault \"{fault_sh} VI_1 went 'to fault'\"\n")
+    conf_b = global_defs("router_id b") + instance("VI_1", 51, 100, [VIP1])
+    if kind == "interface":
+        lab.add_lan()
+    a = lab.add_host("a", lans=(0, 1) if kind == "interface" else (0,))
+    b = lab.add_host("b")
+    cap = lab.capture()
+    try:
+        da = start(a, "py", conf_a)
+        da.wait_state("VI_1", "MASTER", timeout=15)
+        db = start(b, peer, conf_b)
+        db.wait_state("VI_1", "BACKUP", timeout=10)
+        time.sleep(1)
+        t_fault = time.time_ns()
+        if kind == "script":
+            (state / "ok").unlink()
+        else:
+            a.set_link(False, "eth1")
+        da.wait_state("VI_1", "FAULT", timeout=10)
+        fifo.wait_line('INSTANCE "VI_1" FAULT 110', timeout=5)
+        db.wait_state("VI_1", "MASTER", timeout=5)
+        wait_until(lambda: not a.has_address(VIP1.split("/")[0]) or None, 5, message="VIP removed from a")
+        wait_until(lambda: (out / "fault").exists() or None, 5, message="notify_fault ran")
+        assert (out / "fault").read_text() == "VI_1 went to fault\n"
+        time.sleep(0.3)
+        zero = [f for f in vrrp_frames(cap.frames(), vrid=51, src=a.ip)
+                if f.ts_ns > t_fault and f.vrrp is not None and f.vrrp.priority == 0]
+        assert zero, "no priority-0 advert from the faulted master"
+        assert fifo.lines()[-1] == 'INSTANCE "VI_1" FAULT 110'
+
+        # the tracker recovers: a leaves FAULT, and with the higher priority takes over again
+        if kind == "script":
+            (state / "ok").touch()
+        else:
+            a.set_link(True, "eth1")
+        wait_count(da, r"\(VI_1\) Entering MASTER STATE", 2, timeout=15)
+        assert fifo.lines()[-2:] == ['INSTANCE "VI_1" BACKUP 110', 'INSTANCE "VI_1" MASTER 110']
+        assert count(da, "Traceback") == 0
+    finally:
+        cap.stop()
+        fifo.close()
+
+
+@pytest.mark.parametrize("peer", PEERS)
+def test_sync_group_fails_over_as_unit(lab: Lab, sdir: ScriptDir, peer: str) -> None:
+    fifo = sdir.fifo()
+    sg = "vrrp_sync_group SG1 {\n    group {\n        VI_1\n        VI_2\n    }\n}\n"
+    track = "    track_interface {\n        eth1\n    }\n"
+    conf_a = (global_defs("router_id a", f"notify_fifo {fifo.path}") + sg
+              + instance("VI_1", 51, 150, [VIP1]) + instance("VI_2", 52, 150, [VIP2], extra=track))
+    conf_b = (global_defs("router_id b") + sg
+              + instance("VI_1", 51, 100, [VIP1]) + instance("VI_2", 52, 100, [VIP2]))
+    lab.add_lan()
+    a = lab.add_host("a", lans=(0, 1))
+    b = lab.add_host("b")
+    try:
+        da = start(a, "py", conf_a)
+        fifo.wait_line('GROUP "SG1" MASTER 0', timeout=15)
+        db = start(b, peer, conf_b)
+        db.wait_state("VI_2", "BACKUP", timeout=10)
+        time.sleep(1)
+        n = len(fifo.lines())
+
+        a.set_link(False, "eth1")           # only VI_2 tracks it; VI_1 follows through the group
+        fifo.wait_line('GROUP "SG1" FAULT 0', timeout=10)
+        db.wait_state("VI_1", "MASTER", timeout=10)
+        db.wait_state("VI_2", "MASTER", timeout=5)
+        assert sorted(fifo.lines()[n:]) == sorted(['INSTANCE "VI_2" FAULT 150', 'INSTANCE "VI_1" FAULT 150',
+                                                   'GROUP "SG1" FAULT 0'])
+        assert fifo.lines()[-1] == 'GROUP "SG1" FAULT 0'
+        assert not a.has_address(VIP1.split("/")[0]) and not a.has_address(VIP2.split("/")[0])
+        da.wait_log(r"VRRP_Group\(SG1\) Syncing instances to FAULT state", timeout=2)
+
+        n = len(fifo.lines())
+        a.set_link(True, "eth1")
+        fifo.wait_line('GROUP "SG1" MASTER 0', timeout=15, count=2)
+        new = fifo.lines()[n:]
+        assert new[0] == 'GROUP "SG1" BACKUP 0' or 'GROUP "SG1" BACKUP 0' in new
+        assert new[-1] == 'GROUP "SG1" MASTER 0'
+        assert {'INSTANCE "VI_1" MASTER 150', 'INSTANCE "VI_2" MASTER 150'} <= set(new)
+        wait_until(lambda: a.has_address(VIP1.split("/")[0]) and a.has_address(VIP2.split("/")[0]) or None,
+                   5, message="both VIPs back on a")
+        wait_count(db, r"\(VI_1\) Entering BACKUP STATE$", 1, timeout=5)
+        wait_count(db, r"\(VI_2\) Entering BACKUP STATE$", 1, timeout=5)
+    finally:
+        fifo.close()
+
+
+def test_track_file_weight(lab: Lab, sdir: ScriptDir) -> None:
+    state = sdir.subdir("state")
+    tf = state / "prio"
+    conf_a = (global_defs("router_id a")
+              + f"track_file tf {{\n    file {tf}\n    weight -10\n    init_file 0\n}}\n"
+              + instance("VI_1", 51, 150, [VIP1], extra="    track_file {\n        tf\n    }\n"))
+    conf_b = global_defs("router_id b") + instance("VI_1", 51, 100, [VIP1])
+    a, b = lab.add_hosts("a", "b")
+    da = start(a, "py", conf_a)
+    da.wait_state("VI_1", "MASTER", timeout=15)
+    assert tf.read_text().strip() == "0", "init_file did not create the file"
+    db = start(b, "py", conf_b)
+    db.wait_state("VI_1", "BACKUP", timeout=10)
+    tf.write_text("6\n")                    # 150 - 60 = 90 < 100
+    da.wait_log(r"\(VI_1\) Changing effective priority from 150 to 90", timeout=5)
+    db.wait_state("VI_1", "MASTER", timeout=10)
+    tmp = state / "prio.new"
+    tmp.write_text("1\n")
+    tmp.rename(tf)                          # an atomic replace is seen too: 150 - 10 = 140
+    da.wait_log(r"\(VI_1\) Changing effective priority from 90 to 140", timeout=5)
+    wait_count(da, r"\(VI_1\) Entering MASTER STATE", 2, timeout=10)
