@@ -29,7 +29,7 @@ import os
 import struct
 from collections.abc import Callable
 
-from pykeepalived.config.model import Config, TrackFile, TrackProcess, VrrpScript
+from pykeepalived.config.model import Config, TrackFile, TrackProcess, VrrpInstance, VrrpScript, VrrpSyncGroup
 from pykeepalived.core.track import ScriptState
 from pykeepalived.io.notify import Child, Prepared, ScriptRunner
 
@@ -54,7 +54,8 @@ _libc = ctypes.CDLL(None, use_errno=True)
 def tracked_names(config: Config) -> dict[str, set[str]]:
     """Names of the scripts/files/processes some instance or sync group tracks."""
     out: dict[str, set[str]] = {"script": set(), "file": set(), "process": set()}
-    for owner in (*config.vrrp_instances, *config.vrrp_sync_groups):
+    owners: list[VrrpInstance | VrrpSyncGroup] = [*config.vrrp_instances, *config.vrrp_sync_groups]
+    for owner in owners:
         out["script"].update(t.name for t in owner.track_script)
         out["file"].update(t.name for t in owner.track_file)
         out["process"].update(t.name for t in owner.track_process)
