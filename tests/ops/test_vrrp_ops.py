@@ -379,3 +379,27 @@ def test_respawn_log_lines_match_keepalived(lab: Lab) -> None:
         d.wait_log(r"(Starting VRRP child process[\s\S]*){3}", 10)
     assert _supervisor_lines(ours.log()) == _supervisor_lines(theirs.log())
     assert len(_supervisor_lines(ours.log())) == 9
+
+
+@pytest.mark.interop
+@pytest.mark.slow
+def test_second_start_and_pid_files_match_keepalived(lab: Lab) -> None:
+    import subprocess
+
+    r1, r2 = lab.add_hosts("r1", "r2")
+    results = {}
+    for host, impl in ((r1, "keepalived"), (r2, "pykeepalived")):
+        d = host.keepalived(conf(150), implementation=impl)
+        d.wait_log(r"\(VI_1\) Entering", 20)
+        main = d.pid_file.read_text()
+        vrrp = d.vrrp_pid_file.read_text()
+        assert main == f"{d.pid}\n" and re.fullmatch(r"\d+\n", vrrp)
+        again = subprocess.run(["ip", "netns", "exec", host.ns, *d.argv], capture_output=True, text=True,
+                               timeout=30)
+        last = again.stderr.strip().splitlines()[-1].split(": ", 1)[1]
+        modes = (oct(d.pid_file.stat().st_mode & 0o777), oct(d.vrrp_pid_file.stat().st_mode & 0o777))
+        assert d.stop() == 0
+        gone = (d.pid_file.exists(), d.vrrp_pid_file.exists())
+        results[impl] = (again.returncode, last, modes, gone)
+    assert results["pykeepalived"] == results["keepalived"]
+    assert results["keepalived"] == (0, "daemon is already running", ("0o644", "0o644"), (False, False))
