@@ -518,3 +518,17 @@ def test_configuration_that_cannot_run_exits_2(tmp_path: Path, body: str, messag
     assert p.returncode == 2, p.stderr
     assert message in p.stderr
     assert not (tmp_path / "k.pid").exists()
+
+
+def test_log_files_per_process(lab: Lab) -> None:
+    h = lab.add_host("r1")
+    base = lab.workdir / "ka.log"
+    d = Pyka(h, CONF, f"--log-file={base}", "--flush-log-file")
+    d.wait_log(r"test child running")
+    child = wait_until(d.child_pid, 5)
+    parent_log = wait_until(lambda: base.exists() and base.read_text(), 5)
+    child_log = wait_until(lambda: (lab.workdir / "ka_vrrp.log").exists() and
+                           (lab.workdir / "ka_vrrp.log").read_text(), 5)
+    assert f"Starting VRRP child process, pid={child}" in parent_log
+    assert "test child running" in child_log and "test child running" not in parent_log
+    assert re.match(r"\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}: Starting pykeepalived", parent_log)
