@@ -737,7 +737,7 @@ class Supervisor:
         log.info("Reloading ...")
         for message in loaded.messages:
             log.info("%s", message)
-        if loaded.config is None or loaded.exit_code == 4:
+        if loaded.config is None or loaded.exit_code == 4 or not self._reloadable(loaded.config):
             log.info("Reload of configuration file %s failed - keeping the running configuration",
                      self.opts.config_file)
             sdnotify.ready()
@@ -751,6 +751,18 @@ class Supervisor:
         self.reload_durations.append(time.monotonic() - began)
         log.info("Reload finished")
         sdnotify.ready()
+
+    def _reloadable(self, new: Any) -> bool:
+        """The network namespace and the instance name are fixed for the daemon's life."""
+        ok = True
+        if not getattr(self.opts, "namespace", None) and \
+                getattr(new, "net_namespace", None) != getattr(self.config, "net_namespace", None):
+            log.info("Cannot change network namespace at a reload - please restart pykeepalived")
+            ok = False
+        if getattr(new, "instance", None) != getattr(self.config, "instance", None):
+            log.info("Cannot change instance name at a reload - please restart pykeepalived")
+            ok = False
+        return ok
 
     # -- stop ------------------------------------------------------------------------------
 

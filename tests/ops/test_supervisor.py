@@ -532,3 +532,14 @@ def test_log_files_per_process(lab: Lab) -> None:
     assert f"Starting VRRP child process, pid={child}" in parent_log
     assert "test child running" in child_log and "test child running" not in parent_log
     assert re.match(r"\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}: Starting pykeepalived", parent_log)
+
+
+def test_reload_cannot_change_instance_name(lab: Lab) -> None:
+    h = lab.add_host("r1")
+    d = Pyka(h, CONF)
+    d.wait_log(r"test child running")
+    d.conf.write_text("instance other\n" + CONF)
+    d.proc.send_signal(signal.SIGHUP)
+    d.wait_log(r"Cannot change instance name at a reload - please restart pykeepalived")
+    d.wait_log(r"keeping the running configuration")
+    assert "child got HUP" not in d.log() and "Reload finished" not in d.log()
