@@ -132,3 +132,59 @@ def test_timeouts_and_flush(ipvs: BackendThread) -> None:
     ipvs.run(lambda b: b.apply(diff(RICH, Table())))
     ipvs.run(lambda b: b.apply([Flush()]))
     assert ipvs.run(lambda b: b.read()).services == {}
+
+
+ADOPT_CONF = """
+virtual_server 192.0.2.10 80 {
+  protocol TCP
+  lvs_sched wrr
+  real_server 10.0.0.1 8080 { weight 2 }
+  real_server 10.0.0.2 8080 { weight 3 }
+  real_server 10.0.0.3 8080 { weight 1 }
+}
+virtual_server 192.0.2.11 80 {
+  protocol TCP
+  lvs_sched rr
+  real_server 10.0.0.1 80 { }
+}
+"""
+
+
+def test_runtime_start_adopts_existing_table_fixing_only_the_difference(netns: str) -> None:
+    """A restarted checker process finds most of its table in the kernel: it sends only the fixes."""
+    import asyncio
+
+    from pykeepalived.config import load_text
+    from pykeepalived.core.lvs import AddDest, AddService
+    from pykeepalived.lvs.process import LvsRuntime
+
+    svc = ServiceKey(AF_INET, PROTO_TCP, "192.0.2.10", 80)
+    foreign = ServiceKey(AF_INET, PROTO_TCP, "198.51.100.1", 22)
+    worker = BackendThread("ipvs", netns=netns)
+    try:
+        # kernel: 10.0.0.1 right, 10.0.0.2 wrong weight, 10.0.0.3 missing, a stray 10.0.0.9,
+        # 192.0.2.11 missing entirely, and somebody else's service
+        worker.run(lambda b: b.apply([
+            AddService(svc, ServiceAttrs("wrr")), AddDest(svc, DestKey("10.0.0.1", 8080), DestAttrs(Fwd.MASQ, 2)),
+            AddDest(svc, DestKey("10.0.0.2", 8080), DestAttrs(Fwd.MASQ, 7)),
+            AddDest(svc, DestKey("10.0.0.9", 8080), DestAttrs(Fwd.MASQ, 1)),
+            AddService(foreign, ServiceAttrs("rr"))]))
+        config = load_text(ADOPT_CONF).config
+        before = worker.run(lambda b: b.requests)
+        runtime = LvsRuntime(config, worker)
+
+        async def start() -> None:
+            await runtime.start()
+
+        asyncio.run(start())
+        # fixes: edit 10.0.0.2, add 10.0.0.3, del 10.0.0.9, add service .11 + its dest = 5 operations;
+        # plus the read: one service dump, one dest dump for the one configured service the kernel
+        # had (the foreign one is not even read) and one config read
+        assert runtime.operations == 5
+        assert worker.run(lambda b: b.requests) - before == 5 + 1 + 1 + 1
+        live = worker.run(lambda b: b.read())
+        assert live.services[svc].dests[DestKey("10.0.0.2", 8080)] == DestAttrs(Fwd.MASQ, 3)
+        assert DestKey("10.0.0.9", 8080) not in live.services[svc].dests
+        assert foreign in live.services      # not ours: left alone
+    finally:
+        worker.close()

@@ -10,6 +10,7 @@ tables are read through netlink and must be identical.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -75,6 +76,7 @@ class Pair:
 
     def write(self, body: str) -> None:
         head = ("global_defs {\n  enable_script_security\n  script_user root\n}\n")
+        body = re.sub(r"@M:([^@]+)@", lambda m: misc(m.group(1)), body)    # @M:addr@ = a MISC_CHECK on addr
         self.conf.write_text(head + body.replace("@CHECK@", str(self.dir / "check.sh")))
 
     def set_up(self, *addrs: str) -> None:
@@ -161,12 +163,12 @@ virtual_server 192.0.2.10 80 {
   hysteresis 1
   sorry_server 192.0.2.99 8080
   real_server 10.0.0.1 8080 { weight 1
-    %s }
+    @M:10.0.0.1@ }
   real_server 10.0.0.2 8080 { weight 2
     inhibit_on_failure
-    %s }
+    @M:10.0.0.2@ }
   real_server 10.0.0.3 8080 { weight 3
-    %s }
+    @M:10.0.0.3@ }
 }
 virtual_server 192.0.2.10 53 {
   lvs_sched sh
@@ -174,10 +176,10 @@ virtual_server 192.0.2.10 53 {
   sh-fallback
   ops
   protocol UDP
-  real_server 10.0.0.1 53 { %s }
+  real_server 10.0.0.1 53 { @M:10.0.0.1@ }
   real_server 10.0.0.2 53 { }
 }
-""" % (misc("10.0.0.1"), misc("10.0.0.2"), misc("10.0.0.3"), misc("10.0.0.1"))
+"""
 
 
 def test_nat_quorum_sorry_server_and_reload(pair: Pair) -> None:
@@ -208,7 +210,7 @@ virtual_server 2001:db8::10 443 {
   lvs_method DR
   persistence_timeout 300
   persistence_granularity 64
-  real_server 2001:db8::1 443 { %s }
+  real_server 2001:db8::1 443 { @M:2001:db8::1@ }
   real_server 2001:db8::2 443 { weight 3 }
 }
 virtual_server fwmark 7 {
@@ -220,7 +222,7 @@ virtual_server fwmark 7 {
   real_server 10.0.0.6 25 { lvs_method NAT
     uthreshold 100
     lthreshold 10
-    %s }
+    @M:10.0.0.6@ }
 }
 virtual_server_group WEB {
   192.0.2.20-22 80
@@ -232,10 +234,10 @@ virtual_server group WEB {
   lvs_sched wlc
   lvs_method DR
   alpha
-  real_server 10.0.1.1 80 { %s }
-  real_server 10.0.1.2 80 { %s }
+  real_server 10.0.1.1 80 { @M:10.0.1.1@ }
+  real_server 10.0.1.2 80 { @M:10.0.1.2@ }
 }
-""" % (misc("2001:db8::1"), misc("10.0.0.6"), misc("10.0.1.1"), misc("10.0.1.2"))
+"""
 
 
 def test_ipv6_fwmark_tunnel_persistence_groups_and_alpha(pair: Pair) -> None:
