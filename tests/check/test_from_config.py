@@ -92,6 +92,7 @@ def test_service_run_in_namespace(world: World) -> None:
     conf = f"""
 virtual_server 192.0.2.100 80 {{
   delay_loop 1
+  protocol TCP
   real_server {world.srv.ip} 80 {{
     weight 4
     HTTP_GET {{
@@ -143,6 +144,7 @@ virtual_server 192.0.2.100 80 {{
 RELOAD_A = """
 virtual_server 192.0.2.100 80 {
   delay_loop 5
+  protocol TCP
   real_server 192.0.2.12 80 {
     TCP_CHECK {
       connect_timeout 2
@@ -209,6 +211,7 @@ global_defs {{
 }}
 virtual_server 192.0.2.100 81 {{
   delay_loop 1
+  protocol TCP
   real_server {world.srv.ip} 81 {{
     smtp_alert
     TCP_CHECK {{

@@ -134,7 +134,7 @@ def test_every_url_must_pass_first_run_failure_is_final(world: World) -> None:
     assert times[1] - times[0] == pytest.approx(0.6, abs=TOL)   # next url after delay_loop
     assert rec.alive_changes()[-1] == (pytest.approx(times[1], abs=TOL), False)
     assert f"HTTP status code error to server [{srv}]:tcp:80." in rec.logs
-    assert f"HTTP_CHECK on service [{srv}]:tcp:80 failed after 2 retry." in rec.logs
+    assert f"HTTP_CHECK on service [{srv}]:tcp:80 failed after 2 retries." in rec.logs
 
 
 def test_failure_after_up_is_retried_delay_before_retry_apart(world: World) -> None:
@@ -157,7 +157,7 @@ def test_failure_after_up_is_retried_delay_before_retry_apart(world: World) -> N
     assert t[3] - t[2] == pytest.approx(0.3, abs=TOL)
     assert t[4] - t[3] == pytest.approx(0.3, abs=TOL)
     assert rec.alive_changes()[-1] == (pytest.approx(t[4], abs=TOL), False)
-    assert f"HTTP_CHECK on service [{srv}]:tcp:80 failed after 2 retry." in rec.logs
+    assert f"HTTP_CHECK on service [{srv}]:tcp:80 failed after 2 retries." in rec.logs
 
 
 def test_fast_recovery_checks_again_at_once(world: World) -> None:

@@ -74,7 +74,7 @@ def test_misc_exit_codes_and_dynamic_weight(tmp_path: Path, caplog: pytest.LogCa
     events, snap = run(lambda t, h: [MiscChecker(misc(bad), t, h)], 0.3)
     assert not snap[0].alive
     assert (f"Misc check for [[192.0.2.50]:tcp:80 VS [192.0.2.100]:tcp:80] by [{bad.args[0]}] failed "
-            "(exited with status 1).") in caplog.messages
+            "with retry disabled (exited with status 1).") in caplog.messages
     events, snap = run(lambda t, h: [MiscChecker(misc(dyn, misc_dynamic=True), t, h)], 0.3)
     assert snap[0].alive and snap[0].weight == 5  # exit 7 - 2
     assert "Changing weight from 10 to 5 for active service [192.0.2.50]:tcp:80 of VS [192.0.2.100]:tcp:80" \
@@ -83,13 +83,18 @@ def test_misc_exit_codes_and_dynamic_weight(tmp_path: Path, caplog: pytest.LogCa
     assert not snap[0].alive
 
 
-def test_misc_retry_timing_counts_from_start(tmp_path: Path) -> None:
-    bad = script(tmp_path / "bad.sh", "sleep 0.1; exit 1")
-    events, snap = run(lambda t, h: [MiscChecker(misc(bad, retry=2, delay_before_retry=0.3, delay_loop=5), t, h)],
-                       3.0, stop_when=lambda ev: any(not h.alive for _, h in ev))
-    # runs at 0, 0.3, 0.6 (each next run counts from the start of the previous one); down after the third
+def test_misc_retry_timing_counts_from_start(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="pykeepalived")
+    flag = tmp_path / "ran"
+    flaky = script(tmp_path / "flaky.sh", f"sleep 0.1; [ -e {flag} ] && exit 1; touch {flag}; exit 0")
+    spec = misc(flaky, retry=2, delay_before_retry=0.3, delay_loop=1.0)
+    events, snap = run(lambda t, h: [MiscChecker(spec, t, h)], 4.0, stop_when=lambda ev: any(not h.alive for _, h in ev))
+    # success at 0; failures at 1.0, 1.3, 1.6 (each run counts from the start of the previous one);
+    # down when the third failing run ends (~1.7)
     down = [t for t, h in events if not h.alive]
-    assert down and down[0] == pytest.approx(0.7, abs=TOL)
+    assert down and down[0] == pytest.approx(1.7, abs=TOL)
+    assert any(m.endswith(f"by [{flaky.args[0]}] failed after 2 retries (exited with status 1).")
+               for m in caplog.messages)
 
 
 def test_misc_timeout_kills_the_process_group(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -107,7 +112,7 @@ def test_misc_timeout_kills_the_process_group(tmp_path: Path, caplog: pytest.Log
     child = int(pidfile.read_text())
     time.sleep(0.1)
     assert not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]
-    assert any("timed out." in m for m in caplog.messages)
+    assert any(m.endswith("timed out with retry disabled.") for m in caplog.messages)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch user")

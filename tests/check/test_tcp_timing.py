@@ -36,38 +36,63 @@ def test_tcp_up_logs_success_and_stays_alive(world: World) -> None:
     assert all(ok for _, ok in rec.attempts)
 
 
-def test_tcp_refused_goes_down_after_retries(world: World) -> None:
+def test_tcp_first_run_failure_is_final(world: World) -> None:
+    """keepalived starts every checker with its retries used up: one failure before the first
+    success takes the real server down at once (checked against keepalived 2.2.7 in the VM)."""
     srv = world.srv.ip
     spec = tcp(retry=2, delay_before_retry=0.4, delay_loop=3.0)
     rec = run_checks(world.cli.ns, lambda t, h: [TcpChecker(spec, t, h)], address=srv, port=81,
-                     duration=3.0, stop_when=lambda r: any(not h.alive for _, h in r.events))
-    # refused at once: attempts at 0, 0.4, 0.8; down on the third (retry=2)
-    assert [ok for _, ok in rec.attempts] == [False, False, False]
-    gaps = [b - a for (a, _), (b, _) in zip(rec.attempts, rec.attempts[1:], strict=False)]
-    assert gaps == [pytest.approx(0.4, abs=TOL)] * 2
-    down_at = rec.alive_changes()[-1]
-    assert down_at[1] is False and down_at[0] == pytest.approx(2 * 0.4, abs=TOL)
-    assert f"TCP_CHECK on service [{srv}]:tcp:81 failed after 2 retries." in rec.logs
+                     duration=1.0, stop_when=lambda r: any(not h.alive for _, h in r.events))
+    assert [ok for _, ok in rec.attempts] == [False]
+    assert rec.alive_changes() == [(pytest.approx(0.0, abs=TOL), False)]
+    assert f"TCP_CHECK on service [{srv}]:tcp:81 failed." in rec.logs
     assert f"Removing service [{srv}]:tcp:81 from VS 192.0.2.100:81/TCP" in rec.logs
+
+
+def test_tcp_refused_after_up_goes_down_after_retries(world: World) -> None:
+    srv = world.srv.ip
+    spec = tcp(retry=2, delay_before_retry=0.4, delay_loop=1.0)
+
+    async def refuse(t0: float) -> None:
+        await asyncio.sleep(0.5)
+        await asyncio.to_thread(block, world.srv, "r80", "tcp dport 80", "reject with tcp reset")
+
+    try:
+        rec = run_checks(world.cli.ns, lambda t, h: [TcpChecker(spec, t, h)], address=srv, port=80,
+                         duration=4.0, during=refuse,
+                         stop_when=lambda r: any(not h.alive for _, h in r.events))
+    finally:
+        unblock(world.srv, "r80")
+    # up at 0; refused at 1.0, retried 0.4 apart (1.4, 1.8); down on the third failure (retry=2)
+    assert [ok for _, ok in rec.attempts] == [True, False, False, False]
+    t = [x for x, _ in rec.attempts]
+    assert t[1] == pytest.approx(1.0, abs=TOL)
+    assert [b - a for a, b in zip(t[1:], t[2:], strict=False)] == [pytest.approx(0.4, abs=TOL)] * 2
+    assert rec.alive_changes()[-1] == (pytest.approx(t[3], abs=TOL), False)
+    assert f"TCP_CHECK on service [{srv}]:tcp:80 failed after 2 retries." in rec.logs
+    assert f"Removing service [{srv}]:tcp:80 from VS 192.0.2.100:80/TCP" in rec.logs
 
 
 def test_tcp_timeout_counts_connect_timeout_and_retry(world: World) -> None:
     srv = world.srv.ip
-    block(world.srv, "t82", "tcp dport 82", "drop")
+    spec = tcp(connect_timeout=1.0, retry=1, delay_before_retry=0.5, delay_loop=1.0, log_all_failures=True)
+
+    async def drop(t0: float) -> None:
+        await asyncio.sleep(0.5)
+        await asyncio.to_thread(block, world.srv, "t80", "tcp dport 80", "drop")
+
     try:
-        spec = tcp(connect_timeout=1.0, retry=1, delay_before_retry=0.5, delay_loop=5.0,
-                   log_all_failures=True)
-        rec = run_checks(world.cli.ns, lambda t, h: [TcpChecker(spec, t, h)], address=srv, port=82,
-                         duration=5.0, stop_when=lambda r: any(not h.alive for _, h in r.events))
+        rec = run_checks(world.cli.ns, lambda t, h: [TcpChecker(spec, t, h)], address=srv, port=80,
+                         duration=6.0, during=drop, stop_when=lambda r: any(not h.alive for _, h in r.events))
     finally:
-        unblock(world.srv, "t82")
-    # attempt 1 times out at 1.0, retry starts 0.5 later and times out at 2.5: down then
-    assert [ok for _, ok in rec.attempts] == [False, False]
-    assert rec.attempts[0][0] == pytest.approx(1.0, abs=TOL)
-    assert rec.attempts[1][0] == pytest.approx(2.5, abs=TOL)
-    assert rec.alive_changes()[-1][0] == pytest.approx(2.5, abs=TOL)
-    assert f"TCP connection to [{srv}]:tcp:82 timedout." in rec.logs
-    assert f"TCP_CHECK on service [{srv}]:tcp:82 failed after 1 retries." in rec.logs
+        unblock(world.srv, "t80")
+    # up at 0; the attempt at 1.0 times out at 2.0, the retry starts 0.5 later and times out at 3.5: down
+    assert [ok for _, ok in rec.attempts] == [True, False, False]
+    assert rec.attempts[1][0] == pytest.approx(2.0, abs=TOL)
+    assert rec.attempts[2][0] == pytest.approx(3.5, abs=TOL)
+    assert rec.alive_changes()[-1][0] == pytest.approx(3.5, abs=TOL)
+    assert f"TCP connection to [{srv}]:tcp:80 timedout." in rec.logs
+    assert f"TCP_CHECK on service [{srv}]:tcp:80 failed after 1 retries." in rec.logs
 
 
 def test_tcp_recovers_and_runs_notify_scripts(world: World, tmp_path: Path) -> None:

@@ -59,7 +59,8 @@ class Checker:
         self.log_all = spec.log_all_failures or log_all_failures
         self.is_up = not spec.alpha
         self.has_run = False
-        self.retry_it = 0
+        # keepalived (validate_check_config): one failure is enough until the checker has run
+        self.retry_it = self.retry
         self.enabled = True
         self.alerter: Alerter | None = None  # set when smtp_alert applies to this real server
 

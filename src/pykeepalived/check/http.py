@@ -298,7 +298,7 @@ class HttpChecker(Checker):
         elif method == RETRY and self.retry_it > self.retry:
             if self.is_up or not self.has_run:
                 if self.has_run and self.retry:
-                    log.info("HTTP_CHECK on service %s failed after %d retry.", self.target.fmt_rs,
+                    log.info("HTTP_CHECK on service %s failed after %d retries.", self.target.fmt_rs,
                              self.retry_it - 1)
                 else:
                     log.info("HTTP_CHECK on service %s failed.", self.target.fmt_rs)

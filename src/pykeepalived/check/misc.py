@@ -144,7 +144,7 @@ class MiscChecker(Checker):
             else:
                 self.retry_it = 0
         if exit_type is not None:
-            after = f" after {self.retry} retries" if not success and self.retry else ""
+            after = "" if success else (f" after {self.retry} retries" if self.retry else " with retry disabled")
             who = f"[{self.target.fmt_rs} VS {self.target.fmt_vs}] by [{self.script.args[0]}]"
             if reason:
                 log.info("Misc check for %s %s%s (%s %d).", who, exit_type, after, reason, code)
