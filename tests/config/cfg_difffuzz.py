@@ -52,13 +52,37 @@ def pick(rng: random.Random, opts: list[tuple[str, list[str]]], k: int) -> list[
         out.append(f"  {kw} {v}".rstrip())
     return out
 
+EXTRA = [
+    "vrrp_script chk {\n  script /bin/true\n  weight 5\n}\n",
+    "vrrp_script chk {\n  script /nonexistent/x\n  interval 0\n}\n",
+    "vrrp_script chk {\n  script /nonexistent/x\n  rise 0\n  fall 2\n}\n",
+    "track_file tf {\n  file /tmp/cfg-difffuzz-tf\n  weight 2\n}\n",
+    "vrrp_sync_group G {\n  group {\n    VI_0\n    VI_1\n  }\n}\n",
+    "vrrp_sync_group G {\n  group {\n    VI_0\n    VI_9\n  }\n}\n",
+    "vrrp_sync_group G {\n  group {\n    VI_0\n  }\n  notify_master /nonexistent/n\n}\n",
+    "static_ipaddress {\n  10.6.0.1/24 dev eth0\n  10.6.0.2/24 dev eth9\n}\n",
+    "static_routes {\n  10.7.0.0/16 via 10.6.0.254 dev eth0\n  blackhole 10.8.0.0/16\n}\n",
+    "static_rules {\n  from 10.6.0.0/24 table 10 priority 100\n  to bad table 10\n}\n",
+    "garp_group {\n  garp_interval 0.1\n  interface eth0\n}\n",
+    "interface_up_down_delays {\n  eth0 2 3\n}\n",
+    "virtual_server_group VG {\n  10.9.0.1 80\n  10.9.0.2-5 80\n  fwmark 5\n}\n"
+    "virtual_server group VG {\n  protocol TCP\n  lb_algo rr\n  lb_kind NAT\n"
+    "  real_server 10.4.0.9 80 {\n    weight 1\n  }\n}\n",
+]
+TRACKS = ["  track_script {\n    chk\n  }", "  track_script {\n    chk weight 0\n  }",
+          "  track_file {\n    tf\n  }", "  track_file {\n    tf weight -3 reverse\n  }",
+          "  track_script {\n    nosuch\n  }"]
+
+
 def gen(rng: random.Random) -> str:
-    parts = []
+    parts = [rng.choice(EXTRA) for _ in range(rng.randint(0, 3))]
     if rng.random() < 0.6:
         parts += ["global_defs {"] + pick(rng, GLOBAL, rng.randint(1, 4)) + ["}"]
     for i in range(rng.randint(0, 3)):
         body = [f"vrrp_instance VI_{i} {{", "  interface eth0", f"  virtual_router_id {rng.choice([i + 1, i + 1, 1, 300])}"]
         body += pick(rng, INST, rng.randint(0, 5))
+        if rng.random() < 0.4:
+            body.append(rng.choice(TRACKS))
         nv = rng.randint(0, 3)
         if nv:
             body += ["  virtual_ipaddress {"] + ["    " + rng.choice(VIPS) for _ in range(nv)] + ["  }"]

@@ -65,6 +65,7 @@ class Ctx:
         return node.words_cache
 
     stops: frozenset[str] = frozenset()  # keywords of the block being walked that stop keepalived
+    next_rule_preference = 16384  # 2.2.7 numbers rules without a preference downwards from here
 
     def need(self, node: Node, w: list[str], n: int) -> None:
         """A missing parameter. keepalived 2.2.7 stops with exit 2 for the keywords whose handler
@@ -462,6 +463,8 @@ def parse_route(ctx: Ctx, node: Node, w: list[str], what: str = "VROUTE") -> m.R
     if "dst" not in kw:
         ctx.warn(node, f"{what} has no destination")
         return None
+    if "dev" not in kw and not kw.get("no_track") and not any(nh.dev for nh in nexthops):
+        ctx.warn(node, f"Warning - cannot track route {kw['dst']} with no interface specified, not tracking")
     kw["nexthops"] = tuple(nexthops)
     kw["options"] = tuple(opts)
     return m.Route(**kw)
@@ -536,6 +539,11 @@ def parse_rule(ctx: Ctx, node: Node, w: list[str]) -> m.Rule | None:
     for net in (kw.get("from_"), kw.get("to")):
         if net is not None:
             kw["family"] = "inet" if net.version == 4 else "inet6"
+    if "preference" not in kw:
+        kw["preference"] = ctx.next_rule_preference
+        ctx.next_rule_preference -= 1
+        ctx.warn(node, f"Rule has no preference specified - setting to {kw['preference']}. This is probably not what "
+                       "you want.")
     kw["options"] = tuple(opts)
     return m.Rule(**kw)
 
@@ -899,7 +907,7 @@ def _h_priority(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
     ctx.need(node, w, 1)
     v = ctx.int_(node, w[1], 1, 255)
     if v is None:
-        ctx.warn(node, f"({f['name']}) Priority not valid! must be between 1 & 255. Reconfigure !")
+        ctx.warn(node, f"({f['name']}) Priority not valid! must be between 1 & 255. Using default 100")
     else:
         f["priority"] = v
 
@@ -1263,9 +1271,21 @@ def _h_script_optional(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
         f["script"] = ctx.script(node, rest_text(node))
 
 
+def _h_script_interval(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    ctx.need(node, w, 1)
+    v = ctx.float_(node, w[1], 0, 4294.967295)
+    if v is None:
+        ctx.warn(node, f"({f['name']}): vrrp script interval '{w[1]}' invalid - ignoring")
+    elif v == 0:
+        ctx.warn(node, f"({f['name']}): vrrp script interval must be greater than 0, setting to 1")
+        f["interval"] = 1.0
+    else:
+        f["interval"] = v
+
+
 VRRP_SCRIPT: dict[str, Handler] = {
     "script": _h_script_optional,
-    "interval": timer("interval", 0.000001, 4294.967295),
+    "interval": _h_script_interval,
     "timeout": timer("timeout", 0.000001, 4294.967295),
     "weight": _h_weight_rev(-253, 253),
     "rise": integer("rise", 1, 2147483647),
@@ -2147,7 +2167,6 @@ def _resolve_script(prog: str) -> str | None:
 def _all_scripts(cfg_parts: Fields, instances: list[m.VrrpInstance], groups: list[m.VrrpSyncGroup],
                  scripts: list[m.VrrpScript], vss: list[m.VirtualServer], gd: m.GlobalDefs) -> list[m.Script]:
     out: list[m.Script] = []
-    tracked = {t.name for vi in instances for t in vi.track_script} | {t.name for g in groups for t in g.track_script}
     for vi in instances:
         for s in (vi.notify_master, vi.notify_backup, vi.notify_fault, vi.notify_stop, vi.notify_deleted,
                   vi.notify, vi.notify_master_rx_lower_pri):
@@ -2157,8 +2176,8 @@ def _all_scripts(cfg_parts: Fields, instances: list[m.VrrpInstance], groups: lis
         for s in (g.notify_master, g.notify_backup, g.notify_fault, g.notify_stop, g.notify):
             if s is not None:
                 out.append(s)
-    for sc in scripts:
-        if sc.script is not None and sc.name in tracked:
+    for sc in scripts if cfg_parts.get("vrrp_instances") else ():  # every vrrp_script, once VRRP has instances
+        if sc.script is not None:
             out.append(sc.script)
     for vs in vss:
         for s in (vs.quorum_up, vs.quorum_down):
@@ -2376,6 +2395,7 @@ def complete(ctx: Ctx, f: Fields, files: tuple[str, ...], interfaces: frozenset[
         groups.append(m.VrrpSyncGroup(**kw))
 
     instances: list[m.VrrpInstance] = []
+    dropped: list[m.VrrpInstance] = []  # invalid, left out of the model, but still checked for interfaces
     seen_names: set[str] = set()
     for vf in f.get("vrrp_instances", []):
         if vf["name"] in seen_names:
@@ -2408,6 +2428,8 @@ def complete(ctx: Ctx, f: Fields, files: tuple[str, ...], interfaces: frozenset[
         if vi is not None:
             sg = next((g for g in groups if g.name == vi.sync_group), None)
             instances.append(_drop_weighted_trackers(ctx, vi, sg, scripts, track_files))
+        else:
+            dropped.append(m.VrrpInstance(**_clean(vf)))
 
     # duplicate VRID on the same interface / family / destination
     seen: dict[tuple[str | None, str, int, str], str] = {}
@@ -2448,13 +2470,13 @@ def complete(ctx: Ctx, f: Fields, files: tuple[str, ...], interfaces: frozenset[
                                                                         "track_processes", "bfd_instances",
                                                                         "virtual_servers")})
     if_pos = {vf["name"]: vf["_if_pos"] for vf in f.get("vrrp_instances", []) if "_if_pos" in vf}
-    if not _check_interfaces(ctx, config, interfaces, if_pos):
+    if not _check_interfaces(ctx, config, interfaces, if_pos, dropped):
         _check_script_security(ctx, config, f)
     return config
 
 
 def _check_interfaces(ctx: Ctx, cfg: m.Config, interfaces: frozenset[str] | None,
-                      if_pos: dict[str, Pos]) -> bool:
+                      if_pos: dict[str, Pos], dropped: list[m.VrrpInstance]) -> bool:
     """Report interfaces that do not exist; True when there were any (keepalived stops there)."""
     if cfg.global_defs.dynamic_interfaces or cfg.net_namespace is not None:
         # interfaces of another namespace cannot be checked from here (keepalived -t skips them too)
@@ -2465,7 +2487,7 @@ def _check_interfaces(ctx: Ctx, cfg: m.Config, interfaces: frozenset[str] | None
     def node_at(p: Pos) -> Node:
         return Node("", p.file, p.line)
 
-    for vi in cfg.vrrp_instances:
+    for vi in sorted(cfg.vrrp_instances + tuple(dropped), key=lambda v: (v.pos.file, v.pos.line)):
         if vi.interface is not None and vi.interface not in have:
             ctx.warn(node_at(if_pos.get(vi.name, vi.pos)), f"WARNING - interface {vi.interface} for vrrp_instance {vi.name} doesn't exist")
             bad = True
@@ -2505,8 +2527,6 @@ def _check_route_ifs(ctx: Ctx, r: m.Route, have: frozenset[str]) -> bool:
         if d is not None and d not in have:
             ctx.warn(n, f"WARNING - interface {d} for VROUTE nexthop doesn't exist")
             bad = True
-    if r.dev is None and not r.no_track and r.type == "unicast" and not any(nh.dev for nh in r.nexthops):
-        ctx.warn(n, f"Warning - cannot track route {r.dst} with no interface specified, not tracking")
     return bad
 
 
