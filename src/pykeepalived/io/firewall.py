@@ -33,6 +33,7 @@ class Firewall:
         self.table = gd.nftables or DEFAULT_TABLE
         self.priority = gd.nftables_priority
         self.created: set[str] = set()             # families ("ip", "ip6") whose table exists
+        self.vip_rules: set[str] = set()           # families whose vips set and drop rules exist
         self.members: dict[str, set[str]] = {"ip": set(), "ip6": set()}
         self._last: asyncio.Future[None] | None = None
         self.nft = shutil.which("nft") or "/usr/sbin/nft"
@@ -60,12 +61,29 @@ class Firewall:
             new = [a for a in addrs if a not in self.members[family]]
             if not new:
                 continue
-            if family not in self.created:
+            if family not in self.vip_rules:
                 script += self._script(family)
                 self.created.add(family)
+                self.vip_rules.add(family)
             self.members[family].update(new)
             script += f"add element {family} {self.table} vips {{ {', '.join(new)} }}\n"
         self._queue(script)
+
+    def add_vmacs(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """IGMP reports leaving through a VMAC go out of its base interface instead (the
+        switch must never learn the virtual MAC from a backup): keepalived's vmac_map."""
+        pairs = list(pairs)
+        if not pairs:
+            return
+        t = f"ip {self.table}"
+        elements = ", ".join(f'"{vmac}" : "{base}"' for vmac, base in pairs)
+        self.created.add("ip")
+        self._queue(f"add table {t}\n"
+                    f"add map {t} vmac_map {{ type iface_index : iface_index; }}\n"
+                    f"add chain {t} out {{ type filter hook output priority {self.priority}; policy accept; }}\n"
+                    f'add rule {t} out ip protocol igmp meta oifkind "macvlan" '
+                    f"dup to ip daddr device oif map @vmac_map drop\n"
+                    f"add element {t} vmac_map {{ {elements} }}\n")
 
     def remove(self, addresses: Iterable[str]) -> None:
         script = ""

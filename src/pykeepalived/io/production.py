@@ -118,6 +118,7 @@ class Production:
                 started.update(r.name for r in sg.members)
                 out += [(self.by_router[r], actions) for r, actions in sg.start(now)]
         self.trackers.start()
+        self.firewall.add_vmacs(self.rt.vmacs.pairs())
         self._spawn(self.routes.start_static(self.rt.config))
         return out
 
@@ -192,6 +193,7 @@ class Production:
         await self.notifier.stop()
         await self.routes.stop_static(self.rt.config)
         await self.firewall.close()
+        await self.rt.vmacs.remove()
 
 
 __all__ = ["Production", "build_tracking"]

@@ -70,6 +70,7 @@ from pykeepalived.io.fastpath import advert_io, codec, wheel
 from pykeepalived.io.l2 import L2Sender
 from pykeepalived.io.netlink import Interface, Netlink
 from pykeepalived.io.production import Production
+from pykeepalived.io.vmac import Vmacs
 from pykeepalived.io.vrrp_socket import VrrpSockets
 from pykeepalived.status.channel import channel_path, serve_snapshots
 from pykeepalived.status.dumps import install_signal_handlers
@@ -186,6 +187,7 @@ class VrrpRuntime:
         self.sockets = VrrpSockets(self.loop, self._on_readable)
         self.netlink = Netlink(self.loop, on_link=self._on_link, on_addr_deleted=self._on_addr_deleted)
         self.l2 = L2Sender(self.loop, self.clock)
+        self.vmacs = Vmacs(self.netlink, config)     # use_vmac interfaces
         self.interfaces: dict[str, Interface] = {}
         self.installed: dict[tuple[int, str], tuple[Instance, str]] = {}  # our VIPs on the kernel
         self.pending: set[asyncio.Future[Any]] = set()
@@ -204,7 +206,9 @@ class VrrpRuntime:
         # for 5 ms while an advert or a takeover is due. Make it yield within 0.5 ms.
         sys.setswitchinterval(GIL_SWITCH_INTERVAL)
         self.netlink.start()
+        await self.vmacs.create()
         self.interfaces = await self.netlink.interfaces()
+        self.vmacs.adopt(self.interfaces)
         log_detail = bool(getattr(self.opts, "log_detail", False))
         gd = self.config.global_defs
         self._all_vips = {ip.address.ip for vi in self.config.vrrp_instances
@@ -230,7 +234,7 @@ class VrrpRuntime:
     def _build_instance(self, vi: VrrpInstance, gd: GlobalDefs, log_detail: bool) -> Instance:
         slot = self._next_slot
         self._next_slot += 1
-        ifname = vi.interface or gd.default_interface
+        ifname = self.vmacs.ifname(vi) or vi.interface or gd.default_interface
         iface = self.interfaces.get(ifname)
         if iface is None:
             raise StartupError(f"({vi.name}) interface {ifname} does not exist")

@@ -1,0 +1,137 @@
+"""use_vmac: one macvlan per instance carrying the VRRP virtual MAC (keepalived's vrrp_vmac.c).
+
+    vmacs = Vmacs(netlink, config)
+    await vmacs.create()            # before the runtime reads the interfaces
+    vmacs.adopt(interfaces)         # the VMAC advertises from its base interface's addresses
+    name = vmacs.ifname(vi)         # the instance's interface: adverts, VIPs and GARPs go there
+    await vmacs.remove()            # at stop
+
+What keepalived 2.2.7 does, observed in a namespace and done the same way here:
+* `vrrp.VRID` (global_defs vmac_prefix, or the configured name), macvlan mode private on the
+  instance's interface, MAC 00:00:5e:00:01:VRID (00:00:5e:00:02:VRID for IPv6; a configured
+  MAC is used as is, a 5-octet one gets the VRID appended), no IPv6 address generation, up;
+* sysctls: base interface arp_ignore=1 and arp_filter=1 (left as set, as keepalived does);
+  VMAC arp_ignore=1, accept_local=1, promote_secondaries=1, rp_filter=0;
+* IGMP reports leaving through a VMAC are sent from the base interface instead (nftables
+  `vmac_map`, io.firewall), so switches never learn the virtual MAC from a backup;
+* the VMAC is deleted at stop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+
+from pyroute2 import AsyncIPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+from pykeepalived.config.model import Config, VrrpInstance
+from pykeepalived.io.netlink import Interface, Netlink
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class VmacSpec:
+    instance: str
+    name: str
+    base: str
+    mac: str
+
+
+def vmac_spec(vi: VrrpInstance, config: Config) -> VmacSpec | None:
+    if vi.use_vmac is None:
+        return None
+    gd = config.global_defs
+    vrid = vi.virtual_router_id
+    v6 = vi.with_effective(gd).effective.family == "inet6"
+    mac = vi.use_vmac.mac
+    if mac is None:
+        mac = f"00:00:5e:00:{2 if v6 else 1:02x}:{vrid:02x}"
+    elif len(mac.split(":")) == 5:
+        mac = f"{mac}:{vrid:02x}"
+    name = vi.use_vmac.name or f"{gd.vmac_prefix}.{vrid}"
+    return VmacSpec(vi.name, name, vi.interface or gd.default_interface, mac.lower())
+
+
+def _sysctl(ifname: str, key: str, value: int, family: str = "ipv4") -> None:
+    path = f"/proc/sys/net/{family}/conf/{ifname}/{key}"
+    try:
+        with open(path, "w") as f:
+            f.write(f"{value}\n")
+    except OSError as exc:
+        log.info("Unable to set %s to %d - %s", path, value, exc.strerror)
+
+
+class Vmacs:
+    def __init__(self, netlink: Netlink, config: Config) -> None:
+        self.netlink = netlink
+        self.specs = {s.instance: s for vi in config.vrrp_instances if (s := vmac_spec(vi, config)) is not None}
+        self.created: list[str] = []
+
+    def ifname(self, vi: VrrpInstance) -> str | None:
+        spec = self.specs.get(vi.name)
+        return None if spec is None else spec.name
+
+    async def create(self) -> None:
+        for spec in self.specs.values():
+            async def create(ipr: AsyncIPRoute, spec: VmacSpec = spec) -> None:
+                await self._create(ipr, spec)
+
+            await self.netlink.run(create)
+
+    async def _create(self, ipr: AsyncIPRoute, spec: VmacSpec) -> None:
+        base = await ipr.link_lookup(ifname=spec.base)
+        if not base:
+            log.info("(%s) interface %s for use_vmac does not exist", spec.instance, spec.base)
+            return
+        old = await ipr.link_lookup(ifname=spec.name)
+        if old:                                   # left behind by a crashed run
+            with contextlib.suppress(NetlinkError):
+                await ipr.link("del", index=old[0])
+        try:
+            await ipr.link("add", ifname=spec.name, kind="macvlan", link=base[0], macvlan_mode="private",
+                           address=spec.mac)
+        except NetlinkError as exc:
+            log.info("(%s): Error creating VMAC interface %s - %s", spec.instance, spec.name, exc)
+            return
+        index = (await ipr.link_lookup(ifname=spec.name))[0]
+        _sysctl(spec.name, "addr_gen_mode", 1, "ipv6")       # no fe80:: from the shared virtual MAC
+        _sysctl(spec.base, "arp_ignore", 1)
+        _sysctl(spec.base, "arp_filter", 1)
+        for key, value in (("arp_ignore", 1), ("accept_local", 1), ("promote_secondaries", 1), ("rp_filter", 0)):
+            _sysctl(spec.name, key, value)
+        await ipr.link("set", index=index, state="up")
+        self.created.append(spec.name)
+        log.info("(%s): Success creating VMAC interface %s", spec.instance, spec.name)
+
+    def adopt(self, interfaces: dict[str, Interface]) -> None:
+        """A VMAC has no IPv4 address of its own: adverts keep the base interface's source."""
+        for spec in self.specs.values():
+            vmac, base = interfaces.get(spec.name), interfaces.get(spec.base)
+            if vmac is not None and base is not None:
+                vmac.ipv4 = list(base.ipv4)
+                if not vmac.ipv6_ll:
+                    vmac.ipv6_ll = list(base.ipv6_ll)
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """(vmac, base) of every VMAC we created, for the IGMP map."""
+        return [(s.name, s.base) for s in self.specs.values() if s.name in self.created]
+
+    async def remove(self) -> None:
+        names = list(self.created)
+        self.created.clear()
+
+        async def run(ipr: AsyncIPRoute) -> None:
+            for name in names:
+                found = await ipr.link_lookup(ifname=name)
+                if found:
+                    with contextlib.suppress(NetlinkError):
+                        await ipr.link("del", index=found[0])
+
+        if names:
+            await self.netlink.run(run)
+
+
+__all__ = ["VmacSpec", "Vmacs", "vmac_spec"]

@@ -1,0 +1,100 @@
+"""use_vmac: the client's ARP entry for the VIP stays the virtual MAC across a failover, in
+mixed pairs with keepalived 2.2.7; the interface, its sysctls and the IGMP map match
+keepalived's; the VMAC is removed at stop."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+from prod import global_defs, instance, start, wait_count
+
+from harness.lab import Host, Lab
+from harness.wait import wait_until
+
+pytestmark = [pytest.mark.privileged, pytest.mark.timeout(180)]
+
+VIP = "192.0.2.100"
+VMAC = "00:00:5e:00:01:33"          # VRID 51
+
+
+def _prepare(h: Host) -> None:
+    """The usual VMAC host setup (Appendix B): answer ARP only on the interface holding the address."""
+    h.run("echo 1 > /proc/sys/net/ipv4/conf/all/arp_ignore; echo 2 > /proc/sys/net/ipv4/conf/all/arp_announce")
+
+
+def _conf(name: str, priority: int) -> str:
+    return global_defs(f"router_id {name}") + instance("VI_1", 51, priority, [f"{VIP}/24"],
+                                                        extra="    use_vmac\n")
+
+
+def _vmac(h: Host) -> dict[str, Any] | None:
+    r = h.run(["ip", "-d", "-j", "link", "show", "dev", "vrrp.51"], check=False)
+    return json.loads(r.stdout)[0] if r.returncode == 0 else None
+
+
+def _sysctls(h: Host) -> dict[str, str]:
+    keys = [("eth0", "arp_ignore"), ("eth0", "arp_filter"), ("vrrp.51", "arp_ignore"),
+            ("vrrp.51", "accept_local"), ("vrrp.51", "promote_secondaries"), ("vrrp.51", "rp_filter")]
+    return {f"{i}/{k}": h.run(["cat", f"/proc/sys/net/ipv4/conf/{i}/{k}"]).stdout.strip() for i, k in keys}
+
+
+def _reachable(c: Host) -> None:
+    # The old master's last advert may leave the bridge pointing at it until the new master's
+    # next advert (both send from the same virtual MAC): at most one advert interval.
+    wait_until(lambda: c.ping(VIP, timeout=1) or None, 4, message="VIP unreachable after the failover")
+
+
+def _client_mac(c: Host) -> str | None:
+    c.ping(VIP, timeout=1)
+    return c.neigh(VIP)
+
+
+@pytest.mark.parametrize("hi, lo", [("py", "ka"), ("ka", "py"), ("py", "py")])
+def test_arp_entry_stays_virtual_mac_across_failover(lab: Lab, hi: str, lo: str) -> None:
+    if "ka" in (hi, lo):
+        pytest.importorskip("harness").keepalived_path() or pytest.skip("needs keepalived 2.2.7")
+    a, b, c = lab.add_hosts("a", "b", "c")
+    for h in (a, b):
+        _prepare(h)
+    da = start(a, hi, _conf("a", 150))
+    da.wait_state("VI_1", "MASTER", timeout=15)
+    db = start(b, lo, _conf("b", 100))
+    db.wait_state("VI_1", "BACKUP", timeout=10)
+    assert wait_until(lambda: _client_mac(c) == VMAC or None, 5, message="client ARP entry")
+    assert c.ping(VIP)
+
+    da.stop()
+    db.wait_state("VI_1", "MASTER", timeout=10)
+    _reachable(c)
+    assert c.neigh(VIP) == VMAC
+    assert b.has_address(VIP, "vrrp.51")
+
+    da = start(a, hi, _conf("a", 150))          # back to a (preempt): still the same MAC
+    wait_count(da, r"\(VI_1\) Entering MASTER STATE", 1, timeout=15)
+    wait_count(db, r"\(VI_1\) Entering BACKUP STATE$", 1, timeout=5)
+    _reachable(c)
+    assert c.neigh(VIP) == VMAC
+    assert a.has_address(VIP, "vrrp.51") and not b.has_address(VIP, "vrrp.51")
+
+
+@pytest.mark.interop
+def test_vmac_interface_same_as_keepalived(lab: Lab) -> None:
+    a, b = lab.add_hosts("a", "b")
+    seen = {}
+    for host, impl in ((a, "py"), (b, "ka")):
+        d = start(host, impl, _conf(host.name, 150).replace("virtual_router_id 51", "virtual_router_id 51"))
+        d.wait_state("VI_1", "MASTER", timeout=15)
+        link = _vmac(host)
+        assert link is not None
+        info = link["linkinfo"]
+        nft = host.run(["nft", "list", "map", "ip", "keepalived", "vmac_map"], check=False).stdout
+        seen[impl] = (link["address"], info["info_kind"], info["info_data"]["mode"], link.get("link"),
+                      "UP" in link["flags"], _sysctls(host), '"vrrp.51" : "eth0"' in nft,
+                      host.has_address(VIP, "vrrp.51"))
+        d.stop()
+        assert _vmac(host) is None, f"{impl} left vrrp.51 behind"
+    assert seen["py"] == seen["ka"]
+    assert seen["py"][:3] == (VMAC, "macvlan", "private")
