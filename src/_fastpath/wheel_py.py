@@ -127,6 +127,22 @@ class TimerWheel:
         if not self._deadline:
             return None
         if not self._min_valid:
-            self._min = min(self._deadline.values())
+            self._min = self._find_min()
             self._min_valid = True
         return self._min
+
+    def _find_min(self) -> float:
+        # Walk ticks from the cursor: the first bucket holding an id of this round holds the
+        # minimum (every tick is >= the cursor, and deadlines grow with ticks). Ids of later
+        # rounds share buckets; they are told apart by their tick.
+        assert self._cursor is not None
+        ticks, deadlines, slots, mask = self._tick, self._deadline, self._slots, self._mask
+        if len(deadlines) <= 256:
+            return min(deadlines.values())  # cheaper than walking empty buckets in Python
+        for tick in range(self._cursor, self._cursor + len(slots)):
+            bucket = slots[tick & mask]
+            if bucket:
+                due = [deadlines[i] for i in bucket if ticks[i] == tick]
+                if due:
+                    return min(due)
+        return min(deadlines.values())  # everything is at least one revolution away
