@@ -22,6 +22,7 @@ from pyroute2.netlink import NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, genlmsg, nla
 from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.generic import GenericNetlinkSocket
 from pyroute2.netlink.generic.ipvs import ipvsstats
+from pyroute2.netlink.nlsocket import NetlinkRequest
 
 from pykeepalived.core.lvs import (
     AF_INET,
@@ -207,6 +208,44 @@ class IpvsSocket(GenericNetlinkSocket):  # type: ignore[misc]
     pass
 
 
+BATCH = 256     # messages per sendmsg: well inside the socket buffers, acks included
+
+
+def _message(cmd: int, attrs: list[tuple[str, Any]]) -> Any:
+    msg = ipvs_msg()
+    msg["cmd"] = cmd
+    msg["version"] = GENL_VERSION
+    msg["attrs"] = attrs
+    return msg
+
+
+def _op_message(op: Op) -> Any:
+    """The one IPVS command each core operation is: never pyroute2's "update" (it deletes)."""
+    match op:
+        case AddService(key=k, attrs=a):
+            return _message(CMD_NEW_SERVICE, [("IPVS_CMD_ATTR_SERVICE", _service_nla(k, a))])
+        case EditService(key=k, attrs=a):
+            return _message(CMD_SET_SERVICE, [("IPVS_CMD_ATTR_SERVICE", _service_nla(k, a))])
+        case DelService(key=k):
+            return _message(CMD_DEL_SERVICE, [("IPVS_CMD_ATTR_SERVICE", _service_nla(k, None))])
+        case AddDest(service=k, dest=d, attrs=a):
+            return _message(CMD_NEW_DEST, [("IPVS_CMD_ATTR_SERVICE", _service_nla(k, None)),
+                                           ("IPVS_CMD_ATTR_DEST", _dest_nla(d, a))])
+        case EditDest(service=k, dest=d, attrs=a):
+            return _message(CMD_SET_DEST, [("IPVS_CMD_ATTR_SERVICE", _service_nla(k, None)),
+                                           ("IPVS_CMD_ATTR_DEST", _dest_nla(d, a))])
+        case DelDest(service=k, dest=d):
+            return _message(CMD_DEL_DEST, [("IPVS_CMD_ATTR_SERVICE", _service_nla(k, None)),
+                                           ("IPVS_CMD_ATTR_DEST", _dest_nla(d, None))])
+        case Flush():
+            return _message(CMD_FLUSH, [])
+        case SetTimeouts(timeouts=t):
+            return _message(CMD_SET_CONFIG, [("IPVS_CMD_ATTR_TIMEOUT_TCP", t.tcp),
+                                             ("IPVS_CMD_ATTR_TIMEOUT_TCP_FIN", t.tcpfin),
+                                             ("IPVS_CMD_ATTR_TIMEOUT_UDP", t.udp)])
+    raise TypeError(f"not an LVS operation: {op!r}")
+
+
 def available() -> bool:
     """True when the kernel has IPVS: /proc/net/ip_vs exists or the generic netlink family resolves."""
     import os
@@ -243,49 +282,48 @@ class IpvsBackend:
 
     # -- requests ----------------------------------------------------------------------------
     def _request(self, cmd: int, attrs: list[tuple[str, Any]], dump: bool = False) -> tuple[Any, ...]:
-        msg = ipvs_msg()
-        msg["cmd"] = cmd
-        msg["version"] = GENL_VERSION
-        msg["attrs"] = attrs
+        msg = _message(cmd, attrs)
         self.requests += 1
         flags = NLM_F_REQUEST | (NLM_F_DUMP if dump else NLM_F_ACK)
         return tuple(self._sock.nlm_request(msg, msg_type=self._sock.prid, msg_flags=flags))
 
-    def _op(self, op: Op) -> None:
-        match op:
-            case AddService(key=k, attrs=a):
-                self._request(CMD_NEW_SERVICE, [("IPVS_CMD_ATTR_SERVICE", _service_nla(k, a))])
-            case EditService(key=k, attrs=a):
-                self._request(CMD_SET_SERVICE, [("IPVS_CMD_ATTR_SERVICE", _service_nla(k, a))])
-            case DelService(key=k):
-                self._request(CMD_DEL_SERVICE, [("IPVS_CMD_ATTR_SERVICE", _service_nla(k, None))])
-            case AddDest(service=k, dest=d, attrs=a):
-                self._request(CMD_NEW_DEST, [("IPVS_CMD_ATTR_SERVICE", _service_nla(k, None)),
-                                             ("IPVS_CMD_ATTR_DEST", _dest_nla(d, a))])
-            case EditDest(service=k, dest=d, attrs=a):
-                self._request(CMD_SET_DEST, [("IPVS_CMD_ATTR_SERVICE", _service_nla(k, None)),
-                                             ("IPVS_CMD_ATTR_DEST", _dest_nla(d, a))])
-            case DelDest(service=k, dest=d):
-                self._request(CMD_DEL_DEST, [("IPVS_CMD_ATTR_SERVICE", _service_nla(k, None)),
-                                             ("IPVS_CMD_ATTR_DEST", _dest_nla(d, None))])
-            case Flush():
-                self._request(CMD_FLUSH, [])
-            case SetTimeouts(timeouts=t):
-                self._request(CMD_SET_CONFIG, [("IPVS_CMD_ATTR_TIMEOUT_TCP", t.tcp),
-                                               ("IPVS_CMD_ATTR_TIMEOUT_TCP_FIN", t.tcpfin),
-                                               ("IPVS_CMD_ATTR_TIMEOUT_UDP", t.udp)])
-
     def apply(self, ops: Sequence[Op]) -> list[IpvsError]:
-        """Apply every operation, in order; a refused one is logged and returned, the rest still run."""
+        """Apply every operation, in order; a refused one is logged and returned, the rest still run.
+
+        Operations go out in batches of BATCH messages per sendmsg (the kernel handles them in
+        order and acknowledges each), so a large table is not one round trip per entry."""
         errors: list[IpvsError] = []
-        for op in ops:
-            try:
-                self._op(op)
-            except NetlinkError as err:
-                error = IpvsError(op, err)
-                log.error("%s", error)
-                errors.append(error)
+        for i in range(0, len(ops), BATCH):
+            errors += self._batch([(op, _op_message(op)) for op in ops[i:i + BATCH]])
+        for error in errors:
+            log.error("%s", error)
         return errors
+
+    def _batch(self, items: list[tuple[Op, Any]]) -> list[IpvsError]:
+        asock = self._sock.asyncore
+        prid = self._sock.prid
+        self.requests += len(items)
+
+        async def run() -> list[IpvsError]:
+            sent = []
+            data = b""
+            for op, msg in items:
+                req = NetlinkRequest(asock, msg, msg_type=prid, msg_flags=NLM_F_REQUEST | NLM_F_ACK)
+                await req.prepare()
+                data += req.msg.data
+                sent.append((op, req))
+            asock.send(data)
+            errors: list[IpvsError] = []
+            for op, req in sent:
+                try:
+                    async for _ in req.response():
+                        pass
+                except NetlinkError as err:
+                    errors.append(IpvsError(op, err))
+            return errors
+
+        result: list[IpvsError] = self._sock._run_with_cleanup(run)
+        return result
 
     # -- reading -----------------------------------------------------------------------------
     def read_timeouts(self) -> Timeouts:
