@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # debug build (~30-90 s on a loaded 2-core VM) + 60 s of fuzzing
 def test_fuzz_short_run():
     if os.environ.get("PYKEEPALIVED_NO_EXTENSIONS"):
         pytest.skip("the fuzz run builds and compares both twins itself; it runs in the compiled pass")
