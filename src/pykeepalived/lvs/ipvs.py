@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import socket
+import struct
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from pyroute2.netlink import NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, genlmsg, nla
 from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.generic import GenericNetlinkSocket
 from pyroute2.netlink.generic.ipvs import ipvsstats
-from pyroute2.netlink.nlsocket import NetlinkRequest
 
 from pykeepalived.core.lvs import (
     AF_INET,
@@ -204,6 +205,95 @@ def dest_from_nla(dest: Any) -> tuple[DestKey, DestAttrs]:
                       _attr(dest, "IPVS_DEST_ATTR_TUN_FLAGS", 0) if tunnel else 0))
 
 
+# -- hand-packed writes (include/uapi/linux/ip_vs.h attribute numbers) -------------------------
+NETLINK_GENERIC = 16
+NLMSG_ERROR = 2
+_SVC = {"AF": 1, "PROTOCOL": 2, "ADDR": 3, "PORT": 4, "FWMARK": 5, "SCHED_NAME": 6, "FLAGS": 7, "TIMEOUT": 8,
+        "NETMASK": 9, "PE_NAME": 11}
+_DEST = {"ADDR": 1, "PORT": 2, "FWD_METHOD": 3, "WEIGHT": 4, "U_THRESH": 5, "L_THRESH": 6, "ADDR_FAMILY": 11,
+         "TUN_TYPE": 13, "TUN_PORT": 14, "TUN_FLAGS": 15}
+
+
+def _nla(kind: int, payload: bytes) -> bytes:
+    length = 4 + len(payload)
+    return struct.pack("=HH", length, kind) + payload + b"\0" * (-length % 4)
+
+
+def _svc_bytes(key: ServiceKey, attrs: ServiceAttrs | None) -> bytes:
+    out = [_nla(_SVC["AF"], struct.pack("=H", key.af))]
+    if key.fwmark:
+        out.append(_nla(_SVC["FWMARK"], struct.pack("=I", key.fwmark)))
+    else:
+        out += [_nla(_SVC["PROTOCOL"], struct.pack("=H", key.protocol)),
+                _nla(_SVC["ADDR"], ipaddress.ip_address(key.addr).packed),
+                _nla(_SVC["PORT"], struct.pack("!H", key.port))]
+    if attrs is not None:
+        out.append(_nla(_SVC["SCHED_NAME"], attrs.sched.encode() + b"\0"))
+        if attrs.pe_name:
+            out.append(_nla(_SVC["PE_NAME"], attrs.pe_name.encode() + b"\0"))
+        out += [_nla(_SVC["FLAGS"], struct.pack("=II", attrs.flags, 0xFFFFFFFF)),
+                _nla(_SVC["TIMEOUT"], struct.pack("=I", attrs.timeout)),
+                _nla(_SVC["NETMASK"], struct.pack("=I", _mask_to_wire(attrs, key.af)))]
+    return _nla(1, b"".join(out))          # IPVS_CMD_ATTR_SERVICE
+
+
+def _dest_bytes(dest: DestKey, attrs: DestAttrs | None) -> bytes:
+    address = ipaddress.ip_address(dest.addr)
+    af = AF_INET6 if address.version == 6 else AF_INET
+    out = [_nla(_DEST["ADDR_FAMILY"], struct.pack("=H", af)), _nla(_DEST["ADDR"], address.packed),
+           _nla(_DEST["PORT"], struct.pack("!H", dest.port))]
+    if attrs is not None:
+        out += [_nla(_DEST["FWD_METHOD"], struct.pack("=I", int(attrs.fwd))),
+                _nla(_DEST["WEIGHT"], struct.pack("=I", attrs.weight)),
+                _nla(_DEST["U_THRESH"], struct.pack("=I", attrs.u_thresh)),
+                _nla(_DEST["L_THRESH"], struct.pack("=I", attrs.l_thresh))]
+        if attrs.fwd is Fwd.TUNNEL:
+            out += [_nla(_DEST["TUN_TYPE"], struct.pack("=B", attrs.tun_type)),
+                    _nla(_DEST["TUN_PORT"], struct.pack("!H", attrs.tun_port)),
+                    _nla(_DEST["TUN_FLAGS"], struct.pack("=H", attrs.tun_flags))]
+    return _nla(2, b"".join(out))          # IPVS_CMD_ATTR_DEST
+
+
+def encode_op(op: Op, family: int, seq: int) -> bytes:
+    """One IPVS request (nlmsghdr + genlmsghdr + attributes) asking for an ack. Never pyroute2's
+    "update" command (it deletes); the forwarding method and scheduler are always explicit."""
+    match op:
+        case AddService(key=k, attrs=a):
+            cmd, body = CMD_NEW_SERVICE, _svc_bytes(k, a)
+        case EditService(key=k, attrs=a):
+            cmd, body = CMD_SET_SERVICE, _svc_bytes(k, a)
+        case DelService(key=k):
+            cmd, body = CMD_DEL_SERVICE, _svc_bytes(k, None)
+        case AddDest(service=k, dest=d, attrs=a):
+            cmd, body = CMD_NEW_DEST, _svc_bytes(k, None) + _dest_bytes(d, a)
+        case EditDest(service=k, dest=d, attrs=a):
+            cmd, body = CMD_SET_DEST, _svc_bytes(k, None) + _dest_bytes(d, a)
+        case DelDest(service=k, dest=d):
+            cmd, body = CMD_DEL_DEST, _svc_bytes(k, None) + _dest_bytes(d, None)
+        case Flush():
+            cmd, body = CMD_FLUSH, b""
+        case SetTimeouts(timeouts=t):
+            cmd, body = CMD_SET_CONFIG, (_nla(4, struct.pack("=I", t.tcp)) + _nla(5, struct.pack("=I", t.tcpfin))
+                                         + _nla(6, struct.pack("=I", t.udp)))
+        case _:
+            raise TypeError(f"not an LVS operation: {op!r}")
+    payload = struct.pack("=BBH", cmd, GENL_VERSION, 0) + body
+    return struct.pack("=IHHII", 16 + len(payload), family, NLM_F_REQUEST | NLM_F_ACK, seq, 0) + payload
+
+
+def parse_acks(buf: bytes) -> Iterator[tuple[int, int]]:
+    """(sequence number, error code) of every NLMSG_ERROR (an ack when the code is 0) in a buffer."""
+    offset = 0
+    while offset + 16 <= len(buf):
+        length, kind, _flags, seq, _pid = struct.unpack_from("=IHHII", buf, offset)
+        if length < 16:
+            break
+        if kind == NLMSG_ERROR and length >= 20:
+            (code,) = struct.unpack_from("=i", buf, offset + 16)
+            yield seq, code
+        offset += (length + 3) & ~3
+
+
 class IpvsSocket(GenericNetlinkSocket):  # type: ignore[misc]
     pass
 
@@ -217,33 +307,6 @@ def _message(cmd: int, attrs: list[tuple[str, Any]]) -> Any:
     msg["version"] = GENL_VERSION
     msg["attrs"] = attrs
     return msg
-
-
-def _op_message(op: Op) -> Any:
-    """The one IPVS command each core operation is: never pyroute2's "update" (it deletes)."""
-    match op:
-        case AddService(key=k, attrs=a):
-            return _message(CMD_NEW_SERVICE, [("IPVS_CMD_ATTR_SERVICE", _service_nla(k, a))])
-        case EditService(key=k, attrs=a):
-            return _message(CMD_SET_SERVICE, [("IPVS_CMD_ATTR_SERVICE", _service_nla(k, a))])
-        case DelService(key=k):
-            return _message(CMD_DEL_SERVICE, [("IPVS_CMD_ATTR_SERVICE", _service_nla(k, None))])
-        case AddDest(service=k, dest=d, attrs=a):
-            return _message(CMD_NEW_DEST, [("IPVS_CMD_ATTR_SERVICE", _service_nla(k, None)),
-                                           ("IPVS_CMD_ATTR_DEST", _dest_nla(d, a))])
-        case EditDest(service=k, dest=d, attrs=a):
-            return _message(CMD_SET_DEST, [("IPVS_CMD_ATTR_SERVICE", _service_nla(k, None)),
-                                           ("IPVS_CMD_ATTR_DEST", _dest_nla(d, a))])
-        case DelDest(service=k, dest=d):
-            return _message(CMD_DEL_DEST, [("IPVS_CMD_ATTR_SERVICE", _service_nla(k, None)),
-                                           ("IPVS_CMD_ATTR_DEST", _dest_nla(d, None))])
-        case Flush():
-            return _message(CMD_FLUSH, [])
-        case SetTimeouts(timeouts=t):
-            return _message(CMD_SET_CONFIG, [("IPVS_CMD_ATTR_TIMEOUT_TCP", t.tcp),
-                                             ("IPVS_CMD_ATTR_TIMEOUT_TCP_FIN", t.tcpfin),
-                                             ("IPVS_CMD_ATTR_TIMEOUT_UDP", t.udp)])
-    raise TypeError(f"not an LVS operation: {op!r}")
 
 
 def available() -> bool:
@@ -276,8 +339,15 @@ class IpvsBackend:
             self._sock.close()
             raise
         self.requests = 0      # netlink requests sent (reads and writes), for tests and the status API
+        # writes go through our own socket with hand-packed messages (see _batch)
+        self._family = int(self._sock.prid)
+        self._raw = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_GENERIC)
+        self._raw.bind((0, 0))
+        self._raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 21)
+        self._seq = 1
 
     def close(self) -> None:
+        self._raw.close()
         self._sock.close()
 
     # -- requests ----------------------------------------------------------------------------
@@ -294,36 +364,32 @@ class IpvsBackend:
         order and acknowledges each), so a large table is not one round trip per entry."""
         errors: list[IpvsError] = []
         for i in range(0, len(ops), BATCH):
-            errors += self._batch([(op, _op_message(op)) for op in ops[i:i + BATCH]])
+            errors += self._batch(ops[i:i + BATCH])
         for error in errors:
             log.error("%s", error)
         return errors
 
-    def _batch(self, items: list[tuple[Op, Any]]) -> list[IpvsError]:
-        asock = self._sock.asyncore
-        prid = self._sock.prid
-        self.requests += len(items)
+    def _batch(self, ops: Sequence[Op]) -> list[IpvsError]:
+        """Send `ops` in one sendmsg on our own raw generic-netlink socket and collect each ack.
 
-        async def run() -> list[IpvsError]:
-            sent = []
-            data = b""
-            for op, msg in items:
-                req = NetlinkRequest(asock, msg, msg_type=prid, msg_flags=NLM_F_REQUEST | NLM_F_ACK)
-                await req.prepare()
-                data += req.msg.data
-                sent.append((op, req))
-            asock.send(data)
-            errors: list[IpvsError] = []
-            for op, req in sent:
-                try:
-                    async for _ in req.response():
-                        pass
-                except NetlinkError as err:
-                    errors.append(IpvsError(op, err))
-            return errors
-
-        result: list[IpvsError] = self._sock._run_with_cleanup(run)
-        return result
+        pyroute2 encodes one message in about half a millisecond; a struct-packed message takes
+        microseconds, which is what makes 11000 entries a matter of a second."""
+        self.requests += len(ops)
+        seq0 = self._seq
+        self._seq += len(ops)
+        data = b"".join(encode_op(op, self._family, seq0 + i) for i, op in enumerate(ops))
+        self._raw.send(data)
+        errors: list[IpvsError] = []
+        pending = len(ops)
+        while pending:
+            buf = self._raw.recv(1 << 20)
+            for seq, code in parse_acks(buf):
+                i = seq - seq0
+                if 0 <= i < len(ops):
+                    pending -= 1
+                    if code:
+                        errors.append(IpvsError(ops[i], NetlinkError(-code)))
+        return errors
 
     # -- reading -----------------------------------------------------------------------------
     def read_timeouts(self) -> Timeouts:
