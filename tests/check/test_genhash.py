@@ -70,3 +70,18 @@ def test_same_digest_as_keepalived(world: World, path: str) -> None:
     assert mine.returncode == 0
     assert mine.stdout.strip() == theirs.stdout.strip()
     assert len(mine.stdout.strip()) == 32
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("path", ["/ok", "/regex"])
+def test_verbose_output_byte_identical_to_keepalived(world: World, path: str) -> None:
+    kbin = keepalived_path()
+    assert kbin is not None
+    theirs = world.cli.run([kbin, "-T", "-v", "-s", world.srv.ip, "-p", "80", "-u", path], check=False)
+    mine = ours(world, "-v", "-s", world.srv.ip, "-p", "80", "-u", path)
+
+    def masked(out: str) -> list[str]:  # the response time differs by nature
+        return [ln for ln in out.splitlines() if not ln.startswith("Global response time for ")]
+
+    assert masked(mine.stdout) == masked(theirs.stdout)
+    assert f"Global response time for [{path}] = " in mine.stdout

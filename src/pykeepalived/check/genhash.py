@@ -57,13 +57,17 @@ class _Parser(argparse.ArgumentParser):
 
 
 def dump_buffer(data: bytes) -> str:
-    """A hex dump: offset, 16 bytes in hex, the printable ASCII."""
+    """keepalived's dump_buffer: decimal offset, 16 bytes in hex split by "- ", printable ASCII."""
     out = []
     for off in range(0, len(data), 16):
         chunk = data[off:off + 16]
-        hexpart = " ".join(f"{b:02x}" for b in chunk)
+        line = f"{off:04d}  "
+        for i in range(16):
+            if i == 8:
+                line += "- " if i < len(chunk) else "  "
+            line += f"{chunk[i]:02x} " if i < len(chunk) else "   "
         text = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
-        out.append(f"{off:04x} {hexpart:<47}  {text}\n")
+        out.append(f"{line}  {text:<16}\n")
     return "".join(out)
 
 
