@@ -81,7 +81,7 @@ def test_verbose_output_byte_identical_to_keepalived(world: World, path: str) ->
     mine = ours(world, "-v", "-s", world.srv.ip, "-p", "80", "-u", path)
 
     def masked(out: str) -> list[str]:  # the response time differs by nature
-        return [ln for ln in out.splitlines() if not ln.startswith("Global response time for ")]
+        return [ln for ln in out.split("\n") if not ln.startswith("Global response time for ")]
 
     assert masked(mine.stdout) == masked(theirs.stdout)
     assert f"Global response time for [{path}] = " in mine.stdout
