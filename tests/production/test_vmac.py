@@ -5,7 +5,6 @@ keepalived's; the VMAC is removed at stop."""
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import pytest
