@@ -69,6 +69,8 @@ class Pki:
     cert: Path
     key: Path
     other_ca: Path  # a CA that did not sign the server certificate
+    client_cert: Path
+    client_key: Path  # encrypted with the password "s3cret"
 
 
 def make_pki(d: Path) -> Pki:
@@ -82,7 +84,12 @@ def make_pki(d: Path) -> Pki:
         "-out", str(d / "srv.csr"))
     run("x509", "-req", "-in", str(d / "srv.csr"), "-CA", str(d / "ca.pem"), "-CAkey", str(d / "ca.key"),
         "-CAcreateserial", "-days", "2", "-out", str(d / "srv.pem"))
-    return Pki(d / "ca.pem", d / "srv.pem", d / "srv.key", d / "other.pem")
+    # a client certificate whose key is protected by a password (the SSL block's `password`)
+    run("req", "-newkey", "rsa:2048", "-passout", "pass:s3cret", "-subj", "/CN=checker", "-keyout",
+        str(d / "cli.key"), "-out", str(d / "cli.csr"))
+    run("x509", "-req", "-in", str(d / "cli.csr"), "-CA", str(d / "ca.pem"), "-CAkey", str(d / "ca.key"),
+        "-CAcreateserial", "-days", "2", "-out", str(d / "cli.pem"))
+    return Pki(d / "ca.pem", d / "srv.pem", d / "srv.key", d / "other.pem", d / "cli.pem", d / "cli.key")
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Real servers for the checker tests, run inside a namespace: `python servers.py [--tls CERT KEY]`.
 
-HTTP on 80 (and HTTPS on 443 with --tls): /ok -> 200 "hello world\\n", /status/N -> N,
+HTTP on 80 (and HTTPS on 443, mutual TLS on 444, with --tls): /ok -> 200 "hello world\\n", /status/N -> N,
 /slow -> no answer, /empty -> close at once, /regex -> a page to match; every request's
 raw bytes are printed as `REQ <hex>`.
 SMTP on 25 ("good"), 26 (bad banner), 27 (no banner), 28 (bad HELO reply).
@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import sys
+from pathlib import Path
 
 import dns.message
 import dns.rcode
@@ -119,6 +120,12 @@ async def main() -> None:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(sys.argv[2], sys.argv[3])
         servers.append(await asyncio.start_server(http_handler, None, 443, ssl=ctx))
+        # 444: mutual TLS, the client must show a certificate of the CA next to the server's
+        mctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        mctx.load_cert_chain(sys.argv[2], sys.argv[3])
+        mctx.load_verify_locations(str(Path(sys.argv[2]).with_name("ca.pem")))
+        mctx.verify_mode = ssl.CERT_REQUIRED
+        servers.append(await asyncio.start_server(http_handler, None, 444, ssl=mctx))
     for port, mode in ((25, "good"), (26, "badbanner"), (27, "nobanner"), (28, "badhelo")):
         servers.append(await asyncio.start_server(smtp_handler(mode), None, port))
     await loop.create_datagram_endpoint(Dns, local_addr=("0.0.0.0", 53))

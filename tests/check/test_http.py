@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import ipaddress
+import ssl
 
 import pytest
 
@@ -180,3 +181,20 @@ def test_content_length_mismatch_logged_once(world: World, caplog: pytest.LogCap
     line = (f"http_check for RS [{srv}]:tcp:80 VS 192.0.2.100:80/TCP url /short: content_length (100) "
             "does not match received bytes (12)")
     assert rec.logs.count(line) == 1
+
+
+def test_ssl_block_client_certificate_with_password(world: World) -> None:
+    srv = world.srv.ip
+    pki = world.pki
+    with_cert = make_ssl_context(model.Ssl(ca=str(pki.ca), certificate=str(pki.client_cert),
+                                           key=str(pki.client_key), password="s3cret"))
+    without = make_ssl_context(model.Ssl(ca=str(pki.ca)))
+    spec = http(url("/ok", digest=HELLO_MD5), ssl=True)
+    outs = attempts_in_ns(world.cli.ns, lambda hub: [
+        checker_for(SslChecker, spec, srv, 444, hub, ssl_ctx=with_cert),
+        checker_for(SslChecker, spec, srv, 444, hub, ssl_ctx=without),
+    ])
+    assert (outs[0].ok, outs[0].detail) == (True, "MD5 digest")
+    assert outs[1].ok is False  # the server refuses us (at the handshake or the first read with TLS 1.3)
+    with pytest.raises(ssl.SSLError):
+        make_ssl_context(model.Ssl(certificate=str(pki.client_cert), key=str(pki.client_key), password="wrong"))

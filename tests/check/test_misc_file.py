@@ -187,3 +187,43 @@ def test_file_check_unweighted_nonzero_is_failure(tmp_path: Path) -> None:
         return seen
 
     assert asyncio.run(scenario()) == [False, True]
+
+
+def test_file_check_polls_without_inotify(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where inotify is unavailable the file is polled every POLL_INTERVAL."""
+    import pykeepalived.check.file as file_mod
+
+    def no_inotify() -> None:
+        raise OSError(38, "inotify_init1")
+
+    monkeypatch.setattr(file_mod, "_Inotify", no_inotify)
+    monkeypatch.setattr(file_mod, "POLL_INTERVAL", 0.2)
+    f = tmp_path / "state"
+    f.write_text("0\n")
+    tf = model.TrackFile(name="tf", file=str(f), weight=0)
+
+    async def scenario() -> list[tuple[float, bool]]:
+        import ipaddress
+        loop = asyncio.get_running_loop()
+        hub = HealthHub()
+        rs = model.RealServer(address=ipaddress.ip_address("192.0.2.50"), port=80)
+        vs = model.VirtualServer(address=ipaddress.ip_address("192.0.2.100"), port=80, real_servers=(rs,))
+        target = Target.of(vs, rs)
+        hub.add_real_server(target, rs)
+        checker = FileChecker(model.FileCheck(track_file="tf"), target, hub, track_file=tf)
+        hub.attach(checker)
+        t0 = loop.time()
+        seen: list[tuple[float, bool]] = []
+        hub.subscribe(lambda h: seen.append((loop.time() - t0, h.alive)))
+        sched = Scheduler()
+        sched.start([checker], bootstrap=0.0)
+        await asyncio.sleep(0.3)
+        f.write_text("1\n")
+        await asyncio.sleep(0.6)
+        await sched.stop()
+        assert checker._inotify is None
+        return seen
+
+    seen = asyncio.run(scenario())
+    assert [a for _, a in seen] == [False]
+    assert 0.3 <= seen[0][0] <= 0.3 + 0.2 + TOL  # noticed at the next poll
