@@ -14,6 +14,7 @@ import dataclasses
 import gc
 import logging
 import random
+import resource
 
 from pykeepalived.check.alert import Alerter, smtp_alert_enabled
 from pykeepalived.check.base import BOOTSTRAP_DELAY, Checker
@@ -107,6 +108,16 @@ def same_check(a: object, b: object) -> object:
     return a
 
 
+def raise_fd_limit(wanted: int) -> None:
+    """Every attempt in flight holds a socket: raise the soft RLIMIT_NOFILE towards `wanted`
+    (up to the hard limit), as keepalived does for large configurations."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        if target > soft:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
 class CheckerService:
     def __init__(self, checkers: list[Checker], hub: HealthHub, *, record_lateness: bool = False,
                  alerter: Alerter | None = None) -> None:
@@ -161,6 +172,7 @@ class CheckerService:
         if freeze_gc:
             gc.collect()
             gc.freeze()
+        raise_fd_limit(len(self.checkers) * 2 + 64)
         for checker in self.checkers:
             log.info("Activating healthchecker for service %s for VS %s", checker.target.fmt_rs,
                      checker.target.fmt_vs)
