@@ -4,8 +4,10 @@ assumes) in which the real `keepalived -t` runs, and the same interface set for 
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +19,18 @@ SAMPLES = Path("/work/shared/keepalived-samples/conformance")
 NS_INTERFACES = frozenset({"lo", "eth0"})
 
 
+def our_vrrp_summary(config: object) -> dict[str, dict[str, object]]:
+    """The same fields as Netns.keepalived_vrrp_dump, from our model."""
+    out: dict[str, dict[str, object]] = {}
+    for v in config.vrrp_instances:  # type: ignore[attr-defined]
+        e = v.effective
+        out[v.name] = {"state": e.state, "vrid": v.virtual_router_id, "priority": e.priority,
+                       "advert_int": e.advert_int, "version": e.version,
+                       "vips": [str(a.address).removesuffix("/32").removesuffix("/128") for a in v.virtual_ipaddress],
+                       "garp_delay": e.garp_master_delay, "preempt": not e.nopreempt, "accept": e.accept}
+    return out
+
+
 class Netns:
     def __init__(self, name: str) -> None:
         self.name = name
@@ -25,6 +39,36 @@ class Netns:
         p = subprocess.run(["ip", "netns", "exec", self.name, KEEPALIVED, "-t", "-l", "-f", str(path), *extra],
                            capture_output=True, text=True, timeout=30)
         return p.returncode, p.stderr + p.stdout
+
+    def keepalived_vrrp_dump(self, path: str | os.PathLike[str], tmp: Path, *extra: str) -> dict[str, dict[str, object]]:
+        """Run the real keepalived (VRRP only, -d) briefly and read its VRRP topology dump:
+        instance name -> wanted state, VRID, priority, advert interval (s), version, VIPs,
+        GARP delay, preempt and accept, as keepalived resolved them."""
+        p = subprocess.Popen(["ip", "netns", "exec", self.name, KEEPALIVED, "-n", "-l", "-d", "-P", *extra,
+                              "-f", str(path), "-p", str(tmp / "k.pid"), "-r", str(tmp / "v.pid")],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            out, _ = p.communicate(timeout=2)
+        except subprocess.TimeoutExpired:
+            p.send_signal(signal.SIGTERM)
+            out, _ = p.communicate(timeout=10)
+        text = "\n".join(ln[26:] if re.match(r"\w{3} \w{3} ", ln) else ln for ln in out.splitlines())
+        if "< VRRP Topology >" not in text:
+            return {}
+        topo = text.split("< VRRP Topology >", 1)[1].split("< Interfaces >", 1)[0]
+        res: dict[str, dict[str, object]] = {}
+        for block in topo.split(" VRRP Instance = ")[1:]:
+            name = block.split("\n", 1)[0].strip()
+            field = dict(re.findall(r"^\s+([A-Za-z ]+?) = (.*)$", block, re.M))
+            adv = field["Advert interval"]
+            vips = re.findall(r"^\s+(\S+) dev", block.split("Virtual IP", 1)[1], re.M) if "Virtual IP" in block else []
+            res[name] = {"state": field["Wantstate"], "vrid": int(field["Virtual Router ID"]),
+                         "priority": int(field["Priority"]),
+                         "advert_int": float(adv.split()[0]) / (1000 if "milli" in adv else 1),
+                         "version": int(field["VRRP Version"]), "vips": vips,
+                         "garp_delay": float(field["Gratuitous ARP delay"]),
+                         "preempt": field["Preempt"] == "enabled", "accept": field["Accept"] == "enabled"}
+        return res
 
     def ours_t(self, path: str | os.PathLike[str], *extra: str) -> tuple[int, str]:
         py = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "python"

@@ -2431,6 +2431,17 @@ def complete(ctx: Ctx, f: Fields, files: tuple[str, ...], interfaces: frozenset[
         else:
             dropped.append(m.VrrpInstance(**_clean(vf)))
 
+    # A sync group starts as MASTER only if every member is the address owner; otherwise members
+    # wanting MASTER start as BACKUP (2.2.7's -d shows Wantstate BACKUP for them).
+    by_name = {vi.name: i for i, vi in enumerate(instances)}
+    for g in groups:
+        members = [instances[by_name[n]] for n in g.group if n in by_name]
+        if members and not all(v.effective.address_owner for v in members):
+            for v in members:
+                if v.effective.state == "MASTER":
+                    instances[by_name[v.name]] = dataclasses.replace(
+                        v, effective=dataclasses.replace(v.effective, state="BACKUP"))
+
     # duplicate VRID on the same interface / family / destination
     seen: dict[tuple[str | None, str, int, str], str] = {}
     for vi in instances:
