@@ -65,7 +65,7 @@ class Target:
 
     @classmethod
     def of(cls, vs: model.VirtualServer, rs: model.RealServer) -> Target:
-        proto = vs.protocol if vs.fwmark is None else "TCP"
+        proto = vs.protocol
         return cls(
             key=RealServerKey(vs.key, str(rs.address), rs.port),
             rs_address=rs.address,
