@@ -34,6 +34,7 @@ HIGH, LOW = 150, 100
 # One-shot takeover times in the cycle may catch a scheduling hiccup of the shared CPU;
 # test_takeover_precision holds the strict (2 ms, repeated) bound.
 SINGLE_SHOT_SLACK = 0.003
+KEEPALIVED_BACKUP_SLACK = 0.030
 PAIRS = [("py", "py"), ("py", "ka"), ("ka", "py")]
 
 
@@ -44,6 +45,15 @@ def _pair_params() -> list[object]:
             marks = [pytest.mark.interop] if "ka" in (hi, lo) else []
             out.append(pytest.param(cell, hi, lo, marks=marks, id=f"{cell}-{hi}-{lo}"))
     return out
+
+
+def _late_bound(cell: object, backup_impl: str) -> float:
+    """How late a one-shot takeover may be. The backup's precision is what is measured: ours
+    gets the cell's tolerance (plus a little for the shared CPU); keepalived's is not ours to
+    test, so there only gross lateness (a whole extra master-down wait, i.e. our priority-0
+    advert or our last adverts not accepted) fails."""
+    tolerance = cell.tolerance + SINGLE_SHOT_SLACK  # type: ignore[attr-defined]
+    return tolerance if backup_impl == "py" else tolerance + KEEPALIVED_BACKUP_SLACK
 
 
 def _ping(client, cell) -> None:  # type: ignore[no-untyped-def]
@@ -84,7 +94,7 @@ def test_failover_cycle(lab: Lab, cell_name: str, hi_impl: str, lo_impl: str) ->
     expected = cell.master_down(LOW)
     print(f"\n[failover] {cell_name} {hi_impl}->{lo_impl} hard kill: {gap * 1000:.3f} ms "
           f"(expected {expected * 1000:.3f}, delta {(gap - expected) * 1000:+.3f})")
-    assert -0.0005 <= gap - expected <= cell.tolerance + SINGLE_SHOT_SLACK, \
+    assert -0.0005 <= gap - expected <= _late_bound(cell, lo_impl), \
         f"hard-kill takeover {gap * 1000:.2f} ms, expected {expected * 1000:.2f} ms +- {cell.tolerance * 1000:g}"
 
     # 3. the master returns and preempts (it removes its stale VIP copy first)
@@ -109,7 +119,7 @@ def test_failover_cycle(lab: Lab, cell_name: str, hi_impl: str, lo_impl: str) ->
     gap = takeover_gap(frames, src_a, src_b, after_ns=stop_ns, old_priority_zero=True)
     print(f"[failover] {cell_name} {hi_impl}->{lo_impl} priority 0: {gap * 1000:.3f} ms "
           f"(expected {cell.skew(LOW) * 1000:.3f}, delta {(gap - cell.skew(LOW)) * 1000:+.3f})")
-    assert -0.0005 <= gap - cell.skew(LOW) <= cell.tolerance + SINGLE_SHOT_SLACK, \
+    assert -0.0005 <= gap - cell.skew(LOW) <= _late_bound(cell, lo_impl), \
         f"priority-0 takeover {gap * 1000:.2f} ms, expected skew {cell.skew(LOW) * 1000:.2f} ms"
     _ping(client, cell)
 
