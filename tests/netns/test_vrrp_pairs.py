@@ -53,7 +53,9 @@ def _late_bound(cell: object, backup_impl: str) -> float:
     test, so there only gross lateness (a whole extra master-down wait, i.e. our priority-0
     advert or our last adverts not accepted) fails."""
     tolerance = cell.tolerance + SINGLE_SHOT_SLACK  # type: ignore[attr-defined]
-    return tolerance if backup_impl == "py" else tolerance + KEEPALIVED_BACKUP_SLACK
+    # at most two intervals: a rejected priority-0 advert (full master-down wait) still fails
+    slack = min(KEEPALIVED_BACKUP_SLACK, 2 * cell.advert_int)  # type: ignore[attr-defined]
+    return tolerance if backup_impl == "py" else tolerance + slack
 
 
 def _ping(client, cell) -> None:  # type: ignore[no-untyped-def]
