@@ -49,31 +49,39 @@ SCRIPT_STOP_TIMEOUT = 1.0      # keepalived gives shutdown notifies TIMER_HZ
 
 
 class FifoWriter:
-    """notify_fifo / lvs_notify_fifo: created if missing, opened read-write so no reader is needed."""
+    """notify_fifo / lvs_notify_fifo: created if missing (removed at stop), opened read-write and
+    non-blocking so that a missing reader never blocks the loop. (io/notify.py has the VRRP twin.)"""
 
     def __init__(self, paths: Sequence[str]) -> None:
         self.fds: list[int] = []
-        for path in paths:
+        self.created: list[str] = []
+        for path in dict.fromkeys(paths):
             try:
                 if not os.path.exists(path):
                     os.mkfifo(path, 0o600)
+                    self.created.append(path)
                 elif not stat.S_ISFIFO(os.stat(path).st_mode):
-                    log.error("notify FIFO %s exists and is not a FIFO", path)
+                    log.info("notify FIFO %s exists and is not a FIFO", path)
                     continue
                 self.fds.append(os.open(path, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC))
             except OSError as exc:
-                log.error("Unable to open notify FIFO %s - %s", path, exc.strerror)
+                log.info("Unable to open notify FIFO %s - %s", path, exc.strerror)
 
     def write(self, line: bytes) -> None:
         for fd in self.fds:
             with contextlib.suppress(OSError):     # a full FIFO loses the line, as in keepalived
                 os.write(fd, line)
 
-    def close(self) -> None:
+    def close(self, remove: bool = False) -> None:
         for fd in self.fds:
             with contextlib.suppress(OSError):
                 os.close(fd)
         self.fds = []
+        if remove:
+            for path in self.created:
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+            self.created = []
 
 
 class LvsRuntime:
@@ -92,6 +100,7 @@ class LvsRuntime:
         self._apply_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
         self.operations = 0          # operations sent to the backend so far (status, tests)
+        self._fifo_script: asyncio.subprocess.Process | None = None
 
     # -- start / stop ----------------------------------------------------------------------------
     async def start(self, snapshot: Sequence[Any] = ()) -> None:
@@ -107,6 +116,13 @@ class LvsRuntime:
         ops += diff(self.state.table(), live)
         await self._apply(ops, live)
         self._notify(self.state.start())
+        fifo = getattr(self.model.global_defs, "lvs_notify_fifo", None)
+        if fifo is not None and fifo.script is not None:
+            try:      # lvs_notify_fifo_script: the FIFO path is its last argument; SIGTERM at stop
+                self._fifo_script = await asyncio.create_subprocess_exec(
+                    *fifo.script.args, fifo.name, stdin=asyncio.subprocess.DEVNULL, start_new_session=True)
+            except OSError as exc:
+                log.info("Failed to exec lvs_notify_fifo_script %s - %s", fifo.script.cmd, exc.strerror)
 
     async def stop(self) -> None:
         ops, notes = self.state.stop(release=self.release_on_stop)
@@ -116,7 +132,13 @@ class LvsRuntime:
         scripts = [n.script for n in notes if n.script]
         await asyncio.gather(*(_run_script(s, SCRIPT_STOP_TIMEOUT) for s in scripts))
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
-        self.fifo.close()
+        if self._fifo_script is not None and self._fifo_script.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self._fifo_script.terminate()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(SCRIPT_STOP_TIMEOUT):
+                    await self._fifo_script.wait()
+        self.fifo.close(remove=True)
 
     async def reload(self, model: Any, snapshot: Sequence[Any] = ()) -> None:
         """keepalived's clear_diff_services: keep the state of what stays, change only what changed.
