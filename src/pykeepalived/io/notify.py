@@ -392,8 +392,9 @@ class Notifier:
         line = fifo_line(note)
         for fifo in self.fifos:
             fifo.write(line)
+        # keepalived 2.2.7 sends no email for STOP: it exits before the mail goes out.
         if self.smtp is not None and scripts is not None and scripts.smtp and \
-                note.state in ("MASTER", "BACKUP", "FAULT", "STOP"):
+                note.state in ("MASTER", "BACKUP", "FAULT"):
             self.smtp.vrrp_alert(note)
 
     async def stop(self) -> None:
@@ -420,15 +421,41 @@ class SmtpAlerter:
         self.gd = gd
         self.router_id = gd.router_id or socket.gethostname()
         self.tasks: set[asyncio.Task[None]] = set()
+        self.last: dict[tuple[str, str], str] = {}
+        self._previous: asyncio.Task[None] | None = None
 
     def vrrp_alert(self, note: Notify) -> None:
-        what = "VRRP Instance" if note.kind == "INSTANCE" else "VRRP Group"
-        subject = f"[{self.router_id}] {what} {note.name} - Entering {note.state} state"
-        body = {"MASTER": f"=> {what} is now owning VRRP VIPs <=",
-                "BACKUP": f"=> {what} is nolonger owning VRRP VIPs <=",
-                "FAULT": f"=> {what} is in FAULT state <=",
-                "STOP": f"=> {what} is stopping <="}[note.state]
-        task = asyncio.get_running_loop().create_task(self.send(subject, body))
+        """keepalived's vrrp_smtp_notifier / vrrp_sync_smtp_notifier texts; one email per
+        state (a repeated state is not mailed again), FAULT skipped with no_email_faults."""
+        if note.state == "FAULT" and self.gd.no_email_faults:
+            return
+        key = (note.kind, note.name)
+        if self.last.get(key) == note.state:
+            return
+        self.last[key] = note.state
+        if note.kind == "INSTANCE":
+            what = "VRRP Instance"
+            body = {"MASTER": "=> VRRP Instance is now owning VRRP VIPs <=",
+                    "BACKUP": "=> VRRP Instance is no longer owning VRRP VIPs <=",
+                    "FAULT": "=> VRRP Instance is no longer owning VRRP VIPs <=",
+                    "STOP": "=> VRRP Instance stopping <="}[note.state]
+        else:
+            what = "VRRP Group"
+            body = {"MASTER": "=> All VRRP group instances are now in MASTER state <=",
+                    "BACKUP": "=> All VRRP group instances are now in BACKUP state <=",
+                    "FAULT": "=> All VRRP group instances are now in FAULT state <=",
+                    "STOP": "=> All VRRP group instances stopping <="}[note.state]
+        action = "Stopping" if note.state == "STOP" else f"Entering {note.state} state"
+        subject = f"[{self.router_id}] {what} {note.name} - {action}"
+        previous = self._previous
+
+        async def send_in_order() -> None:
+            if previous is not None and not previous.done():
+                await asyncio.wait([previous])
+            await self.send(subject, body)
+
+        task = asyncio.get_running_loop().create_task(send_in_order())
+        self._previous = task
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
@@ -443,6 +470,7 @@ class SmtpAlerter:
         try:
             async with asyncio.timeout(gd.smtp_connect_timeout):
                 reader, writer = await asyncio.open_connection(gd.smtp_server, gd.smtp_port)
+                log.info("Remote SMTP server [%s]:%d connected.", gd.smtp_server, gd.smtp_port)
                 try:
                     await self._dialog(reader, writer, sender, subject, body)
                 finally:
@@ -480,7 +508,7 @@ class SmtpAlerter:
         headers = [f"Date: {email.utils.formatdate(localtime=True)}", f"From: {sender}",
                    f"Subject: {subject}", "X-Mailer: Keepalived",
                    "To: " + ", ".join(gd.notification_email), ""]
-        lines = [*headers, *body.splitlines()]
+        lines = [*headers, *body.splitlines(), ""]
         data = "\r\n".join("." + ln if ln.startswith(".") else ln for ln in lines)
         await command(data + "\r\n.", "250")
         await command("QUIT", "221")
