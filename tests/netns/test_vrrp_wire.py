@@ -68,3 +68,50 @@ def test_adverts_identical_to_keepalived(lab: Lab, cell_name: str) -> None:
     py_zero = [f for f in py if f.vrrp.priority == 0]     # type: ignore[union-attr]
     assert len(py_zero) == len(ka_zero) == 1
     assert py_zero[0].payload == ka_zero[0].payload
+
+
+VIP_OPTIONS_CONF = """
+vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 51
+    priority 255
+    advert_int 0.1
+    version 3
+    virtual_ipaddress {
+        192.0.2.100/24 brd 192.0.2.255 dev eth0 scope global label eth0:vip
+        192.0.2.101/32 scope link
+        198.18.0.1/24 brd + label eth0:two
+    }
+    virtual_ipaddress_excluded {
+        2001:db8::100/128
+        2001:db8::101/64 preferred_lft forever
+        2001:db8::102/64 nodad noprefixroute
+    }
+}
+"""
+VIPS = ("192.0.2.100", "192.0.2.101", "198.18.0.1", "2001:db8::100", "2001:db8::101", "2001:db8::102")
+FIELDS = ("prefixlen", "broadcast", "scope", "label", "preferred_life_time", "valid_life_time", "nodad",
+          "noprefixroute", "dynamic", "deprecated")
+
+
+def _vip_table(lab: Lab, impl: str) -> dict[str, dict[str, object]]:
+    import json
+
+    a = lab.hosts["a"]
+    d = start(a, impl, VIP_OPTIONS_CONF)
+    d.wait_state("VI_1", "MASTER", timeout=10)
+    time.sleep(0.5)
+    info = json.loads(a.run(["ip", "-j", "addr", "show", "dev", "eth0"]).stdout)[0]["addr_info"]
+    d.stop()
+    return {x["local"]: {k: x.get(k) for k in FIELDS} for x in info if x["local"] in VIPS}
+
+
+def test_vip_options_as_keepalived_sets_them(lab: Lab) -> None:
+    """brd, brd +, scope, label, /128 deprecated unless preferred_lft forever, nodad,
+    noprefixroute: the kernel ends up with the same addresses under both daemons."""
+    lab.add_hosts("a")
+    ka = _vip_table(lab, "ka")
+    py = _vip_table(lab, "py")
+    assert set(ka) == set(VIPS), f"keepalived installed {sorted(ka)}"
+    assert py == ka
+    assert not lab.hosts["a"].has_address("192.0.2.100")   # both removed them at stop
