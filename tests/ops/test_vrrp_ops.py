@@ -144,17 +144,22 @@ def test_broken_reload_keeps_everything_running_and_names_file_line(lab: Lab) ->
 
 
 @pytest.mark.slow
-def test_good_reload_reaches_the_child_which_keeps_running(lab: Lab) -> None:
+def test_good_reload_reaches_the_child_which_applies_it(lab: Lab) -> None:
+    """A reload that adds an instance: the same VRRP process starts it, VI_1 is untouched."""
     r1 = lab.add_host("r1")
     d = Daemon(r1, conf(150))
     d.wait_log(r"\(VI_1\) Entering MASTER STATE", 20)
     child = d.child()
-    d.conf.write_text(conf(150, vips=f"{VIP}/24\n    192.0.2.101/24"))
+    second = conf(150).split("vrrp_instance", 1)[1].replace("VI_1", "VI_2").replace("virtual_router_id 51", "virtual_router_id 52")
+    second = second.replace(f"{VIP}/24", "192.0.2.101/24")
+    d.conf.write_text(conf(150) + "vrrp_instance" + second)
     d.signal(signal.SIGHUP)
     d.wait_log(r"Reload finished", 10)
-    time.sleep(2)
+    d.wait_log(r"\(VI_2\) Entering MASTER STATE", 15)
+    wait_until(lambda: r1.has_address("192.0.2.101"), 5)
     assert d.proc.alive and d.child() == child      # the same VRRP process, not a restart
     assert r1.has_address(VIP)
+    assert not re.search(r"\(VI_1\) Entering", d.log().split("Reloading ...")[-1])
 
 
 def _counts_from_capture(frames: list[Frame], src: str) -> int:
