@@ -408,3 +408,44 @@ def test_second_start_and_pid_files_match_keepalived(lab: Lab) -> None:
         results[impl] = (again.returncode, last, modes, gone)
     assert results["pykeepalived"] == results["keepalived"]
     assert results["keepalived"] == (0, "daemon is already running", ("0o644", "0o644"), (False, False))
+
+
+@pytest.mark.interop
+@pytest.mark.slow
+def test_live_json_and_stats_have_keepalived_layout(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same instance under keepalived 2.2.7 and under pykeepalived (own VRIDs on one LAN):
+    the JSON dumps have the same keys in the same order with the same types and, apart from
+    identity and timing, the same values; the stats files have the same lines."""
+    r1, r2 = lab.add_hosts("r1", "r2")
+    their_tmp = lab.workdir / "theirs-tmp"
+    their_tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(their_tmp))
+    theirs = r1.keepalived(conf(150))
+    monkeypatch.delenv("TMPDIR")
+    ours = Daemon(r2, conf(150).replace("virtual_router_id 51", "virtual_router_id 52")
+                  .replace(f"{VIP}/24", "192.0.2.101/24"), name="ours")
+    theirs.wait_state("VI_1", "MASTER", 20)
+    ours.wait_log(r"\(VI_1\) Entering MASTER STATE", 20)
+    time.sleep(2)
+    for sig in (signal.SIGRTMIN + 2, signal.SIGUSR2):
+        ours.signal(sig)
+        os.kill(theirs.pid, sig)
+    files = [d / n for d in (their_tmp, ours.tmp) for n in ("keepalived.json", "keepalived.stats")]
+    wait_until(lambda: all(f.exists() and f.stat().st_size for f in files), 10)
+
+    a = json.loads((their_tmp / "keepalived.json").read_text())[0]
+    b = json.loads((ours.tmp / "keepalived.json").read_text())[0]
+    for part in ("data", "stats"):
+        assert list(a[part]) == list(b[part]), part
+        assert {k: type(v).__name__ for k, v in a[part].items()} == {k: type(v).__name__ for k, v in b[part].items()}
+    differ = {"vrid", "ifp_ifname", "last_transition", "vips"}
+    assert {k: v for k, v in a["data"].items() if k not in differ} == \
+        {k: v for k, v in b["data"].items() if k not in differ}
+    assert a["data"]["vips"] == [f"{VIP}/24 dev eth0 scope global set"]
+    assert b["data"]["vips"] == ["192.0.2.101/24 dev eth0 scope global set"]
+    assert a["stats"]["become_master"] == b["stats"]["become_master"] == 1
+
+    def labels(path: Path) -> list[str]:
+        return [line.split(":")[0] for line in path.read_text().splitlines()]
+
+    assert labels(their_tmp / "keepalived.stats") == labels(ours.tmp / "keepalived.stats")
