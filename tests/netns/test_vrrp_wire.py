@@ -20,7 +20,9 @@ from harness.pcap import Frame
 pytestmark = [pytest.mark.privileged, pytest.mark.interop, pytest.mark.timeout(60)]
 
 
-def _run(lab: Lab, impl: str, config: str, src: str, count: int, interval: float) -> list[Frame]:
+def _run(lab: Lab, impl: str, config: str, src: str, count: int,
+         interval: float) -> tuple[list[Frame], list[bytes]]:
+    """The daemon's adverts, and its gratuitous ARP / unsolicited NA frames (raw)."""
     a = lab.hosts["a"]
     cap = lab.capture(name=f"wire-{impl}")
     d = start(a, impl, config)
@@ -28,7 +30,10 @@ def _run(lab: Lab, impl: str, config: str, src: str, count: int, interval: float
     time.sleep(count * interval + 0.05)
     d.stop()
     time.sleep(0.1)
-    return adverts(cap.stop(), src)
+    frames = cap.stop()
+    mac = a.mac()
+    l2 = [f.raw for f in frames if f.src_mac == mac and (f.arp is not None or f.na is not None)]
+    return adverts(frames, src), l2
 
 
 def _header_fields(f: Frame) -> tuple[object, ...]:
@@ -51,7 +56,11 @@ def test_adverts_identical_to_keepalived(lab: Lab, cell_name: str) -> None:
     src = source_of(a, cell)
     count = 3 if cell.version == 2 else 5
     got = {impl: _run(lab, impl, config, src, count, cell.advert_int) for impl in ("ka", "py")}
-    ka, py = got["ka"], got["py"]
+    (ka, ka_l2), (py, py_l2) = got["ka"], got["py"]
+    # gratuitous ARPs / unsolicited NAs: same frames, same number (garp_master_repeat per VIP)
+    assert ka_l2, "keepalived sent no GARP/NA"
+    assert sorted(py_l2) == sorted(ka_l2), \
+        f"GARP/NA differ:\n keepalived   {[f.hex() for f in ka_l2[:2]]}\n pykeepalived {[f.hex() for f in py_l2[:2]]}"
     assert len(ka) >= count and len(py) >= count, f"too few adverts: keepalived {len(ka)}, pykeepalived {len(py)}"
     ka_live = [f for f in ka if f.vrrp.priority == 255]   # type: ignore[union-attr]
     py_live = [f for f in py if f.vrrp.priority == 255]   # type: ignore[union-attr]
