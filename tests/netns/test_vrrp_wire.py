@@ -32,7 +32,9 @@ def _run(lab: Lab, impl: str, config: str, src: str, count: int,
     time.sleep(0.1)
     frames = cap.stop()
     mac = a.mac()
-    l2 = [f.raw for f in frames if f.src_mac == mac and (f.arp is not None or f.na is not None)]
+    l2 = [f.raw for f in frames if f.src_mac == mac and (
+        (f.arp is not None and f.arp.sender_ip == f.arp.target_ip)      # gratuitous, not a lookup
+        or (f.na is not None and not f.na.solicited))]
     return adverts(frames, src), l2
 
 
