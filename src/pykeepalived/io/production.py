@@ -17,14 +17,16 @@ FaultChanged / PriorityChanged events that go through `dispatch` like any other 
 from __future__ import annotations
 
 import logging
+import weakref
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pykeepalived.config.model import VrrpInstance
 from pykeepalived.core.actions import Action, AddVips, Notify, RemoveVips
-from pykeepalived.core.events import Event, Startup
+from pykeepalived.core.events import Event, FaultChanged, Startup
 from pykeepalived.core.sync_group import SyncGroup
-from pykeepalived.core.track import Track, Tracking
-from pykeepalived.core.vrrp import VirtualRouter
+from pykeepalived.core.track import ScriptState, Track, Tracking
+from pykeepalived.core.vrrp import State, VirtualRouter
 from pykeepalived.io.firewall import Firewall
 from pykeepalived.io.notify import Notifier, ScriptRunner
 from pykeepalived.io.routes import RouteManager
@@ -36,6 +38,20 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Pairs = list[tuple["Instance", list[Action]]]
+
+
+@dataclass(slots=True)
+class _Carry:
+    """What a reload hands from the old Production to the new one: kernel state we installed
+    and tracker results, so that a reload neither flaps instances nor duplicates rules."""
+
+    firewall: Firewall
+    masters: set[str]
+    values: dict[tuple[str, str], bool | int | None] = field(default_factory=dict)
+    scripts: dict[str, ScriptState] = field(default_factory=dict)
+
+
+_carried: weakref.WeakKeyDictionary[Any, _Carry] = weakref.WeakKeyDictionary()
 
 
 def build_tracking(vi: VrrpInstance, rt_config: Any) -> Tracking:
@@ -86,9 +102,23 @@ class Production:
         for name in self.trackers.insecure:     # dropped at load: it no longer affects anything
             for tracking in self.tracking.values():
                 tracking.update("script", name, True)
-        self.firewall = Firewall(config.global_defs)
         self.routes = RouteManager(runtime.netlink, runtime.interfaces)
-        self.masters: set[str] = set()          # instances whose routes/rules are installed
+        carry = _carried.pop(runtime, None)
+        self.reloaded = carry is not None
+        self.values: dict[tuple[str, str], bool | int | None] = {}   # last result of every tracker
+        if carry is None:
+            self.firewall = Firewall(config.global_defs)
+            self.masters: set[str] = set()      # instances whose routes/rules are installed
+        else:
+            self.firewall, self.masters = carry.firewall, carry.masters
+            for st in self.trackers.scripts:
+                old = carry.scripts.get(st.spec.name)
+                if old is not None and (old.rise, old.fall) == (st.state.rise, st.state.fall):
+                    st.state = old
+            for (kind, name), value in carry.values.items():
+                self.values[(kind, name)] = value
+                for tracking in self.tracking.values():
+                    tracking.update(kind, name, value)
 
     # ------------------------------------------------------------------ start
 
@@ -96,14 +126,21 @@ class Production:
         """Initial tracker state (silently, before Startup), then Startup for every instance,
         sync groups as a unit.  Returns (instance, actions) in the order to perform them."""
         self.notifier.start()
+        pending: list[tuple[Instance, Event]] = []
         for name, tracking in self.tracking.items():
             inst = self._inst(name)
             for t in tracking.tracks.values():
                 if t.kind == "interface":
                     iface = self.rt.interfaces.get(t.name)
                     tracking.update("interface", t.name, iface is not None and iface.up)
-            for ev in tracking.initial_events():
-                inst.router.handle(ev, now)
+            initial = tracking.initial_events()
+            if inst.router.state == State.INIT:
+                for ev in initial:
+                    inst.router.handle(ev, now)         # applied silently before Startup
+            else:
+                running = [ev for ev in initial if not (isinstance(ev, FaultChanged) and ev.initial)]
+                for ev in running:                      # a reload: the router is running
+                    pending.append((inst, ev))
         out: Pairs = []
         started: set[str] = set()
         for inst in self.rt.instances:
@@ -114,12 +151,18 @@ class Production:
             if sg is None:
                 started.add(name)
                 out.append((inst, inst.router.handle(Startup(), now)))
+            elif all(r.state != State.INIT for r in sg.members):
+                started.update(r.name for r in sg.members)
+                sg._group_state_change()                # a reload: adopt the group's state silently
             else:
                 started.update(r.name for r in sg.members)
                 out += [(self.by_router[r], actions) for r, actions in sg.start(now)]
+        for inst, event in pending:
+            out += self.dispatch(inst, event, now)
         self.trackers.start()
-        self.firewall.add_vmacs(self.rt.vmacs.pairs())
-        self._spawn(self.routes.start_static(self.rt.config))
+        if not self.reloaded:
+            self.firewall.add_vmacs(self.rt.vmacs.pairs())
+            self._spawn(self.routes.start_static(self.rt.config))
         return out
 
     def _inst(self, name: str) -> Instance:
@@ -143,6 +186,7 @@ class Production:
         self._update(kind, name, value, self.rt.clock())
 
     def _update(self, kind: str, name: str, value: bool | int | None, now: float) -> None:
+        self.values[(kind, name)] = value
         for vi_name, tracking in self.tracking.items():
             events = tracking.update(kind, name, value)
             if events:
@@ -189,8 +233,14 @@ class Production:
     # ------------------------------------------------------------------ stop
 
     async def stop(self) -> None:
+        """At exit: tear everything down.  On a reload (the runtime is not stopping) the
+        kernel state stays and is handed to the next Production with the tracker results."""
         self.trackers.stop()
         await self.notifier.stop()
+        if not self.rt.stopping.done():
+            _carried[self.rt] = _Carry(self.firewall, self.masters, dict(self.values),
+                                       {st.spec.name: st.state for st in self.trackers.scripts})
+            return
         await self.routes.stop_static(self.rt.config)
         await self.firewall.close()
         await self.rt.vmacs.remove()
