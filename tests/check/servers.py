@@ -38,6 +38,8 @@ async def http_handler(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
     except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
         writer.close()
         return
+    peer = writer.get_extra_info("peername")
+    print(f"PEER {peer[0]} {peer[1]}", flush=True)
     print("REQ " + req.hex(), flush=True)
     path = req.split(b" ", 2)[1].decode()
     if path == "/slow":

@@ -4,6 +4,7 @@ retry x delay_before_retry timing of the down decision (with tolerances, never s
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 from pathlib import Path
 
 import pytest
@@ -144,3 +145,35 @@ def test_suspended_checker_does_nothing(world: World) -> None:
     rec = run_checks(world.cli.ns, build, address=srv, port=81, duration=1.0)
     assert rec.attempts == [] and rec.events == []
     assert [h.alive for h in rec.snapshot] == [True]
+
+
+def test_connection_options_apply_on_the_wire(world: World) -> None:
+    """bindto/bind_port choose the source, fwmark marks the socket (an nft rule on the mark
+    rejects it), bind_if pins the device, connect_ip/connect_port override the real server."""
+    from conftest import attempts_in_ns, checker_for
+
+    srv, cli = world.srv.ip, world.cli.ip
+    world.cli.nft("add table inet mark7\n"
+                  "add chain inet mark7 out { type filter hook output priority 0; policy accept; }\n"
+                  "add rule inet mark7 out meta mark 7 tcp dport 80 reject with tcp reset")
+    try:
+        outs = attempts_in_ns(world.cli.ns, lambda hub: [
+            checker_for(TcpChecker, tcp(bindto=ipaddress.ip_address(cli), bind_port=40123), srv, 80, hub),
+            checker_for(TcpChecker, tcp(fwmark=7), srv, 80, hub),
+            checker_for(TcpChecker, tcp(fwmark=8), srv, 80, hub),
+            checker_for(TcpChecker, tcp(bind_if="eth0"), srv, 80, hub),
+            checker_for(TcpChecker, tcp(bind_if="lo", connect_timeout=0.5), srv, 80, hub),
+            checker_for(TcpChecker, tcp(connect_ip=ipaddress.ip_address(srv), connect_port=80), "192.0.2.99", 81,
+                        hub),
+        ])
+    finally:
+        world.cli.run(["nft", "delete", "table", "inet", "mark7"], check=False)
+    assert [o.ok for o in outs] == [True, False, True, True, False, True]
+    # the plain TCP check sends no request; the source shows through an HTTP request with the same options
+    from pykeepalived.check.http import HttpChecker
+    before = world.servers.stdout().count("PEER ")
+    spec = model.HttpGet(urls=(model.Url(path="/ok"),), bindto=ipaddress.ip_address(cli), bind_port=40124,
+                         connect_timeout=1.0)
+    assert attempts_in_ns(world.cli.ns, lambda hub: [checker_for(HttpChecker, spec, srv, 80, hub)])[0].ok
+    peers = [ln for ln in world.servers.stdout().splitlines() if ln.startswith("PEER ")][before:]
+    assert peers == [f"PEER {cli} 40124"]
