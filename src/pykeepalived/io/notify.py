@@ -197,7 +197,7 @@ class ScriptRunner:
         return Prepared((program, *script.args[1:]), script.cmd, creds)
 
     def spawn(self, prepared: Prepared, extra: Sequence[str] = (), *, timeout: float | None = None,
-              term_timeout: float = KILL_GRACE) -> Child | None:
+              term_timeout: float | None = None) -> Child | None:
         """Start `prepared` with `extra` arguments appended.  After `timeout` seconds the
         process group gets SIGTERM, and SIGKILL `term_timeout` later."""
         loop = asyncio.get_running_loop()
@@ -220,8 +220,9 @@ class ScriptRunner:
         except OSError:
             loop.call_later(0.05, self._poll, child)
         if timeout is not None:
+            grace = KILL_GRACE if term_timeout is None else term_timeout
             child.kill_handles.append(loop.call_later(timeout, child.signal_group, signal.SIGTERM))
-            child.kill_handles.append(loop.call_later(timeout + term_timeout, child.signal_group, signal.SIGKILL))
+            child.kill_handles.append(loop.call_later(timeout + grace, child.signal_group, signal.SIGKILL))
         return child
 
     def _poll(self, child: Child) -> None:
