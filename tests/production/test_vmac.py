@@ -5,6 +5,7 @@ keepalived's; the VMAC is removed at stop."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -97,3 +98,26 @@ def test_vmac_interface_same_as_keepalived(lab: Lab) -> None:
         assert _vmac(host) is None, f"{impl} left vrrp.51 behind"
     assert seen["py"] == seen["ka"]
     assert seen["py"][:3] == (VMAC, "macvlan", "private")
+
+
+@pytest.mark.parametrize("xmit_base", [False, True])
+@pytest.mark.parametrize("impl", ["py", pytest.param("ka", marks=pytest.mark.interop)])
+def test_advert_source_mac(lab: Lab, impl: str, xmit_base: bool) -> None:
+    """Adverts come from the virtual MAC, or from the base interface's MAC with vmac_xmit_base;
+    the VIP and its gratuitous ARPs are on the VMAC either way."""
+    a, c = lab.add_hosts("a", "c")
+    _prepare(a)
+    extra = "    use_vmac\n" + ("    vmac_xmit_base\n" if xmit_base else "")
+    conf = global_defs("router_id a") + instance("VI_1", 51, 150, [f"{VIP}/24"], extra=extra)
+    cap = lab.capture()
+    d = start(a, impl, conf)
+    d.wait_state("VI_1", "MASTER", timeout=15)
+    wait_until(lambda: a.has_address(VIP, "vrrp.51") or None, 3, message="VIP on vrrp.51")
+    time.sleep(1.5)
+    frames = cap.stop()
+    adverts = {f.src_mac for f in frames if f.vrrp is not None}
+    garps = {f.src_mac for f in frames if f.ethertype == 0x0806}
+    assert adverts == {a.mac() if xmit_base else VMAC}
+    assert garps == {VMAC}
+    assert _client_mac(c) == VMAC
+    d.stop()

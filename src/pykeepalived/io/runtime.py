@@ -238,7 +238,7 @@ class VrrpRuntime:
         iface = self.interfaces.get(ifname)
         if iface is None:
             raise StartupError(f"({vi.name}) interface {ifname} does not exist")
-        params = router_params(vi, gd, log_detail)
+        params = self.vmacs.params(vi, router_params(vi, gd, log_detail))
         family = socket.AF_INET if params.family == 4 else socket.AF_INET6
         src_text = params.source_address
         if src_text is None:

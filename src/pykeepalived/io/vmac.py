@@ -20,6 +20,7 @@ What keepalived 2.2.7 does, observed in a namespace and done the same way here:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from dataclasses import dataclass
 
@@ -27,6 +28,7 @@ from pyroute2 import AsyncIPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from pykeepalived.config.model import Config, VrrpInstance
+from pykeepalived.core.params import RouterParams, VipSpec
 from pykeepalived.io.netlink import Interface, Netlink
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,7 @@ class VmacSpec:
     name: str
     base: str
     mac: str
+    xmit_base: bool = False     # vmac_xmit_base: adverts on the base interface, VIPs on the VMAC
 
 
 def vmac_spec(vi: VrrpInstance, config: Config) -> VmacSpec | None:
@@ -52,7 +55,7 @@ def vmac_spec(vi: VrrpInstance, config: Config) -> VmacSpec | None:
     elif len(mac.split(":")) == 5:
         mac = f"{mac}:{vrid:02x}"
     name = vi.use_vmac.name or f"{gd.vmac_prefix}.{vrid}"
-    return VmacSpec(vi.name, name, vi.interface or gd.default_interface, mac.lower())
+    return VmacSpec(vi.name, name, vi.interface or gd.default_interface, mac.lower(), vi.vmac_xmit_base)
 
 
 def _sysctl(ifname: str, key: str, value: int, family: str = "ipv4") -> None:
@@ -71,8 +74,20 @@ class Vmacs:
         self.created: list[str] = []
 
     def ifname(self, vi: VrrpInstance) -> str | None:
+        """The interface the instance advertises on: its VMAC, unless vmac_xmit_base."""
         spec = self.specs.get(vi.name)
-        return None if spec is None else spec.name
+        return None if spec is None or spec.xmit_base else spec.name
+
+    def params(self, vi: VrrpInstance, params: RouterParams) -> RouterParams:
+        """With vmac_xmit_base the VIPs (and so their GARPs) still go on the VMAC."""
+        spec = self.specs.get(vi.name)
+        if spec is None or not spec.xmit_base:
+            return params
+
+        def on_vmac(vips: tuple[VipSpec, ...]) -> tuple[VipSpec, ...]:
+            return tuple(v if v.dev is not None else dataclasses.replace(v, dev=spec.name) for v in vips)
+
+        return dataclasses.replace(params, vips=on_vmac(params.vips), evips=on_vmac(params.evips))
 
     async def create(self) -> None:
         for spec in self.specs.values():
