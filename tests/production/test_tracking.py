@@ -270,3 +270,44 @@ def test_reload_keeps_tracking_and_kernel_state(lab: Lab, sdir: ScriptDir, chang
                    message="virtual route left after FAULT")
     finally:
         fifo.close()
+
+
+def _priority_scenario(impl: str, sdir: ScriptDir, tag: str) -> bytes:
+    """a (impl, 150, track_interface eth1 weight -60, priority-change events) against b
+    (keepalived, 100): eth1 down moves the master to b, eth1 up brings it back."""
+    fifo = sdir.fifo(f"fifo-{tag}")
+    track = "    track_interface {\n        eth1 weight -60\n    }\n"
+    conf_a = (global_defs("router_id a", f"notify_fifo {fifo.path}", "vrrp_notify_priority_changes true")
+              + instance("VI_1", 51, 150, [VIP1], extra=track))
+    conf_b = global_defs("router_id b") + instance("VI_1", 51, 100, [VIP1])
+    try:
+        with Lab() as lab:
+            lab.add_lan()
+            a = lab.add_host("a", lans=(0, 1))
+            b = lab.add_host("b")
+            da = start(a, impl, conf_a)
+            fifo.wait_line('INSTANCE "VI_1" MASTER 150', timeout=15)
+            db = start(b, "ka", conf_b)
+            db.wait_state("VI_1", "BACKUP", timeout=10)
+            time.sleep(1)
+            a.set_link(False, "eth1")
+            fifo.wait_line('INSTANCE "VI_1" BACKUP 90', timeout=10)
+            db.wait_state("VI_1", "MASTER", timeout=5)
+            time.sleep(1)
+            a.set_link(True, "eth1")
+            fifo.wait_line('INSTANCE "VI_1" MASTER 150', timeout=10, count=2)
+            wait_count(db, r"\(VI_1\) Entering BACKUP STATE$", 1, timeout=5)
+            time.sleep(1.5)
+            da.stop()
+            time.sleep(0.3)
+            return fifo.read()
+    finally:
+        fifo.close()
+
+
+@pytest.mark.interop
+def test_weighted_interface_priority_fifo_identical_to_keepalived(sdir: ScriptDir) -> None:
+    ours = _priority_scenario("py", sdir, "py")
+    theirs = _priority_scenario("ka", sdir, "ka")
+    assert b'MASTER_PRIORITY 90' in theirs, theirs.decode()
+    assert ours == theirs, f"pykeepalived:\n{ours.decode()}\nkeepalived 2.2.7:\n{theirs.decode()}"
