@@ -181,6 +181,7 @@ class NftBackend:
         self.table = table
         self.nft = nft
         self.requests = 0        # nft transactions run
+        self._known: Table | None = None     # our table as last read or written (the table is ours alone)
         self._ensure_base()
 
     def close(self) -> None:
@@ -216,7 +217,7 @@ class NftBackend:
         """All operations in one atomic nft transaction; on refusal nothing changes and the error is returned."""
         if not ops:
             return []
-        before = self.read()
+        before = self._known if self._known is not None else self.read()
         try:
             after = apply_ops(before, ops)
         except KeyError as exc:
@@ -259,7 +260,9 @@ class NftBackend:
             self._run(["-f", "-"], "\n".join(lines) + "\n")
         except NftError as exc:
             log.error("nftables LVS: %s", exc)
+            self._known = None
             return [exc]
+        self._known = after
         return []
 
     # -- read ---------------------------------------------------------------------------------------
@@ -293,6 +296,7 @@ class NftBackend:
                     dests[DestKey(f[2], int(f[3]))] = DestAttrs(Fwd(n[0]), *n[1:])
             if key is not None and attrs is not None:
                 services[key] = Service(attrs, dests)
+        self._known = Table(services, Timeouts())
         if keys is not None:
             wanted = set(keys)
             services = {k: v for k, v in services.items() if k in wanted}
