@@ -9,7 +9,7 @@ schedule on its ideal grid. Neither allocates a Python object per advert sent.
 
 from libc.stdlib cimport malloc, calloc, realloc, free
 from libc.string cimport memcpy, memset
-from libc.errno cimport errno, EINTR, EAGAIN
+from libc.errno cimport errno, EINTR, EAGAIN, ENOBUFS
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.math cimport floor, INFINITY
 from cpython.bytes cimport PyBytes_FromStringAndSize
@@ -76,6 +76,18 @@ cdef extern from "<time.h>" nogil:
     int CLOCK_MONOTONIC
     int CLOCK_REALTIME
     int clock_gettime(int clk, timespec *tp)
+
+cdef extern from "<poll.h>" nogil:
+    struct pollfd:
+        int fd
+        short events
+        short revents
+    int poll(pollfd *fds, unsigned long nfds, int timeout)
+    short POLLOUT
+
+cdef enum:
+    TX_FULL_WAITS = 20       # at most this many short waits per flush ...
+    TX_FULL_WAIT_MS = 1      # ... of this long, before a message is dropped
 
 cdef enum:
     SOL_SOCKET_ = 1
@@ -295,6 +307,8 @@ cdef class AdvertSocket:
         cdef int q, r, flags
         cdef unsigned int i, n
         cdef int sent = 0
+        cdef int waits = 0
+        cdef pollfd pfd
         for q in range(2):
             n = self.tx_n[q]
             flags = MSG_DONTROUTE if q == 1 else 0
@@ -304,6 +318,14 @@ cdef class AdvertSocket:
                     r = sendmmsg(self.fd, self.tx_msgs[q] + i, n - i, flags)
                 if r < 0:
                     if errno == EINTR:
+                        continue
+                    if (errno == EAGAIN or errno == ENOBUFS) and waits < TX_FULL_WAITS:
+                        # socket buffer full (a burst of many instances): let it drain briefly
+                        waits += 1
+                        pfd.fd = self.fd
+                        pfd.events = POLLOUT
+                        with nogil:
+                            poll(&pfd, 1, TX_FULL_WAIT_MS)
                         continue
                     self.tx_errors += 1
                     self.last_errno = errno

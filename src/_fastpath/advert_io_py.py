@@ -23,6 +23,7 @@ import errno as _errno
 import heapq
 import math
 import os
+import select
 import socket
 import struct
 import sys
@@ -134,6 +135,25 @@ class _Packet:
         self.address = address
         self.ancillary = ancillary
         self.flags = flags
+
+
+TX_FULL_WAITS = 20
+TX_FULL_WAIT_S = 0.001
+
+
+def _send_waiting(sock: socket.socket, p: _Packet) -> None:
+    """sendmsg, waiting briefly while the socket buffer is full (a burst of many instances)."""
+    for _ in range(TX_FULL_WAITS):
+        try:
+            sock.sendmsg([p.data], p.ancillary, p.flags, p.address)
+            return
+        except (BlockingIOError, InterruptedError):
+            select.select([], [sock], [], TX_FULL_WAIT_S)
+        except OSError as exc:
+            if exc.errno != _errno.ENOBUFS:
+                raise
+            select.select([], [sock], [], TX_FULL_WAIT_S)
+    sock.sendmsg([p.data], p.ancillary, p.flags, p.address)
 
 
 class _Slot:
@@ -262,7 +282,7 @@ class AdvertSender:
                 s.ip_id = (s.ip_id + 1) & 0xFFFF or 1
                 struct.pack_into("!H", p.data, 4, s.ip_id)
             try:
-                sock.sock.sendmsg([p.data], p.ancillary, p.flags, p.address)
+                _send_waiting(sock.sock, p)
             except OSError as exc:
                 sock.tx_errors += 1
                 sock.last_errno = exc.errno or _errno.EIO

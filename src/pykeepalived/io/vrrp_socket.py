@@ -27,7 +27,10 @@ IP_MULTICAST_ALL = 49          # linux/in.h; not exported by the socket module
 IPV6_MULTICAST_ALL = 29        # linux/in6.h
 IPV6_CHECKSUM = 7
 IPTOS_PREC_INTERNETCONTROL = 0xC0
-RCVBUF = 1 << 20
+RCVBUF = 4 << 20
+SNDBUF = 4 << 20
+SO_SNDBUFFORCE = 32            # asm-generic/socket.h
+SO_RCVBUFFORCE = 33
 SO_TIMESTAMPNS = 35            # asm-generic/socket.h (64-bit); receive times for the down timer
 
 
@@ -37,10 +40,16 @@ def open_vrrp_socket(ifname: str, ifindex: int, family: int) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ifname.encode())
         sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
-        except OSError:
-            pass
+        # Room for the adverts of every instance on the interface falling due together
+        # (raw sockets are charged ~1 KiB per small packet); FORCE passes rmem/wmem_max as root.
+        for force, plain, size in ((SO_RCVBUFFORCE, socket.SO_RCVBUF, RCVBUF), (SO_SNDBUFFORCE, socket.SO_SNDBUF, SNDBUF)):
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, force, size)
+            except OSError:
+                try:
+                    sock.setsockopt(socket.SOL_SOCKET, plain, size)
+                except OSError:
+                    pass
         if family == socket.AF_INET:
             sock.setsockopt(socket.IPPROTO_IP, socket.IP_HDRINCL, 1)
             sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, IPTOS_PREC_INTERNETCONTROL)
