@@ -79,3 +79,19 @@ def test_timeouts_request_and_ack_parsing() -> None:
     ack = struct.pack("=IHHII", 36, 2, 0, 7, 0) + struct.pack("=i", 0) + b"\0" * 16
     err = struct.pack("=IHHII", 36, 2, 0, 8, 0) + struct.pack("=i", -17) + b"\0" * 16
     assert list(parse_acks(ack + err)) == [(7, 0), (8, -17)]
+
+
+@pytest.mark.parametrize("key,attrs", [
+    (V6, ServiceAttrs("sh", SVC_F_PERSISTENT | 0x10, 300, 64, "sip")),
+    (FWM, ServiceAttrs("wrr", 0, 0, 0xFFFFFF00, "")),
+])
+def test_raw_decoder_reads_what_the_encoder_wrote(key: ServiceKey, attrs: ServiceAttrs) -> None:
+    """The dump parser (used for reads) against the request encoder, both checked against pyroute2 above."""
+    from pykeepalived.lvs.ipvs import dest_from_raw, parse_nlas, service_from_raw
+
+    block = parse_nlas(encode_op(AddService(key, attrs), 0x1C, 1)[20:])
+    assert service_from_raw(block[1]) == (key, attrs)
+    for dest, dattrs in ((DestKey("2001:db8::1", 53), DestAttrs(Fwd.TUNNEL, 4, 9, 1, 2, 5555, 2)),
+                         (DestKey("10.0.0.1", 0), DestAttrs(Fwd.ROUTE, 0))):
+        block = parse_nlas(encode_op(AddDest(key, dest, dattrs), 0x1C, 1)[20:])
+        assert dest_from_raw(block[2], key.af) == (dest, dattrs)

@@ -294,6 +294,63 @@ def parse_acks(buf: bytes) -> Iterator[tuple[int, int]]:
         offset += (length + 3) & ~3
 
 
+NLMSG_DONE = 3
+
+
+def parse_nlas(data: bytes, offset: int = 0) -> dict[int, bytes]:
+    """Attribute type (nested flag cleared) -> payload, for one attribute block."""
+    out: dict[int, bytes] = {}
+    while offset + 4 <= len(data):
+        length, kind = struct.unpack_from("=HH", data, offset)
+        if length < 4:
+            break
+        out[kind & 0x3FFF] = data[offset + 4:offset + length]
+        offset += (length + 3) & ~3
+    return out
+
+
+def _u(fmt: str, raw: bytes | None, default: int = 0) -> int:
+    return int(struct.unpack_from(fmt, raw)[0]) if raw else default
+
+
+def _ip(raw: bytes | None, af: int) -> str:
+    if not raw:
+        return ""
+    return str(ipaddress.ip_address(raw[:16] if af == AF_INET6 else raw[:4]))
+
+
+def _text(raw: bytes | None) -> str:
+    return raw.split(b"\0", 1)[0].decode() if raw else ""
+
+
+def service_from_raw(raw: bytes) -> tuple[ServiceKey, ServiceAttrs]:
+    a = parse_nlas(raw)
+    af = _u("=H", a.get(_SVC["AF"]), AF_INET)
+    fwmark = _u("=I", a.get(_SVC["FWMARK"]))
+    if fwmark:
+        key = ServiceKey(af, PROTO_NONE, "", 0, fwmark)
+    else:
+        key = ServiceKey(af, _u("=H", a.get(_SVC["PROTOCOL"])), _ip(a.get(_SVC["ADDR"]), af),
+                         _u("!H", a.get(_SVC["PORT"])))
+    flags = _u("=I", a.get(_SVC["FLAGS"]))
+    return key, ServiceAttrs(_text(a.get(_SVC["SCHED_NAME"])), flags & ~SVC_F_HASHED, _u("=I", a.get(_SVC["TIMEOUT"])),
+                             _mask_from_wire(_u("=I", a.get(_SVC["NETMASK"]), 0xFFFFFFFF), af),
+                             _text(a.get(_SVC["PE_NAME"])))
+
+
+def dest_from_raw(raw: bytes, service_af: int) -> tuple[DestKey, DestAttrs]:
+    a = parse_nlas(raw)
+    af = _u("=H", a.get(_DEST["ADDR_FAMILY"]), service_af)
+    fwd = Fwd(_u("=I", a.get(_DEST["FWD_METHOD"])) & 0x7)
+    tunnel = fwd is Fwd.TUNNEL
+    return (DestKey(_ip(a.get(_DEST["ADDR"]), af), _u("!H", a.get(_DEST["PORT"]))),
+            DestAttrs(fwd, _u("=I", a.get(_DEST["WEIGHT"])), _u("=I", a.get(_DEST["U_THRESH"])),
+                      _u("=I", a.get(_DEST["L_THRESH"])),
+                      _u("=B", a.get(_DEST["TUN_TYPE"])) if tunnel else 0,
+                      _u("!H", a.get(_DEST["TUN_PORT"])) if tunnel else 0,
+                      _u("=H", a.get(_DEST["TUN_FLAGS"])) if tunnel else 0))
+
+
 class IpvsSocket(GenericNetlinkSocket):  # type: ignore[misc]
     pass
 
@@ -397,22 +454,50 @@ class IpvsBackend:
         return Timeouts(_attr(reply, "IPVS_CMD_ATTR_TIMEOUT_TCP", 0), _attr(reply, "IPVS_CMD_ATTR_TIMEOUT_TCP_FIN", 0),
                         _attr(reply, "IPVS_CMD_ATTR_TIMEOUT_UDP", 0))
 
+    def _dump(self, cmd: int, body: bytes) -> list[bytes]:
+        """One dump request on the raw socket; the attribute blocks of every reply."""
+        self.requests += 1
+        seq = self._seq
+        self._seq += 1
+        payload = struct.pack("=BBH", cmd, GENL_VERSION, 0) + body
+        self._raw.send(struct.pack("=IHHII", 16 + len(payload), self._family, NLM_F_REQUEST | NLM_F_DUMP, seq, 0)
+                       + payload)
+        out: list[bytes] = []
+        while True:
+            buf = self._raw.recv(1 << 20)
+            offset = 0
+            while offset + 16 <= len(buf):
+                length, kind, _flags, mseq, _pid = struct.unpack_from("=IHHII", buf, offset)
+                if length < 16:
+                    break
+                if mseq == seq:
+                    if kind == NLMSG_DONE:
+                        return out
+                    if kind == NLMSG_ERROR:
+                        (code,) = struct.unpack_from("=i", buf, offset + 16)
+                        if code:
+                            raise NetlinkError(-code)
+                        return out
+                    if kind == self._family:
+                        out.append(buf[offset + 20:offset + length])     # after nlmsghdr + genlmsghdr
+                offset += (length + 3) & ~3
+
     def read(self, keys: Iterable[ServiceKey] | None = None) -> Table:
         """The live table (all services, or only `keys`), with the kernel's timeouts."""
         services: dict[ServiceKey, Service] = {}
         wanted = None if keys is None else set(keys)
-        for reply in self._request(CMD_GET_SERVICE, [], dump=True):
-            svc = reply.get_attr("IPVS_CMD_ATTR_SERVICE")
-            if svc is None:
+        for block in self._dump(CMD_GET_SERVICE, b""):
+            raw = parse_nlas(block).get(1)          # IPVS_CMD_ATTR_SERVICE
+            if raw is None:
                 continue
-            key, attrs = service_from_nla(svc)
+            key, attrs = service_from_raw(raw)
             if wanted is not None and key not in wanted:
                 continue
             dests = {}
-            for d in self._request(CMD_GET_DEST, [("IPVS_CMD_ATTR_SERVICE", _service_nla(key, None))], dump=True):
-                nla_dest = d.get_attr("IPVS_CMD_ATTR_DEST")
-                if nla_dest is not None:
-                    dk, da = dest_from_nla(nla_dest)
+            for dblock in self._dump(CMD_GET_DEST, _svc_bytes(key, None)):
+                draw = parse_nlas(dblock).get(2)    # IPVS_CMD_ATTR_DEST
+                if draw is not None:
+                    dk, da = dest_from_raw(draw, key.af)
                     dests[dk] = da
             services[key] = Service(attrs, dests)
         return Table(services, self.read_timeouts())
