@@ -387,3 +387,12 @@ def test_diff_converges_and_is_minimal(desired: Table, actual: Table) -> None:
         expected += sum(1 for d in svc.dests if d in have.dests and have.dests[d] != svc.dests[d])
     expected += len(set(actual.services) - set(desired.services))
     assert len(ops) == expected
+
+
+def test_stop_removes_only_what_is_programmed() -> None:
+    spec = vs(rs("10.0.0.1"), rs("10.0.0.2"))
+    state = LvsState(LvsConfig((spec,)))
+    programmed = Table({key(): Service(ServiceAttrs("rr"), {DestKey("10.0.0.1", 8080): DestAttrs()})})
+    ops, _ = state.stop(programmed=programmed)
+    assert ops == [DelDest(key(), DestKey("10.0.0.1", 8080)), DelService(key())]
+    assert state.stop(programmed=Table())[0] == []

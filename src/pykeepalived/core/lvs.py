@@ -609,16 +609,19 @@ class LvsState:
             self._vs[spec.vs_id] = state
         return out
 
-    def stop(self, release: bool = True) -> tuple[list[Op], list[Notify]]:
-        """Shutdown: the operations keepalived performs (per lvs_flush_on_stop) and the omega notifies."""
+    def stop(self, release: bool = True, programmed: Table | None = None) -> tuple[list[Op], list[Notify]]:
+        """Shutdown: the operations keepalived performs (per lvs_flush_on_stop) and the omega notifies.
+
+        `programmed` is what the kernel holds (default: this state's table); only that is removed."""
         ops: list[Op] = []
         out: list[Notify] = []
-        table = self.table()
+        table = self.table() if programmed is None else programmed
         if release and self.config.flush_on_stop is FlushOnStop.FULL:
             ops.append(Flush())
         for state in self._vs.values():
             omega = state.spec.omega
             keys = state.spec.service_keys()
+            keys = [k for k in keys if k in table.services]
             if release and self.config.flush_on_stop is FlushOnStop.NO:
                 for key in keys:
                     ops.extend(DelDest(key, d) for d in sorted(table.services[key].dests))

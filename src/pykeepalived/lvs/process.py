@@ -125,13 +125,13 @@ class LvsRuntime:
                 log.info("Failed to exec lvs_notify_fifo_script %s - %s", fifo.script.cmd, exc.strerror)
 
     async def stop(self) -> None:
-        ops, notes = self.state.stop(release=self.release_on_stop)
-        await self._apply(ops, self.programmed)
+        async with self._apply_lock:          # after any diff still being applied
+            ops, notes = self.state.stop(release=self.release_on_stop, programmed=self.programmed)
+            await self._apply(ops, self.programmed)
         for note in notes:
             self.fifo.write(note.fifo_line())
         scripts = [n.script for n in notes if n.script]
         await asyncio.gather(*(_run_script(s, SCRIPT_STOP_TIMEOUT) for s in scripts))
-        await asyncio.gather(*list(self._tasks), return_exceptions=True)
         if self._fifo_script is not None and self._fifo_script.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 self._fifo_script.terminate()
