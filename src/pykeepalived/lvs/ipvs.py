@@ -369,7 +369,15 @@ def _message(cmd: int, attrs: list[tuple[str, Any]]) -> Any:
 def available() -> bool:
     """True when the kernel has IPVS: /proc/net/ip_vs exists or the generic netlink family resolves."""
     import os
+    import subprocess
 
+    if os.path.exists("/proc/net/ip_vs"):
+        return True
+    # keepalived loads the module itself (modprobe_ipvs) before giving up
+    try:
+        subprocess.run(["modprobe", "-q", "ip_vs"], capture_output=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        pass
     if os.path.exists("/proc/net/ip_vs"):
         return True
     try:
