@@ -449,3 +449,31 @@ def test_live_json_and_stats_have_keepalived_layout(lab: Lab, monkeypatch: pytes
         return [line.split(":")[0] for line in path.read_text().splitlines()]
 
     assert labels(their_tmp / "keepalived.stats") == labels(ours.tmp / "keepalived.stats")
+
+
+@pytest.mark.slow
+def test_namespace_option_overrides_config(lab: Lab) -> None:
+    """-s NAME: the daemon, started outside, enters NAME before checking the interfaces and
+    logs keepalived's override line when the file names another namespace."""
+    import subprocess
+
+    r1 = lab.add_host("r1")
+    cfg = lab.workdir / "s.conf"
+    cfg.write_text("net_namespace nosuchns\n" + conf(150))
+    env = {k: v for k, v in os.environ.items() if k != "PYKEEPALIVED_VRRP_ENTRY"}
+    env["TMPDIR"] = str(lab.workdir)
+    wd = lab.workdir
+    with open(wd / "s.log", "wb") as out:
+        p = subprocess.Popen([sys.executable, "-m", "pykeepalived", "-n", "-l", "-G", "-s", r1.ns, "-f", str(cfg),
+                              "-p", str(wd / "s.pid"), "-r", str(wd / "s.vrrp.pid"), "-c", str(wd / "s.chk.pid")],
+                             stdout=out, stderr=out, env=env, start_new_session=True)
+        try:
+            wait_until(lambda: r1.has_address(VIP), 20)
+            text = (wd / "s.log").read_text()
+            assert f"Overriding config net_namespace 'nosuchns' with command line namespace '{r1.ns}'" in text
+            p.send_signal(signal.SIGTERM)
+            assert p.wait(15) == 0
+        finally:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait(5)
