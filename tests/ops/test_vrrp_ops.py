@@ -3,6 +3,7 @@ respawn after kill -9, reload (broken and good), live dump files against live st
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -309,8 +310,11 @@ def test_namespace_and_instance_pid_files(lab: Lab) -> None:
             os.killpg(p.pid, signal.SIGKILL)
             p.wait(5)
         out.close()
-        for f in (main, vrrp):
+        # the VRRP child's status channel socket (/run/keepalived/vrrp_<inst>.sock) stays behind
+        for f in (main, vrrp, Path(f"/run/keepalived/vrrp_{inst}.sock")):
             f.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            os.rmdir("/run/keepalived")
 
 
 @pytest.mark.slow
