@@ -6,9 +6,11 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import select
 import shutil
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,14 +46,34 @@ class Netns:
         """Run the real keepalived (VRRP only, -d) briefly and read its VRRP topology dump:
         instance name -> wanted state, VRID, priority, advert interval (s), version, VIPs,
         GARP delay, preempt and accept, as keepalived resolved them."""
-        p = subprocess.Popen(["ip", "netns", "exec", self.name, KEEPALIVED, "-n", "-l", "-d", "-P", *extra,
+        p = subprocess.Popen(["ip", "netns", "exec", self.name, "stdbuf", "-oL", "-eL", KEEPALIVED, "-n", "-l", "-d", "-P", *extra,
                               "-f", str(path), "-p", str(tmp / "k.pid"), "-r", str(tmp / "v.pid")],
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        # the dump is printed right after start-up: stop as soon as the section after it begins
+        lines: list[str] = []
         try:
-            out, _ = p.communicate(timeout=2)
-        except subprocess.TimeoutExpired:
-            p.send_signal(signal.SIGTERM)
-            out, _ = p.communicate(timeout=10)
+            deadline = time.monotonic() + 5
+            assert p.stdout is not None
+            while time.monotonic() < deadline:
+                ready, _, _ = select.select([p.stdout], [], [], 0.2)
+                if not ready:
+                    if p.poll() is not None:
+                        break
+                    continue
+                line = p.stdout.readline()
+                if not line:
+                    break
+                lines.append(line.rstrip("\n"))
+                if "< Interfaces >" in line:
+                    break
+        finally:
+            p.send_signal(signal.SIGTERM)  # an orderly stop, so that no child outlives the test
+            try:
+                p.communicate(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.communicate()
+        out = "\n".join(lines)
         text = "\n".join(ln[26:] if re.match(r"\w{3} \w{3} ", ln) else ln for ln in out.splitlines())
         if "< VRRP Topology >" not in text:
             return {}

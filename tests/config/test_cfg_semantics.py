@@ -19,9 +19,11 @@ TREE = Path(__file__).parent / "fixtures" / "tree" / "main.conf"
 @pytest.mark.interop
 @pytest.mark.parametrize("path", VALID, ids=[p.name for p in VALID])
 def test_sample_instances_mean_the_same(netns: Netns, tmp_path: Path, path: Path) -> None:
-    real = netns.keepalived_vrrp_dump(path, tmp_path)
     ours = load(str(path), interfaces=IFS)
     assert ours.config is not None
+    if not ours.config.vrrp_instances and "vrrp_instance" not in path.read_text():
+        return  # an LVS-only sample: keepalived -P has nothing to show
+    real = netns.keepalived_vrrp_dump(path, tmp_path)
     if not real:
         if ours.config.vrrp_instances:
             pytest.skip("keepalived could not start VRRP for this config here (lvs_sync_daemon needs ip_vs)")
