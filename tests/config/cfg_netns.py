@@ -64,7 +64,7 @@ class Netns:
                 if not line:
                     break
                 lines.append(line.rstrip("\n"))
-                if "< Interfaces >" in line:
+                if "< Interfaces >" in line or "exited due to" in line:
                     break
         finally:
             p.send_signal(signal.SIGTERM)  # an orderly stop, so that no child outlives the test

@@ -157,6 +157,11 @@ def _track_if(w: _W, refs: tuple[m.TrackInterface, ...]) -> None:
 
 
 def _instance(w: _W, vi: m.VrrpInstance) -> None:
+    e = vi.effective
+    w.line(f"# {vi.name} resolved: state {e.state}, priority {e.priority}, advert_int {_num(e.advert_int)}s, "
+           f"version {e.version}, {e.family}, {'nopreempt' if e.nopreempt else 'preempt'}, "
+           f"{'accept' if e.accept else 'no_accept'}{', strict' if e.strict else ''}, mcast {e.mcast_dst_ip}, "
+           f"garp {_num(e.garp_master_delay)}s x{e.garp_master_repeat}")
     w.open("vrrp_instance", vi.name)
     for k in ("state", "interface", "priority", "version", "unicast_ttl", "vrf", "down_timer_adverts",
               "kernel_rx_buf_size", "garp_master_repeat", "garp_master_refresh_repeat", "garp_lower_prio_repeat"):
@@ -385,6 +390,8 @@ def _vsg_entry(e: m.VsgEntry) -> str:
 
 def dump_config(cfg: m.Config) -> str:
     w = _W()
+    if cfg.files:
+        w.line("# pykeepalived -d: the configuration as parsed from " + ", ".join(cfg.files))
     for k in ("net_namespace", "instance"):
         if getattr(cfg, k) is not None:
             w.line(k, getattr(cfg, k))
