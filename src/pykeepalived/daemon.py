@@ -625,6 +625,7 @@ class Supervisor:
                 continue
             child.pid = 0
             pidfile.remove_if_ours(child.pid_file, pid)
+            self.remove_channel_socket(child)
             self.child_died(child, pid, status)
 
     def child_died(self, child: Child, pid: int, status: int) -> None:
@@ -647,6 +648,14 @@ class Supervisor:
             child.restart_at = time.monotonic() + delay
         else:
             self.start_child(child)
+
+    @staticmethod
+    def remove_channel_socket(child: Child) -> None:
+        """A dead child's status channel socket (next to its pid file) goes with it."""
+        from pykeepalived.status.channel import channel_path
+
+        with contextlib.suppress(OSError):
+            os.unlink(channel_path(child.pid_file))
 
     def due_restarts(self) -> float | None:
         """Start children whose respawn delay has passed; return seconds to the next one."""

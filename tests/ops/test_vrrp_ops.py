@@ -304,6 +304,7 @@ def test_namespace_and_instance_pid_files(lab: Lab) -> None:
         p.send_signal(signal.SIGTERM)
         assert p.wait(15) == 0
         assert not main.exists() and not vrrp.exists()
+        assert not Path("/run/keepalived").exists() or not any(Path("/run/keepalived").glob(f"*_{inst}*"))
         assert not r1.has_address(VIP)
     finally:
         if p.poll() is None:
