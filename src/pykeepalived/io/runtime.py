@@ -430,10 +430,11 @@ class VrrpRuntime:
             else:
                 self.wheel.schedule(inst.slot, d)
 
-    def _on_readable(self, sock: Any) -> None:
+    def _on_readable(self, sock: Any) -> int:
+        """Handle what the socket has (one batch); returns the number of packets read."""
         packets = sock.recv_batch()
         if not packets:
-            return
+            return 0
         by_vrid = self.demux.get((sock.ifindex, sock.family), {})
         v6 = sock.family == socket.AF_INET6
         family = codec.AF_INET6 if v6 else codec.AF_INET
@@ -458,6 +459,7 @@ class VrrpRuntime:
             else:
                 self._handle(inst, AdvertReceived(advert, src, dst, ttl), rx_time)
         self._arm()
+        return len(packets)
 
     @staticmethod
     def _pick(candidates: list[Instance], src: bytes, dst: bytes) -> Instance | None:
@@ -473,6 +475,11 @@ class VrrpRuntime:
     def _on_timer(self) -> None:
         self._timer.ack()
         self._timer_at = math.inf
+        # Adverts that arrived before a deadline but are not read yet must count first (their
+        # kernel receive time is what matters), or a busy moment turns into a false takeover.
+        for sock in self.sockets:
+            while self._on_readable(sock) == sock.batch:
+                pass
         now = self.clock()
         self.sender.fire(now)
         for slot in self.wheel.advance(now):

@@ -86,7 +86,7 @@ class VrrpSockets:
     """The shared raw sockets, keyed by (ifindex, family), each watched by the loop."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop,
-                 on_readable: Callable[[AdvertSocket], None], batch: int = 64) -> None:
+                 on_readable: Callable[[AdvertSocket], object], batch: int = 64) -> None:
         self._loop = loop
         self._on_readable = on_readable
         self._batch = batch
