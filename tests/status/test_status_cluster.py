@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -36,8 +37,12 @@ def api(host: Host, path: str) -> tuple[int, bytes]:
 
 
 def start(host: Host, priority: int) -> VrrpDaemon:
-    return VrrpDaemon(host, conf(priority), implementation="pykeepalived",
-                      extra_args=["--status-listen", f"127.0.0.1:{PORT}"]).start()
+    d = VrrpDaemon(host, conf(priority), implementation="pykeepalived",
+                   extra_args=["--status-listen", f"127.0.0.1:{PORT}"])
+    d.conf_path.write_text(d.config)
+    # Dump files go to $TMPDIR: keep them in the lab's directory, not in the machine's /tmp.
+    d.proc = host.spawn(d.argv, name=d.conf_path.stem, env={"TMPDIR": str(host.lab.workdir)})
+    return d
 
 
 def instance(host: Host) -> dict[str, object]:
@@ -77,7 +82,10 @@ def test_api_follows_the_cluster_through_a_failover(lab: Lab) -> None:
 
     # The USR2 stats file and the API agree on the backup.
     d2.proc.send_signal(signal.SIGUSR2)  # type: ignore[union-attr]
-    stats_file = r2.run(["sh", "-c", "sleep 0.5; cat ${TMPDIR:-/tmp}/keepalived.stats"]).stdout
+    stats_path = lab.workdir / "keepalived.stats"
+    wait_until(stats_path.exists, 5, message="USR2 wrote no stats file")
+    time.sleep(0.2)
+    stats_file = stats_path.read_text()
     rcvd_file = int(re.search(r"Received: (\d+)", stats_file).group(1))  # type: ignore[union-attr]
     rcvd_api = instance(r2)["stats"]["advert_rcvd"]  # type: ignore[index]
     assert 0 < rcvd_file <= rcvd_api <= rcvd_file + 10  # type: ignore[operator]
