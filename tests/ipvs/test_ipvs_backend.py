@@ -188,3 +188,21 @@ def test_runtime_start_adopts_existing_table_fixing_only_the_difference(netns: s
         assert foreign in live.services      # not ours: left alone
     finally:
         worker.close()
+
+
+def test_lvs_sync_daemon_follows_the_vrrp_role(ipvs: BackendThread, netns: str) -> None:
+    from pykeepalived.lvs.ipvs import SYNC_BACKUP, SYNC_MASTER, SyncDaemon
+
+    subprocess.run(["ip", "-n", netns, "link", "add", "sync0", "type", "dummy"], check=True)
+    subprocess.run(["ip", "-n", netns, "link", "set", "sync0", "up"], check=True)
+    cfg = SyncDaemon(SYNC_MASTER, "sync0", 5, port=8848, ttl=2)
+    ipvs.run(lambda b: b.set_sync_role(cfg, master=True))
+    (d,) = ipvs.run(lambda b: b.sync_daemons())
+    assert (d.state, d.ifname, d.syncid, d.port, d.ttl) == (SYNC_MASTER, "sync0", 5, 8848, 2)
+    daemons = subprocess.run(["ip", "netns", "exec", netns, "ipvsadm", "-L", "--daemon"], capture_output=True,
+                             text=True, check=True).stdout
+    assert "master sync daemon (mcast=sync0, syncid=5" in daemons, daemons
+    ipvs.run(lambda b: b.set_sync_role(cfg, master=False))
+    assert [(d.state, d.syncid) for d in ipvs.run(lambda b: b.sync_daemons())] == [(SYNC_BACKUP, 5)]
+    ipvs.run(lambda b: b.stop_sync_daemons())
+    assert ipvs.run(lambda b: b.sync_daemons()) == []

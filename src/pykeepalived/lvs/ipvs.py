@@ -18,6 +18,7 @@ import socket
 import struct
 import sys
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pyroute2.netlink import NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, genlmsg, nla
@@ -64,7 +65,7 @@ CMD_FLUSH = 17
 class IpvsError(Exception):
     """A kernel refusal of one IPVS operation, naming the operation."""
 
-    def __init__(self, op: object, err: NetlinkError) -> None:
+    def __init__(self, op: object, err: NetlinkError) -> None:  # op: an Op, or a description
         super().__init__(f"IPVS {op}: {err.args[1] if len(err.args) > 1 else err} (errno {err.code})")
         self.op = op
         self.code = err.code
@@ -295,6 +296,49 @@ def parse_acks(buf: bytes) -> Iterator[tuple[int, int]]:
 
 
 NLMSG_DONE = 3
+CMD_NEW_DAEMON, CMD_DEL_DAEMON, CMD_GET_DAEMON = 9, 10, 11
+SYNC_MASTER, SYNC_BACKUP = 1, 2          # IP_VS_STATE_MASTER / IP_VS_STATE_BACKUP
+_DAEMON = {"STATE": 1, "MCAST_IFN": 2, "SYNC_ID": 3, "SYNC_MAXLEN": 4, "MCAST_GROUP": 5, "MCAST_GROUP6": 6,
+           "MCAST_PORT": 7, "MCAST_TTL": 8}
+
+
+@dataclass(frozen=True, slots=True)
+class SyncDaemon:
+    """One IPVS connection-sync daemon (lvs_sync_daemon): 0 means the kernel's default."""
+
+    state: int                   # SYNC_MASTER or SYNC_BACKUP
+    ifname: str
+    syncid: int
+    maxlen: int = 0
+    group: str = ""              # multicast group (default 224.0.0.81)
+    port: int = 0                # default 8848
+    ttl: int = 0                 # default 1
+
+
+def _daemon_bytes(d: SyncDaemon, full: bool = True) -> bytes:
+    out = [_nla(_DAEMON["STATE"], struct.pack("=I", d.state))]
+    if full:
+        out += [_nla(_DAEMON["MCAST_IFN"], d.ifname.encode() + b"\0"),
+                _nla(_DAEMON["SYNC_ID"], struct.pack("=I", d.syncid))]
+        if d.maxlen:
+            out.append(_nla(_DAEMON["SYNC_MAXLEN"], struct.pack("=H", d.maxlen)))
+        if d.group:
+            g = ipaddress.ip_address(d.group)
+            out.append(_nla(_DAEMON["MCAST_GROUP6" if g.version == 6 else "MCAST_GROUP"], g.packed))
+        if d.port:
+            out.append(_nla(_DAEMON["MCAST_PORT"], struct.pack("!H", d.port)))
+        if d.ttl:
+            out.append(_nla(_DAEMON["MCAST_TTL"], struct.pack("=B", d.ttl)))
+    return _nla(3, b"".join(out))          # IPVS_CMD_ATTR_DAEMON
+
+
+def daemon_from_raw(raw: bytes) -> SyncDaemon:
+    a = parse_nlas(raw)
+    group = a.get(_DAEMON["MCAST_GROUP6"]) or a.get(_DAEMON["MCAST_GROUP"])
+    return SyncDaemon(_u("=I", a.get(_DAEMON["STATE"])), _text(a.get(_DAEMON["MCAST_IFN"])),
+                      _u("=I", a.get(_DAEMON["SYNC_ID"])), _u("=H", a.get(_DAEMON["SYNC_MAXLEN"])),
+                      str(ipaddress.ip_address(group)) if group else "", _u("!H", a.get(_DAEMON["MCAST_PORT"])),
+                      _u("=B", a.get(_DAEMON["MCAST_TTL"])))
 
 
 def parse_nlas(data: bytes, offset: int = 0) -> dict[int, bytes]:
@@ -509,6 +553,42 @@ class IpvsBackend:
                     dests[dk] = da
             services[key] = Service(attrs, dests)
         return Table(services, self.read_timeouts())
+
+    # -- lvs_sync_daemon -------------------------------------------------------------------------
+    def _daemon_cmd(self, cmd: int, d: SyncDaemon, full: bool) -> None:
+        payload = struct.pack("=BBH", cmd, GENL_VERSION, 0) + _daemon_bytes(d, full)
+        self.requests += 1
+        seq = self._seq
+        self._seq += 1
+        self._raw.send(struct.pack("=IHHII", 16 + len(payload), self._family, NLM_F_REQUEST | NLM_F_ACK, seq, 0)
+                       + payload)
+        while True:
+            for aseq, code in parse_acks(self._raw.recv(65536)):
+                if aseq == seq:
+                    if code:
+                        raise IpvsError(f"sync daemon {d}", NetlinkError(-code))
+                    return
+
+    def sync_daemons(self) -> list[SyncDaemon]:
+        return [daemon_from_raw(raw) for block in self._dump(CMD_GET_DAEMON, b"")
+                if (raw := parse_nlas(block).get(3)) is not None]
+
+    def set_sync_role(self, daemon: SyncDaemon, master: bool) -> None:
+        """keepalived's ipvs_syncd_master/backup: stop the other role's daemon, start this one."""
+        want = replace(daemon, state=SYNC_MASTER if master else SYNC_BACKUP)
+        other = replace(daemon, state=SYNC_BACKUP if master else SYNC_MASTER)
+        running = {d.state: d for d in self.sync_daemons()}
+        if other.state in running:
+            self._daemon_cmd(CMD_DEL_DAEMON, other, full=False)
+        current = running.get(want.state)
+        if current is None or (current.ifname, current.syncid) != (want.ifname, want.syncid):
+            if current is not None:
+                self._daemon_cmd(CMD_DEL_DAEMON, want, full=False)
+            self._daemon_cmd(CMD_NEW_DAEMON, want, full=True)
+
+    def stop_sync_daemons(self) -> None:
+        for d in self.sync_daemons():
+            self._daemon_cmd(CMD_DEL_DAEMON, d, full=False)
 
 
 def service_str(key: ServiceKey) -> str:
