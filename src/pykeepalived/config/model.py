@@ -22,12 +22,37 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
+class _Value:
+    """Base of the model's frozen dataclasses: value equality, hashing and repr over the fields.
+
+    Written once here instead of generated per class: dataclasses compiles every generated
+    method with exec at import, which was most of `-t`'s start-up time (45 classes)."""
+
+    __slots__ = ()
+
+    def _values(self) -> tuple[object, ...]:
+        return tuple(getattr(self, n) for n in self.__dataclass_fields__)  # type: ignore[attr-defined]
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self is other or self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        fields = self.__dataclass_fields__  # type: ignore[attr-defined]
+        inner = ", ".join(f"{n}={getattr(self, n)!r}" for n, f in fields.items() if f.repr)
+        return f"{type(self).__qualname__}({inner})"
+
+
 State = Literal["MASTER", "BACKUP"]
 Family = Literal["inet", "inet6"]
 
 
-@dataclass(frozen=True, slots=True)
-class Pos:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Pos(_Value):
     """Where a node came from: the original file and 1-based line (after includes/macros)."""
 
     file: str = "<none>"
@@ -69,8 +94,8 @@ def exit_code_for(level: Level) -> int:
     return 5
 
 
-@dataclass(frozen=True, slots=True)
-class Diagnostic:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Diagnostic(_Value):
     """One message of the config load. `level` OK means informational/warning only."""
 
     level: Level
@@ -89,8 +114,8 @@ class Diagnostic:
 # Shared small types
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Script:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class Script(_Value):
     """A script command: `"path arg1 'arg 2'" [user [group]]`. `args[0]` is the program.
 
     `cmd` is the command string as configured (after quote/escape decoding). `user`/`group`
@@ -103,8 +128,8 @@ class Script:
     pos: Pos = NOPOS
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Fifo:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class Fifo(_Value):
     """`notify_fifo NAME [user [group]]` and its optional `*_fifo_script`."""
 
     name: str
@@ -114,8 +139,8 @@ class Fifo:
     pos: Pos = NOPOS
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class IpAddress:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class IpAddress(_Value):
     """One line of virtual_ipaddress / virtual_ipaddress_excluded / static_ipaddress."""
 
     address: IPInterface  # prefix defaults to /32 or /128
@@ -140,16 +165,16 @@ class IpAddress:
         return "inet" if self.address.version == 4 else "inet6"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Nexthop:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class Nexthop(_Value):
     via: IPAddress | None = None
     dev: str | None = None
     weight: int | None = None
     onlink: bool = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Route:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class Route(_Value):
     """One line of virtual_routes / static_routes, in `ip route` syntax.
 
     `text` keeps the tokens as written; the common attributes are parsed out, every
@@ -178,8 +203,8 @@ class Route:
         return "inet"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Rule:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class Rule(_Value):
     """One line of virtual_rules / static_rules, in `ip rule` syntax."""
 
     from_: IPNetwork | None = None  # "from all" is None
@@ -201,16 +226,16 @@ class Rule:
     pos: Pos = NOPOS
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TrackInterface:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class TrackInterface(_Value):
     name: str
     weight: int = 0
     reverse: bool = False
     pos: Pos = NOPOS
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TrackRef:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class TrackRef(_Value):
     """A reference from an instance/sync group to a vrrp_script, track_file, track_process or bfd.
 
     `weight` None means: use the tracked object's own weight."""
@@ -225,8 +250,8 @@ class TrackRef:
 # global_defs
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LvsSyncDaemon:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class LvsSyncDaemon(_Value):
     interface: str
     instance: str
     id: int | None = None
@@ -237,8 +262,8 @@ class LvsSyncDaemon:
     pos: Pos = NOPOS
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class GlobalDefs:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class GlobalDefs(_Value):
     """global_defs with keepalived's defaults already applied."""
 
     router_id: str | None = None  # None: the host name
@@ -365,23 +390,23 @@ DEFAULT_GLOBAL_DEFS = GlobalDefs()
 # vrrp_instance
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class UnicastPeer:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class UnicastPeer(_Value):
     address: IPAddress
     min_ttl: int | None = None
     max_ttl: int | None = None
     pos: Pos = NOPOS
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Authentication:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class Authentication(_Value):
     auth_type: Literal["PASS", "AH"]
     auth_pass: bytes = b""  # at most the first 8 bytes are used (kept truncated)
     pos: Pos = NOPOS
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Vmac:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class Vmac(_Value):
     """`use_vmac [[name] IF] [MAC] [netlink_notify_msg] [group G]`; name None = vrrp.VRID."""
 
     name: str | None = None
@@ -391,8 +416,8 @@ class Vmac:
     pos: Pos = NOPOS
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Ipvlan:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class Ipvlan(_Value):
     name: str | None = None
     address: IPInterface | None = None
     mode: Literal["bridge", "private", "vepa"] = "bridge"
@@ -400,8 +425,8 @@ class Ipvlan:
     pos: Pos = NOPOS
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VrrpEffective:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class VrrpEffective(_Value):
     """An instance's values after keepalived's completion rules (vrrp_complete_instance)."""
 
     state: State
@@ -435,8 +460,8 @@ class VrrpEffective:
     smtp_alert: bool
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VrrpInstance:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class VrrpInstance(_Value):
     """vrrp_instance NAME. Fields hold what was configured (None = not given);
     `effective` holds the resolved values. Build with `resolve_instance` semantics:
     when `effective` is not passed it is computed against default global_defs; the
@@ -650,8 +675,8 @@ def resolve_instance(vi: VrrpInstance, gd: GlobalDefs) -> VrrpEffective:
 # vrrp_sync_group, trackers
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VrrpSyncGroup:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class VrrpSyncGroup(_Value):
     name: str
     group: tuple[str, ...] = ()
     track_interface: tuple[TrackInterface, ...] = ()
@@ -670,8 +695,8 @@ class VrrpSyncGroup:
     pos: Pos = NOPOS
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VrrpScript:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class VrrpScript(_Value):
     """vrrp_script NAME."""
 
     name: str
@@ -688,8 +713,8 @@ class VrrpScript:
     pos: Pos = NOPOS
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TrackFile:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class TrackFile(_Value):
     """track_file NAME (alias vrrp_track_file)."""
 
     name: str
@@ -701,8 +726,8 @@ class TrackFile:
     pos: Pos = NOPOS
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TrackProcess:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class TrackProcess(_Value):
     """vrrp_track_process NAME."""
 
     name: str
@@ -723,8 +748,8 @@ class TrackProcess:
 # LVS
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Ssl:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class Ssl(_Value):
     """The root SSL block used by SSL_GET."""
 
     password: str | None = None
@@ -734,8 +759,8 @@ class Ssl:
     pos: Pos = NOPOS
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VsgEntry:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class VsgEntry(_Value):
     """virtual_server_group member: address (or range first..last) + port, or fwmark."""
 
     address: IPAddress | None = None
@@ -746,15 +771,15 @@ class VsgEntry:
     pos: Pos = NOPOS
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VirtualServerGroup:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class VirtualServerGroup(_Value):
     name: str
     entries: tuple[VsgEntry, ...] = ()
     pos: Pos = NOPOS
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Url:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class Url(_Value):
     path: str
     digest: str | None = None
     status_code: tuple[tuple[int, int], ...] = ((200, 299),)  # inclusive ranges
@@ -768,8 +793,8 @@ class Url:
     pos: Pos = NOPOS
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Checker:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class Checker(_Value):
     """Common checker options, resolved: checker value, else real_server, else virtual_server, else default."""
 
     connect_ip: IPAddress | None = None  # None: the real server address
@@ -792,12 +817,12 @@ class Checker:
         return type(self).__name__
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class TcpCheck(Checker):
     pass
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class HttpGet(Checker):
     """HTTP_GET, and SSL_GET when `ssl` is true."""
 
@@ -811,18 +836,18 @@ class HttpGet(Checker):
     tls_compliant: bool = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class SmtpCheck(Checker):
     helo_name: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class DnsCheck(Checker):
     type: Literal["A", "NS", "CNAME", "SOA", "MX", "TXT", "AAAA"] = "SOA"
     name: str = "."
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class MiscCheck(Checker):
     misc_path: Script | None = None
     misc_timeout: float | None = None  # None: delay_loop
@@ -831,7 +856,7 @@ class MiscCheck(Checker):
     group: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class UdpCheck(Checker):
     payload: bytes = b""
     require_reply: bytes | None = None
@@ -840,12 +865,12 @@ class UdpCheck(Checker):
     max_reply_length: int = 255
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class PingCheck(Checker):
     pass
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class FileCheck(Checker):
     track_file: str | None = None
     dynamic: bool = False
@@ -853,7 +878,7 @@ class FileCheck(Checker):
     weight_reverse: bool = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class BfdCheck(Checker):
     name: str | None = None
 
@@ -861,15 +886,15 @@ class BfdCheck(Checker):
 LvsMethod = Literal["NAT", "DR", "TUN"]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Tunnel:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class Tunnel(_Value):
     type: Literal["ipip", "gue", "gre"] = "ipip"
     port: int | None = None
     csum: Literal["nocsum", "csum", "remcsum"] = "nocsum"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RealServer:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class RealServer(_Value):
     address: IPAddress
     port: int = 0
     weight: int = 1
@@ -892,8 +917,8 @@ class RealServer:
     pos: Pos = NOPOS
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VirtualServer:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class VirtualServer(_Value):
     """virtual_server IP PORT | fwmark N | group NAME."""
 
     address: IPAddress | None = None
@@ -946,8 +971,8 @@ class VirtualServer:
 # BFD and small root blocks
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BfdInstance:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class BfdInstance(_Value):
     name: str
     neighbor_ip: IPAddress | None = None
     source_ip: IPAddress | None = None
@@ -967,30 +992,30 @@ class BfdInstance:
     pos: Pos = NOPOS
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class GarpGroup:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class GarpGroup(_Value):
     garp_interval: float = 0.0
     gna_interval: float = 0.0
     interfaces: tuple[str, ...] = ()
     pos: Pos = NOPOS
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TrackGroup:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class TrackGroup(_Value):
     name: str
     group: tuple[str, ...] = ()
     pos: Pos = NOPOS
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LinkbeatInterface:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class LinkbeatInterface(_Value):
     name: str
     type: Literal["MII", "ETHTOOL", "IOCTL"] = "MII"
     pos: Pos = NOPOS
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class InterfaceUpDownDelay:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class InterfaceUpDownDelay(_Value):
     interface: str
     down: float = 0.0
     up: float = 0.0
@@ -1001,8 +1026,8 @@ class InterfaceUpDownDelay:
 # The root
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Config:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class Config(_Value):
     """A whole keepalived.conf. Named blocks are tuples in file order; use the lookup helpers."""
 
     global_defs: GlobalDefs = DEFAULT_GLOBAL_DEFS
