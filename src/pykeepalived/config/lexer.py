@@ -302,7 +302,6 @@ class Preprocessor:
         self._multi_stack: list[tuple[list[str], int]] = []
         self._frames: list[_Frame] = []
         self._block_stack: list[str] = []
-        self._last_word = ""
         self._checks = "rmwb" if all_config else ""
 
     # -- diagnostics ------------------------------------------------------------------------
@@ -820,23 +819,22 @@ class Preprocessor:
         buf = buf.rstrip(" \t")
         if not buf:
             return residue
-        line = Line(buf, frame.name, frame.index)
         if buf == "{":
-            self._block_stack.append(self._last_word)
+            # the block's keyword: the first word of the previous line (only global_defs matters)
+            prev = self._out[-1].text if self._out else ""
+            self._block_stack.append(prev.split(None, 1)[0] if prev.strip() else "")
         elif buf == "}":
             if not self._block_stack:
                 self.diagnostics.append(Diagnostic(Level.GENERAL_ERROR, frame.name, frame.index,
                                                    "Extra '}' found"))
                 return residue
             self._block_stack.pop()
-        else:
-            parts = buf.split(None, 1)
-            first = parts[0] if parts else ""  # a line of only \v or \f has no words
-            self._last_word = first
-            if first == "include_check" and self._block_stack[-1:] == ["global_defs"]:
-                try:
-                    self._include_check(split_words(buf))
-                except QuoteError:
-                    pass
-        self._out.append(line)
+        elif buf.startswith("include_check") and self._block_stack[-1:] == ["global_defs"]:
+            try:
+                words = split_words(buf)
+                if words[0] == "include_check":
+                    self._include_check(words)
+            except QuoteError:
+                pass
+        self._out.append(Line(buf, frame.name, frame.index))
         return residue
