@@ -119,6 +119,12 @@ def test_random_range() -> None:
         assert 3 <= int(line.split()[1]) <= 7
 
 
+def test_random_seed_makes_random_repeatable() -> None:
+    src = "global_defs {\n  random_seed 42\n}\n~SEQ(i, 1, 5) r ${_RANDOM}\n"
+    first, second = pre_lines(src), pre_lines(src)
+    assert first == second and len(set(first[4:])) > 1
+
+
 def test_conditionals() -> None:
     assert pre_lines("@host1 yes\n@other no\n@^other also\n@^host1 never\n@host1\n") == ["yes", "also"]
 

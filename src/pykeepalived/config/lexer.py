@@ -829,6 +829,10 @@ class Preprocessor:
                                                    "Extra '}' found"))
                 return residue
             self._block_stack.pop()
+        elif buf.startswith("random_seed") and self._block_stack[-1:] == ["global_defs"]:
+            words = buf.split()
+            if len(words) == 2 and words[0] == "random_seed" and words[1].isdigit():
+                self._rand.seed(int(words[1]))  # later ${_RANDOM} values repeat from run to run
         elif buf.startswith("include_check") and self._block_stack[-1:] == ["global_defs"]:
             try:
                 words = split_words(buf)
