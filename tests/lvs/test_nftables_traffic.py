@@ -34,13 +34,15 @@ from pykeepalived.lvs.nftables import check_config
 pytestmark = pytest.mark.privileged
 
 VIP = "192.0.2.200"
+VIP6 = "2001:db8:0::200"
 PY = sys.executable
 
 SERVER = r"""
 import socket, sys, threading
 name = sys.argv[1].encode()
-t = socket.socket(); t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-t.bind(("0.0.0.0", 8080)); t.listen(128)
+t = socket.socket(socket.AF_INET6); t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+t.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)      # IPv4 and IPv6 clients
+t.bind(("::", 8080)); t.listen(128)
 u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("0.0.0.0", 8080))
 def udp():
     while True:
@@ -63,7 +65,7 @@ import socket, sys
 proto, n = sys.argv[1], int(sys.argv[2])
 for _ in range(n):
     if proto == "tcp":
-        s = socket.create_connection((sys.argv[3], 80), timeout=3)
+        s = socket.create_connection((sys.argv[3], int(sys.argv[4]) if len(sys.argv) > 4 else 80), timeout=3)
         print(s.makefile("rb").readline().decode().strip() or "-")
     else:
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
@@ -95,9 +97,11 @@ class Topology:
         self.lb = lab.add_host("lb", lans=(0, 1))
         self.backends = [lab.add_host(f"b{i}", lans=(1,)) for i in (1, 2, 3)]
         self.lb.ip_cmd("addr", "add", f"{VIP}/24", "dev", "eth0")
-        self.lb.run("sysctl -qw net.ipv4.ip_forward=1")
+        self.lb.ip_cmd("addr", "add", f"{VIP6}/64", "dev", "eth0", "nodad")
+        self.lb.run("sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1")
         for b in self.backends:
             b.ip_cmd("route", "add", "default", "via", self.lb.addr4(1))
+            b.ip_cmd("-6", "route", "add", "default", "via", self.lb.addr6(1))
             b.spawn([PY, "-c", SERVER, b.name], name="server").wait_output("ready")
         self.lvs = BackendThread("nftables", netns=self.lb.ns)
 
@@ -112,8 +116,8 @@ class Topology:
         assert self.lvs.run(lambda b: b.read()).services == state.table().services
         return len(ops)
 
-    def names(self, proto: str, n: int) -> collections.Counter[str]:
-        out = self.client.run([PY, "-c", CLIENT, proto, str(n), VIP], timeout=120).stdout.split()
+    def names(self, proto: str, n: int, vip: str = VIP, port: int = 80) -> collections.Counter[str]:
+        out = self.client.run([PY, "-c", CLIENT, proto, str(n), vip, str(port)], timeout=120).stdout.split()
         return collections.Counter(out)
 
     def name_of(self, addr: str) -> str:
@@ -192,6 +196,22 @@ def test_reload_adding_backend_keeps_established_connections(topo: Topology) -> 
     lines_before = len(holder.stdout().split())
     wait_until(lambda: len(holder.stdout().split()) >= lines_before + 5, 10, message="holder stalled")
     assert holder.alive and set(holder.stdout().split()) == {"b1"}
+
+
+def test_ipv6_service_and_fwmark_service(topo: Topology) -> None:
+    b1, b2, b3 = topo.backends
+    v6 = VirtualServerSpec(addr=VIP6, port=80, sched="wrr", real_servers=tuple(
+        RealServerSpec(addr=b.addr6(1), port=8080, weight=w) for b, w in ((b1, 1), (b2, 3))))
+    # packets to VIP port 8000 get mark 7 before NAT; the fwmark service balances them
+    topo.lb.nft("table inet pkamark {\n chain pre {\n type filter hook prerouting priority mangle;\n"
+                f" ip daddr {VIP} tcp dport 8000 meta mark set 7\n }}\n}}")
+    fwm = VirtualServerSpec(fwmark=7, sched="rr", real_servers=(topo.rs(b2), topo.rs(b3)))
+    state = LvsState(LvsConfig((v6, fwm)))
+    topo.program(state)
+    got = topo.names("tcp", 40, vip=VIP6)
+    assert got == {"b1": 10, "b2": 30}, got
+    got = topo.names("tcp", 20, vip=VIP, port=8000)
+    assert got == {"b2": 10, "b3": 10}, got
 
 
 def test_unsupported_features_are_config_errors_with_position() -> None:
