@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from cfg_netns import NS_INTERFACES
+from cfg_netns import NS_INTERFACES, Netns
 
 from pykeepalived.config import load, load_text
 from pykeepalived.config.lexer import Preprocessor, brace_expand, decomment, split_script, split_words
@@ -210,3 +210,38 @@ def test_recursive_definition_is_reported_not_hung() -> None:
     assert any("Recursive" in d.message or "maximum line length" in d.message for d in r.diagnostics)
 
 
+
+
+INCLUDE_CASES = [
+    ("missing_include", "include missing.conf\nglobal_defs {\n  router_id r\n}\n", ()),
+    ("missing_include_all_config", "include missing.conf\n", ("-e",)),
+    ("include_check_on", "global_defs {\n  include_check\n}\ninclude missing.conf\n", ()),
+    ("include_check_outside_global_defs", "include_check\ninclude missing.conf\n", ()),
+    ("include_check_readable_doc_bug", "global_defs {\n  include_check readable\n}\n", ()),
+    ("conditional_include", "@nohost include sub.conf\n", ()),
+    ("parameterised_include", "$F=sub.conf\ninclude $F\n", ()),
+    ("glob_include", "include s*.conf\n", ()),
+    ("brace_include", "include {sub,missing}.conf\n", ()),
+]
+
+
+@pytest.mark.privileged
+@pytest.mark.interop
+@pytest.mark.parametrize(("cid", "text", "args"), INCLUDE_CASES, ids=[c[0] for c in INCLUDE_CASES])
+def test_include_behaviour_same_exit_as_keepalived(netns: Netns, tmp_path: Path, cid: str, text: str,
+                                                   args: tuple[str, ...]) -> None:
+    (tmp_path / "sub.conf").write_text("global_defs {\n  bogus_in_sub\n}\n")
+    main = tmp_path / "main.conf"
+    main.write_text(text)
+    real, out = netns.keepalived_t(main, *args)
+    ours = load(str(main), all_config="-e" in args, interfaces=NS_INTERFACES)
+    assert ours.exit_code == real, f"keepalived: {out}\nours: {[d.format() for d in ours.diagnostics]}"
+
+
+@pytest.mark.privileged
+@pytest.mark.interop
+def test_missing_main_file_same_exit_as_keepalived(netns: Netns, tmp_path: Path) -> None:
+    for args in ((), ("-e",)):
+        real, _ = netns.keepalived_t(tmp_path / "nope.conf", *args)
+        ours, _ = netns.ours_t(tmp_path / "nope.conf", *args)
+        assert ours == real
