@@ -249,3 +249,46 @@ def test_ipv6_fwmark_tunnel_persistence_groups_and_alpha(pair: Pair) -> None:
     pair.set_up("10.0.1.2")
     pair.set_down("2001:db8::1", "10.0.0.6")
     pair.settle(lambda t: t.dest_count() == 1 + 1 + 10)
+
+
+STOP_CONF = """
+global_defs {
+  lvs_timeouts tcp 1000 tcpfin 30 udp 45
+}
+virtual_server 192.0.2.40 443 {
+  protocol TCP
+  lvs_sched wrr
+  lvs_method NAT
+  quorum 2
+  sorry_server 192.0.2.98 443
+  sorry_server_inhibit
+  sorry_server_lvs_method DR
+  real_server 10.0.2.1 443 { weight 2
+    @M:10.0.2.1@ }
+  real_server 10.0.2.2 443 { alpha
+    inhibit_on_failure
+    @M:10.0.2.2@ }
+}
+"""
+
+
+def test_inhibited_sorry_server_timeouts_and_stop_leave_foreign_services(pair: Pair) -> None:
+    from pykeepalived.core.lvs import AF_INET, PROTO_TCP, AddService, ServiceAttrs, ServiceKey
+
+    foreign = ServiceKey(AF_INET, PROTO_TCP, "198.51.100.1", 22)
+    for t in (pair.ka_table, pair.py_table):
+        assert t.run(lambda b: b.apply([AddService(foreign, ServiceAttrs("rr"))])) == []
+    pair.set_up("10.0.2.1")
+    pair.write(STOP_CONF)   # the second global_defs block merges with the test's own
+    pair.start()
+    t = pair.settle(lambda t: len(t.services) == 2 and t.dest_count() == 3)
+    ka, py = pair.tables()
+    assert ka.timeouts == py.timeouts and ka.timeouts is not None and ka.timeouts.tcp == 1000
+    pair.set_down("10.0.2.1")          # quorum lost: the inhibited sorry server gets its weight
+    pair.settle(lambda t: any(a.weight > 0 and d.addr == "192.0.2.98" for s in t.services.values()
+                              for d, a in s.dests.items()))
+    for d in pair.daemons:
+        d.stop()
+    ka, py = pair.tables()
+    assert ka.services == py.services and set(ka.services) == {foreign}, (_fmt(ka), _fmt(py))
+    del t
