@@ -279,8 +279,9 @@ class FifoWriter:
     def open(self) -> bool:
         try:
             if not os.path.exists(self.path):
-                os.mkfifo(self.path, 0o600)
-                self.created = True
+                with contextlib.suppress(FileExistsError):      # the checker process may race us
+                    os.mkfifo(self.path, 0o600)
+                    self.created = True
                 if self.user is not None or self.group is not None:
                     uid = -1 if self.user is None else (int(self.user) if self.user.isdigit()
                                                          else pwd.getpwnam(self.user).pw_uid)

@@ -131,8 +131,11 @@ class Production:
             inst = self._inst(name)
             for t in tracking.tracks.values():
                 if t.kind == "interface":
+                    # keepalived ignores a tracked interface that does not exist, unless
+                    # dynamic_interfaces (then it is down until it appears).
                     iface = self.rt.interfaces.get(t.name)
-                    tracking.update("interface", t.name, iface is not None and iface.up)
+                    up = iface.up if iface is not None else not self.rt.config.global_defs.dynamic_interfaces
+                    tracking.update("interface", t.name, up)
             initial = tracking.initial_events()
             if inst.router.state == State.INIT:
                 for ev in initial:
