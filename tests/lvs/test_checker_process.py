@@ -159,3 +159,41 @@ def test_nftables_backend_refuses_what_it_cannot_do_naming_the_line(run: Run) ->
     daemon.wait_log(r"keepalived\.conf:\d+: real_server 198\.51\.100\.11 lvs_method DR is not supported", 5)
     wait_until(lambda: not daemon.alive, 30, message="daemon kept running with an impossible table")
     assert run.dnat() == ""
+
+
+HA_SUSPEND = """
+global_defs {
+  enable_script_security
+  script_user root
+  lvs_notify_fifo @D@/lvs.fifo
+}
+virtual_server 192.0.2.200 80 {
+  protocol TCP
+  lvs_sched rr
+  ha_suspend
+  real_server 198.51.100.11 8080 {
+    MISC_CHECK {
+      misc_path "@D@/check.sh 198.51.100.11"
+      delay_loop 1
+    }
+  }
+}
+"""
+
+
+def test_ha_suspend_runs_checks_only_while_the_address_is_local(run: Run) -> None:
+    daemon: Any = run.start(HA_SUSPEND)            # the real server's check would fail: no "up" file
+    wait_until(lambda: "198.51.100.11 . 8080" in run.dnat(), 30, message="table never programmed")
+    time.sleep(3)                                  # three check intervals: suspended, nothing happens
+    assert run.fifo_read() == b"" and "198.51.100.11 . 8080" in run.dnat()
+    def count(word: str) -> int:
+        return int(daemon.log().count(f"{word} healthchecker for service [198.51.100.11]:tcp:8080"))
+
+    assert count("Suspending") == 1
+    activations = count("Activating")
+    run.host.ip_cmd("addr", "add", "192.0.2.200/32", "dev", "eth0")
+    wait_until(lambda: count("Activating") == activations + 1, 10, message=daemon.log())
+    wait_until(lambda: b"RS [198.51.100.11]:tcp:8080 [192.0.2.200]:tcp:80 DOWN\n\0" in run.fifo_read(), 10)
+    wait_until(lambda: run.dnat() == "meta l4proto tcp reject", 10, message=run.dnat())
+    run.host.ip_cmd("addr", "del", "192.0.2.200/32", "dev", "eth0")
+    wait_until(lambda: count("Suspending") == 2, 10, message=daemon.log())

@@ -18,11 +18,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import os
 import signal
 import stat
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from pykeepalived.core.lvs import (
@@ -252,6 +254,56 @@ async def _run_script(cmd: str, timeout: float | None = None) -> int | None:
         return await proc.wait()
 
 
+HA_SUSPEND_POLL = 1.0     # seconds between looks at the local addresses (only with ha_suspend)
+
+
+def local_addresses() -> set[str]:
+    """Every address configured on this host (this network namespace)."""
+    from pyroute2 import IPRoute
+
+    out: set[str] = set()
+    with IPRoute() as ipr:
+        for msg in ipr.get_addr():
+            for name in ("IFA_LOCAL", "IFA_ADDRESS"):
+                value = msg.get_attr(name)
+                if value:
+                    out.add(str(ipaddress.ip_address(value)))
+    return out
+
+
+class HaSuspend:
+    """ha_suspend: the checkers of a virtual server run only while its address is on this host.
+
+    keepalived follows address events; we look every HA_SUSPEND_POLL seconds (pyroute2 on its own
+    thread, never on the uvloop loop), and only when some virtual server asks for it."""
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+        self._pool: ThreadPoolExecutor | None = None
+
+    def _targets(self) -> list[tuple[str, str]]:
+        return [(vs.key, str(vs.address)) for vs in self.config.virtual_servers
+                if vs.ha_suspend and vs.address is not None and vs.fwmark is None and vs.group is None]
+
+    async def check(self, service: Any) -> None:
+        targets = self._targets()
+        if not targets:
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="ha-suspend")
+        try:
+            local = await asyncio.get_running_loop().run_in_executor(self._pool, local_addresses)
+        except Exception as exc:   # noqa: BLE001 - a failed look changes nothing
+            log.info("ha_suspend: cannot read local addresses - %s", exc)
+            return
+        for key, addr in targets:
+            service.set_enabled(key, addr in local)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+
+
 def _resolve(fut: asyncio.Future[None]) -> None:
     if not fut.done():
         fut.set_result(None)
@@ -283,6 +335,8 @@ async def _main(config: Any, opts: argparse.Namespace) -> int:
         service = CheckerService.from_config(config, hub=hub)
         await runtime.start(hub.snapshot())
         hub.subscribe(runtime.on_health)
+        suspender = HaSuspend(config)
+        await suspender.check(service)
         await service.start()
 
         loop = asyncio.get_running_loop()
@@ -302,16 +356,29 @@ async def _main(config: Any, opts: argparse.Namespace) -> int:
                 if new is None:
                     continue
                 log.info("Reloading")
-                await service.stop()
                 hub2 = HealthHub()
-                service = CheckerService.from_config(new, hub=hub2)
+                service2 = CheckerService.from_config(new, hub=hub2)
+                await service.stop()
+                service2.carry_over(service)        # unchanged checkers keep their verdicts
+                service = service2
                 await runtime.reload(new, hub2.snapshot())
                 hub2.subscribe(runtime.on_health)
+                suspender.config = new
                 await service.start()
+                await suspender.check(service)
 
         reload_task = loop.create_task(reloader())
+
+        async def watch_addresses() -> None:
+            while True:
+                await asyncio.sleep(HA_SUSPEND_POLL)
+                await suspender.check(service)
+
+        watch_task = loop.create_task(watch_addresses())
         await stopping
         reload_task.cancel()
+        watch_task.cancel()
+        suspender.close()
         await service.stop()
         await runtime.stop()
         return EXIT_OK
