@@ -11,6 +11,12 @@ Who notifies what (as keepalived's ipwrapper.c): the hub runs `notify_up`/`notif
 module runs `quorum_up`/`quorum_down`, writes the `RS ...`/`VS ...` lines (with keepalived's
 trailing NUL) to `notify_fifo` and `lvs_notify_fifo`, runs the omega notifies at shutdown and
 the `rs_init_notifies` ones at start.
+
+Start-up adopts what the kernel already holds (only the difference is sent; services that are
+not ours are left alone, unless `lvs_flush`). SIGHUP reloads: unchanged checkers keep their
+verdicts (`CheckerService.carry_over`), LvsState keeps quorum and real-server state, and only
+changed services are touched. `ha_suspend` pauses a virtual server's checkers while its address
+is not on this host.
 """
 
 from __future__ import annotations
