@@ -121,3 +121,48 @@ def test_advert_source_mac(lab: Lab, impl: str, xmit_base: bool) -> None:
     assert garps == {VMAC}
     assert _client_mac(c) == VMAC
     d.stop()
+
+
+VIP6 = "2001:db8::100"
+VMAC6 = "00:00:5e:00:02:34"         # VRID 52, IPv6
+
+
+def _conf6(name: str, priority: int) -> str:
+    return global_defs(f"router_id {name}") + instance("VI_6", 52, priority, ["fe80::100/64", f"{VIP6}/64"],
+                                                        extra="    use_vmac\n")
+
+
+def _v6_state(h: Host) -> tuple[object, ...]:
+    addrs = json.loads(h.run(["ip", "-6", "-j", "addr", "show", "dev", "vrrp.52"]).stdout)[0]["addr_info"]
+    # the base interface's own link-local, copied and deprecated
+    ll = sorted((a["local"] == h.link_local(), a.get("preferred_life_time")) for a in addrs
+                if a["local"].startswith("fe80:") and a["local"] != "fe80::100")
+    nft = h.run(["nft", "list", "table", "ip6", "keepalived"], check=False).stdout
+    rules = sorted(line.strip() for line in nft.splitlines() if "macvlan" in line or "elements" in line)
+    link = _vmac6(h)
+    return link["address"], link["linkinfo"]["info_data"]["mode"], ll, rules
+
+
+def _vmac6(h: Host) -> dict[str, Any]:
+    return dict(json.loads(h.run(["ip", "-d", "-j", "link", "show", "dev", "vrrp.52"]).stdout)[0])
+
+
+@pytest.mark.interop
+def test_ipv6_vmac_failover_and_same_as_keepalived(lab: Lab) -> None:
+    a, b, c = lab.add_hosts("a", "b", "c")
+    da = start(a, "py", _conf6("a", 150))
+    da.wait_state("VI_6", "MASTER", timeout=15)
+    db = start(b, "ka", _conf6("b", 100))
+    db.wait_state("VI_6", "BACKUP", timeout=10)
+    wait_until(lambda: c.ping(VIP6, timeout=1) or None, 5, message="VIP6 reachable")
+    assert c.neigh(VIP6) == VMAC6
+    ours, theirs = _v6_state(a), _v6_state(b)
+    assert ours[0] == theirs[0] == VMAC6
+    assert ours[1:] == theirs[1:], f"pykeepalived {ours} keepalived {theirs}"
+    assert ours[2] == [(True, 0)]
+
+    da.stop()
+    db.wait_state("VI_6", "MASTER", timeout=10)
+    wait_until(lambda: c.ping(VIP6, timeout=1) or None, 5, message="VIP6 reachable after failover")
+    assert c.neigh(VIP6) == VMAC6
+    assert a.run(["ip", "link", "show", "vrrp.52"], check=False).returncode != 0, "VMAC left behind"

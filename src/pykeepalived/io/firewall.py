@@ -69,21 +69,36 @@ class Firewall:
             script += f"add element {family} {self.table} vips {{ {', '.join(new)} }}\n"
         self._queue(script)
 
-    def add_vmacs(self, pairs: Iterable[tuple[str, str]]) -> None:
-        """IGMP reports leaving through a VMAC go out of its base interface instead (the
-        switch must never learn the virtual MAC from a backup): keepalived's vmac_map."""
-        pairs = list(pairs)
-        if not pairs:
-            return
-        t = f"ip {self.table}"
-        elements = ", ".join(f'"{vmac}" : "{base}"' for vmac, base in pairs)
-        self.created.add("ip")
-        self._queue(f"add table {t}\n"
-                    f"add map {t} vmac_map {{ type iface_index : iface_index; }}\n"
-                    f"add chain {t} out {{ type filter hook output priority {self.priority}; policy accept; }}\n"
-                    f'add rule {t} out ip protocol igmp meta oifkind "macvlan" '
-                    f"dup to ip daddr device oif map @vmac_map drop\n"
-                    f"add element {t} vmac_map {{ {elements} }}\n")
+    def add_vmacs(self, pairs: Iterable[tuple[str, str, int]]) -> None:
+        """IGMP reports (IPv4) and MLD reports (IPv6) leaving through a VMAC go out of its base
+        interface instead, and a VMAC sends no router solicitations: the switch must never learn
+        the virtual MAC from a backup.  keepalived's vmac_map / vmac_set."""
+        by_family: dict[str, list[tuple[str, str]]] = {"ip": [], "ip6": []}
+        for vmac, base, version in pairs:
+            by_family["ip" if version == 4 else "ip6"].append((vmac, base))
+        script = ""
+        for family, members in by_family.items():
+            if not members:
+                continue
+            t = f"{family} {self.table}"
+            self.created.add(family)
+            script += (f"add table {t}\n"
+                       f"add map {t} vmac_map {{ type iface_index : iface_index; }}\n"
+                       f"add chain {t} out {{ type filter hook output priority {self.priority}; policy accept; }}\n")
+            names = ", ".join(f'"{vmac}"' for vmac, _ in members)
+            if family == "ip":
+                script += (f'add rule {t} out ip protocol igmp meta oifkind "macvlan" '
+                           f"dup to ip daddr device oif map @vmac_map drop\n")
+            else:
+                script += (f"add set {t} vmac_set {{ type iface_index; }}\n"
+                           f'add rule {t} out icmpv6 type mld2-listener-report meta oifkind "macvlan" '
+                           f"dup to ip6 daddr device oif map @vmac_map drop\n"
+                           f'add rule {t} out icmpv6 type nd-router-solicit meta oifkind "macvlan" '
+                           f"oif @vmac_set drop\n"
+                           f"add element {t} vmac_set {{ {names} }}\n")
+            elements = ", ".join(f'"{vmac}" : "{base}"' for vmac, base in members)
+            script += f"add element {t} vmac_map {{ {elements} }}\n"
+        self._queue(script)
 
     def remove(self, addresses: Iterable[str]) -> None:
         script = ""

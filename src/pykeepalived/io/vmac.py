@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import socket
 from dataclasses import dataclass
 
 from pyroute2 import AsyncIPRoute
@@ -29,7 +30,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from pykeepalived.config.model import Config, VrrpInstance
 from pykeepalived.core.params import RouterParams, VipSpec
-from pykeepalived.io.netlink import Interface, Netlink
+from pykeepalived.io.netlink import IFA_F_NODAD, Interface, Netlink
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ class VmacSpec:
     base: str
     mac: str
     xmit_base: bool = False     # vmac_xmit_base: adverts on the base interface, VIPs on the VMAC
+    family: int = 4
 
 
 def vmac_spec(vi: VrrpInstance, config: Config) -> VmacSpec | None:
@@ -55,7 +57,8 @@ def vmac_spec(vi: VrrpInstance, config: Config) -> VmacSpec | None:
     elif len(mac.split(":")) == 5:
         mac = f"{mac}:{vrid:02x}"
     name = vi.use_vmac.name or f"{gd.vmac_prefix}.{vrid}"
-    return VmacSpec(vi.name, name, vi.interface or gd.default_interface, mac.lower(), vi.vmac_xmit_base)
+    return VmacSpec(vi.name, name, vi.interface or gd.default_interface, mac.lower(), vi.vmac_xmit_base,
+                    6 if v6 else 4)
 
 
 def _sysctl(ifname: str, key: str, value: int, family: str = "ipv4") -> None:
@@ -118,6 +121,15 @@ class Vmacs:
         for key, value in (("arp_ignore", 1), ("accept_local", 1), ("promote_secondaries", 1), ("rp_filter", 0)):
             _sysctl(spec.name, key, value)
         await ipr.link("set", index=index, state="up")
+        if spec.family == 6:
+            # The VMAC advertises from the base interface's link-local address (deprecated on
+            # the VMAC so that nothing else picks it as a source), as keepalived does.
+            async for a in await ipr.addr("dump", index=base[0], family=socket.AF_INET6):
+                ll = a.get("address")
+                if ll and ll.lower().startswith("fe80:"):
+                    with contextlib.suppress(NetlinkError):
+                        await ipr.addr("add", index=index, address=ll, prefixlen=a["prefixlen"],
+                                       flags=IFA_F_NODAD, preferred_lft=0)
         self.created.append(spec.name)
         log.info("(%s): Success creating VMAC interface %s", spec.instance, spec.name)
 
@@ -130,9 +142,9 @@ class Vmacs:
                 if not vmac.ipv6_ll:
                     vmac.ipv6_ll = list(base.ipv6_ll)
 
-    def pairs(self) -> list[tuple[str, str]]:
-        """(vmac, base) of every VMAC we created, for the IGMP map."""
-        return [(s.name, s.base) for s in self.specs.values() if s.name in self.created]
+    def pairs(self) -> list[tuple[str, str, int]]:
+        """(vmac, base, family) of every VMAC we created, for the IGMP/MLD maps."""
+        return [(s.name, s.base, s.family) for s in self.specs.values() if s.name in self.created]
 
     async def remove(self) -> None:
         names = list(self.created)
