@@ -112,3 +112,16 @@ def test_reload_adds_and_removes_instances_hitless(lab: Lab) -> None:
     assert max(gaps) < 1.5 * CELL.advert_int, f"VI_1 advert gap {max(gaps):.3f} s across the reloads"
     assert len(re.findall(r"\(VI_1\) Entering", d.log())) == 2   # BACKUP (init), MASTER: nothing more
     assert a.has_address(CELL.client_vip)
+
+
+def test_vrrp_startup_delay(lab: Lab) -> None:
+    """vrrp_startup_delay holds every instance back (keepalived logs the delay first)."""
+    a, b = lab.add_hosts("a", "b")
+    cap = lab.capture()
+    conf = CELL.config(a, b, 150).replace("    router_id a\n", "    router_id a\n    vrrp_startup_delay 1\n")
+    started = time.time_ns()
+    d = start(a, "py", conf)
+    d.wait_log(r"Delaying startup for 1 seconds", timeout=10)
+    d.wait_state("VI_1", "MASTER", timeout=10)
+    first = vrrp_frames(cap.stop(), vrid=VRID, src=a.ip)[0]
+    assert (first.ts_ns - started) / 1e9 >= 1.0 + CELL.master_down(150)

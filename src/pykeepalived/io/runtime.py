@@ -126,6 +126,18 @@ def _same_outside_instances(a: Config, b: Config) -> bool:
     return _same(dataclasses.replace(a, **strip), dataclasses.replace(b, **strip))  # type: ignore[arg-type]
 
 
+def startup_delay(startup_delay: float, delay_after_boot: float, uptime_file: str = "/proc/uptime") -> float:
+    """vrrp_startup_delay, or what is left of vrrp_delay_after_boot since boot: the longer."""
+    left = 0.0
+    if delay_after_boot > 0:
+        try:
+            with open(uptime_file) as f:
+                left = delay_after_boot - float(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            left = 0.0
+    return max(startup_delay, left, 0.0)
+
+
 def _wire_interval(version: int, seconds: float) -> int:
     return int(seconds + 0.5) if version == 2 else max(1, int(seconds * 100 + 0.5))
 
@@ -223,6 +235,16 @@ class VrrpRuntime:
         # walking it again (a collection in the middle of a takeover costs milliseconds).
         gc.collect()
         gc.freeze()
+        delay = startup_delay(gd.vrrp_startup_delay, gd.vrrp_delay_after_boot)
+        if delay > 0:
+            log.info("Delaying startup for %g seconds", delay)
+            self.loop.call_later(delay, self._start_instances)
+        else:
+            self._start_instances()
+
+    def _start_instances(self) -> None:
+        if self.stopping.done():
+            return
         now = self.clock()
         self.production = Production(self)
         for inst in self.instances:
