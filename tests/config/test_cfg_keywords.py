@@ -34,7 +34,7 @@ def test_keyword_without_value_same_exit(netns: Netns, tmp_path: Path, cid: str,
 
 @pytest.mark.privileged
 @pytest.mark.interop
-@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("seed", range(6))
 def test_generated_configs_same_exit(netns: Netns, tmp_path: Path, seed: int) -> None:
     rng = random.Random(seed)
     mismatches = []

@@ -66,6 +66,8 @@ class Ctx:
 
     stops: frozenset[str] = frozenset()  # keywords of the block being walked that stop keepalived
     next_rule_preference = 16384  # 2.2.7 numbers rules without a preference downwards from here
+    interfaces: frozenset[str] | None = None  # existing interfaces, None when they are not checked
+    bad_interface = False  # a missing interface was reported while completing
 
     def need(self, node: Node, w: list[str], n: int) -> None:
         """A missing parameter. keepalived 2.2.7 stops with exit 2 for the keywords whose handler
@@ -1733,12 +1735,23 @@ BFD_INSTANCE: dict[str, Handler] = {
 def _h_garp_group(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
     gf: Fields = {"pos": pos(node)}
 
+    taken = {i for g in f.get("garp_groups", []) for i in g.interfaces}
+
+    def add(c: Ctx, n: Node, ff: Fields, name: str) -> None:
+        if name in taken:
+            c.warn(n, f"garp_group already specified for {name} - ignoring")
+            return
+        taken.add(name)
+        ff["interfaces"] = tuple(ff.get("interfaces", ())) + (name,)
+
     def ifaces(c: Ctx, n: Node, ww: list[str], ff: Fields) -> None:
-        ff["interfaces"] = tuple(ff.get("interfaces", ())) + tuple(x for _, ws in value_lines(c, n) for x in ws)
+        for child, ws in value_lines(c, n):
+            for x in ws:
+                add(c, child, ff, x)
 
     def iface(c: Ctx, n: Node, ww: list[str], ff: Fields) -> None:
         c.need(n, ww, 1)
-        ff["interfaces"] = tuple(ff.get("interfaces", ())) + (ww[1],)
+        add(c, n, ff, ww[1])
 
     walk(ctx, node.children or [], {"garp_interval": timer("garp_interval", 0, 4294.967295),
                                     "gna_interval": timer("gna_interval", 0, 4294.967295),
@@ -2020,10 +2033,22 @@ def _finish_global(ctx: Ctx, f: Fields) -> m.GlobalDefs:
 def _finish_instance(ctx: Ctx, f: Fields, gd: m.GlobalDefs) -> m.VrrpInstance | None:
     node: Node = f["_node"]
     name = f["name"]
+    vips = f.get("virtual_ipaddress", ())
+    if ctx.interfaces is not None:
+        # 2.2.7 checks a VIP's device while parsing it and drops the VIP: before the family rule
+        present = []
+        for v in vips:
+            if v.dev is not None and v.dev not in ctx.interfaces:
+                ctx.warn(Node("", v.pos.file, v.pos.line),
+                         f"WARNING - interface {v.dev} for ip address {v.address} doesn't exist")
+                ctx.bad_interface = True
+            else:
+                present.append(v)
+        vips = tuple(present)
+    f["virtual_ipaddress"] = vips
     if not f.get("virtual_router_id"):
         ctx.err(Level.FATAL, node, f"({name}) the virtual router id must be set")
         return None
-    vips = f.get("virtual_ipaddress", ())
     if vips:
         fam = vips[0].address.version
         kept = []
@@ -2332,6 +2357,8 @@ def build(lines: list[Line], *, main_file: str, files: tuple[str, ...],
 
 def complete(ctx: Ctx, f: Fields, files: tuple[str, ...], interfaces: frozenset[str] | None) -> m.Config:
     gd = _finish_global(ctx, f.get("_global_defs", {}))
+    if not (gd.dynamic_interfaces or f.get("net_namespace") is not None):
+        ctx.interfaces = system_interfaces() if interfaces is None else interfaces
 
     scripts: list[m.VrrpScript] = []
     for sf in f.get("vrrp_scripts", []):
@@ -2493,7 +2520,7 @@ def _check_interfaces(ctx: Ctx, cfg: m.Config, interfaces: frozenset[str] | None
         # interfaces of another namespace cannot be checked from here (keepalived -t skips them too)
         return False
     have = system_interfaces() if interfaces is None else interfaces
-    bad = False
+    bad = ctx.bad_interface
 
     def node_at(p: Pos) -> Node:
         return Node("", p.file, p.line)
@@ -2508,7 +2535,7 @@ def _check_interfaces(ctx: Ctx, cfg: m.Config, interfaces: frozenset[str] | None
             if t.name not in have:
                 ctx.warn(node_at(t.pos), f"({vi.name}) tracked interface {t.name} doesn't exist")
                 bad = True
-        for a in vi.virtual_ipaddress + vi.virtual_ipaddress_excluded:
+        for a in vi.virtual_ipaddress_excluded:
             if a.dev is not None and a.dev not in have:
                 ctx.warn(node_at(a.pos), f"WARNING - interface {a.dev} for ip address {a.address.ip} doesn't exist")
                 bad = True
