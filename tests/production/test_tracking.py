@@ -313,3 +313,25 @@ def test_weighted_interface_priority_fifo_identical_to_keepalived(sdir: ScriptDi
     theirs = _priority_scenario("ka", sdir, "ka")
     assert b'MASTER_PRIORITY 90' in theirs, theirs.decode()
     assert ours == theirs, f"pykeepalived:\n{ours.decode()}\nkeepalived 2.2.7:\n{theirs.decode()}"
+
+
+def test_interface_up_down_delays(lab: Lab) -> None:
+    """A tracked link going down counts only after its down delay; a flap shorter than the
+    delay is not seen at all."""
+    conf = ("interface_up_down_delays {\n    eth1 2 0\n}\n" + global_defs("router_id a")
+            + instance("VI_1", 51, 110, [VIP1], extra="    track_interface {\n        eth1\n    }\n"))
+    lab.add_lan()
+    a = lab.add_host("a", lans=(0, 1))
+    d = start(a, "py", conf)
+    d.wait_state("VI_1", "MASTER", timeout=15)
+    a.set_link(False, "eth1")
+    time.sleep(0.5)
+    a.set_link(True, "eth1")
+    time.sleep(3)
+    assert "FAULT" not in d.log(), "a 0.5 s flap shorter than the 2 s down delay was acted on"
+    t0 = time.monotonic()
+    a.set_link(False, "eth1")
+    d.wait_state("VI_1", "FAULT", timeout=5)
+    assert time.monotonic() - t0 >= 1.8, "the down delay was not applied"
+    a.set_link(True, "eth1")
+    wait_count(d, r"\(VI_1\) Entering MASTER STATE", 2, timeout=10)

@@ -16,8 +16,10 @@ FaultChanged / PriorityChanged events that go through `dispatch` like any other 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -103,6 +105,9 @@ class Production:
             for tracking in self.tracking.values():
                 tracking.update("script", name, True)
         self.routes = RouteManager(runtime.netlink, runtime.interfaces)
+        self.link_delays = {d.interface: d for d in config.interface_up_down_delays}
+        self._held: dict[int, asyncio.TimerHandle] = {}     # link changes waiting for their delay
+        self._released: dict[int, bool] = {}
         carry = _carried.pop(runtime, None)
         self.reloaded = carry is not None
         self.values: dict[tuple[str, str], bool | int | None] = {}   # last result of every tracker
@@ -178,6 +183,29 @@ class Production:
         if sg is None:
             return [(inst, inst.router.handle(event, now))]
         return [(self.by_router[r], actions) for r, actions in sg.handle(inst.router, event, now)]
+
+    def delay_link(self, ifindex: int, up: bool, deliver: Callable[[int, bool], None]) -> bool:
+        """interface_up_down_delays: hold a link change for the configured delay; a change
+        back within the delay cancels both (the link never looked down).  True if held."""
+        if self._released.pop(ifindex, None) is up:
+            return False                          # the held change, delivered now
+        pending = self._held.pop(ifindex, None)
+        if pending is not None:
+            pending.cancel()
+            return True
+        name = next((n for n, i in self.rt.interfaces.items() if i.index == ifindex), None)
+        delays = self.link_delays.get(name) if name is not None else None
+        delay = 0.0 if delays is None else (delays.up if up else delays.down)
+        if delay <= 0:
+            return False
+
+        def release() -> None:
+            self._held.pop(ifindex, None)
+            self._released[ifindex] = up
+            deliver(ifindex, up)
+
+        self._held[ifindex] = self.rt.loop.call_later(delay, release)
+        return True
 
     def on_link(self, ifindex: int, up: bool, now: float) -> None:
         """track_interface: a link changed (the runtime already handled the instances' own)."""

@@ -64,7 +64,7 @@ from pykeepalived.core.events import (
     VipDeleted,
 )
 from pykeepalived.core.params import AUTH_AH, AUTH_NONE, AUTH_PASS, RouterParams, UnicastPeer, VipSpec
-from pykeepalived.core.vrrp import VirtualRouter
+from pykeepalived.core.vrrp import State, VirtualRouter
 from pykeepalived.errors import EXIT_FATAL, EXIT_OK
 from pykeepalived.io.fastpath import advert_io, codec, wheel
 from pykeepalived.io.l2 import L2Sender
@@ -81,6 +81,7 @@ log = logging.getLogger(__name__)
 # Adverts due this close to the timer's wake-up go out in the same batch.
 SEND_SLACK = 0.0002
 GIL_SWITCH_INTERVAL = 0.0005
+SHORTCUT = True          # absorb a backup's identical adverts in compiled code (see _maybe_shortcut)
 SHUTDOWN_TIMEOUT = 5.0
 
 
@@ -107,6 +108,8 @@ class Instance:
     deadline: float | None = None
     one_off_sent: int = 0          # SendAdvert adverts (the core counts those itself)
     periodic_counted: int = 0      # periodic adverts already added to router.stats
+    shortcut: AdvertReceived | None = None   # the advert the socket absorbs copies of (BACKUP)
+    shortcut_counted: int = 0      # absorbed copies already added to router.stats
 
     @property
     def params(self) -> RouterParams:
@@ -292,6 +295,10 @@ class VrrpRuntime:
     def routers(self) -> list[VirtualRouter]:
         """The live routers in config order, their advert counters brought up to date."""
         for inst in self.instances:
+            if inst.shortcut is not None:
+                absorbed = inst.sock.shortcut_count(inst.params.vrid)
+                inst.router.stats.advert_rcvd += absorbed - inst.shortcut_counted
+                inst.shortcut_counted = absorbed
             periodic = self.sender.sent(inst.slot) - inst.one_off_sent
             inst.router.stats.advert_sent += periodic - inst.periodic_counted
             inst.periodic_counted = periodic
@@ -341,6 +348,9 @@ class VrrpRuntime:
         self.loop.create_task(self._apply_reload(old, config))
 
     async def _apply_reload(self, old: Config, new: Config) -> None:
+        for inst in self.instances:          # the routers see every event from here on
+            if inst.shortcut is not None:
+                self._flush_shortcut(inst)
         now = self.clock()
         keep = {vi.name for vi in new.vrrp_instances
                 if (o := old.vrrp_instance(vi.name)) is not None and _same(o, vi)}
@@ -387,6 +397,9 @@ class VrrpRuntime:
 
     def _forget(self, inst: Instance) -> None:
         """Drop a deleted instance from demux, sender and wheel (its slot is never reused)."""
+        if inst.shortcut is not None:
+            inst.sock.disarm_shortcut(inst.params.vrid)
+            inst.shortcut = None
         key = (inst.sock.ifindex, inst.sock.family)
         candidates = self.demux.get(key, {}).get(inst.params.vrid, [])
         if inst in candidates:
@@ -428,6 +441,8 @@ class VrrpRuntime:
     # ------------------------------------------------------------------ events in
 
     def _handle(self, inst: Instance, event: Event, now: float) -> None:
+        if inst.shortcut is not None:
+            self._flush_shortcut(inst)
         if self.production is not None and inst.router.name in self.production.group_of:
             self._perform(self.production.dispatch(inst, event, now), now)
             return
@@ -478,10 +493,52 @@ class VrrpRuntime:
             # when this process got round to reading it.
             if advert is None:
                 self._handle(inst, AdvertRejected(RejectReason(reason), src), rx_time)
-            else:
-                self._handle(inst, AdvertReceived(advert, src, dst, ttl), rx_time)
+                continue
+            event = AdvertReceived(advert, src, dst, ttl)
+            before = inst.deadline
+            self._handle(inst, event, rx_time)
+            if len(candidates) == 1 and SHORTCUT:
+                self._maybe_shortcut(inst, event, payload, before, rx_time)
         self._arm()
         return len(packets)
+
+    # -- steady-state shortcut -----------------------------------------------------------------
+    #
+    # A backup that has just accepted an advert from its master (timer reset, nothing else)
+    # would do exactly the same for every identical copy: the socket absorbs those copies in
+    # compiled code, keeping only their count and last receive time, and reports when the
+    # master-down interval since the last one has run out. Before anything else reaches the
+    # router (a different advert, a timer, a link or tracker event, shutdown, a dump), the
+    # last absorbed copy is replayed at its receive time, so the core is exactly where it
+    # would have been.
+
+    def _maybe_shortcut(self, inst: Instance, event: AdvertReceived, payload: bytes, before: float | None,
+                        rx_time: float) -> None:
+        router = inst.router
+        p = inst.params
+        d = inst.deadline
+        if (router.state != State.BACKUP or d is None or d == before or d <= rx_time
+                or event.advert.priority == 0
+                or (p.preempt_delay > 0 and event.advert.priority < router.effective_priority)
+                or (self.production is not None and router.name in self.production.group_of)):
+            return
+        inst.sock.arm_shortcut(p.vrid, payload, event.src, event.dst, event.ttl, d - rx_time, rx_time)
+        inst.shortcut = event
+        inst.shortcut_counted = 0
+        self.wheel.cancel(inst.slot)      # the socket holds the down timer now
+        inst.deadline = None
+
+    def _flush_shortcut(self, inst: Instance) -> None:
+        event = inst.shortcut
+        assert event is not None
+        inst.shortcut = None
+        count, last_rx = inst.sock.disarm_shortcut(inst.params.vrid)
+        if count:
+            actions = inst.router.handle(event, last_rx)    # the last copy, when it came
+            inst.router.stats.advert_rcvd += count - 1 - inst.shortcut_counted
+            if actions:
+                self._execute(inst, actions, last_rx)
+        self._rearm(inst)
 
     @staticmethod
     def _pick(candidates: list[Instance], src: bytes, dst: bytes) -> Instance | None:
@@ -503,6 +560,11 @@ class VrrpRuntime:
             while self._on_readable(sock) == sock.batch:
                 pass
         now = self.clock()
+        for sock in self.sockets:                # backups whose absorbed master went quiet
+            for vrid in sock.expired(now):
+                for backup in self.demux.get((sock.ifindex, sock.family), {}).get(vrid, ()):
+                    if backup.shortcut is not None:
+                        self._flush_shortcut(backup)
         self.sender.fire(now)
         for slot in self.wheel.advance(now):
             inst = self.by_slot.get(slot)
@@ -520,12 +582,15 @@ class VrrpRuntime:
     def _arm(self) -> None:
         """Keep one timer at min(earliest core deadline, next advert); re-arm only if it moved."""
         nd = self.wheel.next_deadline()
-        at = min(math.inf if nd is None else nd, self.sender.next_due())
+        at = min(math.inf if nd is None else nd, self.sender.next_due(),
+                 min((sock.next_expiry() for sock in self.sockets), default=math.inf))
         if at != self._timer_at:
             self._timer_at = at
             self._timer.arm(at)
 
     def _on_link(self, ifindex: int, up: bool) -> None:
+        if self.production is not None and self.production.delay_link(ifindex, up, self._on_link):
+            return                                   # interface_up_down_delays
         now = self.clock()
         for inst in self.instances:
             if inst.iface.index == ifindex:
