@@ -8,7 +8,7 @@ schedule on its ideal grid. Neither allocates a Python object per advert sent.
 """
 
 from libc.stdlib cimport malloc, calloc, realloc, free
-from libc.string cimport memcpy, memset
+from libc.string cimport memcmp, memcpy, memset
 from libc.errno cimport errno, EINTR, EAGAIN, ENOBUFS
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.math cimport floor, INFINITY
@@ -117,6 +117,20 @@ def ipv4_header(bytes src, bytes dst, int payload_len, int ttl):
                         IPPROTO_VRRP, 0, src, dst)
 
 
+cdef struct Shortcut:
+    bint armed
+    bint tripped          # a different packet for this VRID came: disarmed, awaiting flush
+    unsigned char *payload
+    int plen
+    unsigned char src[16]
+    unsigned char dst[16]
+    int alen
+    int ttl
+    double hold           # the backup's master-down interval for this advert
+    double last_rx
+    uint64_t count
+
+
 cdef struct TxPacket:
     unsigned char *data
     size_t len
@@ -148,9 +162,15 @@ cdef class AdvertSocket:
     cdef iovec *tx_iov[2]
     cdef unsigned int tx_n[2]
     cdef unsigned int tx_cap[2]
+    # steady-state shortcut, per VRID (see arm_shortcut)
+    cdef Shortcut *shortcuts
+    cdef readonly uint64_t rx_absorbed
 
     def __cinit__(self, sock, int ifindex, int batch=64):
         cdef int q
+        self.shortcuts = <Shortcut *>calloc(256, sizeof(Shortcut))
+        if self.shortcuts == NULL:
+            raise MemoryError()
         self.sock = sock
         self.fd = sock.fileno()
         self.family = int(sock.family)
@@ -170,7 +190,11 @@ cdef class AdvertSocket:
             self.tx_cap[q] = 0
 
     def __dealloc__(self):
-        cdef int q
+        cdef int q, v
+        if self.shortcuts != NULL:
+            for v in range(256):
+                free(self.shortcuts[v].payload)
+            free(self.shortcuts)
         free(self.rx_msgs)
         free(self.rx_iov)
         free(self.rx_bufs)
@@ -195,7 +219,13 @@ cdef class AdvertSocket:
         cdef sockaddr_in6 *sa6
         cdef timespec mono, real, stamp
         cdef double offset, rx_time, now
-        cdef bint stamped
+        cdef bint stamped, have_dst
+        cdef unsigned char dst6[16]
+        cdef const unsigned char *pl
+        cdef const unsigned char *psrc
+        cdef const unsigned char *pdst
+        cdef int pl_len, alen
+        cdef Shortcut *sc
         cdef list out = []
         for i in range(self.batch):
             self.rx_iov[i].iov_base = self.rx_bufs + i * RX_BUF
@@ -227,13 +257,14 @@ cdef class AdvertSocket:
             h = &self.rx_msgs[i].msg_hdr
             ttl = -1
             ifindex = self.ifindex
-            dst = b""
+            have_dst = False
             stamped = False
             c = CMSG_FIRSTHDR(h)
             while c != NULL:
                 if c.cmsg_level == IPPROTO_IPV6:
                     if c.cmsg_type == IPV6_PKTINFO:
-                        dst = PyBytes_FromStringAndSize(<char *>CMSG_DATA(c), 16)
+                        memcpy(dst6, CMSG_DATA(c), 16)
+                        have_dst = True
                         memcpy(&ifindex, CMSG_DATA(c) + 16, sizeof(int))
                     elif c.cmsg_type == IPV6_HOPLIMIT:
                         memcpy(&ttl, CMSG_DATA(c), sizeof(int))
@@ -256,16 +287,99 @@ cdef class AdvertSocket:
                 end = <int>plen
                 if total >= ihl and total < end:
                     end = total
-                out.append((PyBytes_FromStringAndSize(<char *>buf + ihl, end - ihl),
-                            PyBytes_FromStringAndSize(<char *>buf + 12, 4),
-                            PyBytes_FromStringAndSize(<char *>buf + 16, 4),
-                            <int>buf[8], self.ifindex, rx_time))
+                pl = buf + ihl
+                pl_len = end - ihl
+                psrc = buf + 12
+                pdst = buf + 16
+                alen = 4
+                ttl = buf[8]
+                ifindex = self.ifindex
             else:
                 sa6 = <sockaddr_in6 *>h.msg_name
-                out.append((PyBytes_FromStringAndSize(<char *>buf, plen),
-                            PyBytes_FromStringAndSize(<char *>sa6.sin6_addr.s6_addr, 16),
-                            dst, ttl, ifindex, rx_time))
+                pl = buf
+                pl_len = <int>plen
+                psrc = sa6.sin6_addr.s6_addr
+                pdst = dst6
+                alen = 16
             self.rx_packets += 1
+            if pl_len >= 2 and self.shortcuts[pl[1]].armed:
+                sc = &self.shortcuts[pl[1]]
+                if (pl_len == sc.plen and ttl == sc.ttl and alen == sc.alen
+                        and (alen == 4 or have_dst)
+                        and memcmp(pl, sc.payload, pl_len) == 0 and memcmp(psrc, sc.src, alen) == 0
+                        and memcmp(pdst, sc.dst, alen) == 0):
+                    sc.count += 1
+                    sc.last_rx = rx_time
+                    self.rx_absorbed += 1
+                    continue
+                sc.armed = False      # anything else goes to the core, in order
+                sc.tripped = True
+            out.append((PyBytes_FromStringAndSize(<char *>pl, pl_len),
+                        PyBytes_FromStringAndSize(<char *>psrc, alen),
+                        PyBytes_FromStringAndSize(<char *>pdst, alen) if (alen == 4 or have_dst) else b"",
+                        ttl, ifindex, rx_time))
+        return out
+
+    def arm_shortcut(self, int vrid, bytes payload, bytes src, bytes dst, int ttl, double hold,
+                     double last_rx):
+        """Steady state of a backup: from now on, packets for `vrid` identical to this one
+        (payload, source, destination, TTL) are absorbed here, only counted with their
+        receive time; `hold` (the master-down interval) after the last one, `expired()`
+        reports the VRID. Any other packet for the VRID disarms it and is returned."""
+        cdef Shortcut *sc
+        if not 0 <= vrid <= 255:
+            raise ValueError(f"vrid {vrid} not in 0..255")
+        if len(src) != len(dst) or len(src) not in (4, 16):
+            raise ValueError("src and dst must both be 4 or 16 bytes")
+        sc = &self.shortcuts[vrid]
+        free(sc.payload)
+        sc.payload = <unsigned char *>malloc(max(len(payload), 1))
+        if sc.payload == NULL:
+            raise MemoryError()
+        memcpy(sc.payload, <char *>payload, len(payload))
+        sc.plen = len(payload)
+        sc.alen = len(src)
+        memcpy(sc.src, <char *>src, sc.alen)
+        memcpy(sc.dst, <char *>dst, sc.alen)
+        sc.ttl = ttl
+        sc.hold = hold
+        sc.last_rx = last_rx
+        sc.count = 0
+        sc.tripped = False
+        sc.armed = True
+
+    def disarm_shortcut(self, int vrid):
+        """Stop absorbing for `vrid`; returns (packets absorbed, last receive time)."""
+        cdef Shortcut *sc = &self.shortcuts[vrid & 0xFF]
+        out = (sc.count, sc.last_rx)
+        sc.armed = False
+        sc.tripped = False
+        sc.count = 0
+        return out
+
+    def shortcut_count(self, int vrid):
+        """Packets absorbed for `vrid` since it was armed."""
+        return self.shortcuts[vrid & 0xFF].count
+
+    def next_expiry(self):
+        """Earliest last receive time + hold over the armed VRIDs (math.inf when none)."""
+        cdef double best = INFINITY
+        cdef double t
+        cdef int v
+        for v in range(256):
+            if self.shortcuts[v].armed:
+                t = self.shortcuts[v].last_rx + self.shortcuts[v].hold
+                if t < best:
+                    best = t
+        return best
+
+    def expired(self, double now):
+        """The armed VRIDs whose hold has run out at `now` (they stay armed)."""
+        cdef list out = []
+        cdef int v
+        for v in range(256):
+            if self.shortcuts[v].armed and self.shortcuts[v].last_rx + self.shortcuts[v].hold <= now:
+                out.append(v)
         return out
 
     cdef int _queue(self, TxPacket *p) except -1:

@@ -29,6 +29,7 @@ import struct
 import sys
 import time
 from collections.abc import Sequence
+from typing import Any
 
 IMPLEMENTATION = "pure"
 
@@ -65,6 +66,9 @@ class AdvertSocket:
         self.tx_errors = 0
         self.last_errno = 0
         self._ancbufsize = socket.CMSG_SPACE(20) + socket.CMSG_SPACE(4) + socket.CMSG_SPACE(16) + 16
+        self.rx_absorbed = 0
+        # vrid -> [armed, payload, src, dst, ttl, hold, last_rx, count]
+        self._shortcuts: dict[int, list[Any]] = {}
 
     def fileno(self) -> int:
         return self.sock.fileno()
@@ -111,8 +115,46 @@ class AdvertSocket:
                 src = socket.inet_pton(socket.AF_INET6, addr[0].split("%", 1)[0])
                 pkt = (data, src, dst, ttl, ifindex, rx_time)
             self.rx_packets += 1
+            sc = self._shortcuts.get(pkt[0][1]) if len(pkt[0]) >= 2 else None
+            if sc is not None and sc[0]:
+                if pkt[0] == sc[1] and pkt[1] == sc[2] and pkt[2] == sc[3] and pkt[3] == sc[4]:
+                    sc[6] = pkt[5]
+                    sc[7] += 1
+                    self.rx_absorbed += 1
+                    continue
+                sc[0] = False     # anything else goes to the core, in order
             out.append(pkt)
         return out
+
+    def arm_shortcut(self, vrid: int, payload: bytes, src: bytes, dst: bytes, ttl: int, hold: float,
+                     last_rx: float) -> None:
+        """Steady state of a backup: from now on, packets for `vrid` identical to this one
+        (payload, source, destination, TTL) are absorbed here, only counted with their
+        receive time; `hold` (the master-down interval) after the last one, `expired()`
+        reports the VRID. Any other packet for the VRID disarms it and is returned."""
+        if not 0 <= vrid <= 255:
+            raise ValueError(f"vrid {vrid} not in 0..255")
+        if len(src) != len(dst) or len(src) not in (4, 16):
+            raise ValueError("src and dst must both be 4 or 16 bytes")
+        self._shortcuts[vrid] = [True, bytes(payload), bytes(src), bytes(dst), ttl, hold, last_rx, 0]
+
+    def disarm_shortcut(self, vrid: int) -> tuple[int, float]:
+        """Stop absorbing for `vrid`; returns (packets absorbed, last receive time)."""
+        sc = self._shortcuts.pop(vrid & 0xFF, None)
+        return (0, 0.0) if sc is None else (sc[7], sc[6])
+
+    def shortcut_count(self, vrid: int) -> int:
+        """Packets absorbed for `vrid` since it was armed."""
+        sc = self._shortcuts.get(vrid & 0xFF)
+        return 0 if sc is None else int(sc[7])
+
+    def next_expiry(self) -> float:
+        """Earliest last receive time + hold over the armed VRIDs (math.inf when none)."""
+        return min((sc[6] + sc[5] for sc in self._shortcuts.values() if sc[0]), default=math.inf)
+
+    def expired(self, now: float) -> list[int]:
+        """The armed VRIDs whose hold has run out at `now` (they stay armed)."""
+        return sorted(v for v, sc in self._shortcuts.items() if sc[0] and sc[6] + sc[5] <= now)
 
 
 def _parse_ipv4(data: bytes, ifindex: int, rx_time: float) -> tuple[bytes, bytes, bytes, int, int, float] | None:

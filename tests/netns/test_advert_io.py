@@ -183,3 +183,32 @@ def test_ip_id_skips_zero(aio: ModuleType, lo4: object) -> None:
     ids = [struct.unpack_from("!H", watch.recv(100), 4)[0] for _ in range(2)]
     watch.close()
     assert ids == [65535, 1]
+
+
+def test_steady_state_shortcut(aio: ModuleType, lo4: object) -> None:
+    """Identical adverts for an armed VRID are absorbed (counted, receive time kept); the first
+    different one disarms it and comes through, and so does everything after it."""
+    sender = aio.AdvertSender()
+    same, other = _payload(7, 100), _payload(7, 90)
+    sender.set_adverts(0, lo4, LO4, [(LO4, same)], 255)
+    sender.send_now(0)
+    (first,) = _drain(lo4, 1)
+    lo4.arm_shortcut(7, first[0], first[1], first[2], first[3], 0.5, first[5])  # type: ignore[attr-defined]
+    assert lo4.next_expiry() == pytest.approx(first[5] + 0.5)  # type: ignore[attr-defined]
+    for _ in range(3):
+        sender.send_now(0)
+    time.sleep(0.05)
+    assert lo4.recv_batch() == []  # type: ignore[attr-defined]
+    assert lo4.shortcut_count(7) == 3 and lo4.rx_absorbed == 3  # type: ignore[attr-defined]
+    last = lo4.next_expiry() - 0.5  # type: ignore[attr-defined]
+    assert first[5] < last <= time.monotonic()
+    assert lo4.expired(last + 0.49) == [] and lo4.expired(last + 0.5) == [7]  # type: ignore[attr-defined]
+    sender.set_adverts(0, lo4, LO4, [(LO4, other)], 255)
+    sender.send_now(0)
+    sender.set_adverts(0, lo4, LO4, [(LO4, same)], 255)
+    sender.send_now(0)
+    got = _drain(lo4, 2)
+    assert [g[0] for g in got] == [other, same]      # disarmed by the change, in order
+    assert lo4.next_expiry() == math.inf  # type: ignore[attr-defined]
+    count, last_rx = lo4.disarm_shortcut(7)  # type: ignore[attr-defined]
+    assert count == 3 and last_rx == pytest.approx(last)

@@ -417,6 +417,9 @@ class VrrpRuntime:
         now = self.clock()
         release = not getattr(self.opts, "dont_release_vrrp", False)
         for inst in self.instances:
+            if inst.shortcut is not None:
+                self._flush_shortcut(inst)
+        for inst in self.instances:
             pairs = self.production.dispatch(inst, Shutdown(), now) if self.production is not None \
                 else [(inst, inst.router.handle(Shutdown(), now))]
             for target, actions in pairs:
