@@ -584,7 +584,9 @@ class Preprocessor:
             if new is None or self._runaway:
                 self._runaway = False
                 return buf if new is None else new
-            buf = new
+            # 2.2.7 decomments the substituted line again: a '#' or '!' brought in by a value
+            # (even ${_HASH} / ${_BANG}) starts a comment there
+            buf = decomment(new)[0]
             if not buf:
                 return ""
             if not (buf[0] == "@" or "$" in buf):
