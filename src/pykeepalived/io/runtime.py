@@ -81,7 +81,7 @@ log = logging.getLogger(__name__)
 # Adverts due this close to the timer's wake-up go out in the same batch.
 SEND_SLACK = 0.0002
 GIL_SWITCH_INTERVAL = 0.0005
-SHORTCUT = True          # absorb a backup's identical adverts in compiled code (see _maybe_shortcut)
+SHORTCUT = False         # absorb a backup's identical adverts in compiled code (see _maybe_shortcut)
 SHUTDOWN_TIMEOUT = 5.0
 
 
