@@ -161,3 +161,43 @@ def test_scripts_die_with_the_vrrp_process(lab: Lab, sdir: ScriptDir) -> None:
     d.kill()                                     # SIGKILL: no clean shutdown
     wait_until(lambda: not Path(f"/proc/{pid}").exists() or None, 5, message="script outlived the daemon")
     assert stat.S_ISREG(os.stat(slow).st_mode)
+
+
+@root_only
+def test_track_process_through_the_proc_connector(sdir: ScriptDir) -> None:
+    """In the initial network namespace the proc connector drives the rescans (no polling)."""
+    import shutil
+    import subprocess
+
+    from pykeepalived.io.trackers import ProcessTracker
+
+    name = f"pkc{os.getpid() % 100000}"
+    binary = sdir.path / name
+    shutil.copy("/bin/sleep", binary)
+    seen: list[object] = []
+
+    async def main() -> None:
+        tracker = ProcessTracker([TrackProcess(name="p", process=name)], lambda k, n, v: seen.append(v))
+        tracker.start()
+        try:
+            if tracker.connector is None:
+                pytest.skip("no proc connector here (not the initial network namespace)")
+            assert tracker.task is None, "the connector mode must not poll"
+            assert seen == [False]
+            proc = subprocess.Popen([str(binary), "30"])
+            for _ in range(40):
+                await asyncio.sleep(0.05)
+                if seen[-1] is True:
+                    break
+            assert seen[-1] is True, "exec not seen"
+            proc.kill()
+            proc.wait()
+            for _ in range(40):
+                await asyncio.sleep(0.05)
+                if seen[-1] is False:
+                    break
+            assert seen == [False, True, False]
+        finally:
+            tracker.stop()
+
+    asyncio.run(main())

@@ -15,8 +15,10 @@ netlink monitor and are fed by the runtime directly.
   SIGKILL 2 s later; rise/fall in core.track.ScriptState.
 * track_file: inotify (via ctypes) on the file's directory; the value is the integer at the
   start of the file, 0 when missing or not a number; `init_file` writes it at start.
-* vrrp_track_process: /proc is scanned every second (the proc connector needs the initial
-  network namespace, which a daemon started under `ip netns exec` does not have).
+* vrrp_track_process: /proc is scanned again on every exec/exit/comm event of the netlink
+  proc connector; where the connector is not available (it exists only in the initial network
+  namespace, which a daemon started under `ip netns exec` does not have) /proc is scanned
+  every second.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import contextlib
 import ctypes
 import logging
 import os
+import socket
 import struct
 from collections.abc import Callable
 
@@ -242,24 +245,105 @@ def count_processes(spec: TrackProcess) -> int:
     return n
 
 
-class ProcessTracker:
-    """vrrp_track_process by /proc polling: OK while quorum <= count <= quorum_max."""
+NETLINK_CONNECTOR = 11
+CN_IDX_PROC = 1
+CN_VAL_PROC = 1
+PROC_CN_MCAST_LISTEN = 1
+NLMSG_DONE = 3
+PROC_EVENT_EXEC = 0x00000002
+PROC_EVENT_COMM = 0x00000200
+PROC_EVENT_EXIT = 0x80000000
+_NLMSGHDR = struct.Struct("=IHHII")
+_CN_MSG = struct.Struct("=IIIIHH")
 
-    def __init__(self, specs: list[TrackProcess], on_change: OnChange) -> None:
+
+def open_proc_connector() -> socket.socket | None:
+    """A netlink proc-connector socket listening to process events, or None where the kernel
+    refuses it (the connector exists only in the initial network namespace: keepalived opens
+    it before entering `net_namespace`, and a daemon started inside a namespace polls /proc)."""
+    try:
+        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC, NETLINK_CONNECTOR)
+    except OSError:
+        return None
+    try:
+        sock.bind((0, CN_IDX_PROC))
+        op = struct.pack("=I", PROC_CN_MCAST_LISTEN)
+        cn = _CN_MSG.pack(CN_IDX_PROC, CN_VAL_PROC, 0, 0, len(op), 0)
+        hdr = _NLMSGHDR.pack(_NLMSGHDR.size + len(cn) + len(op), NLMSG_DONE, 0, 0, 0)
+        sock.send(hdr + cn + op)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        return None
+    return sock
+
+
+def proc_events(data: bytes) -> list[int]:
+    """The event codes (`what`) of the proc-connector messages in one datagram."""
+    out = []
+    offset = 0
+    while offset + _NLMSGHDR.size + _CN_MSG.size + 4 <= len(data):
+        length = _NLMSGHDR.unpack_from(data, offset)[0]
+        (what,) = struct.unpack_from("=I", data, offset + _NLMSGHDR.size + _CN_MSG.size)
+        out.append(what)
+        if length <= 0:
+            break
+        offset += (length + 3) & ~3
+    return out
+
+
+class ProcessTracker:
+    """vrrp_track_process: OK while quorum <= count <= quorum_max.  Counts are taken from
+    /proc again whenever the proc connector reports an exec, exit or name change, or every
+    PROCESS_POLL_INTERVAL when the connector is not available."""
+
+    def __init__(self, specs: list[TrackProcess], on_change: OnChange, connector: socket.socket | None = None) -> None:
         self.specs = [s for s in specs if s.process]
         self.on_change = on_change
         self.state: dict[str, bool] = {}
         self.task: asyncio.Task[None] | None = None
+        self.connector = connector
+        self._rescan: asyncio.Handle | None = None
 
     def start(self) -> None:
-        if self.specs:
-            self.poll()
-            self.task = asyncio.get_running_loop().create_task(self._loop())
+        if not self.specs:
+            if self.connector is not None:
+                self.connector.close()
+                self.connector = None
+            return
+        self.poll()
+        loop = asyncio.get_running_loop()
+        if self.connector is None:
+            self.connector = open_proc_connector()
+        if self.connector is not None:
+            loop.add_reader(self.connector.fileno(), self._on_events)
+        else:
+            self.task = loop.create_task(self._loop())
 
     async def _loop(self) -> None:
         while True:
             await asyncio.sleep(PROCESS_POLL_INTERVAL)
             self.poll()
+
+    def _on_events(self) -> None:
+        assert self.connector is not None
+        wanted = False
+        while True:
+            try:
+                data = self.connector.recv(65536)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:                   # ENOBUFS: events were lost, rescan anyway
+                wanted = True
+                break
+            if any(w in (PROC_EVENT_EXEC, PROC_EVENT_EXIT, PROC_EVENT_COMM) for w in proc_events(data)):
+                wanted = True
+        if wanted and self._rescan is None:
+            self._rescan = asyncio.get_running_loop().call_soon(self._rescan_now)
+
+    def _rescan_now(self) -> None:
+        self._rescan = None
+        self.poll()
 
     def poll(self) -> None:
         for spec in self.specs:
@@ -273,6 +357,11 @@ class ProcessTracker:
     def stop(self) -> None:
         if self.task is not None:
             self.task.cancel()
+        if self.connector is not None:
+            with contextlib.suppress(Exception):
+                asyncio.get_running_loop().remove_reader(self.connector.fileno())
+            self.connector.close()
+            self.connector = None
 
 
 class Trackers:
