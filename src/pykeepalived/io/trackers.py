@@ -278,6 +278,17 @@ def open_proc_connector() -> socket.socket | None:
     return sock
 
 
+_preopened: socket.socket | None = None
+
+
+def preopen_proc_connector() -> None:
+    """Call before entering `net_namespace` (setns), as keepalived does: the connector exists
+    only in the initial network namespace; the VRRP process's trackers then use this socket."""
+    global _preopened
+    if _preopened is None:
+        _preopened = open_proc_connector()
+
+
 def proc_events(data: bytes) -> list[int]:
     """The event codes (`what`) of the proc-connector messages in one datagram."""
     out = []
@@ -313,8 +324,9 @@ class ProcessTracker:
             return
         self.poll()
         loop = asyncio.get_running_loop()
+        global _preopened
         if self.connector is None:
-            self.connector = open_proc_connector()
+            self.connector, _preopened = (_preopened or open_proc_connector()), None
         if self.connector is not None:
             loop.add_reader(self.connector.fileno(), self._on_events)
         else:
