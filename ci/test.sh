@@ -34,7 +34,11 @@ PY=$PWD/.venv/bin/python
 
 # --tb=native: CPython 3.11's ast.parse can fail with "AST constructor recursion depth mismatch" while pytest
 # formats a long traceback, which aborts the whole session (INTERNALERROR); native tracebacks need no AST.
-PYTEST=("$PY" -m pytest -p no:cacheprovider -ra --tb=native --timeout=300 --durations=10 --ignore=tests/ipvs)
+# -n: the namespace and interop tests mostly wait on protocol timers (a failover cycle is ~20 s of
+# advert intervals), so workers in parallel cut the wall time; every lab has its own unique names.
+WORKERS=${CI_WORKERS:-4}
+PYTEST=("$PY" -m pytest -p no:cacheprovider -ra --tb=native --timeout=300 --durations=10 --ignore=tests/ipvs
+        -n "$WORKERS" --dist worksteal)
 step "pytest (compiled fast path)" "${PYTEST[@]}"
 step "pytest (pure twins)" env PYKEEPALIVED_NO_EXTENSIONS=1 "${PYTEST[@]}" --ignore=tests/test_lint.py
 
