@@ -20,10 +20,10 @@ lint:
 	$(PY) -m mypy
 
 test-compiled:
-	$(PY) -m pytest -ra --ignore=tests/ipvs
+	$(PY) -m pytest -ra --ignore=tests/ipvs -n 4 --dist worksteal
 
 test-pure:
-	PYKEEPALIVED_NO_EXTENSIONS=1 $(PY) -m pytest -ra --ignore=tests/ipvs --ignore=tests/test_lint.py
+	PYKEEPALIVED_NO_EXTENSIONS=1 $(PY) -m pytest -ra --ignore=tests/ipvs --ignore=tests/test_lint.py -n 4 --dist worksteal
 
 golden:                ## re-capture tests/golden from the real keepalived
 	$(PY) tests/golden/capture.py
