@@ -222,6 +222,62 @@ class VirtualRouter:
             self._down_at = now + self._master_down_s()
         return self._transition(state, now, reason)
 
+    def reconfigure(self, params: RouterParams, now: float) -> list[Action]:
+        """Take a reload's new parameters without a state change (the instance keeps its name,
+        VRID, family, version and unicast/multicast mode; anything else is a new instance).
+
+        A MASTER removes the VIPs that are gone and adds the new ones with a gratuitous burst
+        for those only; a new base priority moves the effective one by the same amount (as a
+        tracker's PriorityChanged would: a MASTER re-schedules its adverts, a BACKUP's down
+        timer shifts); a new advert interval re-schedules a MASTER's adverts."""
+        old = self.params
+        if (params.name, params.vrid, params.family, params.version, params.is_unicast) != \
+                (old.name, old.vrid, old.family, old.version, old.is_unicast):
+            raise ValueError(f"({old.name}) identity changed: delete the instance and add it again")
+        self.params = params
+        self._vip_packed = frozenset(v.packed for v in params.vips)
+        self._peers = {p.packed: p for p in params.unicast_peers}
+        self._source_packed = params.source_packed
+        self._auth_bytes = params.auth_bytes
+        master = self.state == State.MASTER
+        if master:
+            self.master_address = self._source_packed
+        actions: list[Action] = []
+
+        if master:
+            gone = [v for v in old.vips if v not in params.vips], [v for v in old.evips if v not in params.evips]
+            new = [v for v in params.vips if v not in old.vips], [v for v in params.evips if v not in old.evips]
+            if gone[0] or gone[1]:
+                actions.append(RemoveVips(tuple(gone[0]), tuple(gone[1]), old.accept))
+            if new[0] or new[1]:
+                actions.append(AddVips(tuple(new[0]), tuple(new[1]), params.accept))
+                if params.garp_master_repeat > 0:
+                    actions.append(SendGratuitous(params.garp_master_repeat, tuple(new[0] + new[1])))
+            if params.garp_master_refresh != old.garp_master_refresh:
+                self._garp_refresh_at = now + params.garp_master_refresh if params.garp_master_refresh > 0 else None
+        if params.preempt_delay != old.preempt_delay or params.nopreempt != old.nopreempt:
+            self._preempt_until = None
+
+        interval_us = timing.to_us(params.advert_int)
+        reschedule = interval_us != self.adver_int_us
+        if reschedule:
+            self.adver_int_us = interval_us
+            if self.state != State.BACKUP or params.version == 2:   # a v3 backup keeps the master's
+                self.master_adver_int_us = interval_us
+
+        if params.priority != self.base_priority:
+            old_base, self.base_priority = self.base_priority, params.priority
+            if PRIORITY_OWNER in (old_base, params.priority):
+                target = params.priority      # tracking never moves an owner
+            else:
+                target = min(max(self.effective_priority + params.priority - old_base, 1), PRIORITY_OWNER - 1)
+            changed = self._set_effective_priority(target)
+            reschedule = reschedule and not any(isinstance(a, StartAdvertising) for a in changed)
+            actions.extend(changed)
+        if reschedule and master:
+            actions.append(StartAdvertising(timing.seconds(self.adver_int_us), self.effective_priority))
+        return actions
+
     # ------------------------------------------------------------------ the one transition
 
     def _transition(self, to: State, now: float, reason: str, *, init: bool = False,
@@ -325,7 +381,10 @@ class VirtualRouter:
         assert isinstance(event, PriorityChanged)
         if self.base_priority == PRIORITY_OWNER:
             return []    # tracking never moves an owner (§2.5)
-        old, new = self.effective_priority, event.priority
+        return self._set_effective_priority(event.priority)
+
+    def _set_effective_priority(self, new: int) -> list[Action]:
+        old = self.effective_priority
         if old == new:
             return []
         if self.state == State.INIT:
