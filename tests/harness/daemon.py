@@ -54,7 +54,8 @@ class VrrpDaemon:
 
     def start(self) -> VrrpDaemon:
         self.conf_path.write_text(self.config)
-        self.proc = self.host.spawn(self.argv, name=self.conf_path.stem)
+        # log: <workdir>/<host>-<name>.log.out and .err, beside the .conf and pid files
+        self.proc = self.host.lab._spawn(self.host.ns, self.argv, f"{self.conf_path.stem}.log")
         return self
 
     def _p(self) -> Proc:

@@ -172,7 +172,7 @@ def _start_capture(lab: Lab, ns: str, iface: str, name: str, bpf: str) -> Captur
             "-s", "0", "-w", str(path)]
     if bpf:
         argv.append(bpf)
-    proc = lab._spawn(ns, argv, name)
+    proc = lab._spawn(ns, argv, f"{name}-tcpdump")
     proc.wait_output(r"listening on", timeout=10, stream="stderr")
     return Capture(proc, path)
 
