@@ -234,44 +234,58 @@ def test_track_file_weight(lab: Lab, sdir: ScriptDir) -> None:
     wait_count(da, r"\(VI_1\) Entering MASTER STATE", 2, timeout=10)
 
 
+FIFO_READER = """#!/bin/sh
+# args: OUTDIR FIFO; one line per start, then every FIFO line
+echo "start $$" >> "$1/events"
+while true; do
+    if read -r line; then echo "$line" >> "$1/events"; fi
+done < "$2"
+"""
+
+
 @pytest.mark.parametrize("change", ["same", "router_id"])
 def test_reload_keeps_tracking_and_kernel_state(lab: Lab, sdir: ScriptDir, change: str) -> None:
-    """SIGHUP on a tracked, no_accept master: no FAULT flap, no FIFO lines, rules not duplicated."""
+    """SIGHUP on a tracked, no_accept master: no FAULT flap, no FIFO lines, rules not
+    duplicated, the daemon-created FIFO and its reader script carry on."""
     state = sdir.subdir("state")
     (state / "ok").touch()
+    out = sdir.subdir("out")
     check = sdir.script("check.sh", CHECK_SH.format(d=state))
-    fifo = sdir.fifo()
+    reader = sdir.script("reader.sh", FIFO_READER)
+    fifo = str(sdir.path / "vrrp.fifo")            # created by the daemon
 
     def conf(router_id: str) -> str:
         return (global_defs(f"router_id {router_id}", "script_user root", "enable_script_security",
-                            f"notify_fifo {fifo.path}")
+                            f"vrrp_notify_fifo {fifo}", f"vrrp_notify_fifo_script \"{reader} {out}\"")
                 + f"vrrp_script chk {{\n    script {check}\n    interval 1\n    weight 0\n}}\n"
                 + instance("VI_1", 51, 110, [VIP1], extra="    no_accept\n    track_script {\n        chk\n    }\n"
                            "    virtual_routes {\n        10.9.0.0/16 via 192.0.2.1 dev eth0\n    }\n"))
 
+    def events() -> list[str]:
+        return (out / "events").read_text().splitlines() if (out / "events").exists() else []
+
     (a,) = lab.add_hosts("a")
-    try:
-        d = start(a, "py", conf("a"))
-        d.wait_state("VI_1", "MASTER", timeout=15)
-        time.sleep(1)
-        before = fifo.lines()
-        rules_before = a.run(["nft", "list", "table", "ip", "keepalived"]).stdout
-        d.conf_path.write_text(conf("a" if change == "same" else "a2"))
-        d.reload()
-        d.wait_log("Reload", timeout=10)
-        _wait_runs(state, 3)
-        assert "FAULT" not in d.log(), d.log()
-        assert fifo.lines() == before
-        assert a.run(["nft", "list", "table", "ip", "keepalived"]).stdout == rules_before
-        assert "10.9.0.0/16" in a.run(["ip", "route"]).stdout
-        assert a.has_address(VIP1.split("/")[0])
-        (state / "ok").unlink()                 # the tracker still works after the reload
-        d.wait_state("VI_1", "FAULT", timeout=10)
-        fifo.wait_line('INSTANCE "VI_1" FAULT 110', timeout=3)
-        wait_until(lambda: "10.9.0.0/16" not in a.run(["ip", "route"]).stdout or None, 3,
-                   message="virtual route left after FAULT")
-    finally:
-        fifo.close()
+    d = start(a, "py", conf("a"))
+    d.wait_state("VI_1", "MASTER", timeout=15)
+    wait_until(lambda: 'INSTANCE "VI_1" MASTER 110' in events() or None, 5, message="FIFO reader")
+    time.sleep(1)
+    before = events()
+    rules_before = a.run(["nft", "list", "table", "ip", "keepalived"]).stdout
+    d.conf_path.write_text(conf("a" if change == "same" else "a2"))
+    d.reload()
+    d.wait_log("Reload", timeout=10)
+    _wait_runs(state, 3)
+    assert "FAULT" not in d.log(), d.log()
+    assert events() == before, "FIFO lines or a second reader start on reload"
+    assert a.run(["nft", "list", "table", "ip", "keepalived"]).stdout == rules_before
+    assert "10.9.0.0/16" in a.run(["ip", "route"]).stdout
+    assert a.has_address(VIP1.split("/")[0])
+    (state / "ok").unlink()                 # the tracker and the FIFO still work after the reload
+    d.wait_state("VI_1", "FAULT", timeout=10)
+    wait_until(lambda: events()[-1:] == ['INSTANCE "VI_1" FAULT 110'] or None, 3, message=f"FIFO: {events()}")
+    wait_until(lambda: "10.9.0.0/16" not in a.run(["ip", "route"]).stdout or None, 3,
+               message="virtual route left after FAULT")
+    assert sum(e.startswith("start ") for e in events()) == 1
 
 
 def _priority_scenario(impl: str, sdir: ScriptDir, tag: str) -> bytes:

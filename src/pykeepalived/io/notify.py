@@ -126,9 +126,13 @@ class ScriptRunner:
     """Starts scripts as keepalived does and reaps them; see the module docstring."""
 
     def __init__(self, gd: GlobalDefs) -> None:
+        self.children: set[Child] = set()
+        self.configure(gd)
+
+    def configure(self, gd: GlobalDefs) -> None:
+        """(Re)read script_user, enable_script_security, set_supplementary_groups."""
         self.security = gd.enable_script_security
         self.supplementary = gd.set_supplementary_groups
-        self.children: set[Child] = set()
         self.default = self._default_credentials(gd)
 
     def _default_credentials(self, gd: GlobalDefs) -> Credentials:
@@ -337,7 +341,7 @@ class Notifier:
         gd = config.global_defs
         self.fifos: list[FifoWriter] = []
         self.fifo_scripts: list[tuple[Prepared, str]] = []
-        self.fifo_children: list[Child] = []
+        self.fifo_children: list[tuple[Child, str]] = []
         self.smtp = SmtpAlerter(gd) if gd.smtp_server and gd.notification_email else None
         seen: set[str] = set()
         for fifo in (gd.notify_fifo, gd.vrrp_notify_fifo):
@@ -370,14 +374,34 @@ class Notifier:
             gd.smtp_alert_vrrp if gd.smtp_alert_vrrp is not None else gd.smtp_alert)
         return _Scripts(by_state, p(g.notify), bool(smtp))
 
+    def adopt(self, old: Notifier) -> None:
+        """A reload: FIFOs still configured stay open, with their running FIFO scripts (a
+        reader never sees its FIFO disappear); the others are closed and their scripts ended."""
+        previous = {f.path: f for f in old.fifos}
+        kept: set[str] = set()
+        for i, fifo in enumerate(self.fifos):
+            same = previous.pop(fifo.path, None)
+            if same is not None:
+                self.fifos[i] = same
+                kept.add(fifo.path)
+        for fifo in previous.values():
+            fifo.close()
+        for child, path in old.fifo_children:
+            if path in kept:
+                self.fifo_children.append((child, path))
+            else:
+                child.signal_group(signal.SIGTERM)
+        self.fifo_scripts = [(p, path) for p, path in self.fifo_scripts if path not in kept]
+
     def start(self) -> None:
         """Open the FIFOs, then start each FIFO script with the FIFO path as last argument."""
         for fifo in self.fifos:
-            fifo.open()
+            if fifo.fd < 0:
+                fifo.open()
         for prepared, path in self.fifo_scripts:
             child = self.runner.spawn(prepared, (path,))
             if child is not None:
-                self.fifo_children.append(child)
+                self.fifo_children.append((child, path))
 
     def notify(self, note: Notify) -> None:
         table = self.instances if note.kind == "INSTANCE" else self.groups
@@ -405,11 +429,11 @@ class Notifier:
         await self.runner.drain(timeout=STOP_SCRIPT_TIMEOUT + 0.5)
         if self.smtp is not None:
             await self.smtp.drain()
-        for child in self.fifo_children:
+        for child, _path in self.fifo_children:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(child.pid, signal.SIGTERM)
         if self.fifo_children:
-            await asyncio.wait([c.done for c in self.fifo_children], timeout=KILL_GRACE)
+            await asyncio.wait([c.done for c, _path in self.fifo_children], timeout=KILL_GRACE)
         for fifo in self.fifos:
             fifo.close()
         self.runner.close()

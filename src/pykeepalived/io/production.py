@@ -49,6 +49,8 @@ class _Carry:
 
     firewall: Firewall
     masters: set[str]
+    runner: ScriptRunner
+    notifier: Notifier
     values: dict[tuple[str, str], bool | int | None] = field(default_factory=dict)
     scripts: dict[str, ScriptState] = field(default_factory=dict)
 
@@ -83,8 +85,16 @@ class Production:
     def __init__(self, runtime: VrrpRuntime) -> None:
         self.rt = runtime
         config = runtime.config
-        self.runner = ScriptRunner(config.global_defs)
+        carry = _carried.pop(runtime, None)
+        self.reloaded = carry is not None
+        if carry is None:
+            self.runner = ScriptRunner(config.global_defs)
+        else:
+            self.runner = carry.runner              # it still watches the running scripts
+            self.runner.configure(config.global_defs)
         self.notifier = Notifier(config, self.runner)
+        if carry is not None:
+            self.notifier.adopt(carry.notifier)
         self.by_router: dict[VirtualRouter, Instance] = {inst.router: inst for inst in runtime.instances}
         self.tracking: dict[str, Tracking] = {}
         for inst in runtime.instances:
@@ -108,8 +118,6 @@ class Production:
         self.link_delays = {d.interface: d for d in config.interface_up_down_delays}
         self._held: dict[int, asyncio.TimerHandle] = {}     # link changes waiting for their delay
         self._released: dict[int, bool] = {}
-        carry = _carried.pop(runtime, None)
-        self.reloaded = carry is not None
         self.values: dict[tuple[str, str], bool | int | None] = {}   # last result of every tracker
         if carry is None:
             self.firewall = Firewall(config.global_defs)
@@ -267,11 +275,11 @@ class Production:
         """At exit: tear everything down.  On a reload (the runtime is not stopping) the
         kernel state stays and is handed to the next Production with the tracker results."""
         self.trackers.stop()
-        await self.notifier.stop()
         if not self.rt.stopping.done():
-            _carried[self.rt] = _Carry(self.firewall, self.masters, dict(self.values),
+            _carried[self.rt] = _Carry(self.firewall, self.masters, self.runner, self.notifier, dict(self.values),
                                        {st.spec.name: st.state for st in self.trackers.scripts})
             return
+        await self.notifier.stop()
         await self.routes.stop_static(self.rt.config)
         await self.firewall.close()
         await self.rt.vmacs.remove()

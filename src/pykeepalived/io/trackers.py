@@ -76,6 +76,7 @@ class ScriptTracker:
         self.state = ScriptState(spec.name, spec.rise, spec.fall, spec.init_fail)
         self.running: Child | None = None
         self.task: asyncio.Task[None] | None = None
+        self.stopped = False
 
     def start(self) -> None:
         self.task = asyncio.get_running_loop().create_task(self._loop())
@@ -110,11 +111,14 @@ class ScriptTracker:
         self._record(status == 0 and not timed_out, timed_out)
 
     def _record(self, ok: bool, timed_out: bool) -> None:
+        if self.stopped:        # a run cut short by stop() (reload, exit) counts for nothing
+            return
         changed = self.state.record(ok, timed_out=timed_out)
         if changed is not None:
             self.on_change("script", self.spec.name, changed)
 
     def stop(self) -> None:
+        self.stopped = True
         if self.task is not None:
             self.task.cancel()
         if self.running is not None:
