@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from pykeepalived.core.actions import AddVips, RemoveVips, SendGratuitous, StartAdvertising
+from pykeepalived.core.actions import AddVips, RemoveVips, SendAdvert, SendGratuitous, StartAdvertising
 from pykeepalived.core.events import DeadlineReached, PriorityChanged
 from pykeepalived.core.params import VipSpec
 from pykeepalived.core.vrrp import State
@@ -54,7 +54,8 @@ def test_master_priority_change_reschedules_adverts_with_the_new_priority() -> N
     r, t = master(p)
     actions = r.reconfigure(dataclasses.replace(p, priority=120), t + 0.2)
     assert r.state == State.MASTER and r.base_priority == 120 and r.effective_priority == 120
-    assert [a for a in actions if isinstance(a, StartAdvertising)] == [StartAdvertising(1.0, 120)]
+    assert kinds(actions) == ["SendAdvert", "StartAdvertising"]
+    assert actions[0] == SendAdvert(120) and actions[1] == StartAdvertising(1.0, 120)
 
 
 def test_base_priority_change_keeps_the_tracking_offset() -> None:
@@ -91,7 +92,7 @@ def test_interval_change_reschedules_a_master() -> None:
     p = params(version=3, advert_int=1.0)
     r, t = master(p)
     actions = r.reconfigure(dataclasses.replace(p, advert_int=0.5), t + 0.1)
-    assert actions == [StartAdvertising(0.5, 100)]
+    assert actions == [SendAdvert(100), StartAdvertising(0.5, 100)]
     assert r.adver_int == 0.5
 
 

@@ -229,7 +229,8 @@ class VirtualRouter:
         A MASTER removes the VIPs that are gone and adds the new ones with a gratuitous burst
         for those only; a new base priority moves the effective one by the same amount (as a
         tracker's PriorityChanged would: a MASTER re-schedules its adverts, a BACKUP's down
-        timer shifts); a new advert interval re-schedules a MASTER's adverts."""
+        timer shifts); a new advert interval re-schedules a MASTER's adverts.  A MASTER that
+        re-schedules sends one advert at once, so that the change leaves no gap."""
         old = self.params
         if (params.name, params.vrid, params.family, params.version, params.is_unicast) != \
                 (old.name, old.vrid, old.family, old.version, old.is_unicast):
@@ -276,6 +277,10 @@ class VirtualRouter:
             actions.extend(changed)
         if reschedule and master:
             actions.append(StartAdvertising(timing.seconds(self.adver_int_us), self.effective_priority))
+        if master and any(isinstance(a, StartAdvertising) for a in actions):
+            # One advert at once (as 2.2.7 on SIGHUP): the new schedule starts an interval later.
+            at = next(i for i, a in enumerate(actions) if isinstance(a, StartAdvertising))
+            actions.insert(at, self._send(self.effective_priority))
         return actions
 
     # ------------------------------------------------------------------ the one transition
