@@ -106,8 +106,6 @@ def test_reload_200_instances_adds_a_vip_and_removes_an_instance_without_a_gap(l
     assert not [t for t in times[N] if t > reload_at + 2]      # the removed VRID went silent
 
 
-@pytest.mark.xfail(strict=True, reason="io/runtime.py rebuilds an instance whose VIPs changed (deleted and "
-                   "started again: BACKUP (init), ~3.6 s without adverts) instead of changing its VIPs in place")
 def test_reload_adding_a_vip_changes_it_in_place(lab: Lab) -> None:
     r1, r2 = lab.add_hosts("r1", "r2")
     p, wd = start(lab, config(2, False), 2)

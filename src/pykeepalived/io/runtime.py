@@ -41,6 +41,7 @@ from typing import Any
 import uvloop
 
 from pykeepalived.config.model import Config, GlobalDefs, VrrpInstance
+from pykeepalived.config.reload import delta, route_key, rule_key
 from pykeepalived.core.actions import (
     Action,
     AddVips,
@@ -259,23 +260,10 @@ class VrrpRuntime:
     def _build_instance(self, vi: VrrpInstance, gd: GlobalDefs, log_detail: bool) -> Instance:
         slot = self._next_slot
         self._next_slot += 1
-        ifname = self.vmacs.ifname(vi) or vi.interface or gd.default_interface
-        iface = self.interfaces.get(ifname)
-        if iface is None:
-            raise StartupError(f"({vi.name}) interface {ifname} does not exist")
-        params = self.vmacs.params(vi, router_params(vi, gd, log_detail))
+        iface, params = self._params(vi, gd, log_detail)
         family = socket.AF_INET if params.family == 4 else socket.AF_INET6
-        src_text = params.source_address
-        if src_text is None:
-            # A VIP left behind by a crashed run must not become the advert source.
-            candidates = [a for a in (iface.ipv4 if params.family == 4 else iface.ipv6_ll)
-                          if ipaddress.ip_address(a) not in self._all_vips]
-            src_text = candidates[0] if candidates else None
-            if src_text is None:
-                raise StartupError(f"({vi.name}) interface {ifname} has no "
-                                   f"{'IPv4' if params.family == 4 else 'IPv6 link-local'} address")
-            params = dataclasses.replace(params, source_address=src_text)
-        src = ipaddress.ip_address(src_text).packed
+        assert params.source_address is not None
+        src = ipaddress.ip_address(params.source_address).packed
         sock = self.sockets.get(iface.name, iface.index, family)
         if params.is_unicast:
             dests = [p.packed for p in params.unicast_peers]
@@ -291,6 +279,25 @@ class VrrpRuntime:
         self._build(inst, params.priority)   # ready before the first takeover needs them
         self.by_slot[slot] = inst
         return inst
+
+    def _params(self, vi: VrrpInstance, gd: GlobalDefs, log_detail: bool) -> tuple[Interface, RouterParams]:
+        """The instance's interface and router parameters, the advert source address resolved."""
+        ifname = self.vmacs.ifname(vi) or vi.interface or gd.default_interface
+        iface = self.interfaces.get(ifname)
+        if iface is None:
+            raise StartupError(f"({vi.name}) interface {ifname} does not exist")
+        params = self.vmacs.params(vi, router_params(vi, gd, log_detail))
+        src_text = params.source_address
+        if src_text is None:
+            # A VIP left behind by a crashed run must not become the advert source.
+            candidates = [a for a in (iface.ipv4 if params.family == 4 else iface.ipv6_ll)
+                          if ipaddress.ip_address(a) not in self._all_vips]
+            src_text = candidates[0] if candidates else None
+            if src_text is None:
+                raise StartupError(f"({vi.name}) interface {ifname} has no "
+                                   f"{'IPv4' if params.family == 4 else 'IPv6 link-local'} address")
+            params = dataclasses.replace(params, source_address=src_text)
+        return iface, params
 
     def routers(self) -> list[VirtualRouter]:
         """The live routers in config order, their advert counters brought up to date."""
@@ -340,7 +347,10 @@ class VrrpRuntime:
         """Apply a re-read configuration: instances whose configuration is unchanged keep
         running untouched (no advert gap, no VIP churn); removed ones are deleted (priority 0
         if master, VIPs removed, DELETED notified); new ones start.  An instance whose
-        configuration changed is deleted and started again under its new configuration."""
+        configuration changed keeps its state and takes the change in place (VIPs, routes,
+        priority, advert interval, ...), unless its identity changed (interface, VRID, family,
+        version, unicast/multicast, group, accept mode, sync group): then it is deleted and
+        started again under its new configuration."""
         old, self.config = self.config, config
         if _same(old, config):
             log.info("Reload: VRRP configuration unchanged")
@@ -348,27 +358,34 @@ class VrrpRuntime:
         self.loop.create_task(self._apply_reload(old, config))
 
     async def _apply_reload(self, old: Config, new: Config) -> None:
-        for inst in self.instances:          # the routers see every event from here on
-            if inst.shortcut is not None:
-                self._flush_shortcut(inst)
-        now = self.clock()
         keep = {vi.name for vi in new.vrrp_instances
                 if (o := old.vrrp_instance(vi.name)) is not None and _same(o, vi)}
         rebuild_production = not _same_outside_instances(old, new) or len(keep) != len(new.vrrp_instances) \
             or len(keep) != len(old.vrrp_instances)
+        gd = new.global_defs
+        log_detail = bool(getattr(self.opts, "log_detail", False))
+        self._all_vips = {ip.address.ip for vi in new.vrrp_instances
+                          for ip in vi.virtual_ipaddress + vi.virtual_ipaddress_excluded}
+        self.interfaces.update(await self.netlink.interfaces())
+        for inst in self.instances:          # the routers see every event from here on
+            if inst.shortcut is not None:
+                self._flush_shortcut(inst)
+        now = self.clock()
         for inst in list(self.instances):
-            if inst.model.name not in keep:
-                log.info("(%s) removing instance on reload", inst.model.name)
-                self._execute(inst, inst.router.handle(InstanceDeleted(), now), now)
-                self._forget(inst)
+            name = inst.model.name
+            if name in keep:
+                continue
+            vi = new.vrrp_instance(name)
+            target = None if vi is None else self._in_place(inst, vi, gd, log_detail)
+            if vi is not None and target is not None:
+                self._reconfigure(inst, vi, *target, now)
+                continue
+            log.info("(%s) removing instance on reload", name)
+            self._execute(inst, inst.router.handle(InstanceDeleted(), now), now)
+            self._forget(inst)
         if rebuild_production and self.production is not None:
             await self.production.stop()
             self.production = None
-        self.interfaces.update(await self.netlink.interfaces())
-        gd = new.global_defs
-        self._all_vips = {ip.address.ip for vi in new.vrrp_instances
-                          for ip in vi.virtual_ipaddress + vi.virtual_ipaddress_excluded}
-        log_detail = bool(getattr(self.opts, "log_detail", False))
         kept = {inst.model.name: inst for inst in self.instances}
         live: list[Instance] = []
         added: list[Instance] = []
@@ -394,6 +411,60 @@ class VrrpRuntime:
             for inst in added:
                 self._handle(inst, Startup(), now)
         self._arm()
+
+    def _in_place(self, inst: Instance, vi: VrrpInstance, gd: GlobalDefs,
+                  log_detail: bool) -> tuple[Interface, RouterParams] | None:
+        """The new interface and parameters of a changed instance if it can take the change in
+        place; None if it must be deleted and added again."""
+        try:
+            iface, params = self._params(vi, gd, log_detail)
+        except StartupError:
+            return None
+        a, b = inst.params, params
+        same = (iface.index == inst.iface.index and vi.sync_group == inst.model.sync_group
+                and (a.vrid, a.family, a.version, a.is_unicast, a.group, a.accept)
+                == (b.vrid, b.family, b.version, b.is_unicast, b.group, b.accept))
+        return (iface, params) if same else None
+
+    def _reconfigure(self, inst: Instance, vi: VrrpInstance, iface: Interface, params: RouterParams,
+                     now: float) -> None:
+        """Apply a changed vrrp_instance to its running router: no state change, no advert gap."""
+        old = inst.model
+        inst.model, inst.iface = vi, iface
+        assert params.source_address is not None
+        inst.src = ipaddress.ip_address(params.source_address).packed
+        if params.is_unicast:
+            inst.dests = [p.packed for p in params.unicast_peers]
+            inst.hoplimit = vi.effective.unicast_ttl
+        inst.vips_packed = [v.packed for v in params.vips][:255]
+        actions = inst.router.reconfigure(params, now)
+        log.info("(%s) configuration changed on reload, applied in place", vi.name)
+        # The prebuilt adverts carry the VIPs, source and destinations: rebuild them (the
+        # schedule is kept; a StartAdvertising below re-schedules for a new priority/interval).
+        self._build(inst, inst.periodic_priority if inst.periodic_priority != -1 else inst.built_priority)
+        self._execute(inst, actions, now)
+        self._rearm(inst)
+        prod = self.production
+        if prod is None or inst.router.state != State.MASTER:
+            return
+        routes = delta(old.virtual_routes, vi.virtual_routes, route_key)
+        rules = delta(old.virtual_rules, vi.virtual_rules, rule_key)
+        gone = (routes.removed + tuple(o for o, _ in routes.changed), rules.removed + tuple(o for o, _ in rules.changed))
+        added = (routes.added + tuple(n for _, n in routes.changed), rules.added + tuple(n for _, n in rules.changed))
+        if vi.virtual_routes or vi.virtual_rules:
+            prod.masters.add(vi.name)
+        else:
+            prod.masters.discard(vi.name)
+        if gone[0] or gone[1] or added[0] or added[1]:
+            async def swap() -> None:
+                if gone[0] or gone[1]:
+                    await prod.routes.apply(vi.name, gone[0], gone[1], add=False)
+                if added[0] or added[1]:
+                    await prod.routes.apply(vi.name, added[0], added[1], add=True)
+
+            task = self.loop.create_task(swap())
+            self.pending.add(task)
+            task.add_done_callback(self.pending.discard)
 
     def _forget(self, inst: Instance) -> None:
         """Drop a deleted instance from demux, sender and wheel (its slot is never reused)."""
