@@ -245,20 +245,17 @@ def deprecated(handler: Handler, message: str) -> Handler:
         ctx.warn(node, message.format(name=f.get("name", "")))
         handler(ctx, node, w, f)
     h.is_block = getattr(handler, "is_block", False)  # type: ignore[attr-defined]
+    h.sub = getattr(handler, "sub", None)  # type: ignore[attr-defined]
     return h
 
 
 def walk(ctx: Ctx, nodes: list[Node], table: dict[str, Handler], f: Fields) -> None:
+    """Run the handler of each keyword line (the structure and brace errors come from build_tree)."""
     saved = ctx.stops
     ctx.stops = STOP_WHEN_EMPTY.get(id(table), frozenset())
     newer = NEWER_THAN_227.get(id(table), frozenset())
     try:
         for node in nodes:
-            if not node.text:  # an anonymous '{' block
-                ctx.err(Level.UNEXPECTED_BOB, node, "Unexpected '{' - ignoring")
-                if node.children:
-                    walk(ctx, node.children, table, f)
-                continue
             w = ctx.words(node)
             if not w:
                 continue
@@ -274,23 +271,35 @@ def walk(ctx: Ctx, nodes: list[Node], table: dict[str, Handler], f: Fields) -> N
                 h(ctx, node, w, f)
             except SkipKeyword:
                 pass
-            if node.children is not None and not getattr(h, "is_block", False):
-                ctx.err(Level.UNEXPECTED_BOB, node, "Unexpected '{' - ignoring")
-                walk(ctx, node.children, table, f)
     finally:
         ctx.stops = saved
 
 
-def block(fn: Callable[[Ctx, Node, list[str], Fields], None]) -> Handler:
-    """Mark a handler as owning a `{ }` block; without one keepalived reports a missing '{'."""
+SubTable = dict[str, Handler] | Callable[[], dict[str, Handler]]
+
+
+def block(fn: Callable[[Ctx, Node, list[str], Fields], None], sub: SubTable | None = None) -> Handler:
+    """Mark a handler as owning a `{ }` block: keywords of table `sub` (a dict, or a function
+    returning one for tables defined further down), or, without `sub`, a value block (one value
+    per line, read up to the next '}', like keepalived's alloc_value_block)."""
     def h(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
         if node.children is None:
-            if not node.last:  # keepalived reads nothing more at end of file: no complaint there
-                ctx.err(Level.MISSING_BOB, node, "Missing '{' at beginning of configuration block")
             node.children = []
         fn(ctx, node, w, f)
     h.is_block = True  # type: ignore[attr-defined]
+    h.sub = sub  # type: ignore[attr-defined]
     return h
+
+
+def block_kind(table: dict[str, Handler], word: str) -> tuple[str, dict[str, Handler] | None] | None:
+    """For grammar.build_tree: how keyword `word` of `table` takes a block, if it does."""
+    h = table.get(word)
+    if h is None or not getattr(h, "is_block", False):
+        return None
+    sub = getattr(h, "sub", None)
+    if sub is None:
+        return ("value", None)
+    return ("block", sub if isinstance(sub, dict) else sub())
 
 
 def value_lines(ctx: Ctx, node: Node) -> list[tuple[Node, list[str]]]:
@@ -555,7 +564,10 @@ def parse_rule(ctx: Ctx, node: Node, w: list[str]) -> m.Rule | None:
 
 
 def _h_notification_email(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
-    f["notification_email"] = tuple(x for _, ws in value_lines(ctx, node) for x in ws)
+    emails = tuple(x for _, ws in value_lines(ctx, node) for x in ws)
+    if not emails:
+        ctx.warn(node, "Warning - empty notification_email block")
+    f["notification_email"] = emails
 
 
 def _h_smtp_connect_timeout(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
@@ -1039,31 +1051,30 @@ def _h_ip_field(field: str) -> Handler:
     return h
 
 
+def _h_auth_type(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    ctx.need(node, w, 1)
+    if w[1] in ("PASS", "AH"):
+        f["auth_type"] = w[1]
+    else:
+        ctx.warn(node, f"({f['name']}) unknown authentication type '{w[1]}'")
+
+
+def _h_auth_pass(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    ctx.need(node, w, 1)
+    pw = w[1] if len(w) == 2 else rest_text(node)
+    if len(pw.encode()) > 8:
+        ctx.info(node, "Truncating auth_pass to 8 characters")
+    f["auth_pass"] = pw.encode()[:8]
+
+
+AUTHENTICATION: dict[str, Handler] = {"auth_type": _h_auth_type, "auth_pass": _h_auth_pass}
+
+
 def _h_authentication(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
-    kw: Fields = {"pos": pos(node)}
-    for child in node.children or ():
-        if not child.text:
-            continue
-        cw = ctx.words(child)
-        if not cw:
-            continue
-        if cw[0] == "auth_type":
-            ctx.need(child, cw, 1)
-            if cw[1] in ("PASS", "AH"):
-                kw["auth_type"] = cw[1]
-            else:
-                ctx.warn(child, f"({f['name']}) unknown authentication type '{cw[1]}'")
-        elif cw[0] == "auth_pass":
-            ctx.need(child, cw, 1)
-            raw = rest_text(child)
-            pw = cw[1] if len(cw) == 2 else raw
-            if len(pw.encode()) > 8:
-                ctx.info(child, "Truncating auth_pass to 8 characters")
-            kw["auth_pass"] = pw.encode()[:8]
-        else:
-            ctx.err(Level.UNKNOWN_KEYWORD, child, f"Unknown keyword '{cw[0]}'")
-    if "auth_type" in kw:
-        f["authentication"] = m.Authentication(**kw)
+    af: Fields = {"name": f.get("name", ""), "pos": pos(node)}
+    walk(ctx, node.children or [], AUTHENTICATION, af)
+    if "auth_type" in af:
+        f["authentication"] = m.Authentication(**{k: v for k, v in af.items() if k != "name"})
 
 
 def _h_use_vmac(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
@@ -1203,7 +1214,7 @@ VRRP_INSTANCE: dict[str, Handler] = {
     "native_ipv6": deprecated(noop, "({name}) native_ipv6 is deprecated (implied by an IPv6 address)"),
     "linkbeat_use_polling": deprecated(noop, "({name}) 'linkbeat_use_polling' in vrrp instance deprecated - "
                                                 "use linkbeat_interfaces"),
-    "authentication": block(_h_authentication),
+    "authentication": block(_h_authentication, lambda: AUTHENTICATION),
     "use_vmac": _h_use_vmac,
     "use_vmac_addr": flag("use_vmac_addr"),
     "vmac_xmit_base": flag("vmac_xmit_base"),
@@ -1459,7 +1470,7 @@ def _new_checker(kind: str) -> Handler:
         cf: Fields = {"_kind": kind, "pos": pos(node)}
         walk(ctx, node.children or [], CHECKER_TABLES[kind], cf)
         f.setdefault("_checkers", []).append((node, cf))
-    return block(h)
+    return block(h, lambda: CHECKER_TABLES[kind])
 
 
 def _h_connect_ip(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
@@ -1535,7 +1546,7 @@ def _h_http_protocol(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
 
 HTTP_GET: dict[str, Handler] = {
     **CHECKER_COMMON,
-    "url": block(_h_url),
+    "url": block(_h_url, lambda: URL),
     "nb_get_retry": deprecated(integer("retry", 0, 2147483647), "nb_get_retry is deprecated - please use 'retry'"),
     "http_protocol": _h_http_protocol,
     "virtualhost": string("virtualhost"),
@@ -1622,7 +1633,7 @@ CHECKER_TABLES: dict[str, dict[str, Handler]] = {
     "TCP_CHECK": dict(CHECKER_COMMON),
     "HTTP_GET": HTTP_GET,
     "SSL_GET": HTTP_GET,
-    "SMTP_CHECK": {**CHECKER_COMMON, "helo_name": string("helo_name"), "host": block(_h_smtp_host)},
+    "SMTP_CHECK": {**CHECKER_COMMON, "helo_name": string("helo_name"), "host": block(_h_smtp_host, lambda: CHECKER_COMMON)},
     "DNS_CHECK": {**CHECKER_COMMON, "type": _h_dns_type, "name": string("name")},
     "MISC_CHECK": {**{k: v for k, v in COMMON_TIMING.items() if k != "connect_timeout"}, "misc_path": _h_misc_path, "misc_timeout": timer("misc_timeout", 0, 4294.967295),
                    "misc_dynamic": flag("misc_dynamic"), "user": _h_user, "alpha": flag("alpha"),
@@ -1697,7 +1708,7 @@ VIRTUAL_SERVER: dict[str, Handler] = {
     "smtp_alert": flag("smtp_alert"),
     "virtualhost": string("virtualhost"),
     "snmp_name": string("snmp_name"),
-    "real_server": block(_h_real_server),
+    "real_server": block(_h_real_server, lambda: REAL_SERVER),
     **COMMON_TIMING,
 }
 
@@ -1706,10 +1717,13 @@ VIRTUAL_SERVER: dict[str, Handler] = {
 # Small root blocks
 
 
+SSL_TABLE: dict[str, Handler] = {"password": string("password"), "ca": string("ca"),
+                                 "certificate": string("certificate"), "key": string("key")}
+
+
 def _h_ssl(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
     sf: Fields = {"pos": pos(node)}
-    walk(ctx, node.children or [], {"password": string("password"), "ca": string("ca"),
-                                    "certificate": string("certificate"), "key": string("key")}, sf)
+    walk(ctx, node.children or [], SSL_TABLE, sf)
     f["ssl"] = m.Ssl(**sf)
 
 
@@ -1732,30 +1746,33 @@ BFD_INSTANCE: dict[str, Handler] = {
 }
 
 
+def _h_garp_ifaces(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    for child, ws in value_lines(ctx, node):
+        f.setdefault("_ifaces", []).extend((x, child) for x in ws)
+
+
+def _h_garp_iface(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    ctx.need(node, w, 1)
+    f.setdefault("_ifaces", []).append((w[1], node))
+
+
+GARP_GROUP: dict[str, Handler] = {"garp_interval": timer("garp_interval", 0, 4294.967295),
+                                  "gna_interval": timer("gna_interval", 0, 4294.967295),
+                                  "interface": _h_garp_iface, "interfaces": block(_h_garp_ifaces)}
+
+
 def _h_garp_group(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
     gf: Fields = {"pos": pos(node)}
-
+    walk(ctx, node.children or [], GARP_GROUP, gf)
     taken = {i for g in f.get("garp_groups", []) for i in g.interfaces}
-
-    def add(c: Ctx, n: Node, ff: Fields, name: str) -> None:
+    names: list[str] = []
+    for name, where in gf.pop("_ifaces", []):
         if name in taken:
-            c.warn(n, f"garp_group already specified for {name} - ignoring")
-            return
+            ctx.warn(where, f"garp_group already specified for {name} - ignoring")
+            continue
         taken.add(name)
-        ff["interfaces"] = tuple(ff.get("interfaces", ())) + (name,)
-
-    def ifaces(c: Ctx, n: Node, ww: list[str], ff: Fields) -> None:
-        for child, ws in value_lines(c, n):
-            for x in ws:
-                add(c, child, ff, x)
-
-    def iface(c: Ctx, n: Node, ww: list[str], ff: Fields) -> None:
-        c.need(n, ww, 1)
-        add(c, n, ff, ww[1])
-
-    walk(ctx, node.children or [], {"garp_interval": timer("garp_interval", 0, 4294.967295),
-                                    "gna_interval": timer("gna_interval", 0, 4294.967295),
-                                    "interface": iface, "interfaces": block(ifaces)}, gf)
+        names.append(name)
+    gf["interfaces"] = tuple(names)
     groups = f.setdefault("garp_groups", [])
     if "garp_interval" not in gf and "gna_interval" not in gf:
         ctx.warn(node, f"garp group {len(groups)} does not have any delay set - removing")
@@ -1775,13 +1792,16 @@ def _h_named_block(key: str, table: dict[str, Handler]) -> Handler:
         bf: Fields = {"name": name, "pos": pos(node), "_node": node}
         walk(ctx, node.children or [], table, bf)
         f.setdefault(key, []).append(bf)
-    return block(h)
+    return block(h, table)
+
+
+TRACK_GROUP: dict[str, Handler] = {"group": block(_h_group_names)}
 
 
 def _h_track_group(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
     name = _named(ctx, node, w, "track_group")
     tf: Fields = {"name": name, "pos": pos(node)}
-    walk(ctx, node.children or [], {"group": block(_h_group_names)}, tf)
+    walk(ctx, node.children or [], TRACK_GROUP, tf)
     f.setdefault("track_groups", []).append(m.TrackGroup(**tf))
 
 
@@ -1914,7 +1934,7 @@ def _h_net_namespace_ipvs(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None
 
 
 ROOT: dict[str, Handler] = {
-    "global_defs": block(_h_global_defs),
+    "global_defs": block(_h_global_defs, lambda: GLOBAL_DEFS),
     "vrrp_instance": _h_named_block("vrrp_instances", VRRP_INSTANCE),
     "vrrp_sync_group": _h_named_block("vrrp_sync_groups", SYNC_GROUP),
     "vrrp_script": _h_named_block("vrrp_scripts", VRRP_SCRIPT),
@@ -1925,11 +1945,11 @@ ROOT: dict[str, Handler] = {
     "static_routes": _h_static("static_routes", parse_route),
     "static_rules": _h_static("static_rules", parse_rule),
     "virtual_server_group": block(_h_vsg),
-    "virtual_server": block(_h_virtual_server),
-    "SSL": block(_h_ssl),
+    "virtual_server": block(_h_virtual_server, lambda: VIRTUAL_SERVER),
+    "SSL": block(_h_ssl, lambda: SSL_TABLE),
     "bfd_instance": _h_named_block("bfd_instances", BFD_INSTANCE),
-    "garp_group": block(_h_garp_group),
-    "track_group": block(_h_track_group),
+    "garp_group": block(_h_garp_group, lambda: GARP_GROUP),
+    "track_group": block(_h_track_group, lambda: TRACK_GROUP),
     "linkbeat_use_polling": flag("linkbeat_use_polling"),
     "linkbeat_interfaces": block(_h_linkbeat_interfaces),
     "interface_up_down_delays": block(_h_up_down_delays),
@@ -2349,7 +2369,7 @@ def build(lines: list[Line], *, main_file: str, files: tuple[str, ...],
     ctx = Ctx(diags)
     f: Fields = {}
     try:
-        walk(ctx, build_tree(lines), ROOT, f)
+        walk(ctx, build_tree(lines, ROOT, block_kind, ctx.err), ROOT, f)
     except StopParse as stop:
         return None, diags, stop.code
     return complete(ctx, f, files, interfaces), diags, None

@@ -1,51 +1,91 @@
-"""Block structure: logical lines -> a tree of keyword nodes.
+"""Block structure: logical lines -> a tree of keyword nodes, the way keepalived reads it.
 
-The preprocessor already puts every `{` and `}` on a line of its own and balances them
-(an extra `}` is reported and dropped, missing ones are reported and added at the end),
-so the grammar is: node := LINE [ "{" node* "}" ]; a "{" that follows no line opens an
-anonymous node. This is a single linear pass: measured, a pyparsing grammar over the same
-stream costs 130-250 ms for 4000 blocks (and ~40 ms to import), far over the `-t` budget
-(10x keepalived's ~20 ms), so the structure is parsed here in one pass instead.
+The preprocessor already puts every `{` and `}` on a line of its own. Whether a `{` opens a
+block depends on the keyword before it, as in keepalived's process_stream(): only a keyword
+that has a block in the current table takes one. Otherwise the `{` is reported ("Unexpected
+'{' - ignoring") and ignored, so the next `}` closes the *enclosing* block; a block keyword
+not followed by `{` is reported ("Missing '{'") and the following lines still form its
+block. Value blocks (virtual_ipaddress etc.) take every line up to the next `}` as a value.
+Modelling this exactly keeps `-t` results equal to keepalived's on badly braced files.
+
+This is a single linear pass: measured, a pyparsing grammar over the same stream costs
+130-250 ms for 4000 blocks (and ~40 ms to import), far over the `-t` budget (10x
+keepalived's ~20 ms), so the structure is parsed here instead.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from pykeepalived.config.lexer import Line
+from pykeepalived.config.model import Level
 
 
 @dataclass(slots=True)
 class Node:
-    """A keyword line and, if a `{` followed it, its block."""
+    """A keyword line and, when the keyword takes one, its block."""
 
     text: str
     file: str
     line: int
     children: list[Node] | None = None
-    last: bool = False  # the file's last line: a block keyword here has no '{' to miss
     words_cache: list[str] | None = field(default=None, repr=False)
 
 
-def build_tree(lines: list[Line]) -> list[Node]:
-    root: list[Node] = []
-    stack: list[list[Node]] = [root]
-    for ln in lines:
-        t = ln.text
-        cur = stack[-1]
-        if t == "{":
-            if cur and cur[-1].children is None:
-                parent = cur[-1]
-            else:
-                parent = Node("", ln.file, ln.line)
-                cur.append(parent)
-            parent.children = []
-            stack.append(parent.children)
-        elif t == "}":
-            if len(stack) > 1:
-                stack.pop()
-        else:
-            cur.append(Node(t, ln.file, ln.line))
-    if lines and lines[-1].text not in ("{", "}"):
-        stack[-1][-1].last = True
-    return root
+# (table, first word) -> None for a plain keyword, ("value", None) or ("block", sub-table)
+Kind = Callable[[Any, str], "tuple[str, Any] | None"]
+Report = Callable[[Level, "Node | None", str], None]
+
+
+def build_tree(lines: list[Line], root: Any, kind: Kind, report: Report) -> list[Node]:
+    pos = 0
+    n = len(lines)
+
+    def value_block() -> list[Node]:
+        nonlocal pos
+        out: list[Node] = []
+        while pos < n:
+            ln = lines[pos]
+            pos += 1
+            if ln.text == "}":
+                break
+            out.append(Node(ln.text, ln.file, ln.line))
+        return out
+
+    def block(table: Any, level: int) -> list[Node]:
+        nonlocal pos
+        out: list[Node] = []
+        while pos < n:
+            ln = lines[pos]
+            pos += 1
+            t = ln.text
+            if t == "{":
+                report(Level.UNEXPECTED_BOB, Node(t, ln.file, ln.line), "Unexpected '{' - ignoring")
+                continue
+            if t == "}":
+                if level > 0:
+                    return out
+                report(Level.UNKNOWN_KEYWORD, Node(t, ln.file, ln.line), "Unknown keyword '}'")
+                continue
+            node = Node(t, ln.file, ln.line)
+            out.append(node)
+            first = t.split(None, 1)[0] if t.strip() else ""
+            k = kind(table, first)
+            if k is None:
+                continue
+            if pos < n and lines[pos].text == "{":
+                pos += 1
+            elif pos < n:  # at end of file keepalived simply reads nothing more
+                nxt = lines[pos]
+                if k[0] == "block":
+                    report(Level.MISSING_BOB, Node(nxt.text, nxt.file, nxt.line),
+                           "Missing '{' at beginning of configuration block")
+                else:
+                    report(Level.OK, Node(nxt.text, nxt.file, nxt.line),
+                           f"'{{' missing from beginning of block {first}")
+            node.children = block(k[1], level + 1) if k[0] == "block" else value_block()
+        return out
+
+    return block(root, 0)
