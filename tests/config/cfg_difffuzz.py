@@ -95,3 +95,38 @@ def gen(rng: random.Random) -> str:
         parts += ["}"]
     return "\n".join(parts) + "\n"
 
+
+
+# ---- preprocessor-heavy configs (macros, conditionals, sequences, includes, comments) ---------
+
+PP_ATOMS = ["$A", "${A}", "$B", "${B}", "$A,", "($A)", "$A/24", "${A}/24", "$UNDEF", "${_HASH}", "${_BANG}", "x\\#y",
+            "a#b", "!c", '"q # r"', "\\!", "$M", "${M}", "$i", "${i}"]
+PP_DEFS = ["$A=1", "$A=eth0", "$B=10.0.0.1", "$A=", "$B=$A", "$M=interface eth0 \\\nvirtual_router_id 7",
+           "$C=include inc1.conf"]
+INCLUDED = {"inc1.conf": "$INC=eth0\n", "inc2.conf": "global_defs {\n  vrrp_garp_master_repeat 3\n}\n"}
+
+
+def _pp_line(rng: random.Random) -> str:
+    r = rng.random()
+    if r < 0.15:
+        return rng.choice(PP_DEFS)
+    if r < 0.25:
+        return rng.choice(["@vm ", "@^vm ", "@other ", "@^other "]) + rng.choice(
+            ["router_id a", "vrrp_version 3", "bogus", "vrrp_garp_master_delay $A"])
+    if r < 0.32:
+        return rng.choice(["~SEQ(i, 1, 2) ", "~SEQ(i, 3) ", "~SEQx(i, 9, 11) ", "~SEQ(i, 2, 1, 0) ", "~SEQ(i,1,$A) "]) \
+            + rng.choice(["router_id r$i", "bogus$i", "vrrp_version ${i}", "$M"])
+    if r < 0.38:
+        return rng.choice(["include inc1.conf", "include inc*.conf", "include {inc1,inc2}.conf", "include nothere.conf",
+                           "$C"])
+    return rng.choice(["router_id", "vrrp_version", "vrrp_garp_master_delay", "notification_email_from",
+                       "default_interface", "bogus"]) + " " + " ".join(rng.choice(PP_ATOMS)
+                                                                      for _ in range(rng.randint(0, 2)))
+
+
+def gen_preprocessor(rng: random.Random) -> str:
+    """A config to load with config-id `vm` from a directory holding INCLUDED."""
+    body = "\n".join("  " + _pp_line(rng) for _ in range(rng.randint(1, 8)))
+    pre = "\n".join(rng.choice(PP_DEFS) for _ in range(rng.randint(0, 3)))
+    return (pre + "\nglobal_defs {\n" + body + "\n}\nvrrp_instance V {\n  interface eth0\n  virtual_router_id 9\n"
+            "  virtual_ipaddress {\n    10.0.0.1\n  }\n}\n")

@@ -8,7 +8,7 @@ import random
 from pathlib import Path
 
 import pytest
-from cfg_difffuzz import gen
+from cfg_difffuzz import INCLUDED, gen, gen_preprocessor
 from cfg_keyword_cases import cases
 from cfg_netns import Netns
 
@@ -46,6 +46,28 @@ def test_generated_configs_same_exit(netns: Netns, tmp_path: Path, seed: int) ->
         if real in CRASHES:
             continue
         ours = load(str(path), interfaces=IFS)
+        if ours.exit_code != real:
+            mismatches.append(f"{path.name}: keepalived {real} ours {ours.exit_code}\n{text}\n{out}\n"
+                              f"{[d.format() for d in ours.diagnostics]}")
+    assert not mismatches, "\n".join(mismatches[:3])
+
+
+@pytest.mark.privileged
+@pytest.mark.interop
+@pytest.mark.parametrize("seed", range(3))
+def test_generated_preprocessor_configs_same_exit(netns: Netns, tmp_path: Path, seed: int) -> None:
+    rng = random.Random(seed)
+    for name, text in INCLUDED.items():
+        (tmp_path / name).write_text(text)
+    mismatches = []
+    for k in range(50):
+        text = gen_preprocessor(rng)
+        path = tmp_path / f"p{k}.conf"
+        path.write_text(text)
+        real, out = netns.keepalived_t(path, "-i", "vm")
+        if real in CRASHES:
+            continue
+        ours = load(str(path), config_id="vm", interfaces=IFS)
         if ours.exit_code != real:
             mismatches.append(f"{path.name}: keepalived {real} ours {ours.exit_code}\n{text}\n{out}\n"
                               f"{[d.format() for d in ours.diagnostics]}")
