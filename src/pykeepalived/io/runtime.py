@@ -70,6 +70,7 @@ from pykeepalived.errors import EXIT_FATAL, EXIT_OK
 from pykeepalived.io.fastpath import advert_io, codec, wheel
 from pykeepalived.io.l2 import L2Sender
 from pykeepalived.io.netlink import Interface, Netlink
+from pykeepalived.io.notify import fifo_line
 from pykeepalived.io.production import Production
 from pykeepalived.io.vmac import Vmacs
 from pykeepalived.io.vrrp_socket import VrrpSockets
@@ -354,6 +355,7 @@ class VrrpRuntime:
         old, self.config = self.config, config
         if _same(old, config):
             log.info("Reload: VRRP configuration unchanged")
+            self._write_states_to_fifos()
             return
         self.loop.create_task(self._apply_reload(old, config))
 
@@ -411,6 +413,22 @@ class VrrpRuntime:
             for inst in added:
                 self._handle(inst, Startup(), now)
         self._arm()
+        self._write_states_to_fifos()
+
+    def _write_states_to_fifos(self) -> None:
+        """fifo_write_vrrp_states_on_reload: the FIFOs get every instance's and sync group's
+        state again (a FIFO reader may have missed what happened around the reload)."""
+        prod = self.production
+        if prod is None or not self.config.global_defs.fifo_write_vrrp_states_on_reload:
+            return
+        shown = (State.MASTER, State.BACKUP, State.FAULT)
+        notes = [Notify("INSTANCE", inst.router.name, inst.router.state.name, inst.router.effective_priority)
+                 for inst in self.instances if inst.router.state in shown]
+        notes += [Notify("GROUP", g.name, g.state.name, 0) for g in prod.groups.values() if g.state in shown]
+        for note in notes:
+            line = fifo_line(note)
+            for fifo in prod.notifier.fifos:
+                fifo.write(line)
 
     def _in_place(self, inst: Instance, vi: VrrpInstance, gd: GlobalDefs,
                   log_detail: bool) -> tuple[Interface, RouterParams] | None:
