@@ -20,6 +20,14 @@ import struct as _struct
 IMPLEMENTATION = "compiled"
 IPPROTO_VRRP = 112
 RX_BUFFER_SIZE = 4608
+# Upper bounds of the send-gap histogram: gap between two scheduled adverts of one instance
+# as a multiple of its interval (1.0 = on time; the last bucket, +Inf, is implicit).
+GAP_BOUNDS = (0.5, 0.9, 0.99, 1.001, 1.01, 1.02, 1.05, 1.1, 1.25, 1.5, 2.0, 3.0)
+cdef enum:
+    N_GAP_BOUNDS = 12
+cdef double[N_GAP_BOUNDS] _gap_bounds
+for _i, _b in enumerate(GAP_BOUNDS):
+    _gap_bounds[_i] = _b
 
 
 cdef extern from "<sys/socket.h>" nogil:
@@ -463,6 +471,7 @@ cdef struct Slot:
     bint running
     int heap_pos        # -1 when not in the heap
     uint64_t sent
+    double last_fire    # when fire() last sent it (< 0: not since start)
 
 
 cdef class AdvertSender:
@@ -474,6 +483,8 @@ cdef class AdvertSender:
     cdef int nslots
     cdef int *heap              # slot ids ordered by due
     cdef int heap_n
+    cdef uint64_t gap_counts[N_GAP_BOUNDS + 1]
+    cdef double gap_sum
 
     def __cinit__(self, double slack=0.0005):
         self.slack = slack
@@ -482,6 +493,8 @@ cdef class AdvertSender:
         self.nslots = 0
         self.heap = NULL
         self.heap_n = 0
+        memset(self.gap_counts, 0, sizeof(self.gap_counts))
+        self.gap_sum = 0.0
 
     def __dealloc__(self):
         cdef int i
@@ -599,6 +612,7 @@ cdef class AdvertSender:
         s.interval = interval
         s.due = first_due
         s.running = True
+        s.last_fire = -1.0
         if s.heap_pos < 0:
             s.heap_pos = self.heap_n
             self.heap[self.heap_n] = slot
@@ -654,6 +668,9 @@ cdef class AdvertSender:
             self._queue_slot(s)
             queued = True
             s.sent += 1
+            if s.last_fire >= 0:
+                self._count_gap((now - s.last_fire) / s.interval)
+            s.last_fire = now
             nxt = s.due + s.interval
             if nxt <= now:   # stalled for a whole interval: stay on the ideal grid
                 nxt += floor((now - nxt) / s.interval + 1) * s.interval
@@ -663,6 +680,25 @@ cdef class AdvertSender:
             for sock in self._socks:
                 total += (<AdvertSocket>sock)._flush()
         return total
+
+    cdef inline void _count_gap(self, double ratio) noexcept:
+        cdef int i = 0
+        while i < N_GAP_BOUNDS and ratio > _gap_bounds[i]:
+            i += 1
+        self.gap_counts[i] += 1
+        self.gap_sum += ratio
+
+    def gap_histogram(self):
+        """Gaps between consecutive scheduled adverts of each instance, in multiples of its
+        interval, measured at the `now` given to fire(): (GAP_BOUNDS, cumulative count per
+        bound, sum of the ratios, count). Restarting a schedule starts a new series."""
+        cdef list cumulative = []
+        cdef uint64_t acc = 0
+        cdef int i
+        for i in range(N_GAP_BOUNDS):
+            acc += self.gap_counts[i]
+            cumulative.append(acc)
+        return GAP_BOUNDS, cumulative, self.gap_sum, acc + self.gap_counts[N_GAP_BOUNDS]
 
     cdef int _queue_slot(self, Slot *s) except -1:
         cdef AdvertSocket sock = <AdvertSocket>self._socks[s.sock]
@@ -803,4 +839,4 @@ cdef class DeadlineTimer:
         if self.fd >= 0:
             close(self.fd)
             self.fd = -1
-__all__ = ["IMPLEMENTATION", "IPPROTO_VRRP", "AdvertSender", "AdvertSocket", "DeadlineTimer", "ipv4_header", "is_multicast"]
+__all__ = ["GAP_BOUNDS", "IMPLEMENTATION", "IPPROTO_VRRP", "AdvertSender", "AdvertSocket", "DeadlineTimer", "ipv4_header", "is_multicast"]

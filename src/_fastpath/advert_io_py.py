@@ -35,6 +35,9 @@ IMPLEMENTATION = "pure"
 
 IPPROTO_VRRP = 112
 RX_BUFFER_SIZE = 4608
+# Upper bounds of the send-gap histogram: gap between two scheduled adverts of one instance
+# as a multiple of its interval (1.0 = on time; the last bucket, +Inf, is implicit).
+GAP_BOUNDS = (0.5, 0.9, 0.99, 1.001, 1.01, 1.02, 1.05, 1.1, 1.25, 1.5, 2.0, 3.0)
 _IPV4_TOS = 0xC0  # IPTOS_PREC_INTERNETCONTROL
 SCM_TIMESTAMPNS = 35   # SO_TIMESTAMPNS on 64-bit Linux; not exported by the socket module
 
@@ -199,7 +202,7 @@ def _send_waiting(sock: socket.socket, p: _Packet) -> None:
 
 
 class _Slot:
-    __slots__ = ("sock", "packets", "ip_id", "interval", "due", "running", "sent", "generation")
+    __slots__ = ("sock", "packets", "ip_id", "interval", "due", "running", "sent", "generation", "last_fire")
 
     def __init__(self) -> None:
         self.sock: AdvertSocket | None = None
@@ -210,6 +213,7 @@ class _Slot:
         self.running = False
         self.sent = 0
         self.generation = 0
+        self.last_fire = -1.0      # when fire() last sent it (< 0: not since start)
 
 
 class AdvertSender:
@@ -223,6 +227,8 @@ class AdvertSender:
         self.slack = slack
         self._slots: dict[int, _Slot] = {}
         self._heap: list[tuple[float, int, int]] = []
+        self._gap_counts = [0] * (len(GAP_BOUNDS) + 1)
+        self._gap_sum = 0.0
 
     def set_adverts(self, slot: int, sock: AdvertSocket, src: bytes,
                     packets: Sequence[tuple[bytes, bytes]], hoplimit: int = 255) -> None:
@@ -256,6 +262,7 @@ class AdvertSender:
         s.due = first_due
         s.running = True
         s.generation += 1
+        s.last_fire = -1.0
         heapq.heappush(self._heap, (first_due, slot, s.generation))
 
     def stop(self, slot: int) -> None:
@@ -307,12 +314,32 @@ class AdvertSender:
                 continue
             total += self._send(s)
             s.sent += 1
+            if s.last_fire >= 0:
+                self._count_gap((now - s.last_fire) / s.interval)
+            s.last_fire = now
             nxt = due + s.interval
             if nxt <= now:  # stalled for a whole interval: stay on the ideal grid, skip the missed ones
                 nxt += math.floor((now - nxt) / s.interval + 1) * s.interval
             s.due = nxt
             heapq.heappush(heap, (nxt, slot, gen))
         return total
+
+    def _count_gap(self, ratio: float) -> None:
+        i = 0
+        while i < len(GAP_BOUNDS) and ratio > GAP_BOUNDS[i]:
+            i += 1
+        self._gap_counts[i] += 1
+        self._gap_sum += ratio
+
+    def gap_histogram(self) -> tuple[tuple[float, ...], list[int], float, int]:
+        """Gaps between consecutive scheduled adverts of each instance, in multiples of its
+        interval, measured at the `now` given to fire(): (GAP_BOUNDS, cumulative count per
+        bound, sum of the ratios, count). Restarting a schedule starts a new series."""
+        cumulative, acc = [], 0
+        for c in self._gap_counts[:-1]:
+            acc += c
+            cumulative.append(acc)
+        return GAP_BOUNDS, cumulative, self._gap_sum, acc + self._gap_counts[-1]
 
     def _send(self, s: _Slot) -> int:
         sock = s.sock
@@ -391,5 +418,5 @@ class DeadlineTimer:
             self._fd = -1
 
 
-__all__ = ["IMPLEMENTATION", "IPPROTO_VRRP", "AdvertSender", "AdvertSocket", "DeadlineTimer", "ipv4_header",
+__all__ = ["GAP_BOUNDS", "IMPLEMENTATION", "IPPROTO_VRRP", "AdvertSender", "AdvertSocket", "DeadlineTimer", "ipv4_header",
            "is_multicast"]

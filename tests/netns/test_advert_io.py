@@ -212,3 +212,28 @@ def test_steady_state_shortcut(aio: ModuleType, lo4: object) -> None:
     assert lo4.next_expiry() == math.inf  # type: ignore[attr-defined]
     count, last_rx = lo4.disarm_shortcut(7)  # type: ignore[attr-defined]
     assert count == 3 and last_rx == pytest.approx(last)
+
+
+def test_send_gap_histogram(aio: ModuleType, lo4: object) -> None:
+    """Each scheduled advert after the first of a series adds its gap since the previous one,
+    in multiples of the interval, to the histogram; one-off sends and a restart's first do not."""
+    sender = aio.AdvertSender(0.0)
+    sender.set_adverts(0, lo4, LO4, [(LO4, _payload(9, 100))], 255)
+    sender.set_adverts(1, lo4, LO4, [(LO4, _payload(10, 100))], 255)
+    t = 1000.0
+    sender.start(0, 0.1, t)
+    sender.start(1, 0.2, t)
+    assert sender.gap_histogram() == (aio.GAP_BOUNDS, [0] * len(aio.GAP_BOUNDS), 0.0, 0)
+    sender.fire(t)                     # first of each series: no gap yet
+    sender.fire(t + 0.1)               # slot 0 on time: 1.0
+    sender.send_now(1)                 # one-off: not a scheduled gap
+    sender.fire(t + 0.26)              # slot 0 due at t+0.2, 0.06 late: 1.6; slot 1 due t+0.2: 1.3
+    sender.stop(0)
+    sender.start(0, 0.1, t + 0.3)
+    sender.fire(t + 0.3)               # slot 0 restarted: a new series, no gap
+    bounds, cumulative, total, count = sender.gap_histogram()
+    assert bounds == aio.GAP_BOUNDS and bounds[3] == 1.001
+    expect = [sum(1 for r in (1.0, 1.6, 1.3) if r <= b) for b in bounds]   # no ratio near a bound
+    assert cumulative == expect and count == 3
+    assert total == pytest.approx(1.0 + 1.6 + 1.3)
+    _drain(lo4, 6, timeout=0.2)
