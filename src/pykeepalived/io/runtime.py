@@ -25,11 +25,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import gc
 import ipaddress
 import logging
 import math
+import os
 import re
 import signal
 import socket
@@ -250,8 +252,8 @@ class VrrpRuntime:
     def _start_instances(self) -> None:
         if self.stopping.done():
             return
-        now = self.clock()
         self.production = Production(self)
+        now = self.clock()      # after building production (~0.2 s at 1000 instances): timers start now
         for inst in self.instances:
             if not inst.iface.up:
                 self._handle(inst, LinkChanged(up=False), now)
@@ -315,7 +317,11 @@ class VrrpRuntime:
     def snapshot(self) -> dict[str, Any]:
         """The status channel's answer (status API, `pykeepalived status`)."""
         groups = self.production.groups.values() if self.production is not None else ()
-        return vrrp_snapshot(self.routers(), sync_groups=groups)
+        snap = vrrp_snapshot(self.routers(), sync_groups=groups)
+        bounds, cumulative, total, count = self.sender.gap_histogram()
+        snap["advert_gaps"] = {"buckets": [[b, c] for b, c in zip(bounds, cumulative, strict=True)] + [["+Inf", count]],
+                               "sum": total, "count": count}
+        return snap
 
     async def _serve_status(self) -> None:
         pid_file = getattr(self.opts, "vrrp_pid_file", None)
@@ -383,7 +389,10 @@ class VrrpRuntime:
                 self._reconfigure(inst, vi, *target, now)
                 continue
             log.info("(%s) removing instance on reload", name)
+            master = inst.router.state == State.MASTER
             self._execute(inst, inst.router.handle(InstanceDeleted(), now), now)
+            if not master and getattr(self.opts, "release_vips", False):
+                self._release_unowned(inst)
             self._forget(inst)
         if rebuild_production and self.production is not None:
             await self.production.stop()
@@ -508,6 +517,7 @@ class VrrpRuntime:
         for inst in self.instances:
             if inst.shortcut is not None:
                 self._flush_shortcut(inst)
+        unowned = [inst for inst in self.instances if inst.router.state != State.MASTER]
         for inst in self.instances:
             pairs = self.production.dispatch(inst, Shutdown(), now) if self.production is not None \
                 else [(inst, inst.router.handle(Shutdown(), now))]
@@ -515,15 +525,33 @@ class VrrpRuntime:
                 if not release:
                     actions = [a for a in actions if not isinstance(a, RemoveVips)]
                 self._execute(target, actions, now)
+        if release and getattr(self.opts, "release_vips", False):
+            for inst in unowned:
+                self._release_unowned(inst)
         if self.pending:
             await asyncio.wait(list(self.pending), timeout=SHUTDOWN_TIMEOUT)
         if self.production is not None:
             await self.production.stop()
         self.close()
 
+    def _release_unowned(self, inst: Instance) -> None:
+        """-X/--release-vips: an instance that is not MASTER removes its VIPs, routes and rules
+        all the same (copies a reload or another run left behind would otherwise stay)."""
+        p = inst.params
+        if p.vips or p.evips:
+            self._vips(inst, RemoveVips(p.vips, p.evips, True))   # no_accept rules exist only on a master
+        vi = inst.model
+        prod = self.production
+        if prod is not None and vi.name not in prod.masters and (vi.virtual_routes or vi.virtual_rules):
+            task = self.loop.create_task(prod.routes.apply(vi.name, vi.virtual_routes, vi.virtual_rules, add=False))
+            self.pending.add(task)
+            task.add_done_callback(self.pending.discard)
+
     def close(self) -> None:
         if self._status_server is not None:
             self._status_server.close()
+            with contextlib.suppress(OSError):      # the socket file is ours: remove it
+                os.unlink(channel_path(self.opts.vrrp_pid_file))
         self.loop.remove_reader(self._timer.fileno())
         self._timer.close()
         self.l2.close()
