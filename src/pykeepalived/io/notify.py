@@ -251,9 +251,9 @@ class ScriptRunner:
         if not child.done.done():
             child.done.set_result(int(child.popen.returncode or 0))
 
-    async def drain(self, timeout: float | None = None) -> None:
-        """Wait for every running script (at most `timeout` seconds)."""
-        futures = [c.done for c in self.children]
+    async def drain(self, timeout: float | None = None, exclude: Sequence[Child] = ()) -> None:
+        """Wait for every running script but `exclude` (at most `timeout` seconds)."""
+        futures = [c.done for c in self.children if c not in exclude]
         if futures:
             await asyncio.wait(futures, timeout=timeout)
 
@@ -426,7 +426,7 @@ class Notifier:
     async def stop(self) -> None:
         """After the STOP notifications: wait for the STOP scripts (they are killed after 1 s),
         send the pending emails, SIGTERM the FIFO scripts, close (and remove) the FIFOs."""
-        await self.runner.drain(timeout=STOP_SCRIPT_TIMEOUT + 0.5)
+        await self.runner.drain(timeout=STOP_SCRIPT_TIMEOUT + 0.5, exclude=[c for c, _ in self.fifo_children])
         if self.smtp is not None:
             await self.smtp.drain()
         for child, _path in self.fifo_children:
