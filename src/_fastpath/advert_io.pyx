@@ -246,8 +246,10 @@ cdef class AdvertSocket:
             h.msg_control = self.rx_ctrl + i * RX_CTRL
             h.msg_controllen = RX_CTRL
             h.msg_flags = 0
-        with nogil:
-            n = recvmmsg(self.fd, self.rx_msgs, self.batch, MSG_DONTWAIT, NULL)
+        # Non-blocking and short: keep the GIL. Releasing it here hands it to a busy thread (the
+        # netlink thread adding VIPs) for a whole switch interval per batch (GIL convoy), and
+        # the backlog of adverts turns into false takeovers.
+        n = recvmmsg(self.fd, self.rx_msgs, self.batch, MSG_DONTWAIT, NULL)
         if n < 0:
             if errno != EAGAIN and errno != EINTR:
                 self.rx_errors += 1
@@ -433,11 +435,10 @@ cdef class AdvertSocket:
         cdef pollfd pfd
         for q in range(2):
             n = self.tx_n[q]
-            flags = MSG_DONTROUTE if q == 1 else 0
+            flags = (MSG_DONTROUTE if q == 1 else 0) | MSG_DONTWAIT
             i = 0
             while i < n:
-                with nogil:
-                    r = sendmmsg(self.fd, self.tx_msgs[q] + i, n - i, flags)
+                r = sendmmsg(self.fd, self.tx_msgs[q] + i, n - i, flags)    # non-blocking: GIL kept
                 if r < 0:
                     if errno == EINTR:
                         continue
