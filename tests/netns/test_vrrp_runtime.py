@@ -125,3 +125,30 @@ def test_vrrp_startup_delay(lab: Lab) -> None:
     d.wait_state("VI_1", "MASTER", timeout=10)
     first = vrrp_frames(cap.stop(), vrid=VRID, src=a.ip)[0]
     assert (first.ts_ns - started) / 1e9 >= 1.0 + CELL.master_down(150)
+
+
+def test_backup_counts_every_advert(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A backup absorbs its master's identical adverts in compiled code (steady-state
+    shortcut); the stats still count every one, and the backup stays quiet."""
+    monkeypatch.setenv("TMPDIR", str(lab.workdir))
+    a, b = lab.add_hosts("a", "b")
+    cap = lab.capture()
+    dm = start(a, "py", CELL.config(a, b, 150))
+    dm.wait_state("VI_1", "MASTER", timeout=10)
+    db = start(b, "py", CELL.config(b, a, 100))
+    db.wait_state("VI_1", "BACKUP", timeout=10)
+    mark = time.time_ns()
+    time.sleep(1.5)
+    pid = wait_until(db.vrrp_pid, 5, message="VRRP pid file")
+    stats = Path(lab.workdir, "keepalived.stats")
+    signalled = time.time_ns()
+    os.kill(pid, signal.SIGUSR2)
+    wait_until(lambda: stats.exists() and "Received" in stats.read_text() or None, 5, message="stats file")
+    frames = vrrp_frames(cap.stop(), vrid=VRID, src=a.ip)
+    received = int(re.search(r"Received: *(\d+)", stats.read_text()).group(1))  # type: ignore[union-attr]
+    surely = [f for f in frames if mark < f.ts_ns < signalled]        # b was up, dump not yet written
+    at_most = [f for f in frames if f.ts_ns < signalled + 50_000_000]
+    assert len(surely) <= received <= len(at_most), \
+        f"backup counted {received}; the master sent {len(surely)} while it surely listened, {len(at_most)} in all"
+    assert "Entering MASTER STATE" not in db.log()
+    assert vrrp_frames(frames, vrid=VRID, src=b.ip) == []
