@@ -96,5 +96,8 @@ CASES: list[tuple[str, str, int, int | None]] = [
         f"  virtual_ipaddress {{\n    10.0.0.{i}\n  }}\n}}\n" for i in (1, 2)), 5, 19),
     ("sync_group_one_member", "vrrp_sync_group G {\n  group {\n    V1\n  }\n}\n" + vi("").replace("VI_1", "V1"),
      5, 1),
+    ("sync_group_unknown_script", "vrrp_sync_group G {\n  group {\n    V1\n    V2\n  }\n  track_script {\n"
+     "    nosuch\n  }\n}\n" + "".join(f"vrrp_instance V{i} {{\n  interface eth0\n  virtual_router_id {i}\n"
+                                     f"  virtual_ipaddress {{\n    10.0.0.{i}\n  }}\n}}\n" for i in (1, 2)), 5, 7),
     ("mcast_group4_bad", "global_defs {\n  vrrp_mcast_group4 10.1.1.1\n}\n", 5, 2),
 ]

@@ -2135,6 +2135,25 @@ def _replace(vi: m.VrrpInstance, **kw: Any) -> m.VrrpInstance:
     return dataclasses.replace(vi, **kw)
 
 
+def _known_refs(ctx: Ctx, owner: str, f: Fields, scripts: set[str], files: list[m.TrackFile],
+                processes: list[m.TrackProcess], bfds: list[m.BfdInstance]) -> Fields:
+    """track_script/file/process/bfd references without their object: reported and dropped."""
+    out: Fields = {}
+    for field, kind, known in (("track_script", "script", scripts), ("track_file", "file", {t.name for t in files}),
+                               ("track_process", "process", {t.name for t in processes}),
+                               ("track_bfd", "bfd", {b.name for b in bfds})):
+        if field not in f:
+            continue
+        kept = []
+        for t in f[field]:
+            if t.name not in known:
+                ctx.warn(Node("", t.pos.file, t.pos.line), f"({owner}) track {kind} {t.name} not found, ignoring...")
+            else:
+                kept.append(t)
+        out[field] = tuple(kept)
+    return out
+
+
 def _drop_weighted_trackers(ctx: Ctx, vi: m.VrrpInstance, sg: m.VrrpSyncGroup | None,
                             scripts: list[m.VrrpScript], files: list[m.TrackFile]) -> m.VrrpInstance:
     """keepalived ignores tracker weights in sync groups (unless sync_group_tracking_weight) and
@@ -2436,6 +2455,7 @@ def complete(ctx: Ctx, f: Fields, files: tuple[str, ...], interfaces: frozenset[
             member_of[n] = gf["name"]
             members.append(n)
         kw["group"] = tuple(members)
+        kw.update(_known_refs(ctx, gf["name"], kw, script_names, track_files, track_processes, bfds))
         if len(members) == 1:
             ctx.warn(gf["_node"], f"Sync group {gf['name']} has only 1 virtual router(s) - this probably isn't "
                                   "what you want")
@@ -2460,17 +2480,8 @@ def complete(ctx: Ctx, f: Fields, files: tuple[str, ...], interfaces: frozenset[
             else:
                 refs.append(t)
         vf["track_script"] = tuple(refs)
-        for field, kind, known in (("track_file", "file", {t.name for t in track_files}),
-                                   ("track_process", "process", {t.name for t in track_processes}),
-                                   ("track_bfd", "bfd", {b.name for b in bfds})):
-            kept = []
-            for t in vf.get(field, ()):
-                if t.name not in known:
-                    ctx.warn(Node("", t.pos.file, t.pos.line), f"({vf['name']}) track {kind} {t.name} not found, "
-                                                               "ignoring...")
-                else:
-                    kept.append(t)
-            vf[field] = tuple(kept)
+        vf.update(_known_refs(ctx, vf["name"], {k: v for k, v in vf.items() if k != "track_script"},
+                              script_names, track_files, track_processes, bfds))
         vi = _finish_instance(ctx, vf, gd)
         if vi is not None:
             sg = next((g for g in groups if g.name == vi.sync_group), None)
