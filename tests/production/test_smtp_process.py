@@ -40,17 +40,20 @@ def _subject_body(mail: dict[str, object]) -> tuple[str, str]:
     return subject, "\n".join(data[blank + 1:]).strip()
 
 
-def _smtp_run(lab: Lab, impl: str, out: Path) -> list[tuple[str, str, list[str]]]:
-    (a,) = lab.add_hosts(f"s{impl}")
+def _smtp_run(lab: Lab, impl: str, out: Path, group: bool = False) -> list[tuple[str, str, list[str]]]:
+    (a,) = lab.add_hosts(f"s{impl}{'g' if group else ''}")
     sink = a.spawn([sys.executable, str(SINK), "127.0.0.1", "2525", str(out)], name="smtp")
     sink.wait_output("listening", 10)
-    conf = (global_defs("router_id lb1", "notification_email {\n        ops@example.com\n    }",
-                        "notification_email_from keepalived@example.com", "smtp_server 127.0.0.1 2525",
-                        "smtp_connect_timeout 5")
-            + instance("VI_1", 51, 110, [VIP], extra="    smtp_alert\n"))
+    conf = global_defs("router_id lb1", "notification_email {\n        ops@example.com\n    }",
+                       "notification_email_from keepalived@example.com", "smtp_server 127.0.0.1 2525",
+                       "smtp_connect_timeout 5")
+    if group:
+        conf += ("vrrp_sync_group SG1 {\n    group {\n        VI_1\n        VI_2\n    }\n    smtp_alert\n}\n"
+                 + instance("VI_2", 52, 110, ["192.0.2.101/24"]))
+    conf += instance("VI_1", 51, 110, [VIP], extra="    smtp_alert\n")
     d = start(a, impl, conf)
     d.wait_state("VI_1", "MASTER", timeout=15)
-    wait_until(lambda: len(_mails(out)) >= 2 or None, 10, message=f"emails from {impl}")
+    wait_until(lambda: len(_mails(out)) >= (4 if group else 2) or None, 10, message=f"emails from {impl}")
     d.stop()
     time.sleep(1)
     mails = _mails(out)
@@ -68,9 +71,10 @@ def test_smtp_alert_on_state_changes(lab: Lab, sdir: ScriptDir) -> None:
 
 
 @pytest.mark.interop
-def test_smtp_alert_same_as_keepalived(lab: Lab, sdir: ScriptDir) -> None:
-    ours = _smtp_run(lab, "py", sdir.path / "mail-py.jsonl")
-    theirs = _smtp_run(lab, "ka", sdir.path / "mail-ka.jsonl")
+@pytest.mark.parametrize("group", [False, True], ids=["instance", "sync-group"])
+def test_smtp_alert_same_as_keepalived(lab: Lab, sdir: ScriptDir, group: bool) -> None:
+    ours = _smtp_run(lab, "py", sdir.path / "mail-py.jsonl", group)
+    theirs = _smtp_run(lab, "ka", sdir.path / "mail-ka.jsonl", group)
     assert ours == theirs      # headers (but the date) and bodies, no email at stop
 
 
