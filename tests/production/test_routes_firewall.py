@@ -152,4 +152,6 @@ def test_static_routes_and_addresses(lab: Lab) -> None:
     wait_until(lambda: a.has_address("192.0.2.200") or None, 5, message="static address")
     assert ("unicast", "10.4.0.0/16", "192.0.2.1", "eth0", "main", None) in _normal(_routes(a))
     assert any(r["priority"] == 102 for r in json.loads(a.run(["ip", "-j", "rule"]).stdout))
+    a.ip_cmd("addr", "del", "192.0.2.200/24", "dev", "eth0")     # someone deletes it: it comes back
+    wait_until(lambda: a.has_address("192.0.2.200") or None, 5, message="static address not reinstated")
     d.stop()

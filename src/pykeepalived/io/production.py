@@ -17,6 +17,7 @@ FaultChanged / PriorityChanged events that go through `dispatch` like any other 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import weakref
 from collections.abc import Callable
@@ -220,6 +221,17 @@ class Production:
         name = next((n for n, i in self.rt.interfaces.items() if i.index == ifindex), None)
         if name is not None:
             self._update("interface", name, up, now)
+
+    def on_addr_deleted(self, ifindex: int, address: str) -> None:
+        """A static_ipaddress deleted by someone else is added again (keepalived does)."""
+        config = self.rt.config
+        default = config.global_defs.default_interface
+        for ip in config.static_ipaddress:
+            iface = self.rt.interfaces.get(ip.dev or default)
+            if iface is not None and iface.index == ifindex and str(ip.address.ip) == \
+                    str(ipaddress.ip_address(address)):
+                log.info("Static address %s deleted - reinstating", ip.address)
+                self._spawn(self.routes.add_static_address(ip, default))
 
     def _on_tracker(self, kind: str, name: str, value: bool | int | None) -> None:
         self._update(kind, name, value, self.rt.clock())

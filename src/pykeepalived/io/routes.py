@@ -222,6 +222,9 @@ class RouteManager:
         if add and config.static_rules:
             await self._rules(command, config.static_rules)
 
+    async def add_static_address(self, address: IpAddress, default_dev: str) -> None:
+        await self._addresses("add", [address], default_dev)
+
     async def start_static(self, config: Config) -> None:
         await self._static(config, True)
 

@@ -723,6 +723,8 @@ class VrrpRuntime:
     def _on_addr_deleted(self, ifindex: int, address: str) -> None:
         owner = self.installed.pop((ifindex, ipaddress.ip_address(address).compressed), None)
         if owner is None:
+            if self.production is not None:
+                self.production.on_addr_deleted(ifindex, address)   # static_ipaddress is put back
             return
         inst, text = owner
         self._handle(inst, VipDeleted(text), self.clock())
