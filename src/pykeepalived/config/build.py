@@ -33,6 +33,14 @@ class StopParse(Exception):
         self.code = code
 
 
+# keepalived 2.2.7's own words for some keywords written without their value
+MISSING_VALUE = {"router_id": "routerid name missing - ignoring", "notification_email_from": "emailfrom missing - ignoring",
+                 "default_interface": "default_interface requires interface name",
+                 "script_user": "No script username specified", "startup_script": "startup script missing",
+                 "shutdown_script": "shutdown script missing", "instance": "instance name missing - ignoring",
+                 "net_namespace": "net_namespace name missing - ignoring"}
+
+
 class SkipKeyword(Exception):
     """The keyword line is unusable and was reported; carry on with the next line."""
 
@@ -79,7 +87,7 @@ class Ctx:
                          f"*** Configuration line starting `{w[0]}` is missing a parameter after keyword "
                          f"`{w[n - 1]}` at word position {n + 1}")
                 raise StopParse(2)
-            self.err(Level.MISSING_PARAMETER, node, f"{w[0]} is missing a parameter - ignoring")
+            self.err(Level.MISSING_PARAMETER, node, MISSING_VALUE.get(w[0], f"{w[0]} is missing a parameter - ignoring"))
             raise SkipKeyword
 
     # -- numbers ----------------------------------------------------------------------------
@@ -171,25 +179,37 @@ def flag(field: str, value: bool = True) -> Handler:
     return h
 
 
-def integer(field: str, lo: int, hi: int) -> Handler:
+# How an invalid value is reported after the number message; keepalived's words per keyword.
+# Placeholders: {kw} keyword, {v} value, {name} the enclosing block's name.
+BAD_VALUE = "{kw} '{v}' invalid - ignoring"
+
+
+def _bad(ctx: Ctx, node: Node, w: list[str], f: Fields, fmt: str) -> None:
+    ctx.warn(node, fmt.format(kw=w[0], v=w[1], name=f.get("name", "")))
+
+
+def integer(field: str, lo: int, hi: int, bad: str = BAD_VALUE, fallback: int | None = None) -> Handler:
+    """An integer in [lo, hi]; `fallback` is set when the value is invalid (else it is ignored)."""
     def h(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
         ctx.need(node, w, 1)
         v = ctx.int_(node, w[1], lo, hi)
         if v is not None:
             f[field] = v
         else:
-            ctx.warn(node, f"{w[0]} '{w[1]}' invalid - ignoring")
+            _bad(ctx, node, w, f, bad)
+            if fallback is not None:
+                f[field] = fallback
     return h
 
 
-def timer(field: str, lo: float, hi: float) -> Handler:
+def timer(field: str, lo: float, hi: float, bad: str = BAD_VALUE) -> Handler:
     def h(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
         ctx.need(node, w, 1)
         v = ctx.float_(node, w[1], lo, hi)
         if v is not None:
             f[field] = v
         else:
-            ctx.warn(node, f"{w[0]} '{w[1]}' invalid - ignoring")
+            _bad(ctx, node, w, f, bad)
     return h
 
 
@@ -206,12 +226,12 @@ def optional_string(field: str, default: str | None = None) -> Handler:
     return h
 
 
-def optional_integer(field: str, lo: int, hi: int, default: int | None) -> Handler:
+def optional_integer(field: str, lo: int, hi: int, default: int | None, bad: str = BAD_VALUE) -> Handler:
     def h(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
         if len(w) < 2:
             f[field] = default
             return
-        integer(field, lo, hi)(ctx, node, w, f)
+        integer(field, lo, hi, bad)(ctx, node, w, f)
     return h
 
 
@@ -574,7 +594,7 @@ def _h_smtp_connect_timeout(ctx: Ctx, node: Node, w: list[str], f: Fields) -> No
     ctx.need(node, w, 1)
     v = ctx.float_(node, w[1], 0, 4294.967295)
     if v is None:
-        ctx.warn(node, f"smtp_connect_timeout '{w[1]}' invalid - ignoring")
+        ctx.warn(node, f"smtp_connect_timeout '{w[1]}' must be in [0, 4294] - ignoring")
     elif v == 0:
         ctx.warn(node, "smtp_conect_timeout must be greater than 0, setting to 1")  # sic, 2.2.7's text
         f["smtp_connect_timeout"] = 1.0
@@ -621,7 +641,7 @@ def _h_mcast_group(field: str, version: int) -> Handler:
                 raise ValueError
             f[field] = a
         except ValueError:
-            ctx.warn(node, f"{w[0]} '{w[1]}' is not a valid IPv{version} multicast address - ignoring")
+            ctx.warn(node, f"{w[0]} [{w[1]}] is not multicast. Skipping")
     return h
 
 
@@ -791,15 +811,15 @@ GLOBAL_DEFS: dict[str, Handler] = {
     "vrrp_mcast_group4": _h_mcast_group("vrrp_mcast_group4", 4),
     "vrrp_mcast_group6": _h_mcast_group("vrrp_mcast_group6", 6),
     "default_interface": string("default_interface"),
-    "vrrp_version": integer("vrrp_version", 2, 3),
+    "vrrp_version": integer("vrrp_version", 2, 3, "VRRP Error: Version must be either 2 or 3"),
     "vrrp_garp_master_delay": timer("vrrp_garp_master_delay", 0, 4294.967295),
     "vrrp_garp_master_repeat": at_least_one(integer("vrrp_garp_master_repeat", 0, 2147483647)),
     "vrrp_garp_master_refresh": timer("vrrp_garp_master_refresh", 0, 4294.967295),
     "vrrp_garp_master_refresh_repeat": at_least_one(integer("vrrp_garp_master_refresh_repeat", 0, 2147483647)),
     "vrrp_garp_lower_prio_delay": timer("vrrp_garp_lower_prio_delay", 0, 4294.967295),
     "vrrp_garp_lower_prio_repeat": integer("vrrp_garp_lower_prio_repeat", 0, 2147483647),
-    "vrrp_garp_interval": timer("vrrp_garp_interval", 0.000001, 4294.967295),
-    "vrrp_gna_interval": timer("vrrp_gna_interval", 0.000001, 4294.967295),
+    "vrrp_garp_interval": timer("vrrp_garp_interval", 0.000001, 4294.967295, "{kw} '{v}' is invalid"),
+    "vrrp_gna_interval": timer("vrrp_gna_interval", 0.000001, 4294.967295, "{kw} '{v}' is invalid"),
     "vrrp_min_garp": flag("vrrp_min_garp"),
     "vrrp_garp_extra_if": _h_garp_extra_if("vrrp_"),
     "vrrp_vmac_garp_intvl": deprecated(_h_garp_extra_if("vrrp_"), 'Keyword "vrrp_vmac_garp_intvl" is deprecated'
@@ -814,7 +834,7 @@ GLOBAL_DEFS: dict[str, Handler] = {
     "vrrp_strict": flag("vrrp_strict"),
     "vrrp_notify_priority_changes": flag("vrrp_notify_priority_changes"),
     "nftables": _h_nftables("nftables"),
-    "nftables_priority": integer("nftables_priority", -2147483648, 2147483647),
+    "nftables_priority": integer("nftables_priority", -2147483648, 2147483647, "invalid nftables chain priority '{v}'"),
     "nftables_counters": flag("nftables_counters"),
     "nftables_ifindex": flag("nftables_ifindex"),
     "nftables_ipvs": _h_nftables("nftables_ipvs"),
@@ -824,7 +844,7 @@ GLOBAL_DEFS: dict[str, Handler] = {
     "vrrp_ipsets": _h_vrrp_iptables("vrrp_ipsets"),
     "disable_local_igmp": flag("disable_local_igmp"),
     "dynamic_interfaces": _h_dynamic_interfaces,
-    "vrrp_startup_delay": timer("vrrp_startup_delay", 0.001, 4294.967295),
+    "vrrp_startup_delay": timer("vrrp_startup_delay", 0.001, 4294.967295, "{kw} '{v}' is invalid"),
     "vrrp_delay_after_boot": timer("vrrp_delay_after_boot", 0, 4294.967295),
     "log_unknown_vrids": flag("log_unknown_vrids"),
     "vmac_prefix": string("vmac_prefix"),
@@ -834,7 +854,8 @@ GLOBAL_DEFS: dict[str, Handler] = {
     "lvs_flush": flag("lvs_flush"),
     "lvs_flush_on_stop": _h_lvs_flush_on_stop,
     "lvs_flush_onstop": _h_lvs_flush_on_stop,
-    "max_auto_priority": optional_integer("max_auto_priority", -1, 99, 99),
+    "max_auto_priority": optional_integer("max_auto_priority", -1, 99, 99,
+                                          "max_auto_priority '{v}' must be in [0, 99] (or -1 to disable) - ignoring"),
     "min_auto_priority_delay": timer("min_auto_priority_delay", 0, 4294.967295),
     "notify_fifo": _h_fifo("notify_fifo"),
     "notify_fifo_script": _h_fifo_script("notify_fifo"),
@@ -856,7 +877,7 @@ GLOBAL_DEFS: dict[str, Handler] = {
     "reload_time_file": string("reload_time_file"),
     "reload_repeat": flag("reload_repeat"),
     "reload_file": optional_string("reload_file", "/run/keepalived.reload"),
-    "random_seed": integer("random_seed", 0, 4294967295),
+    "random_seed": integer("random_seed", 0, 4294967295, "random_seed {v} invalid"),
     "data_use_instance": flag("data_use_instance"),
     "state_dump_file": string("state_dump_file"),
     "stats_dump_file": string("stats_dump_file"),
@@ -912,7 +933,7 @@ def _h_vrid(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
     ctx.need(node, w, 1)
     v = ctx.int_(node, w[1], 1, 255)
     if v is None:
-        ctx.warn(node, f"({f['name']}) VRID '{w[1]}' not valid - must be between 1 & 255. reconfigure !")
+        ctx.warn(node, f"({f['name']}): VRID '{w[1]}' not valid - must be between 1 & 255")
     else:
         f["virtual_router_id"] = v
 
@@ -930,7 +951,7 @@ def _h_advert_int(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
     ctx.need(node, w, 1)
     v = ctx.float_(node, w[1], 0.01, 255)
     if v is None:
-        ctx.warn(node, f"({f['name']}) Advert interval (0.01..255) not valid - ignoring")
+        ctx.warn(node, f"({f['name']}) Advert interval ({w[1]}) not valid! Must be > 0 - ignoring")
     else:
         f["advert_int"] = v
         f["_advert_int_node"] = node
@@ -1042,6 +1063,17 @@ def _h_unicast_peer(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
     f["unicast_peer"] = tuple(out)
 
 
+def _h_src_ip(field: str) -> Handler:
+    def h(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+        ctx.need(node, w, 1)
+        try:
+            f[field] = ipaddress.ip_address(w[1].split("%", 1)[0])
+        except ValueError:
+            ctx.warn(node, f"Configuration error: VRRP instance[{f['name']}] malformed src address[{w[1]}]. "
+                           "Skipping...")
+    return h
+
+
 def _h_ip_field(field: str) -> Handler:
     def h(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
         ctx.need(node, w, 1)
@@ -1149,7 +1181,8 @@ def _h_accept(value: bool) -> Handler:
 
 
 def _h_garp(field: str, is_timer: bool) -> Handler:
-    return timer(field, 0, 4294.967295) if is_timer else integer(field, 0, 2147483647)
+    bad = "({name}): {kw} '{v}' invalid - ignoring"
+    return timer(field, 0, 4294.967295, bad) if is_timer else integer(field, 0, 2147483647, bad)
 
 
 VRRP_INSTANCE: dict[str, Handler] = {
@@ -1162,8 +1195,8 @@ VRRP_INSTANCE: dict[str, Handler] = {
     "track_process": _h_track_ref("track_process", -254, 254),
     "track_bfd": _h_track_ref("track_bfd", -253, 253),
     "track_src_ip": flag("track_src_ip"),
-    "mcast_src_ip": _h_ip_field("mcast_src_ip"),
-    "unicast_src_ip": _h_ip_field("unicast_src_ip"),
+    "mcast_src_ip": _h_src_ip("mcast_src_ip"),
+    "unicast_src_ip": _h_src_ip("unicast_src_ip"),
     "mcast_dst_ip": _h_ip_field("mcast_dst_ip"),
     "unicast_peer": block(_h_unicast_peer),
     "unicast_ttl": integer("unicast_ttl", 0, 255),
@@ -1187,7 +1220,7 @@ VRRP_INSTANCE: dict[str, Handler] = {
     "preempt": flag("nopreempt", False),
     "nopreempt": flag("nopreempt"),
     "preempt_delay": _h_preempt_delay,
-    "debug": integer("debug", 0, 4),
+    "debug": integer("debug", 0, 4, "({name}) Debug value '{v}' not valid; must be between 0-4"),
     "notify_backup": script("notify_backup"),
     "notify_master": script("notify_master"),
     "notify_fault": script("notify_fault"),
@@ -1220,7 +1253,7 @@ VRRP_INSTANCE: dict[str, Handler] = {
     "vmac_xmit_base": flag("vmac_xmit_base"),
     "use_ipvlan": _h_use_ipvlan,
     "vrf": string("vrf"),
-    "down_timer_adverts": integer("down_timer_adverts", 1, 100),
+    "down_timer_adverts": integer("down_timer_adverts", 1, 100, "({name}): Invalid down_timer_adverts [1:100] '{v}'"),
     "timer_expired_backup": _h_timer_expired_backup,
     "thread_timer_expired": _h_timer_expired_backup,
     "v3_checksum_as_v2": flag("v3_checksum_as_v2"),
@@ -1301,8 +1334,8 @@ VRRP_SCRIPT: dict[str, Handler] = {
     "interval": _h_script_interval,
     "timeout": timer("timeout", 0.000001, 4294.967295),
     "weight": _h_weight_rev(-253, 253),
-    "rise": integer("rise", 1, 2147483647),
-    "fall": integer("fall", 1, 2147483647),
+    "rise": integer("rise", 1, 2147483647, "({name}): vrrp script rise value '{v}' invalid, defaulting to 1", 1),
+    "fall": integer("fall", 1, 2147483647, "({name}): vrrp script fall value '{v}' invalid, defaulting to 1", 1),
     "user": _h_user,
     "init_fail": flag("init_fail"),
 }
@@ -1362,7 +1395,8 @@ TRACK_PROCESS: dict[str, Handler] = {
 def _h_sched(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
     ctx.need(node, w, 1)
     if w[1] not in ("rr", "wrr", "lc", "wlc", "lblc", "sh", "mh", "dh", "fo", "ovf", "lblcr", "sed", "nq", "twos"):
-        ctx.warn(node, f"Unknown lvs_sched '{w[1]}'")
+        ctx.warn(node, f"Invalid lvs_scheduler '{w[1]}' - ignoring")
+        return
     f["lvs_sched"] = w[1]
 
 
@@ -1371,7 +1405,7 @@ def _h_method(field: str) -> Handler:
         ctx.need(node, w, 1)
         meth = w[1].upper()
         if meth not in ("NAT", "DR", "TUN"):
-            ctx.warn(node, f"Invalid lvs_method {w[1]}")
+            ctx.warn(node, f"PARSER : unknown [{w[1]}] routing method for virtual server.")
             return
         f[field] = meth
         if meth == "TUN" and len(w) > 2:
@@ -1408,7 +1442,9 @@ def _h_persistence_timeout(ctx: Ctx, node: Node, w: list[str], f: Fields) -> Non
         f["persistence_timeout"] = 360
         return
     v = ctx.int_(node, w[1], 1, 2678400)
-    if v is not None:
+    if v is None:
+        ctx.warn(node, "persistence_timeout invalid")
+    else:
         f["persistence_timeout"] = v
 
 
@@ -1424,9 +1460,13 @@ def _h_protocol(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
 
 def _h_sorry_server(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
     ctx.need(node, w, 1)
-    a = ctx.ip(node, w[1])
+    try:
+        a = ipaddress.ip_address(w[1])
+    except ValueError:
+        ctx.warn(node, f"Invalid sorry server IP address {w[1]} - skipping")
+        return
     port = ctx.int_(node, w[2], 0, 65535) if len(w) > 2 else 0
-    if a is not None and port is not None:
+    if port is not None:
         f["sorry_server"] = (a, port)
 
 
@@ -1458,7 +1498,7 @@ def _h_hysteresis_quorum(field: str) -> Handler:
 
 COMMON_TIMING: dict[str, Handler] = {
     "delay_loop": timer("delay_loop", 0.000001, 4294.967295),
-    "connect_timeout": timer("connect_timeout", 0.000001, 4294.967295),
+    "connect_timeout": timer("connect_timeout", 0.000001, 4294.967295, "{kw} {v} invalid - ignoring"),
     "retry": integer("retry", 0, 2147483647),
     "delay_before_retry": timer("delay_before_retry", 0, 4294.967295),
     "warmup": timer("warmup", 0, 4294.967295),
@@ -1570,7 +1610,7 @@ def _h_dns_type(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
     ctx.need(node, w, 1)
     t = w[1].upper()
     if t not in ("A", "NS", "CNAME", "SOA", "MX", "TXT", "AAAA"):
-        ctx.warn(node, f"DNS_CHECK: invalid type {w[1]}")
+        ctx.warn(node, f"Unknown DNS check type {w[1]} - ignoring")
     else:
         f["type"] = t
 
@@ -1605,9 +1645,13 @@ def _hex_bytes(ctx: Ctx, node: Node, s: str, wild: bool) -> tuple[bytes, bytes] 
 
 
 def _h_payload(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
-    ctx.need(node, w, 1)
-    r = _hex_bytes(ctx, node, "".join(w[1:]), False)
-    if r is not None:
+    if len(w) < 2:
+        ctx.warn(node, "UDP_CHECK payload requires a payload")
+        return
+    r = _hex_bytes(ctx, Node("", "", 0), "".join(w[1:]), False)  # its own message is keepalived's below
+    if r is None:
+        ctx.warn(node, "Invalid hex string for UDP_CHECK payload")
+    else:
         f["payload"] = r[0]
 
 
@@ -1666,7 +1710,7 @@ def _h_real_server(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
 
 
 REAL_SERVER: dict[str, Handler] = {
-    "weight": integer("weight", 0, 2147483647),
+    "weight": integer("weight", 0, 2147483647, "Real server weight {v} is outside range 0-2147483647"),
     "lvs_method": _h_method("lvs_method"),
     "lb_kind": _h_method("lvs_method"),
     "uthreshold": integer("uthreshold", 0, 2147483647),
@@ -1697,7 +1741,7 @@ VIRTUAL_SERVER: dict[str, Handler] = {
     "ha_suspend": flag("ha_suspend"),
     "alpha": flag("alpha"),
     "omega": flag("omega"),
-    "quorum": integer("quorum", 1, 2147483647),
+    "quorum": integer("quorum", 1, 4294967295, "Quorum {v} must be in [1, 4294967295]. Setting to 1.", 1),
     "hysteresis": integer("hysteresis", 0, 2147483647),
     "quorum_up": script("quorum_up"),
     "quorum_down": script("quorum_down"),
@@ -1710,6 +1754,7 @@ VIRTUAL_SERVER: dict[str, Handler] = {
     "snmp_name": string("snmp_name"),
     "real_server": block(_h_real_server, lambda: REAL_SERVER),
     **COMMON_TIMING,
+    "delay_loop": timer("delay_loop", 0.000001, 4294.967295, "virtual server delay loop '{v}' invalid - ignoring"),
 }
 
 
@@ -1903,15 +1948,17 @@ def _h_virtual_server(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
         ctx.need(node, w, 2)
         vf["group"] = w[2]
     else:
-        a = ctx.ip(node, w[1], "virtual server")
-        if a is None:
+        a: m.IPAddress | None
+        try:
+            a = ipaddress.ip_address(w[1])
+        except ValueError:
+            a = None
+        port = ctx.int_(node, w[2], 0, 65535) if len(w) > 2 else 0
+        if a is None or port is None:
+            ctx.warn(node, f"Invalid virtual server IP address/port {w[1]}/{w[2] if len(w) > 2 else ''} - skipping")
             return
         vf["address"] = a
-        if len(w) > 2:
-            port = ctx.int_(node, w[2], 0, 65535)
-            if port is None:
-                return
-            vf["port"] = port
+        vf["port"] = port
     walk(ctx, node.children or [], VIRTUAL_SERVER, vf)
     f.setdefault("_virtual_servers", []).append(vf)
 
