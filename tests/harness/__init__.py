@@ -10,6 +10,9 @@
         ka.wait_state("VI_1", "MASTER")
         r2.drop("ip protocol vrrp")          # nftables in r2 only; percent=30 for random loss
         adverts = [f.vrrp for f in cap.stop() if f.vrrp]
+
+Drops and random loss only: this kernel has neither sch_netem nor nft_queue, so there is no delay
+on the real kernel; delay and reordering scenarios belong to the simulated LAN (tests/core/lan.py).
 """
 
 from harness.daemon import VrrpDaemon, keepalived_path
