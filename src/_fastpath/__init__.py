@@ -1,10 +1,10 @@
-"""The packet fast path: checksum, VRRP advert codec, timer wheel; compiled or pure.
+"""The packet fast path: checksum, VRRP advert codec, timer wheel, batched advert IO; compiled or pure.
 
-Every module exists twice with the same names and results: ``checksum``/``codec``/``wheel``
-(Cython) and ``checksum_py``/``codec_py``/``wheel_py`` (pure Python, the test oracle and the
-fallback). This package exports the active twin::
+Every module exists twice with the same names and results: ``checksum``/``codec``/``wheel``/
+``advert_io`` (Cython) and ``checksum_py``/``codec_py``/``wheel_py``/``advert_io_py`` (pure
+Python, the test oracle and the fallback). This package exports the active twin::
 
-    from pykeepalived._fastpath import codec, decode_advert, TimerWheel, IMPLEMENTATION
+    from pykeepalived._fastpath import advert_io, codec, decode_advert, TimerWheel, IMPLEMENTATION
 
 ``PYKEEPALIVED_NO_EXTENSIONS=1`` selects the pure twins; so does a compiled module that fails
 to import (with one warning). ``IMPLEMENTATION`` is "compiled" or "pure". Tests reach a given
@@ -20,7 +20,7 @@ import warnings
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-MODULES = ("checksum", "codec", "wheel")
+MODULES = ("checksum", "codec", "wheel", "advert_io")
 NO_EXTENSIONS = bool(os.environ.get("PYKEEPALIVED_NO_EXTENSIONS"))
 
 
@@ -58,6 +58,7 @@ def _select() -> tuple[str, dict[str, ModuleType]]:
 
 if TYPE_CHECKING:
     # Both twins share one contract; type-check against the pure one.
+    from . import advert_io_py as advert_io
     from . import checksum_py as checksum
     from . import codec_py as codec
     from . import wheel_py as wheel
@@ -68,6 +69,7 @@ else:
     checksum = _active["checksum"]
     codec = _active["codec"]
     wheel = _active["wheel"]
+    advert_io = _active["advert_io"]
     del _active
 
 internet_checksum = checksum.internet_checksum
@@ -98,7 +100,7 @@ REASON_NAMES = codec.REASON_NAMES
 TimerWheel = wheel.TimerWheel
 
 __all__ = [
-    "AF_INET", "AF_INET6", "Advert", "ERR_ADDR_COUNT", "ERR_AUTH", "ERR_CHECKSUM", "ERR_LENGTH", "ERR_TYPE",
+    "AF_INET", "AF_INET6", "Advert", "advert_io", "ERR_ADDR_COUNT", "ERR_AUTH", "ERR_CHECKSUM", "ERR_LENGTH", "ERR_TYPE",
     "ERR_VERSION", "IMPLEMENTATION", "MODULES", "NO_EXTENSIONS", "OK", "REASON_NAMES", "TimerWheel",
     "build_garp", "build_unsolicited_na", "checksum", "codec", "compiled", "decode_advert", "encode",
     "encode_advert", "internet_checksum", "ones_sum", "patch_checksum", "patch_priority",

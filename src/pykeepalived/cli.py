@@ -109,7 +109,7 @@ def help_text() -> str:
 
 
 def version_text() -> str:
-    from pykeepalived import _fastpath  # type: ignore[attr-defined]
+    from pykeepalived import _fastpath
 
     return (f"pykeepalived v{__version__} (keepalived {KEEPALIVED_COMPAT} compatible)\n"
             f"fast path: {_fastpath.IMPLEMENTATION}")

@@ -15,17 +15,15 @@ from collections.abc import Iterator
 from types import ModuleType
 
 import pytest
-from pykeepalived._fastpath import advert_io_py
+from pykeepalived._fastpath import advert_io_py, codec, compiled
 
-from pykeepalived.io.fastpath import codec
 from pykeepalived.io.vrrp_socket import open_vrrp_socket
 
 pytestmark = pytest.mark.privileged
 
 TWINS: list[object] = [pytest.param(advert_io_py, id="py")]
 try:
-    from pykeepalived._fastpath import advert_io as _compiled  # type: ignore[attr-defined]
-    TWINS.append(pytest.param(_compiled, id="c"))
+    TWINS.append(pytest.param(compiled("advert_io"), id="c"))
 except ImportError:
     TWINS.append(pytest.param(None, id="c", marks=pytest.mark.skip(reason="advert_io not compiled")))
 

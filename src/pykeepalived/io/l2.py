@@ -14,8 +14,8 @@ import socket
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from pykeepalived._fastpath import codec
 from pykeepalived.core.params import VipSpec
-from pykeepalived.io.fastpath import codec
 
 log = logging.getLogger(__name__)
 

@@ -42,6 +42,7 @@ from typing import Any
 
 import uvloop
 
+from pykeepalived._fastpath import advert_io, codec, wheel
 from pykeepalived.config.model import Config, GlobalDefs, VrrpInstance
 from pykeepalived.config.reload import delta, route_key, rule_key
 from pykeepalived.core.actions import (
@@ -69,7 +70,6 @@ from pykeepalived.core.events import (
 from pykeepalived.core.params import AUTH_AH, AUTH_NONE, AUTH_PASS, RouterParams, UnicastPeer, VipSpec
 from pykeepalived.core.vrrp import State, VirtualRouter
 from pykeepalived.errors import EXIT_FATAL, EXIT_OK
-from pykeepalived.io.fastpath import advert_io, codec, wheel
 from pykeepalived.io.l2 import L2Sender
 from pykeepalived.io.netlink import Interface, Netlink
 from pykeepalived.io.notify import fifo_line

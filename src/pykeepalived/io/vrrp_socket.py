@@ -15,7 +15,7 @@ import struct
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-from pykeepalived.io.fastpath import advert_io
+from pykeepalived._fastpath import advert_io
 
 if TYPE_CHECKING:   # the compiled twin has the same API (advert_io.pyi)
     from pykeepalived._fastpath.advert_io_py import AdvertSocket
