@@ -98,7 +98,7 @@ def test_api_follows_the_cluster_through_a_failover(lab: Lab) -> None:
     assert n["stats"]["become_master"] == 1  # type: ignore[index]
     last = n["transitions"][-1]  # type: ignore[index]
     assert last["to"] == "MASTER" and last["reason"] == "master down timer expired"
-    assert abs(last["time"] - n["last_transition"]) < 1e-6
+    assert abs(last["time"] - n["last_transition"]) < 0.01  # both converted from the loop clock
     status, body = api(r2, "/metrics")
     assert "pykeepalived_takeover_seconds_count 1.0" in body.decode()
 

@@ -80,6 +80,8 @@ def request(port: int, raw: bytes, timeout: float = 5.0) -> tuple[int, dict[str,
         data = b""
         while chunk := s.recv(65536):
             data += chunk
+    if not data:
+        raise ConnectionResetError("closed without an answer")
     head, _, body = data.partition(b"\r\n\r\n")
     lines = head.decode().split("\r\n")
     headers = dict(line.split(": ", 1) for line in lines[1:])
