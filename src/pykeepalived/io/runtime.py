@@ -9,6 +9,9 @@ What runs where:
   decoded by the codec and handed to its router as `AdvertReceived` / `AdvertRejected`;
 * periodic master adverts: `advert_io.AdvertSender`, prebuilt per instance and sent from ideal
   times in batches, without calling the core per advert;
+* steady-state backups: once a backup has accepted its master's advert, identical copies are
+  absorbed by the socket in compiled code (count + receive time only) and replayed to the
+  core before anything else reaches it (see `_maybe_shortcut`);
 * timers: one `TimerWheel` entry per instance for the core's own deadline, and a single
   timer for min(wheel, next advert), re-armed only when that time moves. That timer is an
   absolute CLOCK_MONOTONIC timerfd watched with `add_reader` (`advert_io.DeadlineTimer`)
@@ -85,7 +88,7 @@ log = logging.getLogger(__name__)
 # Adverts due this close to the timer's wake-up go out in the same batch.
 SEND_SLACK = 0.0002
 GIL_SWITCH_INTERVAL = 0.0005
-SHORTCUT = False         # absorb a backup's identical adverts in compiled code (see _maybe_shortcut)
+SHORTCUT = True          # absorb a backup's identical adverts in compiled code (see _maybe_shortcut)
 SHUTDOWN_TIMEOUT = 5.0
 
 
@@ -189,6 +192,58 @@ def router_params(vi: VrrpInstance, gd: GlobalDefs, log_detail: bool) -> RouterP
         notify_priority_changes=e.notify_priority_changes, log_detail=log_detail)
 
 
+class LogHold(logging.Handler):
+    """Stands in for the root logger's handlers in the VRRP process. While a loop callback
+    runs, records are kept (with their creation times) and handed to the real handlers, in
+    order, when it returns: a takeover's first advert leaves before its log lines are
+    formatted and written (0.1-0.2 ms of the takeover path)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.targets: list[logging.Handler] = []
+        self.depth = 0
+        self.held: list[logging.LogRecord] = []
+        self.installed = False
+
+    def install(self) -> None:
+        root = logging.getLogger()
+        self.targets = [h for h in root.handlers if h is not self]
+        root.handlers = [self]
+        self.installed = True
+
+    def uninstall(self) -> None:
+        self.depth = 0
+        self.release()
+        if self.installed:
+            logging.getLogger().handlers = self.targets
+            self.installed = False
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        if self.depth:
+            self.held.append(record)
+        else:
+            self._emit_now(record)
+        return True
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.handle(record)
+
+    def _emit_now(self, record: logging.LogRecord) -> None:
+        for h in self.targets:
+            if record.levelno >= h.level:
+                h.handle(record)
+
+    def hold(self) -> None:
+        self.depth += 1
+
+    def release(self) -> None:
+        self.depth = max(0, self.depth - 1)
+        if not self.depth and self.held:
+            held, self.held = self.held, []
+            for record in held:
+                self._emit_now(record)
+
+
 class VrrpRuntime:
     """Owns the loop-side state of the VRRP process; see the module docstring."""
 
@@ -203,7 +258,8 @@ class VrrpRuntime:
         self.demux: dict[tuple[int, int], dict[int, list[Instance]]] = {}
         self.wheel = wheel.TimerWheel()
         self.sender = advert_io.AdvertSender(SEND_SLACK)
-        self.sockets = VrrpSockets(self.loop, self._on_readable)
+        self._logs = LogHold()
+        self.sockets = VrrpSockets(self.loop, self._held(self._on_readable))
         self.netlink = Netlink(self.loop, on_link=self._on_link, on_addr_deleted=self._on_addr_deleted)
         self.l2 = L2Sender(self.loop, self.clock)
         self.vmacs = Vmacs(self.netlink, config)     # use_vmac interfaces
@@ -224,6 +280,7 @@ class VrrpRuntime:
         # The netlink thread runs pure-Python pyroute2 code; by default it could keep the GIL
         # for 5 ms while an advert or a takeover is due. Make it yield within 0.5 ms.
         sys.setswitchinterval(GIL_SWITCH_INTERVAL)
+        self._logs.install()
         self.netlink.start()
         await self.vmacs.create()
         self.interfaces = await self.netlink.interfaces()
@@ -235,7 +292,7 @@ class VrrpRuntime:
         for vi in self.config.vrrp_instances:
             self.instances.append(self._build_instance(vi, gd, log_detail))
         await self.netlink.start_monitor()
-        self.loop.add_reader(self._timer.fileno(), self._on_timer)
+        self.loop.add_reader(self._timer.fileno(), self._held(self._on_timer))
         self._install_signals()
         await self._serve_status()
         # Everything built so far lives as long as the process: keep the cyclic GC from
@@ -547,7 +604,21 @@ class VrrpRuntime:
             self.pending.add(task)
             task.add_done_callback(self.pending.discard)
 
+    def _held(self, callback: Any) -> Any:
+        """`callback` with its log lines written after it returns (see LogHold)."""
+        logs = self._logs
+
+        def run(*args: Any) -> Any:
+            logs.hold()
+            try:
+                return callback(*args)
+            finally:
+                logs.release()
+
+        return run
+
     def close(self) -> None:
+        self._logs.uninstall()
         if self._status_server is not None:
             self._status_server.close()
             with contextlib.suppress(OSError):      # the socket file is ours: remove it
@@ -587,11 +658,11 @@ class VrrpRuntime:
             else:
                 self.wheel.schedule(inst.slot, d)
 
-    def _on_readable(self, sock: Any) -> int:
-        """Handle what the socket has (one batch); returns the number of packets read."""
+    def _on_readable(self, sock: Any) -> None:
+        """Handle what the socket has (one batch)."""
         packets = sock.recv_batch()
         if not packets:
-            return 0
+            return
         by_vrid = self.demux.get((sock.ifindex, sock.family), {})
         v6 = sock.family == socket.AF_INET6
         family = codec.AF_INET6 if v6 else codec.AF_INET
@@ -620,7 +691,6 @@ class VrrpRuntime:
             if len(candidates) == 1 and SHORTCUT:
                 self._maybe_shortcut(inst, event, payload, before, rx_time)
         self._arm()
-        return len(packets)
 
     # -- steady-state shortcut -----------------------------------------------------------------
     #
@@ -677,8 +747,11 @@ class VrrpRuntime:
         # Adverts that arrived before a deadline but are not read yet must count first (their
         # kernel receive time is what matters), or a busy moment turns into a false takeover.
         for sock in self.sockets:
-            while self._on_readable(sock) == sock.batch:
-                pass
+            while True:       # count absorbed packets too: a full batch means there may be more
+                read_before = sock.rx_packets + sock.rx_errors
+                self._on_readable(sock)
+                if sock.rx_packets + sock.rx_errors - read_before < sock.batch:
+                    break
         now = self.clock()
         for sock in self.sockets:                # backups whose absorbed master went quiet
             for vrid in sock.expired(now):
