@@ -152,3 +152,19 @@ def test_backup_counts_every_advert(lab: Lab, monkeypatch: pytest.MonkeyPatch) -
         f"backup counted {received}; the master sent {len(surely)} while it surely listened, {len(at_most)} in all"
     assert "Entering MASTER STATE" not in db.log()
     assert vrrp_frames(frames, vrid=VRID, src=b.ip) == []
+
+
+def test_garp_pacing(lab: Lab) -> None:
+    """vrrp_garp_interval spaces the gratuitous ARPs on an interface; garp_master_repeat rounds."""
+    a, b = lab.add_hosts("a", "b")
+    cap = lab.capture()
+    conf = (CELL.config(a, b, 150)
+            .replace("    router_id a\n", "    router_id a\n    vrrp_garp_interval 0.02\n    vrrp_garp_master_repeat 2\n")
+            .replace("        192.0.2.100/24\n", "        192.0.2.100/24\n        192.0.2.101/24\n"))
+    d = start(a, "py", conf)
+    d.wait_state("VI_1", "MASTER", timeout=10)
+    time.sleep(0.5)
+    garps = [f for f in cap.stop() if f.arp is not None and f.arp.sender_ip == f.arp.target_ip]
+    assert [f.arp.target_ip for f in garps] == ["192.0.2.100", "192.0.2.101"] * 2  # type: ignore[union-attr]
+    gaps = [(y.ts_ns - x.ts_ns) / 1e9 for x, y in zip(garps, garps[1:], strict=False)]
+    assert all(g >= 0.02 - 0.0005 for g in gaps), gaps
