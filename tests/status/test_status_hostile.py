@@ -18,7 +18,7 @@ from harness import Lab, VrrpDaemon
 
 pytestmark = pytest.mark.privileged
 
-INTERVAL = 0.05
+INTERVAL = 0.1
 PORT = 9651
 CONF = (f"vrrp_instance VI_1 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n  priority 150\n"
         f"  advert_int {INTERVAL}\n  version 3\n  virtual_ipaddress {{\n    192.0.2.100/24\n  }}\n}}\n")
@@ -72,11 +72,12 @@ def test_adverts_stay_on_time_under_api_abuse(lab: Lab) -> None:
     attacker.kill()
     frames = cap.stop()
     calm, abused = gaps(frames, r1.ip, t0, t1), gaps(frames, r1.ip, t1, t2)
-    assert len(calm) > 40 and len(abused) > 60
+    assert len(calm) > 20 and len(abused) > 30
     p99 = lambda g: g[int(0.99 * (len(g) - 1))]  # noqa: E731
     print(f"advert gap p99: calm {p99(calm) * 1e3:.2f} ms, under abuse {p99(abused) * 1e3:.2f} ms; "
           f"max under abuse {abused[-1] * 1e3:.2f} ms; supervisor RSS {rss_before} -> {rss_during} KiB")
-    assert abused[-1] < 1.5 * INTERVAL, "an advert was missed while the API was abused"
+    # A missed advert shows as a gap of two intervals; scheduling noise on a busy 2-core CI box does not.
+    assert abused[-1] < 1.9 * INTERVAL, "an advert was missed while the API was abused"
     assert p99(abused) <= p99(calm) + 0.25 * INTERVAL
     assert rss_during - rss_before < 32 * 1024, "the supervisor's memory grew without bound"
     assert d.alive
