@@ -7,8 +7,8 @@ import asyncio
 import random
 
 import pytest
+from checklib import World, in_netns
 
-from conftest import World, in_netns
 from pykeepalived.check import CheckerService, HealthHub, RealServerHealth, build_checkers
 from pykeepalived.check.dns import DnsChecker
 from pykeepalived.check.file import FileChecker

@@ -8,8 +8,8 @@ import subprocess
 import sys
 
 import pytest
+from checklib import World
 
-from conftest import World
 from harness.daemon import keepalived_path
 from pykeepalived.check.genhash import main
 

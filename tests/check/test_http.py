@@ -10,8 +10,8 @@ import ipaddress
 import ssl
 
 import pytest
+from checklib import World, attempts_in_ns, block, checker_for, run_checks, unblock
 
-from conftest import World, attempts_in_ns, block, checker_for, run_checks, unblock
 from pykeepalived.check.http import HttpChecker, SslChecker, make_ssl_context
 from pykeepalived.config import model
 

@@ -4,8 +4,8 @@ each made to fail the ways the checker must notice."""
 from __future__ import annotations
 
 import pytest
+from checklib import World, attempts_in_ns, block, checker_for, run_checks, unblock
 
-from conftest import World, attempts_in_ns, block, checker_for, run_checks, unblock
 from pykeepalived.check.dns import DnsChecker
 from pykeepalived.check.ping import PingChecker
 from pykeepalived.check.smtp import SmtpChecker

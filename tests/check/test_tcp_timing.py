@@ -8,8 +8,8 @@ import ipaddress
 from pathlib import Path
 
 import pytest
+from checklib import World, block, run_checks, unblock, vs_rs
 
-from conftest import World, block, run_checks, unblock, vs_rs
 from pykeepalived.check.tcp import TcpChecker
 from pykeepalived.config import model
 
@@ -150,7 +150,7 @@ def test_suspended_checker_does_nothing(world: World) -> None:
 def test_connection_options_apply_on_the_wire(world: World) -> None:
     """bindto/bind_port choose the source, fwmark marks the socket (an nft rule on the mark
     rejects it), bind_if pins the device, connect_ip/connect_port override the real server."""
-    from conftest import attempts_in_ns, checker_for
+    from checklib import attempts_in_ns, checker_for
 
     srv, cli = world.srv.ip, world.cli.ip
     world.cli.nft("add table inet mark7\n"

@@ -28,8 +28,8 @@ import time
 from pathlib import Path
 
 import pytest
+from checklib import HERE, in_netns
 
-from conftest import HERE, in_netns
 from pykeepalived.check import CheckerService
 from pykeepalived.config import load
 
