@@ -4,7 +4,8 @@
 #   2. pytest with the compiled fast path; includes ruff + mypy (tests/test_lint.py) and the one-minute
 #      fuzz run of both decoders (tests/unit/test_fuzz.py -> fuzz/run.sh 60)
 #   3. pytest again with the pure-Python twins (PYKEEPALIVED_NO_EXTENSIONS=1)
-#   4. kernel IPVS tests (tests/ipvs) inside ../shared/tools/ipvs-vm, when that tool is present
+#   4. kernel IPVS tests (tests/ipvs, tests/check/test_vm_interop.py) inside ../shared/tools/ipvs-vm,
+#      when that tool is present
 # Every step runs even if an earlier one failed; the exit status is non-zero if any failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -47,7 +48,9 @@ if [ ! -d tests/ipvs ]; then
     echo; echo "== IPVS: no tests/ipvs, skipped"
 elif [ -x "$VM" ]; then
     step "IPVS VM setup" "$VM" --setup
-    step "pytest tests/ipvs (IPVS VM)" "$VM" "$PY -m pytest -p no:cacheprovider -ra --timeout=600 tests/ipvs"
+    # One boot for every test that needs a kernel with ip_vs (real keepalived runs checkers only there).
+    step "pytest tests/ipvs + checker interop (IPVS VM)" "$VM" \
+        "$PY -m pytest -p no:cacheprovider -ra --timeout=600 tests/ipvs tests/check/test_vm_interop.py"
 else
     echo; echo "== IPVS: $VM not found; kernel IPVS tests skipped (they also run directly on a kernel with ip_vs:"
     echo "   $PY -m pytest tests/ipvs)"
