@@ -349,3 +349,25 @@ def test_interface_up_down_delays(lab: Lab) -> None:
     assert time.monotonic() - t0 >= 1.8, "the down delay was not applied"
     a.set_link(True, "eth1")
     wait_count(d, r"\(VI_1\) Entering MASTER STATE", 2, timeout=10)
+
+
+@pytest.mark.parametrize("impl", ["py", pytest.param("ka", marks=pytest.mark.interop)])
+def test_dynamic_interfaces_tracked_interface_recreated(lab: Lab, impl: str) -> None:
+    """With dynamic_interfaces, a tracked interface that is deleted faults the instance and
+    its re-creation (a new ifindex) clears the fault."""
+    conf = (global_defs("router_id a", "dynamic_interfaces")
+            + instance("VI_1", 51, 110, [VIP1], extra="    track_interface {\n        trk0\n    }\n"))
+    (a,) = lab.add_hosts("a")
+
+    def create() -> None:          # a veth pair inside the host: up once both ends are up
+        a.ip_cmd("link", "add", "trk0", "type", "veth", "peer", "name", "trk1")
+        a.ip_cmd("link", "set", "trk1", "up")
+        a.ip_cmd("link", "set", "trk0", "up")
+
+    create()
+    d = start(a, impl, conf)
+    d.wait_state("VI_1", "MASTER", timeout=15)
+    a.ip_cmd("link", "del", "trk0")
+    d.wait_state("VI_1", "FAULT", timeout=5)
+    create()
+    wait_count(d, r"\(VI_1\) Entering MASTER STATE", 2, timeout=10)

@@ -221,6 +221,20 @@ class Production:
         name = next((n for n, i in self.rt.interfaces.items() if i.index == ifindex), None)
         if name is not None:
             self._update("interface", name, up, now)
+        elif self.rt.config.global_defs.dynamic_interfaces:
+            self._spawn(self._new_interface(ifindex, up))
+
+    async def _new_interface(self, ifindex: int, up: bool) -> None:
+        """dynamic_interfaces: a tracked interface created (again) under a new index."""
+        current = await self.rt.netlink.interfaces()
+        tracked = {t.name for tr in self.tracking.values() for t in tr.tracks.values() if t.kind == "interface"}
+        for name, iface in current.items():
+            if iface.index == ifindex and name in tracked:
+                old = self.rt.interfaces.get(name)
+                if old is None or old.index != ifindex:
+                    log.info("Interface %s added (index %d)", name, ifindex)
+                    self.rt.interfaces[name] = iface
+                self._update("interface", name, up, self.rt.clock())
 
     def on_addr_deleted(self, ifindex: int, address: str) -> None:
         """A static_ipaddress deleted by someone else is added again (keepalived does)."""
