@@ -715,7 +715,14 @@ cdef class AdvertSender:
             sock._queue(&s.pkts[j])
         return 0
 
-    # -- indexed binary min-heap on Slot.due ------------------------------------------------
+    # -- indexed binary min-heap on (Slot.due, slot) -----------------------------------------
+
+    cdef inline bint _before(self, int a, int b) noexcept:
+        # Equal times go in slot order: an instance keeps its place in every batch, so a
+        # batch's own duration does not turn into gap jitter between its adverts.
+        cdef double da = self.slots[a].due
+        cdef double db = self.slots[b].due
+        return da < db or (da == db and a < b)
 
     cdef inline void _swap(self, int i, int j) noexcept:
         cdef int a = self.heap[i]
@@ -729,7 +736,7 @@ cdef class AdvertSender:
         cdef int parent
         while i > 0:
             parent = (i - 1) >> 1
-            if self.slots[self.heap[i]].due < self.slots[self.heap[parent]].due:
+            if self._before(self.heap[i], self.heap[parent]):
                 self._swap(i, parent)
                 i = parent
             else:
@@ -741,9 +748,9 @@ cdef class AdvertSender:
             l = 2 * i + 1
             r = l + 1
             m = i
-            if l < self.heap_n and self.slots[self.heap[l]].due < self.slots[self.heap[m]].due:
+            if l < self.heap_n and self._before(self.heap[l], self.heap[m]):
                 m = l
-            if r < self.heap_n and self.slots[self.heap[r]].due < self.slots[self.heap[m]].due:
+            if r < self.heap_n and self._before(self.heap[r], self.heap[m]):
                 m = r
             if m == i:
                 return
