@@ -93,6 +93,9 @@ class Ctx:
     # -- numbers ----------------------------------------------------------------------------
 
     def int_(self, node: Node, s: str, lo: int, hi: int) -> int | None:
+        if lo >= 0 and s.strip().startswith("-"):  # keepalived reads these unsigned
+            self.err(Level.INVALID_NUMBER, node, f"negative number '{s}'")
+            return None
         try:
             v = int(s.strip(), 10)
         except ValueError:
@@ -359,6 +362,10 @@ def parse_ipaddress(ctx: Ctx, node: Node, w: list[str], default_dev: str | None 
         k = w[i]
         if k in flags:
             kw[flags[k]] = True
+            i += 1
+            continue
+        if k not in ("dev", "brd", "broadcast", "scope", "label", "peer", "preferred_lft", "track_group"):
+            ctx.warn(node, f"Unknown configuration entry '{k}' for ip address - ignoring")
             i += 1
             continue
         if i + 1 >= len(w):
@@ -1042,8 +1049,11 @@ def _h_unicast_peer(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
     out = list(f.get("unicast_peer", ()))
     seen = {p.address for p in out}
     for child, cw in value_lines(ctx, node):
-        a = ctx.ip(child, cw[0], "unicast peer")
-        if a is None:
+        try:
+            a: m.IPAddress = ipaddress.ip_address(cw[0].split("%", 1)[0])
+        except ValueError:
+            ctx.warn(child, f"Configuration error: VRRP instance[{f['name']}] malformed unicast peer "
+                            f"address[{cw[0]}]. Skipping...")
             continue
         kw: Fields = {"address": a, "pos": pos(child)}
         i = 1
@@ -1199,7 +1209,7 @@ VRRP_INSTANCE: dict[str, Handler] = {
     "unicast_src_ip": _h_src_ip("unicast_src_ip"),
     "mcast_dst_ip": _h_ip_field("mcast_dst_ip"),
     "unicast_peer": block(_h_unicast_peer),
-    "unicast_ttl": integer("unicast_ttl", 0, 255),
+    "unicast_ttl": integer("unicast_ttl", 0, 255, "({name}): TTL '{v}' not valid - must be between 0 & 255"),
     "unicast_fault_no_peer": flag("unicast_fault_no_peer"),
     "check_unicast_src": flag("check_unicast_src"),
     "old_unicast_checksum": _h_old_unicast_checksum,
@@ -1552,9 +1562,17 @@ def _h_status_code(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
         f["status_code"] = tuple(f.get("status_code", ())) + tuple(out)
 
 
+def _h_digest(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    ctx.need(node, w, 1)
+    if len(w[1]) != 32 or any(c not in "0123456789abcdefABCDEF" for c in w[1]):
+        ctx.warn(node, f"digest '{w[1]}' character length should be 32 rather than {len(w[1])}")
+        return
+    f["digest"] = w[1].lower()
+
+
 URL: dict[str, Handler] = {
     "path": string("path"),
-    "digest": string("digest"),
+    "digest": _h_digest,
     "status_code": _h_status_code,
     "virtualhost": string("virtualhost"),
     "regex": optional_string("regex"),
@@ -2097,6 +2115,11 @@ def _finish_global(ctx: Ctx, f: Fields) -> m.GlobalDefs:
     return m.GlobalDefs(**g)
 
 
+def _addr_text(a: m.IPInterface) -> str:
+    """An address as keepalived prints it: with its prefix unless it is a host address."""
+    return str(a.ip) if a.network.prefixlen == a.max_prefixlen else str(a)
+
+
 def _finish_instance(ctx: Ctx, f: Fields, gd: m.GlobalDefs) -> m.VrrpInstance | None:
     node: Node = f["_node"]
     name = f["name"]
@@ -2107,7 +2130,7 @@ def _finish_instance(ctx: Ctx, f: Fields, gd: m.GlobalDefs) -> m.VrrpInstance | 
         for v in vips:
             if v.dev is not None and v.dev not in ctx.interfaces:
                 ctx.warn(Node("", v.pos.file, v.pos.line),
-                         f"WARNING - interface {v.dev} for ip address {v.address} doesn't exist")
+                         f"WARNING - interface {v.dev} for ip address {_addr_text(v.address)} doesn't exist")
                 ctx.bad_interface = True
             else:
                 present.append(v)
@@ -2122,7 +2145,7 @@ def _finish_instance(ctx: Ctx, f: Fields, gd: m.GlobalDefs) -> m.VrrpInstance | 
         for v in vips:
             if v.address.version != fam:
                 ctx.warn(Node("", v.pos.file, v.pos.line),
-                         f"({name}): address family must match VRRP instance [{v.address.ip}] - ignoring")
+                         f"({name}): address family must match VRRP instance [{_addr_text(v.address)}] - ignoring")
             else:
                 kept.append(v)
         f["virtual_ipaddress"] = tuple(kept)
@@ -2363,6 +2386,11 @@ def _finish_vs(ctx: Ctx, vf: Fields) -> m.VirtualServer | None:
         ctx.warn(node, f"Warning: Virtual server FWM {vf['fwmark']}: protocol specified for fwmark - "
                        "protocol will be ignored")
     is_ip = vf.get("address") is not None
+    if not vf.get("_real_servers"):
+        # checked first in 2.2.7, before the protocol default
+        proto = str(vf["protocol"]).lower() if "protocol" in vf else ("none" if is_ip else "tcp")
+        ctx.warn(node, f"Virtual server {_vs_name(vf, proto)} has no real servers - ignoring")
+        return None
     if is_ip and "protocol" not in vf:
         # 2.2.7 really defaults to UDP here (the reference's TCP default is newer)
         ctx.warn(node, f"Virtual server {_vs_name(vf, 'none')}: no protocol set - defaulting to UDP")
@@ -2378,9 +2406,6 @@ def _finish_vs(ctx: Ctx, vf: Fields) -> m.VirtualServer | None:
     if "ops" in vf.get("flags", ()) and vf.get("protocol", "TCP") != "UDP":
         ctx.warn(node, f"Virtual server {name}: one packet scheduling requires UDP - resetting")
         vf["flags"] = tuple(x for x in vf["flags"] if x != "ops")
-    if not vf.get("_real_servers"):
-        ctx.warn(node, f"Virtual server {name} has no real servers - ignoring")
-        return None
     rss: list[m.RealServer] = []
     for _rnode, rf in vf.get("_real_servers", []):
         checkers = []
@@ -2456,6 +2481,21 @@ def complete(ctx: Ctx, f: Fields, files: tuple[str, ...], interfaces: frozenset[
         kw.setdefault("timeout", kw.get("interval", 1.0))
         scripts.append(m.VrrpScript(**kw))
     script_names = {s.name for s in scripts}
+    # 2.2.7 disables a vrrp_script whose program cannot be found (once VRRP has instances):
+    # it never runs, and instances tracking it are not affected by it
+    disabled: set[str] = set()
+    if f.get("vrrp_instances") and f.get("net_namespace") is None:
+        kept_scripts = []
+        for sc in scripts:
+            assert sc.script is not None
+            prog = sc.script.args[0] if sc.script.args else sc.script.cmd
+            if not prog.startswith("<") and _resolve_script(prog) is None:
+                ctx.warn(Node("", sc.script.pos.file, sc.script.pos.line),
+                         f"Disabling track script {sc.name} since not found/accessible")
+            else:
+                kept_scripts.append(sc)
+        disabled = {sc.name for sc in scripts} - {sc.name for sc in kept_scripts}
+        scripts = kept_scripts
 
     track_files = []
     for tf in f.get("track_files", []):
@@ -2502,6 +2542,10 @@ def complete(ctx: Ctx, f: Fields, files: tuple[str, ...], interfaces: frozenset[
             member_of[n] = gf["name"]
             members.append(n)
         kw["group"] = tuple(members)
+        if not members:
+            ctx.warn(gf["_node"], f"Sync group {gf['name']}, no matching virtual router found in group "
+                                  "declaration - removing")
+            continue
         kw.update(_known_refs(ctx, gf["name"], kw, script_names, track_files, track_processes, bfds))
         if len(members) == 1:
             ctx.warn(gf["_node"], f"Sync group {gf['name']} has only 1 virtual router(s) - this probably isn't "
@@ -2535,6 +2579,12 @@ def complete(ctx: Ctx, f: Fields, files: tuple[str, ...], interfaces: frozenset[
             instances.append(_drop_weighted_trackers(ctx, vi, sg, scripts, track_files))
         else:
             dropped.append(m.VrrpInstance(**_clean(vf)))
+
+    if disabled:
+        instances = [dataclasses.replace(v, track_script=tuple(t for t in v.track_script if t.name not in disabled))
+                     if any(t.name in disabled for t in v.track_script) else v for v in instances]
+        groups = [dataclasses.replace(g, track_script=tuple(t for t in g.track_script if t.name not in disabled))
+                  for g in groups]
 
     # A sync group starts as MASTER only if every member is the address owner; otherwise members
     # wanting MASTER start as BACKUP (2.2.7's -d shows Wantstate BACKUP for them).
@@ -2615,13 +2665,15 @@ def _check_interfaces(ctx: Ctx, cfg: m.Config, interfaces: frozenset[str] | None
                 bad = True
         for a in vi.virtual_ipaddress_excluded:
             if a.dev is not None and a.dev not in have:
-                ctx.warn(node_at(a.pos), f"WARNING - interface {a.dev} for ip address {a.address.ip} doesn't exist")
+                ctx.warn(node_at(a.pos), f"WARNING - interface {a.dev} for ip address {_addr_text(a.address)} "
+                                         "doesn't exist")
                 bad = True
         for r in vi.virtual_routes:
             bad |= _check_route_ifs(ctx, r, have)
     for a in cfg.static_ipaddress:
         if a.dev is not None and a.dev not in have:
-            ctx.warn(node_at(a.pos), f"WARNING - interface {a.dev} for ip address {a.address.ip} doesn't exist")
+            ctx.warn(node_at(a.pos), f"WARNING - interface {a.dev} for ip address {_addr_text(a.address)} "
+                                     "doesn't exist")
             bad = True
     for r in cfg.static_routes:
         bad |= _check_route_ifs(ctx, r, have)

@@ -829,6 +829,9 @@ class Preprocessor:
             if not self._block_stack:
                 self.diagnostics.append(Diagnostic(Level.GENERAL_ERROR, frame.name, frame.index,
                                                    "Extra '}' found"))
+                # keepalived then also reads it as a keyword at the top level
+                self.diagnostics.append(Diagnostic(Level.UNKNOWN_KEYWORD, frame.name, frame.index,
+                                                   "Unknown keyword '}'"))
                 return residue
             self._block_stack.pop()
         elif buf.startswith("random_seed") and self._block_stack[-1:] == ["global_defs"]:
