@@ -80,7 +80,13 @@ def test_failover_cycle(lab: Lab, cell_name: str, hi_impl: str, lo_impl: str) ->
     da.wait_state("VI_1", "MASTER", timeout=10)
     db.wait_state("VI_1", "BACKUP", timeout=5)
     time.sleep(max(0.3, cell.advert_int + 0.1))
-    assert "Entering MASTER STATE" not in db.log(), "low-priority node became master at cold start"
+    takeovers = db.log().count("Entering MASTER STATE")
+    # At 10 ms a 36 ms scheduling hiccup of the busy 2-core test box lets the backup time out
+    # (keepalived pairs show it too); it must then yield at once to the higher priority.
+    allowed = 1 if cell.advert_int < 0.05 else 0
+    assert takeovers <= allowed, f"low-priority node became master {takeovers} times at cold start"
+    if takeovers:
+        wait_count(db, r"\(VI_1\) Entering BACKUP STATE$", takeovers, timeout=1)
     assert vip_holders(hosts, cell) == ["a"]
     _ping(client, cell)
     assert client.neigh(cell.client_vip) == a.mac()
@@ -88,7 +94,7 @@ def test_failover_cycle(lab: Lab, cell_name: str, hi_impl: str, lo_impl: str) ->
     # 2. hard kill of the master: b takes over after 3 * interval + skew, measured on the wire
     kill_ns = time.time_ns()
     da.kill()
-    db.wait_state("VI_1", "MASTER", timeout=cell.master_down(LOW) + 3)
+    wait_count(db, r"\(VI_1\) Entering MASTER STATE", takeovers + 1, timeout=cell.master_down(LOW) + 3)
     neigh_follow(client, cell, b)
     assert vip_holders(hosts, cell) == ["b"] or vip_holders(hosts, cell) == ["a", "b"]  # a died holding it
     gap = wait_gap(cap, src_a, src_b, after_ns=kill_ns)
@@ -101,7 +107,7 @@ def test_failover_cycle(lab: Lab, cell_name: str, hi_impl: str, lo_impl: str) ->
     # 3. the master returns and preempts (it removes its stale VIP copy first)
     da = start(a, hi_impl, conf_a)
     da.wait_state("VI_1", "MASTER", timeout=cell.master_down(HIGH) + 8)
-    wait_count(db, r"\(VI_1\) Entering BACKUP STATE$", 1, timeout=5)
+    wait_count(db, r"\(VI_1\) Entering BACKUP STATE$", takeovers + 1, timeout=5)
     neigh_follow(client, cell, a)
     time.sleep(max(0.3, cell.advert_int + 0.1))
     assert vip_holders(hosts, cell) == ["a"]
@@ -110,7 +116,7 @@ def test_failover_cycle(lab: Lab, cell_name: str, hi_impl: str, lo_impl: str) ->
     # 4. graceful stop: priority 0 on the wire, b takes over after its skew time
     stop_ns = time.time_ns()
     da.stop()
-    wait_count(db, r"\(VI_1\) Entering MASTER STATE", 2, timeout=5)
+    wait_count(db, r"\(VI_1\) Entering MASTER STATE", takeovers + 2, timeout=5)
     neigh_follow(client, cell, b)
     assert vip_holders(hosts, cell) == ["b"], "VIP not removed on graceful stop"
     time.sleep(0.3)
