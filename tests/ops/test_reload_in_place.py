@@ -207,3 +207,26 @@ def test_instance_removed_on_reload_notifies_and_goes_silent(lab: Lab, notify_de
     assert kept[-1].ts > removed_at + 2 and largest_gap(kept) < 1.5
     # fifo_write_vrrp_states_on_reload: the states in force are written again on reload.
     assert lines.count('INSTANCE "VI_1" MASTER 150') == 2
+
+
+def test_interval_and_routes_change_in_place_on_a_master(lab: Lab) -> None:
+    r1, r2 = lab.add_hosts("r1", "r2")
+    route = "  virtual_routes {\n    10.99.0.0/24 dev eth0\n  }\n"
+    d = pyka(r1, global_defs() + instance("VI_1", 51, 150, [VIP_A]))
+    d.wait_state("VI_1", "MASTER", 15)
+    cap = burst_capture(r2)
+    time.sleep(2.5)
+    reload_at = time.time()
+    reload(d, global_defs() + instance("VI_1", 51, 150, [VIP_A], route).replace("advert_int 1", "advert_int 2"))
+    wait_until(lambda: "10.99.0.0/24" in r1.run(["ip", "route", "show", "10.99.0.0/24"]).stdout, 5)
+    time.sleep(7)
+    frames = cap.stop()
+    assert "Entering" not in since_first_reload(d)
+    ours = adverts(frames, r1.ip, 51)
+    before = [f for f in ours if f.ts < reload_at]
+    after = [f for f in ours if f.ts > reload_at + 0.5]
+    assert largest_gap(before) < 1.5
+    assert all(f.vrrp.adver_int == 2 for f in after)                      # type: ignore[union-attr]
+    gaps = [b.ts - a.ts for a, b in zip(after, after[1:], strict=False)]
+    assert len(gaps) >= 2 and all(1.8 < g < 2.2 for g in gaps), gaps
+    assert largest_gap(ours) < 2.2            # the change itself leaves no hole either
