@@ -230,3 +230,35 @@ def test_interval_and_routes_change_in_place_on_a_master(lab: Lab) -> None:
     gaps = [b.ts - a.ts for a, b in zip(after, after[1:], strict=False)]
     assert len(gaps) >= 2 and all(1.8 < g < 2.2 for g in gaps), gaps
     assert largest_gap(ours) < 2.2            # the change itself leaves no hole either
+
+
+def test_vip_added_to_a_sync_group_member_in_place(lab: Lab) -> None:
+    r1 = lab.add_host("r1")
+    sg = "vrrp_sync_group SG1 {\n  group {\n    VI_1\n    VI_2\n  }\n}\n"
+    text = global_defs() + sg + instance("VI_1", 51, 150, [VIP_A]) + instance("VI_2", 52, 150, ["192.0.2.101"])
+    d = pyka(r1, text)
+    d.wait_state("VI_1", "MASTER", 15)
+    d.wait_state("VI_2", "MASTER", 5)
+    reload(d, text.replace(f"    {VIP_A}/32\n", f"    {VIP_A}/32\n    {VIP_B}/32\n"))
+    wait_until(lambda: r1.has_address(VIP_B), 5)
+    time.sleep(3)
+    assert "Entering" not in since_first_reload(d)
+    assert r1.has_address(VIP_A) and r1.has_address("192.0.2.101")
+
+
+def test_identity_change_deletes_and_adds_the_instance(lab: Lab) -> None:
+    """A new VRID is another virtual router: the old one says goodbye (priority 0), the new one
+    starts from BACKUP (init) like any added instance."""
+    r1, r2 = lab.add_hosts("r1", "r2")
+    d = pyka(r1, global_defs() + instance("VI_1", 51, 150, [VIP_A]))
+    d.wait_state("VI_1", "MASTER", 15)
+    cap = burst_capture(r2)
+    time.sleep(1.5)
+    reload_at = time.time()
+    reload(d, global_defs() + instance("VI_1", 61, 150, [VIP_A]))
+    d.wait_log(r"Reloading[\s\S]*\(VI_1\) Entering BACKUP STATE \(init\)[\s\S]*\(VI_1\) Entering MASTER STATE", 10)
+    wait_until(lambda: r1.has_address(VIP_A), 5)
+    time.sleep(1.5)
+    frames = cap.stop()
+    assert [f.vrrp.priority for f in adverts(frames, r1.ip, 51) if f.ts > reload_at] == [0]  # type: ignore[union-attr]
+    assert adverts(frames, r1.ip, 61)
