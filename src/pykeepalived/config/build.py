@@ -151,9 +151,6 @@ class Ctx:
             args = (cmd,)
         user = parts[1] if len(parts) > 1 else None
         group = parts[2] if len(parts) > 2 else None
-        if user is not None and ":" in user:
-            user, _, g = user.partition(":")
-            group = g or group
         return m.Script(cmd=cmd, args=args, user=user or None, group=group, pos=pos(node))
 
 
@@ -631,12 +628,28 @@ def _h_smtp_server(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
 
 def _h_script_user(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
     ctx.need(node, w, 1)
-    user, _, group = w[1].partition(":")
+    # 2.2.7 takes `user [group]`; "user:group" is one (unknown) user name there
+    user = w[1]
     f["script_user"] = user
-    if group:
-        f["script_group"] = group
-    elif len(w) > 2:
+    if len(w) > 2:
         f["script_group"] = w[2]
+    if not _user_exists(user, f.get("script_group")):
+        ctx.warn(node, "Error setting global script uid/gid")
+        f["_default_user_bad"] = True
+
+
+def _user_exists(user: str, group: str | None) -> bool:
+    """The user (and group, if given) resolve on this host, as keepalived's set_uid_gid needs."""
+    import grp
+    import pwd
+
+    try:
+        pwd.getpwnam(user)
+        if group is not None:
+            grp.getgrnam(group)
+    except KeyError:
+        return False
+    return True
 
 
 def _h_mcast_group(field: str, version: int) -> Handler:
@@ -1316,10 +1329,9 @@ def _h_weight_rev(lo: int, hi: int) -> Handler:
 
 def _h_user(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
     ctx.need(node, w, 1)
-    user, _, group = w[1].partition(":")
-    f["user"] = user
-    if group or len(w) > 2:
-        f["group"] = group or w[2]
+    f["user"] = w[1]  # as script_user: `user [group]`
+    if len(w) > 2:
+        f["group"] = w[2]
 
 
 def _h_script_optional(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
@@ -2479,7 +2491,18 @@ def complete(ctx: Ctx, f: Fields, files: tuple[str, ...], interfaces: frozenset[
             continue
         kw = _clean(sf)
         kw.setdefault("timeout", kw.get("interval", 1.0))
-        scripts.append(m.VrrpScript(**kw))
+        sc = m.VrrpScript(**kw)
+        user = sc.user or sc.script.user if sc.script is not None else sc.user
+        group = sc.group or (sc.script.group if sc.script is not None else None)
+        if user is not None:
+            if not _user_exists(user, group):
+                assert sc.script is not None
+                ctx.warn(node, f"Unable to set uid/gid for script '{sc.script.cmd}'")
+                continue
+        elif f.get("_global_defs", {}).get("_default_user_bad"):
+            ctx.warn(node, f"Unable to set default user for vrrp script {sc.name} - removing")
+            continue
+        scripts.append(sc)
     script_names = {s.name for s in scripts}
     # 2.2.7 disables a vrrp_script whose program cannot be found (once VRRP has instances):
     # it never runs, and instances tracking it are not affected by it
