@@ -99,5 +99,13 @@ CASES: list[tuple[str, str, int, int | None]] = [
     ("sync_group_unknown_script", "vrrp_sync_group G {\n  group {\n    V1\n    V2\n  }\n  track_script {\n"
      "    nosuch\n  }\n}\n" + "".join(f"vrrp_instance V{i} {{\n  interface eth0\n  virtual_router_id {i}\n"
                                      f"  virtual_ipaddress {{\n    10.0.0.{i}\n  }}\n}}\n" for i in (1, 2)), 5, 7),
+    ("script_user_unknown", "global_defs {\n  enable_script_security\n  script_user nosuchuser\n}\n"
+     "vrrp_script chk {\n  script /bin/true\n}\n" + vi("    track_script {\n        chk\n    }"), 5, 3),
+    ("script_user_colon_form", "global_defs {\n  enable_script_security\n  script_user root:root\n}\n"
+     "vrrp_script chk {\n  script /bin/true\n}\n" + vi(""), 5, 3),
+    ("vrrp_script_unknown_user", "global_defs {\n  enable_script_security\n}\nvrrp_script chk {\n  script /bin/true\n"
+     "  user nosuchuser\n}\n" + vi(""), 5, 4),
+    ("vrrp_script_missing_program", "global_defs {\n  enable_script_security\n}\nvrrp_script chk {\n"
+     "  script /nonexistent/chk.sh\n}\n" + vi(""), 5, 5),
     ("mcast_group4_bad", "global_defs {\n  vrrp_mcast_group4 10.1.1.1\n}\n", 5, 2),
 ]
