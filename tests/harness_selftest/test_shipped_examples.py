@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
 import sys
 from importlib import resources
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from harness import Lab, our_namespaces
+from production.prod import PrivateUser
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = resources.files("pykeepalived").joinpath("data")
@@ -37,10 +39,20 @@ def test_shipped_configs_pass_the_config_test(lab: Lab, keepalived_bin: str, nam
                                               impl: str) -> None:
     lab.add_lan()
     host = lab.add_host("lb1", lans=(0, 1))  # eth0 and eth1, as the examples expect
+    text = DATA.joinpath(name).read_text()
     conf = lab.workdir / name
-    conf.write_text(DATA.joinpath(name).read_text())
+    conf.write_text(text)
+    # The haproxy example's script_user must exist; it exists only inside the daemon's mount namespace.
+    user = PrivateUser("keepalived_script", lab.workdir)
     argv = [keepalived_bin] if impl == "keepalived" else [sys.executable, "-m", "pykeepalived"]
-    r = host.run([*argv, "-t", "-f", str(conf), *args], check=False)
+    if impl == "keepalived" and "script_user keepalived_script" in text:
+        # keepalived 2.2.7 bug: check_script_secure, after checking a script as a non-root user,
+        # SIGTERMs itself unless its parent is keepalived's main process, which is never so with -t.
+        # Check that the bug is still there, then check the rest of the file with script_user root.
+        r = host.run(user.argv([*argv, "-t", "-f", str(conf), *args]), check=False)
+        assert r.returncode == -signal.SIGTERM, "keepalived -t no longer kills itself: drop this workaround"
+        conf.write_text(text.replace("script_user keepalived_script", "script_user root"))
+    r = host.run(user.argv([*argv, "-t", "-f", str(conf), *args]), check=False)
     assert r.returncode == 0, r.stderr
 
 

@@ -8,6 +8,7 @@ root-owned 0755 directory under /tmp, removed afterwards.
 from __future__ import annotations
 
 import contextlib
+import grp
 import os
 import pwd
 import re
@@ -15,7 +16,7 @@ import secrets
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from harness.daemon import VrrpDaemon
@@ -95,6 +96,38 @@ def throwaway_user() -> Iterator[str]:
         yield name
     finally:
         subprocess.run(["userdel", name], check=False, capture_output=True)
+
+
+class PrivateUser:
+    """A user that exists only for processes started through `argv()`: they get their own mount
+    namespace where /etc/passwd and /etc/group are copies with the user added. `useradd` would
+    instead change keepalived's default script user (keepalived_script) for every test running
+    in parallel. A user that already exists is used as it is."""
+
+    def __init__(self, name: str, workdir: Path) -> None:
+        self.name = name
+        self.passwd, self.group = workdir / "passwd", workdir / "group"
+        passwd, group = Path("/etc/passwd").read_text(), Path("/etc/group").read_text()
+        try:
+            pw = pwd.getpwnam(name)
+            self.uid, self.gid = pw.pw_uid, pw.pw_gid
+        except KeyError:
+            taken = {p.pw_uid for p in pwd.getpwall()} | {g.gr_gid for g in grp.getgrall()}
+            self.uid = self.gid = next(i for i in range(60000, 65000) if i not in taken)
+            passwd += f"{name}:x:{self.uid}:{self.gid}::/nonexistent:/usr/sbin/nologin\n"
+            group += f"{name}:x:{self.gid}:\n"
+        self.passwd.write_text(passwd)
+        self.group.write_text(group)
+        os.chmod(self.passwd, 0o644)
+        os.chmod(self.group, 0o644)
+
+    def in_mount_ns(self, argv: Sequence[str]) -> list[str]:
+        """`argv` with the user visible; the caller must already be in a private mount namespace."""
+        bind = 'mount --bind "$1" /etc/passwd && mount --bind "$2" /etc/group && shift 2 && exec "$@"'
+        return ["sh", "-c", bind, "sh", str(self.passwd), str(self.group), *argv]
+
+    def argv(self, argv: Sequence[str]) -> list[str]:
+        return ["unshare", "--mount", "--propagation", "private", "--", *self.in_mount_ns(argv)]
 
 
 def start(host: Host, impl: str, config: str, name: str | None = None) -> VrrpDaemon:
