@@ -70,7 +70,7 @@ from pykeepalived.core.events import (
     Startup,
     VipDeleted,
 )
-from pykeepalived.core.params import AUTH_AH, AUTH_NONE, AUTH_PASS, RouterParams, UnicastPeer, VipSpec
+from pykeepalived.core.params import AUTH_NONE, RouterParams, VipSpec
 from pykeepalived.core.vrrp import State, VirtualRouter
 from pykeepalived.errors import EXIT_FATAL, EXIT_OK
 from pykeepalived.io.l2 import L2Sender
@@ -154,43 +154,13 @@ def _wire_interval(version: int, seconds: float) -> int:
 
 
 def _vip_spec(ip: Any) -> VipSpec:
-    """config.model.IpAddress -> core VipSpec."""
-    pl = ip.preferred_lft
-    return VipSpec(address=str(ip.address.ip), prefixlen=ip.address.network.prefixlen, dev=ip.dev, brd=ip.brd,
-                   scope=ip.scope, label=ip.label, peer=None if ip.peer is None else str(ip.peer),
-                   preferred_lft=None if pl is None else ("forever" if pl == 0xFFFFFFFF else str(pl)),
-                   no_track=ip.no_track, home=ip.home, nodad=ip.nodad, mngtmpaddr=ip.mngtmpaddr,
-                   noprefixroute=ip.noprefixroute, autojoin=ip.autojoin, use_vmac=ip.use_vmac)
+    """config.model.IpAddress -> core VipSpec (routes.py uses it for static addresses)."""
+    return VipSpec.from_model(ip)
 
 
 def router_params(vi: VrrpInstance, gd: GlobalDefs, log_detail: bool) -> RouterParams:
-    """RouterParams for one instance (the core's `RouterParams.from_model` when it has one)."""
-    from_model = getattr(RouterParams, "from_model", None)
-    if from_model is not None:
-        params: RouterParams = from_model(vi, gd)
-        return dataclasses.replace(params, log_detail=log_detail)
-    e = vi.effective
-    src = vi.unicast_src_ip if vi.unicast_peer else (vi.mcast_src_ip or vi.unicast_src_ip)
-    auth = vi.authentication
-    auth_type = AUTH_NONE if auth is None or e.version != 2 else (AUTH_PASS if auth.auth_type == "PASS" else AUTH_AH)
-    return RouterParams(
-        name=vi.name, vrid=vi.virtual_router_id, priority=e.priority, version=e.version,
-        family=4 if e.family == "inet" else 6, advert_int=e.advert_int, interface=vi.interface,
-        source_address=None if src is None else str(src), mcast_group=str(e.mcast_dst_ip),
-        unicast_peers=tuple(UnicastPeer(str(p.address), p.min_ttl or 0, 255 if p.max_ttl is None else p.max_ttl)
-                            for p in vi.unicast_peer),
-        check_unicast_src=e.check_unicast_src, nopreempt=e.nopreempt, preempt_delay=e.preempt_delay,
-        down_timer_adverts=e.down_timer_adverts, accept=e.accept, auth_type=auth_type,
-        auth_data=b"" if auth is None else auth.auth_pass,
-        vips=tuple(_vip_spec(v) for v in vi.virtual_ipaddress),
-        evips=tuple(_vip_spec(v) for v in vi.virtual_ipaddress_excluded),
-        garp_master_delay=e.garp_master_delay, garp_master_repeat=e.garp_master_repeat,
-        garp_master_refresh=e.garp_master_refresh, garp_master_refresh_repeat=e.garp_master_refresh_repeat,
-        garp_lower_prio_delay=e.garp_lower_prio_delay, garp_lower_prio_repeat=e.garp_lower_prio_repeat,
-        lower_prio_no_advert=e.lower_prio_no_advert, higher_prio_send_advert=e.higher_prio_send_advert,
-        owner_ignore_adverts=e.owner_ignore_adverts, v3_checksum_as_v2=e.v3_checksum_as_v2, strict=e.strict,
-        skip_check_adv_addr=e.skip_check_adv_addr, dont_track_primary=vi.dont_track_primary,
-        notify_priority_changes=e.notify_priority_changes, log_detail=log_detail)
+    """RouterParams for one instance, with keepalived -D's detail logging switched on or off."""
+    return RouterParams.from_model(vi, gd, log_detail=log_detail)
 
 
 class LogHold(logging.Handler):
@@ -925,10 +895,13 @@ async def _main(config: Config, opts: argparse.Namespace) -> int:
 def run_vrrp(config: Config, opts: argparse.Namespace) -> int:
     """Run every vrrp_instance of `config` until SIGTERM/SIGINT; returns the exit code.
 
-    `opts` is the keepalived(8) argparse namespace from cli.py (uses log_detail, ignore_sigint,
-    dont_release_vrrp). Logging must already be configured by the caller.
+    `opts` is the keepalived(8) argparse namespace from cli.py: log_detail (-D), ignore_sigint,
+    dont_release_vrrp (-V), vrrp_pid_file (the status channel socket sits beside it) and what
+    `daemon.install_reload_handler` needs to re-read the file on SIGHUP. Returns 0 after
+    SIGTERM/SIGINT, 1 (EXIT_FATAL) when the config cannot run here (missing interface, no
+    source address, socket errors). Logging must already be configured by the caller.
     """
     return int(uvloop.run(_main(config, opts)))
 
 
-__all__ = ["AUTH_AH", "Instance", "StartupError", "VrrpRuntime", "router_params", "run_vrrp"]
+__all__ = ["Instance", "StartupError", "VrrpRuntime", "router_params", "run_vrrp"]
