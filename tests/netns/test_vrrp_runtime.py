@@ -168,3 +168,16 @@ def test_garp_pacing(lab: Lab) -> None:
     assert [f.arp.target_ip for f in garps] == ["192.0.2.100", "192.0.2.101"] * 2  # type: ignore[union-attr]
     gaps = [(y.ts_ns - x.ts_ns) / 1e9 for x, y in zip(garps, garps[1:], strict=False)]
     assert all(g >= 0.02 - 0.0005 for g in gaps), gaps
+
+
+def test_log_unknown_vrids(lab: Lab) -> None:
+    """log_unknown_vrids: an advert for a VRID not configured on the interface is logged with
+    keepalived's text and otherwise ignored."""
+    a, b = lab.add_hosts("a", "b")
+    other = CELL.config(b, a, 150).replace("virtual_router_id 51", "virtual_router_id 77")
+    db = start(b, "py", other)
+    db.wait_state("VI_1", "MASTER", timeout=10)
+    conf = CELL.config(a, b, 100).replace("    router_id a\n", "    router_id a\n    log_unknown_vrids\n")
+    da = start(a, "py", conf)
+    da.wait_log(r"Unknown VRID\(77\) received on interface\(eth0\)\. ignoring\.\.\.", timeout=5)
+    da.wait_state("VI_1", "MASTER", timeout=5)    # VRID 77's adverts never reset VRID 51's timer

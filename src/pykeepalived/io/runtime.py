@@ -643,7 +643,8 @@ class VrrpRuntime:
             candidates = by_vrid.get(payload[1])
             if candidates is None:
                 if self.config.global_defs.log_unknown_vrids:
-                    log.info("Unknown VRID %d received on %s", payload[1], sock.ifindex)
+                    ifname = next((i.name for i in self.interfaces.values() if i.index == sock.ifindex), "?")
+                    log.info("Unknown VRID(%d) received on interface(%s). ignoring...", payload[1], ifname)
                 continue
             inst = candidates[0] if len(candidates) == 1 else self._pick(candidates, src, dst)
             if inst is None:
