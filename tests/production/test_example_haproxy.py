@@ -35,6 +35,8 @@ from harness.wait import wait_until
 pytestmark = [pytest.mark.privileged, pytest.mark.timeout(240)]
 
 VIP = "192.0.2.100"
+# keepalived starting with eth1 down logs `(VI_1) entering FAULT state`; later `Entering FAULT STATE`
+FAULT = r"\(VI_1\):? [Ee]ntering FAULT (STATE|state)"
 NOTIFY = "/etc/keepalived/notify.sh"
 
 
@@ -97,8 +99,7 @@ def _backend_switch(lab: Lab, up: bool, *hosts: Host) -> None:
 
 
 def _wait_fault(d: VrrpDaemon, n: int = 1) -> None:
-    """keepalived starting with eth1 down logs `(VI_1) entering FAULT state`; later `Entering FAULT STATE`."""
-    wait_count(d, r"\(VI_1\):? [Ee]ntering FAULT (STATE|state)", n, timeout=15)
+    wait_count(d, FAULT, n, timeout=15)
 
 
 def _notified(log: Path) -> list[str]:
@@ -160,7 +161,7 @@ def test_readme_haproxy_example(lab: Lab, sdir: ScriptDir, lb1_impl: str, lb2_im
     assert user.uid != 0
 
     # lb2 loses its backend side: FAULT, and the VIP moves to lb1 although lb1 has no haproxy.
-    faults = len(re.findall(r"\(VI_1\):? [Ee]ntering FAULT (STATE|state)", d2.log()))
+    faults = len(re.findall(FAULT, d2.log()))
     lb2.set_link(False, "eth1")
     _wait_fault(d2, faults + 1)
     d1.wait_state("VI_1", "MASTER", timeout=10)
