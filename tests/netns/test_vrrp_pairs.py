@@ -34,7 +34,7 @@ HIGH, LOW = 150, 100
 # One-shot takeover times in the cycle may catch a scheduling hiccup of the shared CPU;
 # test_takeover_precision holds the strict (2 ms, repeated) bound.
 SINGLE_SHOT_SLACK = 0.003
-KEEPALIVED_BACKUP_SLACK = 0.030
+KEEPALIVED_BACKUP_SLACK = 0.100
 PAIRS = [("py", "py"), ("py", "ka"), ("ka", "py")]
 
 

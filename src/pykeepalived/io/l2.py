@@ -106,8 +106,8 @@ class L2Sender:
         for _ in range(count):
             for fam, frame in frames:
                 gap = garp_interval if fam == 4 else gna_interval
-                wait = port.busy_until - self._clock()
-                if wait > 0:
+                # the loop's timers round to milliseconds and may wake early: wait it out
+                while (wait := port.busy_until - self._clock()) > 0:
                     await asyncio.sleep(wait)
                 port.send(frame)
                 port.busy_until = self._clock() + gap
