@@ -8,8 +8,10 @@ scripts, and the refusal of a configuration the nftables backend cannot realise.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from harness import Host, Lab, wait_until
+from harness import HarnessError, Host, Lab, wait_until
 
 pytestmark = pytest.mark.privileged
 
@@ -197,3 +199,31 @@ def test_ha_suspend_runs_checks_only_while_the_address_is_local(run: Run) -> Non
     wait_until(lambda: run.dnat() == "meta l4proto tcp reject", 10, message=run.dnat())
     run.host.ip_cmd("addr", "del", "192.0.2.200/32", "dev", "eth0")
     wait_until(lambda: count("Suspending") == 2, 10, message=daemon.log())
+
+
+def _api(host: Host, path: str) -> str:
+    code = (f"import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:9652{path}', timeout=5)"
+            ".read().decode())")
+    return host.run([sys.executable, "-c", code]).stdout
+
+
+def test_status_api_reports_virtual_and_real_servers(run: Run) -> None:
+    run.up("198.51.100.11", "198.51.100.12")
+    run.start(CONF, "--status-listen", "127.0.0.1:9652")
+
+    def servers() -> dict[str, Any] | None:
+        try:
+            vss = json.loads(_api(run.host, "/v1/lvs/virtual-servers"))
+        except (ValueError, HarnessError):
+            return None  # not listening yet
+        rs = {r["address"]: r for r in vss[0]["real_servers"]} if vss else {}
+        return rs if len(rs) == 2 else None
+
+    rs = wait_until(servers, 60, message="the API never listed the real servers")
+    assert rs["198.51.100.11"]["alive"] and rs["198.51.100.11"]["weight"] == 2
+    run.down("198.51.100.12")
+    wait_until(lambda: (s := servers()) is not None and not s["198.51.100.12"]["alive"], 20,
+               message="the API never showed the real server down")
+    metrics = _api(run.host, "/metrics")
+    assert 'pykeepalived_real_server_up{rs="[198.51.100.12]:8080",vs="192.0.2.200:80/TCP"} 0.0' in metrics
+    assert 'pykeepalived_real_server_up{rs="[198.51.100.11]:8080",vs="192.0.2.200:80/TCP"} 1.0' in metrics

@@ -50,6 +50,7 @@ from pykeepalived.core.lvs import (
 )
 from pykeepalived.errors import EXIT_CONFIG, EXIT_FATAL, EXIT_OK
 from pykeepalived.lvs.backend import BackendError, BackendThread
+from pykeepalived.status.channel import channel_path, serve_snapshots
 
 log = logging.getLogger(__name__)
 
@@ -310,6 +311,23 @@ class HaSuspend:
             self._pool.shutdown(wait=False)
 
 
+def checkers_snapshot(config: Any, hub: Any, runtime: LvsRuntime) -> dict[str, Any]:
+    """The checker child's answer on its status channel: every virtual server with the
+    checkers' verdict on each real server, and the size of the table programmed in the kernel."""
+    by_vs: dict[str, list[dict[str, Any]]] = {}
+    for h in hub.snapshot():
+        by_vs.setdefault(h.key.vs, []).append({
+            "name": f"[{h.key.address}]:{h.key.port}", "address": str(h.key.address), "port": h.key.port,
+            "alive": h.alive, "weight": h.weight})
+    return {
+        "process": "checkers",
+        "pid": os.getpid(),
+        "virtual_servers": [{"name": vs.key, "protocol": vs.protocol, "scheduler": vs.lvs_sched,
+                             "real_servers": by_vs.get(vs.key, [])} for vs in config.virtual_servers],
+        "programmed": {"services": len(runtime.programmed.services), "real_servers": runtime.programmed.dest_count()},
+    }
+
+
 def _resolve(fut: asyncio.Future[None]) -> None:
     if not fut.done():
         fut.set_result(None)
@@ -344,6 +362,15 @@ async def _main(config: Any, opts: argparse.Namespace) -> int:
         suspender = HaSuspend(config)
         await suspender.check(service)
         await service.start()
+        current = {"config": config, "hub": hub}   # what the status channel reports; reload swaps both
+        status_path = channel_path(opts.checkers_pid_file) if getattr(opts, "checkers_pid_file", None) else None
+        status_server = None
+        if status_path is not None:
+            try:
+                status_server = await serve_snapshots(
+                    status_path, lambda: checkers_snapshot(current["config"], current["hub"], runtime))
+            except OSError as exc:
+                log.warning("checker status channel not available: %s", exc)
 
         loop = asyncio.get_running_loop()
         stopping = loop.create_future()
@@ -369,6 +396,7 @@ async def _main(config: Any, opts: argparse.Namespace) -> int:
                 service = service2
                 await runtime.reload(new, hub2.snapshot())
                 hub2.subscribe(runtime.on_health)
+                current.update(config=new, hub=hub2)
                 suspender.config = new
                 await service.start()
                 await suspender.check(service)
@@ -382,6 +410,10 @@ async def _main(config: Any, opts: argparse.Namespace) -> int:
 
         watch_task = loop.create_task(watch_addresses())
         await stopping
+        if status_server is not None and status_path is not None:
+            status_server.close()
+            with contextlib.suppress(OSError):
+                os.unlink(status_path)
         reload_task.cancel()
         watch_task.cancel()
         suspender.close()

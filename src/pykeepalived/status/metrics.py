@@ -120,16 +120,27 @@ class SnapshotCollector:
             for key, (suffix, doc) in LVS_COUNTERS.items():
                 families[f"{side}:{key}"] = GaugeMetricFamily(
                     f"keepalived_lvs_{side}_{suffix}", f"{side.upper()} {doc}", labels=["addr", "proto"])
+        up = GaugeMetricFamily("pykeepalived_real_server_up", "Checkers' verdict on a real server (1 up)",
+                               labels=["vs", "rs"])
+        weight = GaugeMetricFamily("pykeepalived_real_server_weight", "Weight the checkers give a real server",
+                                   labels=["vs", "rs"])
         for vs in services:
             proto = str(vs.get("protocol", "")).upper()
-            for key in LVS_COUNTERS:
-                families[f"vip:{key}"].add_metric([str(vs.get("name", "")), proto],
-                                                  float(vs.get("stats", {}).get(key, 0)))
-            for rs in vs.get("real_servers", []):
+            # Kernel traffic counters only when the snapshot carries them (read from IPVS).
+            if "stats" in vs:
                 for key in LVS_COUNTERS:
-                    families[f"rs:{key}"].add_metric([str(rs.get("name", "")), proto],
-                                                     float(rs.get("stats", {}).get(key, 0)))
-        yield from families.values()
+                    families[f"vip:{key}"].add_metric([str(vs.get("name", "")), proto], float(vs["stats"].get(key, 0)))
+            for rs in vs.get("real_servers", []):
+                if "stats" in rs:
+                    for key in LVS_COUNTERS:
+                        families[f"rs:{key}"].add_metric([str(rs.get("name", "")), proto],
+                                                         float(rs["stats"].get(key, 0)))
+                labels = [str(vs.get("name", "")), str(rs.get("name", ""))]
+                up.add_metric(labels, 1.0 if rs.get("alive") else 0.0)
+                weight.add_metric(labels, float(rs.get("weight", 0)))
+        yield from (f for f in families.values() if f.samples)
+        yield up
+        yield weight
 
     def _own(self, vrrp: dict[str, Any], daemon: dict[str, Any]) -> Iterator[Metric]:
         for name, doc, data in (
