@@ -114,3 +114,66 @@ def test_status_command_without_a_daemon(tmp_path: object) -> None:
     r = subprocess.run([sys.executable, "-m", "pykeepalived", "status", "-r", "/nonexistent/vrrp.pid"],
                        capture_output=True, text=True)
     assert r.returncode == 1 and "not running" in r.stderr and "Traceback" not in r.stderr
+
+
+TRACKED = """
+global_defs {
+  enable_script_security
+  script_user root
+}
+vrrp_script chk_ok {
+  script "/bin/true"
+  interval 1
+}
+vrrp_sync_group SG1 {
+  group {
+    VI_1
+    VI_2
+  }
+}
+vrrp_instance VI_1 {
+  state BACKUP
+  interface eth0
+  virtual_router_id 51
+  priority 100
+  advert_int 0.2
+  version 3
+  track_script {
+    chk_ok
+  }
+  virtual_ipaddress {
+    192.0.2.100/24
+  }
+}
+vrrp_instance VI_2 {
+  state BACKUP
+  interface eth0
+  virtual_router_id 52
+  priority 100
+  advert_int 0.2
+  version 3
+  virtual_ipaddress {
+    192.0.2.101/24
+  }
+}
+"""
+
+
+def test_api_shows_trackers_and_sync_groups(lab: Lab) -> None:
+    (r1,) = lab.add_hosts("r1")
+    d = VrrpDaemon(r1, TRACKED, implementation="pykeepalived",
+                   extra_args=["--status-listen", f"127.0.0.1:{PORT}"]).start()
+    d.wait_state("VI_2", "MASTER", timeout=15)
+
+    def groups() -> list[dict[str, object]] | None:
+        status, body = api(r1, "/v1/vrrp/sync-groups")
+        g = json.loads(body) if status == 200 else []
+        return g if g and g[0]["state"] == "MASTER" else None
+
+    (group,) = wait_until(groups, 5, message="sync group never MASTER in the API")
+    assert group["name"] == "SG1" and group["members"] == ["VI_1", "VI_2"]
+    status, body = api(r1, "/v1/trackers")
+    scripts = json.loads(body)["scripts"]
+    assert status == 200 and [s["name"] for s in scripts] == ["chk_ok"] and scripts[0]["status"] == "GOOD"
+    _, metrics = api(r1, "/metrics")
+    assert 'keepalived_script_status{name="chk_ok"} 1.0' in metrics.decode()

@@ -81,7 +81,7 @@ from pykeepalived.io.vmac import Vmacs
 from pykeepalived.io.vrrp_socket import VrrpSockets
 from pykeepalived.status.channel import channel_path, serve_snapshots
 from pykeepalived.status.dumps import install_signal_handlers
-from pykeepalived.status.snapshot import vrrp_snapshot
+from pykeepalived.status.snapshot import trackers_snapshot, vrrp_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -344,8 +344,10 @@ class VrrpRuntime:
 
     def snapshot(self) -> dict[str, Any]:
         """The status channel's answer (status API, `pykeepalived status`)."""
-        groups = self.production.groups.values() if self.production is not None else ()
-        snap = vrrp_snapshot(self.routers(), sync_groups=groups)
+        prod = self.production
+        trackers = trackers_snapshot(prod.trackers.scripts, prod.values) if prod is not None else None
+        snap = vrrp_snapshot(self.routers(), sync_groups=prod.groups.values() if prod is not None else (),
+                             trackers=trackers)
         bounds, cumulative, total, count = self.sender.gap_histogram()
         snap["advert_gaps"] = {"buckets": [[b, c] for b, c in zip(bounds, cumulative, strict=True)] + [["+Inf", count]],
                                "sum": total, "count": count}

@@ -59,7 +59,22 @@ def histogram(values: Iterable[float], bounds: Sequence[float]) -> dict[str, Any
 TAKEOVER_BOUNDS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 
 
-def vrrp_snapshot(routers: Sequence[Any], *, sync_groups: Iterable[Any] = (), scripts: Iterable[Any] = (),
+def trackers_snapshot(scripts: Iterable[Any], values: dict[tuple[str, str], Any]) -> dict[str, Any]:
+    """vrrp_scripts (io.trackers.ScriptTracker) with their last verdict, and the last value of every
+    other tracker (`values`: (kind, name) -> value, kinds interface / file / process)."""
+    def status(ok: bool | None) -> str:
+        return "INIT" if ok is None else ("GOOD" if ok else "BAD")
+
+    out: dict[str, Any] = {
+        "scripts": [{"name": t.spec.name, "status": status(t.state.ok),
+                     "state_code": 1 if getattr(t, "running", None) is not None else 0} for t in scripts]}
+    for kind, key in (("interface", "interfaces"), ("file", "files"), ("process", "processes")):
+        out[key] = [{"name": name, "value": value} for (k, name), value in sorted(values.items()) if k == kind]
+    return out
+
+
+def vrrp_snapshot(routers: Sequence[Any], *, sync_groups: Iterable[Any] = (),
+                  trackers: dict[str, Any] | None = None,
                   extra: Callable[[], dict[str, Any]] | None = None) -> dict[str, Any]:
     snap: dict[str, Any] = {
         "process": "vrrp",
@@ -67,8 +82,7 @@ def vrrp_snapshot(routers: Sequence[Any], *, sync_groups: Iterable[Any] = (), sc
         "instances": [instance_snapshot(r) for r in routers],
         "sync_groups": [{"name": g.name, "state": g.state.name if hasattr(g.state, "name") else str(g.state),
                          "members": [m.name for m in g.members]} for g in sync_groups],
-        "trackers": {"scripts": [{"name": s.name, "status": "GOOD" if s.ok else "BAD",
-                                  "state_code": 1 if getattr(s, "running", False) else 0} for s in scripts]},
+        "trackers": trackers if trackers is not None else {"scripts": []},
     }
     takeovers = [t for r in routers for t in getattr(r, "takeover_times", ())]
     if takeovers:
