@@ -10,13 +10,14 @@ from __future__ import annotations
 import errno
 import logging
 import socket
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from pyroute2 import AsyncIPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from pykeepalived.config.model import Config, IpAddress, Route, Rule
+from pykeepalived.core.params import VipSpec
 from pykeepalived.io.netlink import Interface, Netlink, vip_request
 
 log = logging.getLogger(__name__)
@@ -151,65 +152,43 @@ class RouteManager:
             log.info("(%s) %s Virtual Rules", name, verb)
             await self._rules(command, rules)
 
-    async def _routes(self, command: str, routes: Sequence[Route]) -> None:
+    async def _each(self, command: str, items: Sequence[Any], label: Callable[[Any], str],
+                    request: Callable[[AsyncIPRoute, Any, dict[str, int]], Awaitable[Any]]) -> None:
+        """One netlink request per item, on the netlink thread; failures are logged, except
+        "already there" on add and "already gone" on delete (_IGNORED)."""
         ifindex = self._ifindex()
 
         async def run(ipr: AsyncIPRoute) -> list[str]:
             errors = []
-            for r in routes:
+            for item in items:
                 try:
-                    await ipr.route(command, **route_request(r, ifindex))
+                    await request(ipr, item, ifindex)
                 except NetlinkError as exc:
                     if exc.code not in _IGNORED[command]:
-                        errors.append(f"{command} route {r.text or r.dst}: {exc}")
+                        errors.append(f"{command} {label(item)}: {exc}")
                 except (ValueError, KeyError, TypeError) as exc:
-                    errors.append(f"{command} route {r.text or r.dst}: {exc}")
+                    errors.append(f"{command} {label(item)}: {exc}")
             return errors
 
         for err in await self.netlink.run(run):
             log.error("%s", err)
+
+    async def _routes(self, command: str, routes: Sequence[Route]) -> None:
+        await self._each(command, routes, lambda r: f"route {r.text or r.dst}",
+                         lambda ipr, r, ifindex: ipr.route(command, **route_request(r, ifindex)))
 
     async def _rules(self, command: str, rules: Sequence[Rule]) -> None:
-        ifindex = self._ifindex()
-
-        async def run(ipr: AsyncIPRoute) -> list[str]:
-            errors = []
-            for r in rules:
-                try:
-                    await ipr.rule(command, **rule_request(r, ifindex))
-                except NetlinkError as exc:
-                    if exc.code not in _IGNORED[command]:
-                        errors.append(f"{command} rule {r.text}: {exc}")
-                except (ValueError, KeyError, TypeError) as exc:
-                    errors.append(f"{command} rule {r.text}: {exc}")
-            return errors
-
-        for err in await self.netlink.run(run):
-            log.error("%s", err)
+        await self._each(command, rules, lambda r: f"rule {r.text}",
+                         lambda ipr, r, ifindex: ipr.rule(command, **rule_request(r, ifindex)))
 
     async def _addresses(self, command: str, addresses: Sequence[IpAddress], default_dev: str) -> None:
-        from pykeepalived.io.runtime import _vip_spec
+        def request(ipr: AsyncIPRoute, a: IpAddress, ifindex: dict[str, int]) -> Awaitable[Any]:
+            req = vip_request(VipSpec.from_model(a), ifindex[a.dev or default_dev])
+            if command == "del":
+                req = {k: v for k, v in req.items() if k in ("index", "address", "prefixlen", "local")}
+            return ipr.addr(command, **req)  # type: ignore[no-any-return]
 
-        ifindex = self._ifindex()
-
-        async def run(ipr: AsyncIPRoute) -> list[str]:
-            errors = []
-            for a in addresses:
-                dev = a.dev or default_dev
-                try:
-                    req = vip_request(_vip_spec(a), ifindex[dev])
-                    if command == "del":
-                        req = {k: v for k, v in req.items() if k in ("index", "address", "prefixlen", "local")}
-                    await ipr.addr(command, **req)
-                except NetlinkError as exc:
-                    if exc.code not in _IGNORED[command]:
-                        errors.append(f"{command} static address {a.address}: {exc}")
-                except (ValueError, KeyError, TypeError) as exc:
-                    errors.append(f"{command} static address {a.address}: {exc}")
-            return errors
-
-        for err in await self.netlink.run(run):
-            log.error("%s", err)
+        await self._each(command, addresses, lambda a: f"static address {a.address}", request)
 
     async def _static(self, config: Config, add: bool) -> None:
         command = "add" if add else "del"

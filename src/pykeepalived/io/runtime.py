@@ -153,11 +153,6 @@ def _wire_interval(version: int, seconds: float) -> int:
     return int(seconds + 0.5) if version == 2 else max(1, int(seconds * 100 + 0.5))
 
 
-def _vip_spec(ip: Any) -> VipSpec:
-    """config.model.IpAddress -> core VipSpec (routes.py uses it for static addresses)."""
-    return VipSpec.from_model(ip)
-
-
 def router_params(vi: VrrpInstance, gd: GlobalDefs, log_detail: bool) -> RouterParams:
     """RouterParams for one instance, with keepalived -D's detail logging switched on or off."""
     return RouterParams.from_model(vi, gd, log_detail=log_detail)
