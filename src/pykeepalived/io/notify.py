@@ -306,12 +306,13 @@ class FifoWriter:
             with contextlib.suppress(OSError):     # a full FIFO loses the line, as in keepalived
                 os.write(self.fd, line)
 
-    def close(self) -> None:
+    def close(self, remove: bool = True) -> None:
+        """Close; `remove`: also delete the FIFO if we created it (not on a reload that keeps it)."""
         if self.fd >= 0:
             with contextlib.suppress(OSError):
                 os.close(self.fd)
             self.fd = -1
-        if self.created:
+        if remove and self.created:
             with contextlib.suppress(OSError):
                 os.unlink(self.path)
             self.created = False

@@ -28,7 +28,6 @@ import ipaddress
 import logging
 import os
 import signal
-import stat
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -49,6 +48,7 @@ from pykeepalived.core.lvs import (
     from_model,
 )
 from pykeepalived.errors import EXIT_CONFIG, EXIT_FATAL, EXIT_OK
+from pykeepalived.io.notify import FifoWriter as NotifyFifo
 from pykeepalived.lvs.backend import BackendError, BackendThread
 from pykeepalived.status.channel import channel_path, serve_snapshots
 
@@ -58,39 +58,20 @@ SCRIPT_STOP_TIMEOUT = 1.0      # keepalived gives shutdown notifies TIMER_HZ
 
 
 class FifoWriter:
-    """notify_fifo / lvs_notify_fifo: created if missing (removed at stop), opened read-write and
-    non-blocking so that a missing reader never blocks the loop. (io/notify.py has the VRRP twin.)"""
+    """notify_fifo and lvs_notify_fifo together (a path named twice is written once); each one is
+    io.notify's FIFO writer, shared with the VRRP process."""
 
     def __init__(self, paths: Sequence[str]) -> None:
-        self.fds: list[int] = []
-        self.created: list[str] = []
-        for path in dict.fromkeys(paths):
-            try:
-                if not os.path.exists(path):
-                    os.mkfifo(path, 0o600)
-                    self.created.append(path)
-                elif not stat.S_ISFIFO(os.stat(path).st_mode):
-                    log.info("notify FIFO %s exists and is not a FIFO", path)
-                    continue
-                self.fds.append(os.open(path, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC))
-            except OSError as exc:
-                log.info("Unable to open notify FIFO %s - %s", path, exc.strerror)
+        self.writers = [w for w in (NotifyFifo(p) for p in dict.fromkeys(paths)) if w.open()]
 
     def write(self, line: bytes) -> None:
-        for fd in self.fds:
-            with contextlib.suppress(OSError):     # a full FIFO loses the line, as in keepalived
-                os.write(fd, line)
+        for w in self.writers:
+            w.write(line)
 
     def close(self, remove: bool = False) -> None:
-        for fd in self.fds:
-            with contextlib.suppress(OSError):
-                os.close(fd)
-        self.fds = []
-        if remove:
-            for path in self.created:
-                with contextlib.suppress(OSError):
-                    os.unlink(path)
-            self.created = []
+        for w in self.writers:
+            w.close(remove=remove)
+        self.writers = []
 
 
 class LvsRuntime:
