@@ -258,6 +258,10 @@ def run_scale(impl: str, n: int, interval: float, load: str, window: float, back
                 raise RuntimeError(f"{impl}: only {count_states(master.log(), 'MASTER')}/{n} became MASTER")
             time.sleep(0.2)
         backup = start_daemon(p, impl, scale_config(n, interval, 100, "BACKUP"), cpus="1") if backups else None
+        if backup is not None:   # the warm-up starts once every backup instance has started
+            deadline = time.monotonic() + 30
+            while count_states(backup.log(), "BACKUP") < n and backup.alive and time.monotonic() < deadline:
+                time.sleep(0.2)
         time.sleep(max(2.0, 5 * interval))  # warm-up
         if backup is not None and not backup.alive:
             raise RuntimeError(f"{impl}: the backup daemon exited:\n{backup.log()[-2000:]}")
