@@ -81,8 +81,10 @@ def test_fifo_start_failover_stop_identical_to_keepalived(sdir: ScriptDir) -> No
 
 
 NOTIFY_SH = """#!/bin/sh
-# one line per run: uid, umask, then every argument between | marks
-{{ printf '%s %s ' "$(id -u)" "$(umask)"; printf '|%s' "$@"; echo '|'; }} >> {out}/calls
+# one line per run: uid, umask, then every argument between | marks; built first and written with
+# one write, so that scripts the daemon runs at the same moment cannot interleave their lines
+line="$(id -u) $(umask) $(printf '|%s' "$@")|"
+echo "$line" >> {out}/calls
 """
 
 

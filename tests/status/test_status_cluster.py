@@ -91,16 +91,17 @@ def test_api_follows_the_cluster_through_a_failover(lab: Lab) -> None:
     assert 0 < rcvd_file <= rcvd_api <= rcvd_file + 10  # type: ignore[operator]
 
     # Failover: the backup's API shows the takeover, with its counter, time and reason.
+    became0 = instance(r2)["stats"]["become_master"]  # type: ignore[index]  # 0, or 1 after a cold-start race
     d1.kill()
     d2.wait_state("VI_1", "MASTER", timeout=10)
     # The API answers from a snapshot at most CACHE_SECONDS old.
     n = wait_until(lambda: (i := instance(r2))["state"] == "MASTER" and i, 3, message="API shows MASTER")
-    assert n["stats"]["become_master"] == 1  # type: ignore[index]
+    assert n["stats"]["become_master"] == became0 + 1  # type: ignore[index,operator]
     last = n["transitions"][-1]  # type: ignore[index]
     assert last["to"] == "MASTER" and last["reason"] == "master down timer expired"
     assert abs(last["time"] - n["last_transition"]) < 0.01  # both converted from the loop clock
     status, body = api(r2, "/metrics")
-    assert "pykeepalived_takeover_seconds_count 1.0" in body.decode()
+    assert re.search(r"^pykeepalived_takeover_seconds_count [1-9]", body.decode(), re.M)
 
     # `pykeepalived status` reads the same state through the status channel.
     out = r2.run([sys.executable, "-m", "pykeepalived", "status", "-r", str(d2.vrrp_pid_file)]).stdout
