@@ -15,7 +15,7 @@ from pykeepalived.config import model
 
 pytestmark = pytest.mark.privileged
 
-TOL = 0.25  # seconds of slack on protocol timing (scheduling, namespaces, a loaded CI box)
+TOL = 0.35  # seconds of slack on protocol timing (scheduling, namespaces, a loaded CI box)
 
 
 def tcp(**kw: object) -> model.TcpCheck:

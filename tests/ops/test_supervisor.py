@@ -192,9 +192,11 @@ def test_signals_are_relayed(lab: Lab) -> None:
     h = lab.add_host("r1")
     d = Pyka(h, CONF)
     d.wait_log(r"test child running")
-    for sig in (signal.SIGUSR1, signal.SIGUSR2, signal.SIGRTMIN + 2, signal.SIGRTMAX - 1):
+    # One at a time, each waited for: the relay is what is tested, not how a busy host orders a burst.
+    for sig, name in ((signal.SIGUSR1, "USR1"), (signal.SIGUSR2, "USR2"), (signal.SIGRTMIN + 2, "JSON"),
+                      (signal.SIGRTMAX - 1, "STATS_CLEAR")):
         d.proc.send_signal(sig)
-    d.wait_log(r"child got USR1[\s\S]*child got USR2[\s\S]*child got JSON[\s\S]*child got STATS_CLEAR", 10)
+        d.wait_log(rf"child got {name}\b", 10)
     d.wait_log(r"Printing parent data for process\(\d+\) on signal")
     parent_data = d.tmp / "keepalived_parent.data"
     assert parent_data.read_text().startswith("------< Global definitions >------\n")
