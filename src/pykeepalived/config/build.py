@@ -949,24 +949,6 @@ def _h_interface(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
     f["_if_pos"] = pos(node)  # keepalived names the interface line when it does not exist
 
 
-def _h_vrid(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
-    ctx.need(node, w, 1)
-    v = ctx.int_(node, w[1], 1, 255)
-    if v is None:
-        ctx.warn(node, f"({f['name']}): VRID '{w[1]}' not valid - must be between 1 & 255")
-    else:
-        f["virtual_router_id"] = v
-
-
-def _h_priority(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
-    ctx.need(node, w, 1)
-    v = ctx.int_(node, w[1], 1, 255)
-    if v is None:
-        ctx.warn(node, f"({f['name']}) Priority not valid! must be between 1 & 255. Using default 100")
-    else:
-        f["priority"] = v
-
-
 def _h_advert_int(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
     ctx.need(node, w, 1)
     v = ctx.float_(node, w[1], 0.01, 255)
@@ -975,15 +957,6 @@ def _h_advert_int(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
     else:
         f["advert_int"] = v
         f["_advert_int_node"] = node
-
-
-def _h_version(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
-    ctx.need(node, w, 1)
-    v = ctx.int_(node, w[1], 2, 3)
-    if v is None:
-        ctx.warn(node, f"({f['name']}): Version must be either 2 or 3")
-    else:
-        f["version"] = v
 
 
 def _h_vips(field: str) -> Handler:
@@ -1226,10 +1199,12 @@ VRRP_INSTANCE: dict[str, Handler] = {
     "unicast_fault_no_peer": flag("unicast_fault_no_peer"),
     "check_unicast_src": flag("check_unicast_src"),
     "old_unicast_checksum": _h_old_unicast_checksum,
-    "virtual_router_id": _h_vrid,
-    "priority": _h_priority,
+    "virtual_router_id": integer("virtual_router_id", 1, 255,
+                                 "({name}): VRID '{v}' not valid - must be between 1 & 255"),
+    "priority": integer("priority", 1, 255,
+                        "({name}) Priority not valid! must be between 1 & 255. Using default 100"),
     "advert_int": _h_advert_int,
-    "version": _h_version,
+    "version": integer("version", 2, 3, "({name}): Version must be either 2 or 3"),
     "virtual_ipaddress": _h_vips("virtual_ipaddress"),
     "virtual_ipaddress_excluded": _h_vips("virtual_ipaddress_excluded"),
     "no_virtual_ipaddress": flag("no_virtual_ipaddress"),
