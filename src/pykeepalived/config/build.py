@@ -1372,15 +1372,31 @@ def _h_param_match(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
         ctx.warn(node, f"({f['name']}) invalid param_match type {w[1]} - ignoring")
 
 
+def _h_process_delay(prefix: str) -> Handler:
+    """fork_delay / terminate_delay / delay (both): 1 us .. 3600 s; the last keyword wins."""
+    def h(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+        ctx.need(node, w, 1)
+        v = ctx.float_(node, w[1], 0.000001, 3600)
+        if v is None:
+            ctx.warn(node, f"{prefix}delay ({w[1]}) for vrrp_track_process {f.get('name', '')} must be between "
+                           "[0.000001..3600] inclusive. Ignoring...")
+            return
+        if prefix != "fork_":
+            f["terminate_delay"] = v
+        if prefix != "terminate_":
+            f["fork_delay"] = v
+    return h
+
+
 TRACK_PROCESS: dict[str, Handler] = {
     "process": _h_process,
     "param_match": _h_param_match,
     "weight": _h_weight_rev(-254, 254),
     "quorum": integer("quorum", 0, 65535),
     "quorum_max": integer("quorum_max", 0, 65535),
-    "fork_delay": timer("fork_delay", 0, 4294.967295),
-    "terminate_delay": timer("terminate_delay", 0, 4294.967295),
-    "delay": timer("_delay", 0, 4294.967295),
+    "fork_delay": _h_process_delay("fork_"),
+    "terminate_delay": _h_process_delay("terminate_"),
+    "delay": _h_process_delay(""),
     "full_command": flag("full_command"),
 }
 
