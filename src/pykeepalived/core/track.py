@@ -19,6 +19,7 @@ Rules (spec §2.3, §2.5):
 
 `ScriptState` is the rise/fall counter of one vrrp_script (shared by every instance that
 tracks it); it logs keepalived's `VRRP_Script(name) succeeded|failed|timed_out` lines.
+`ProcessQuorum` is the quorum state of one vrrp_track_process with its fork/terminate delays.
 """
 
 from __future__ import annotations
@@ -84,6 +85,78 @@ class ScriptState:
             return None
         self.ok = ok
         log.info("VRRP_Script(%s) %s", self.name, word)
+        return ok
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessStep:
+    """What the IO side does after a ProcessQuorum change: cancel the running delay timer,
+    arm a new one for `arm` seconds, report the new quorum state (None: nothing to report)."""
+
+    report: bool | None = None
+    arm: float | None = None
+    cancel: bool = False
+
+
+class ProcessQuorum:
+    """The quorum state of one vrrp_track_process (keepalived's track_process.c rules).
+
+    The IO side counts the matching processes and says why the count moved: "fork" (a counted
+    process forked a copy of itself), "exit" (a counted process ended) or "exec" (a process
+    became or stopped being a match by exec or a name change; also a rescan).  Only crossing
+    the [quorum, quorum_max] edge matters:
+    * a crossing by fork waits `fork_delay`, one by exit waits `terminate_delay`; when the
+      timer fires (`expire`) the state at that moment is reported;
+    * a crossing of the other kind while a timer waits cancels it and reports the state now,
+      so a change that reverts within its delay is never reported;
+    * a crossing by exec is reported at once and cancels any waiting timer.
+    Logs keepalived's `Quorum gained|lost for tracked process NAME`.
+    """
+
+    def __init__(self, name: str, quorum: int = 1, quorum_max: int | None = None,
+                 fork_delay: float = 0.0, terminate_delay: float = 0.0) -> None:
+        self.name = name
+        self.quorum, self.quorum_max = quorum, quorum_max
+        self.delays = {"fork": fork_delay, "exit": terminate_delay}
+        self.count = 0
+        self.ok: bool | None = None         # the reported state
+        self.waiting: str | None = None     # "fork" / "exit" while a delay timer runs
+
+    def in_quorum(self, count: int) -> bool:
+        return count >= self.quorum and (self.quorum_max is None or count <= self.quorum_max)
+
+    def start(self, count: int) -> bool:
+        """The count found at start (or a reload): reported as it is, without delay or log."""
+        self.count, self.waiting = count, None
+        self.ok = self.in_quorum(count)
+        return self.ok
+
+    def change(self, count: int, cause: str) -> ProcessStep:
+        crossed = self.in_quorum(count) != self.in_quorum(self.count)
+        self.count = count
+        if not crossed:
+            return ProcessStep()
+        delay = self.delays.get(cause, 0.0)
+        if self.waiting is None and delay > 0:
+            self.waiting = cause
+            return ProcessStep(arm=delay)
+        if self.waiting == cause:           # its timer runs already and reports what is then
+            return ProcessStep()
+        cancel = self.waiting is not None
+        self.waiting = None
+        return ProcessStep(report=self._report(), cancel=cancel)
+
+    def expire(self) -> bool | None:
+        """The delay timer fired: the state now, if it differs from the reported one."""
+        self.waiting = None
+        return self._report()
+
+    def _report(self) -> bool | None:
+        ok = self.in_quorum(self.count)
+        if ok is self.ok:
+            return None
+        self.ok = ok
+        log.info("Quorum %s for tracked process %s", "gained" if ok else "lost", self.name)
         return ok
 
 
