@@ -108,6 +108,11 @@ def enter_namespace(name: str) -> None:
 
 
 def _enter_or_log(name: str) -> bool:
+    # The proc connector (vrrp_track_process) exists only in the initial network namespace:
+    # open it before setns(), as keepalived does; the forked VRRP process inherits it.
+    from pykeepalived.io.trackers import preopen_proc_connector
+
+    preopen_proc_connector()
     try:
         enter_namespace(name)
     except OSError as exc:

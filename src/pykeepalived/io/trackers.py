@@ -15,10 +15,11 @@ netlink monitor and are fed by the runtime directly.
   SIGKILL 2 s later; rise/fall in core.track.ScriptState.
 * track_file: inotify (via ctypes) on the file's directory; the value is the integer at the
   start of the file, 0 when missing or not a number; `init_file` writes it at start.
-* vrrp_track_process: /proc is scanned again on every exec/exit/comm event of the netlink
-  proc connector; where the connector is not available (it exists only in the initial network
-  namespace, which a daemon started under `ip netns exec` does not have) /proc is scanned
-  every second.
+* vrrp_track_process: /proc is scanned again on the netlink proc connector's exec/comm events
+  and on forks and exits of counted processes; where the connector is not available (it exists
+  only in the initial network namespace, which a daemon started under `ip netns exec` does not
+  have; `net_namespace` opens it before setns) /proc is scanned every second.  Scans tell
+  forks, exits and execs apart; core.track.ProcessQuorum applies quorum and the delays.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import struct
 from collections.abc import Callable
 
 from pykeepalived.config.model import Config, TrackFile, TrackProcess, VrrpInstance, VrrpScript, VrrpSyncGroup
-from pykeepalived.core.track import ScriptState
+from pykeepalived.core.track import ProcessQuorum, ScriptState
 from pykeepalived.io.notify import Child, Prepared, ScriptRunner
 
 log = logging.getLogger(__name__)
@@ -232,49 +233,78 @@ def _process_matches(spec: TrackProcess, comm: str, argv: list[str]) -> bool:
     return " ".join(want) in " ".join(args)     # partial
 
 
-def count_processes(spec: TrackProcess) -> int:
-    n = 0
+def _needs_cmdline(spec: TrackProcess) -> bool:
+    return bool(spec.full_command or spec.parameters or (spec.process and "/" in spec.process))
+
+
+PF_EXITING = 0x4
+
+
+def scan_processes(specs: list[TrackProcess]) -> tuple[dict[str, dict[int, int]], set[int]]:
+    """One pass over /proc: for every spec the matching processes as {pid: parent pid}, and
+    the pids of every live process.  Zombies and processes already exiting (PF_EXITING: the
+    proc connector reports an exit before the process becomes a zombie) are not alive."""
+    matches: dict[str, dict[int, int]] = {s.name: {} for s in specs}
+    alive: set[int] = set()
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
+        pid = int(entry)
         try:
-            with open(f"/proc/{entry}/comm", "rb") as f:
-                comm = f.read().decode(errors="replace").rstrip("\n")
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                argv = [a.decode(errors="replace") for a in f.read().split(b"\0")[:-1]]
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                stat = f.read().decode(errors="replace")
         except OSError:
             continue
-        if _process_matches(spec, comm, argv):
-            n += 1
-    return n
+        open_paren, close_paren = stat.find("("), stat.rfind(")")
+        fields = stat[close_paren + 2:].split()
+        if open_paren < 0 or len(fields) < 7 or fields[0] in ("Z", "X") or int(fields[6]) & PF_EXITING:
+            continue
+        alive.add(pid)
+        comm, ppid = stat[open_paren + 1:close_paren], int(fields[1])
+        argv: list[str] | None = None
+        for spec in specs:
+            if argv is None and _needs_cmdline(spec):
+                try:
+                    with open(f"/proc/{pid}/cmdline", "rb") as f:
+                        argv = [a.decode(errors="replace") for a in f.read().split(b"\0")[:-1]]
+                except OSError:
+                    argv = []
+            if _process_matches(spec, comm, argv or []):
+                matches[spec.name][pid] = ppid
+    return matches, alive
+
+
+def count_processes(spec: TrackProcess) -> int:
+    return len(scan_processes([spec])[0][spec.name])
 
 
 NETLINK_CONNECTOR = 11
 CN_IDX_PROC = 1
 CN_VAL_PROC = 1
 PROC_CN_MCAST_LISTEN = 1
+PROC_CN_MCAST_IGNORE = 2
 NLMSG_DONE = 3
+PROC_EVENT_FORK = 0x00000001
 PROC_EVENT_EXEC = 0x00000002
 PROC_EVENT_COMM = 0x00000200
 PROC_EVENT_EXIT = 0x80000000
 _NLMSGHDR = struct.Struct("=IHHII")
 _CN_MSG = struct.Struct("=IIIIHH")
+_EV_HEAD = struct.Struct("=IIQ")            # what, cpu, timestamp_ns
+_EV_PIDS = struct.Struct("=iiii")           # fork: parent pid/tgid, child pid/tgid; others: pid, tgid
 
 
 def open_proc_connector() -> socket.socket | None:
-    """A netlink proc-connector socket listening to process events, or None where the kernel
+    """A netlink proc-connector socket bound to the process-event group, or None where the kernel
     refuses it (the connector exists only in the initial network namespace: keepalived opens
-    it before entering `net_namespace`, and a daemon started inside a namespace polls /proc)."""
+    it before entering `net_namespace`, and a daemon started inside a namespace polls /proc).
+    Events flow once `proc_listen(sock, True)` has been sent."""
     try:
         sock = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC, NETLINK_CONNECTOR)
     except OSError:
         return None
     try:
         sock.bind((0, CN_IDX_PROC))
-        op = struct.pack("=I", PROC_CN_MCAST_LISTEN)
-        cn = _CN_MSG.pack(CN_IDX_PROC, CN_VAL_PROC, 0, 0, len(op), 0)
-        hdr = _NLMSGHDR.pack(_NLMSGHDR.size + len(cn) + len(op), NLMSG_DONE, 0, 0, 0)
-        sock.send(hdr + cn + op)
         sock.setblocking(False)
     except OSError:
         sock.close()
@@ -282,25 +312,51 @@ def open_proc_connector() -> socket.socket | None:
     return sock
 
 
-_preopened: socket.socket | None = None
+def proc_listen(sock: socket.socket, listen: bool) -> bool:
+    """PROC_CN_MCAST_LISTEN / _IGNORE: the kernel counts listeners and sends events while any."""
+    op = struct.pack("=I", PROC_CN_MCAST_LISTEN if listen else PROC_CN_MCAST_IGNORE)
+    cn = _CN_MSG.pack(CN_IDX_PROC, CN_VAL_PROC, 0, 0, len(op), 0)
+    hdr = _NLMSGHDR.pack(_NLMSGHDR.size + len(cn) + len(op), NLMSG_DONE, 0, 0, 0)
+    try:
+        sock.send(hdr + cn + op)
+    except OSError as exc:
+        log.info("Failed to set/clear process event listen - errno %d - %s", exc.errno, exc.strerror)
+        return False
+    return True
+
+
+# The process-wide connector socket: opened by the supervisor before setns() (inherited by the
+# forked VRRP process) or on first use, and kept across reloads (inside a namespace it could
+# not be opened again).
+_connector: socket.socket | None = None
+_connector_tried = False
 
 
 def preopen_proc_connector() -> None:
     """Call before entering `net_namespace` (setns), as keepalived does: the connector exists
     only in the initial network namespace; the VRRP process's trackers then use this socket."""
-    global _preopened
-    if _preopened is None:
-        _preopened = open_proc_connector()
+    global _connector, _connector_tried
+    if not _connector_tried:
+        _connector, _connector_tried = open_proc_connector(), True
 
 
-def proc_events(data: bytes) -> list[int]:
-    """The event codes (`what`) of the proc-connector messages in one datagram."""
+def proc_connector() -> socket.socket | None:
+    preopen_proc_connector()
+    return _connector
+
+
+def proc_events(data: bytes) -> list[tuple[int, int, int, int, int]]:
+    """(what, four pids) per proc-connector message in one datagram: for a fork the parent's
+    pid and tgid then the child's, for exec/exit/comm the pid and tgid (then unused fields)."""
     out = []
     offset = 0
+    need = _NLMSGHDR.size + _CN_MSG.size + _EV_HEAD.size + _EV_PIDS.size
     while offset + _NLMSGHDR.size + _CN_MSG.size + 4 <= len(data):
         length = _NLMSGHDR.unpack_from(data, offset)[0]
-        (what,) = struct.unpack_from("=I", data, offset + _NLMSGHDR.size + _CN_MSG.size)
-        out.append(what)
+        base = offset + _NLMSGHDR.size + _CN_MSG.size
+        (what,) = struct.unpack_from("=I", data, base)
+        pids = _EV_PIDS.unpack_from(data, base + _EV_HEAD.size) if offset + need <= len(data) else (0, 0, 0, 0)
+        out.append((what, *pids))
         if length <= 0:
             break
         offset += (length + 3) & ~3
@@ -308,31 +364,42 @@ def proc_events(data: bytes) -> list[int]:
 
 
 class ProcessTracker:
-    """vrrp_track_process: OK while quorum <= count <= quorum_max.  Counts are taken from
-    /proc again whenever the proc connector reports an exec, exit or name change, or every
-    PROCESS_POLL_INTERVAL when the connector is not available."""
+    """vrrp_track_process: the matching processes of every spec, with core.track.ProcessQuorum
+    deciding what gets reported and when (fork_delay / terminate_delay timers live here).
+
+    /proc is scanned again when the proc connector reports an exec or a name change, a fork by
+    a counted process or the exit of one; without the connector every PROCESS_POLL_INTERVAL.
+    Each scan is compared with the last: a counted pid gone from /proc (or a zombie) exited,
+    one still alive stopped matching (exec / name change); a new match whose parent is counted
+    is a fork, any other new match an exec."""
 
     def __init__(self, specs: list[TrackProcess], on_change: OnChange, connector: socket.socket | None = None) -> None:
         self.specs = [s for s in specs if s.process]
         self.on_change = on_change
-        self.state: dict[str, bool] = {}
+        self.quorum = {s.name: ProcessQuorum(s.name, s.quorum, s.quorum_max, s.fork_delay, s.terminate_delay)
+                       for s in self.specs}
+        self.pids: dict[str, dict[int, int]] = {s.name: {} for s in self.specs}
+        self.timers: dict[str, asyncio.TimerHandle] = {}
         self.task: asyncio.Task[None] | None = None
         self.connector = connector
         self._rescan: asyncio.Handle | None = None
 
     def start(self) -> None:
         if not self.specs:
-            if self.connector is not None:
-                self.connector.close()
-                self.connector = None
             return
-        self.poll()
+        matches, _alive = scan_processes(self.specs)
+        for spec in self.specs:
+            self.pids[spec.name] = matches[spec.name]
+            self.on_change("process", spec.name, self.quorum[spec.name].start(len(matches[spec.name])))
         loop = asyncio.get_running_loop()
-        global _preopened
         if self.connector is None:
-            self.connector, _preopened = (_preopened or open_proc_connector()), None
+            self.connector = proc_connector()
+        if self.connector is not None and not proc_listen(self.connector, True):
+            self.connector = None
         if self.connector is not None:
+            self._drain()                       # events queued before we started are stale
             loop.add_reader(self.connector.fileno(), self._on_events)
+            self.poll()                         # anything that changed while we subscribed
         else:
             self.task = loop.create_task(self._loop())
 
@@ -341,8 +408,17 @@ class ProcessTracker:
             await asyncio.sleep(PROCESS_POLL_INTERVAL)
             self.poll()
 
+    def _drain(self) -> None:
+        assert self.connector is not None
+        while True:
+            try:
+                self.connector.recv(65536)
+            except OSError:
+                return
+
     def _on_events(self) -> None:
         assert self.connector is not None
+        counted = set().union(*self.pids.values())
         wanted = False
         while True:
             try:
@@ -352,8 +428,11 @@ class ProcessTracker:
             except OSError:                   # ENOBUFS: events were lost, rescan anyway
                 wanted = True
                 break
-            if any(w in (PROC_EVENT_EXEC, PROC_EVENT_EXIT, PROC_EVENT_COMM) for w in proc_events(data)):
-                wanted = True
+            for what, a, b, c, d in proc_events(data):
+                if what in (PROC_EVENT_EXEC, PROC_EVENT_COMM) \
+                        or (what == PROC_EVENT_FORK and c == d and b in counted) \
+                        or (what == PROC_EVENT_EXIT and a == b and a in counted):
+                    wanted = True
         if wanted and self._rescan is None:
             self._rescan = asyncio.get_running_loop().call_soon(self._rescan_now)
 
@@ -362,21 +441,47 @@ class ProcessTracker:
         self.poll()
 
     def poll(self) -> None:
+        matches, alive = scan_processes(self.specs)
         for spec in self.specs:
-            n = count_processes(spec)
-            ok = n >= spec.quorum and (spec.quorum_max is None or n <= spec.quorum_max)
-            if self.state.get(spec.name) != ok:
-                self.state[spec.name] = ok
-                log.info("Track process %s %s", spec.name, "is now OK" if ok else "quorum lost")
-                self.on_change("process", spec.name, ok)
+            old, new = self.pids[spec.name], matches[spec.name]
+            self.pids[spec.name] = new
+            count = len(old)
+            for pid in old.keys() - new.keys():
+                count -= 1
+                self._apply(spec.name, count, "exec" if pid in alive else "exit")
+            for pid in new.keys() - old.keys():
+                count += 1
+                self._apply(spec.name, count, "fork" if new[pid] in old or new[pid] in new else "exec")
+
+    def _apply(self, name: str, count: int, cause: str) -> None:
+        step = self.quorum[name].change(count, cause)
+        if step.cancel and name in self.timers:
+            self.timers.pop(name).cancel()
+        if step.arm is not None:
+            self.timers[name] = asyncio.get_running_loop().call_later(step.arm, self._expire, name)
+        if step.report is not None:
+            self.on_change("process", name, step.report)
+
+    def _expire(self, name: str) -> None:
+        self.timers.pop(name, None)
+        ok = self.quorum[name].expire()
+        if ok is not None:
+            self.on_change("process", name, ok)
 
     def stop(self) -> None:
+        """Stops watching; the connector socket stays open for the next tracker (a reload)."""
         if self.task is not None:
             self.task.cancel()
+        for timer in self.timers.values():
+            timer.cancel()
+        self.timers.clear()
+        if self._rescan is not None:
+            self._rescan.cancel()
+            self._rescan = None
         if self.connector is not None:
             with contextlib.suppress(Exception):
                 asyncio.get_running_loop().remove_reader(self.connector.fileno())
-            self.connector.close()
+            proc_listen(self.connector, False)
             self.connector = None
 
 
