@@ -251,6 +251,7 @@ class VrrpRuntime:
         await self.vmacs.create()
         self.interfaces = await self.netlink.interfaces()
         self.vmacs.adopt(self.interfaces)
+        self.l2.configure(self.config, {s.name: s.base for s in self.vmacs.specs.values()})
         log_detail = bool(getattr(self.opts, "log_detail", False))
         gd = self.config.global_defs
         self._all_vips = {ip.address.ip for vi in self.config.vrrp_instances
@@ -400,6 +401,7 @@ class VrrpRuntime:
         self._all_vips = {ip.address.ip for vi in new.vrrp_instances
                           for ip in vi.virtual_ipaddress + vi.virtual_ipaddress_excluded}
         self.interfaces.update(await self.netlink.interfaces())
+        self.l2.configure(new, {s.name: s.base for s in self.vmacs.specs.values()})
         for inst in self.instances:          # the routers see every event from here on
             if inst.shortcut is not None:
                 self._flush_shortcut(inst)
@@ -860,7 +862,6 @@ class VrrpRuntime:
         task.add_done_callback(self.pending.discard)
 
     def _gratuitous(self, inst: Instance, action: SendGratuitous) -> None:
-        e = inst.model.effective
         by_iface: dict[int, tuple[Interface, list[VipSpec]]] = {}
         for vip in action.addresses:
             iface = inst.iface if vip.dev is None else self.interfaces.get(vip.dev)
@@ -868,8 +869,8 @@ class VrrpRuntime:
                 by_iface.setdefault(iface.index, (iface, []))[1].append(vip)
         for iface, vips in by_iface.values():
             frames = self.l2.frames(iface.name, iface.mac, vips)
-            self.l2.burst(iface.name, iface.index, frames, action.count, e.garp_interval, e.gna_interval,
-                          after=inst.vip_task)
+            self.l2.burst(iface.name, iface.index, frames, action.count, order=inst.slot,
+                          wanted=lambda: inst.router.state == State.MASTER, after=inst.vip_task)
 
     def _warn_once(self, key: str, fmt: str, *args: object) -> None:
         if key not in self._warned:
