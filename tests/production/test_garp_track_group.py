@@ -11,10 +11,9 @@ rule (iif) naming the group; a deleted static address is only put back."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
-from prod import IMPLS, ScriptDir, global_defs, instance, start, wait_count
+from prod import IMPLS, ScriptDir, global_defs, instance, start
 
 from harness.daemon import keepalived_path
 from harness.lab import Host, Lab
@@ -92,3 +91,58 @@ def test_garp_group_replaces_the_global_interval(lab: Lab, impl: str) -> None:
     garps = _run_garps(lab, a, impl, conf, ["VI_1"], settle=0.5)
     assert [ip for ip, _ in garps] == ["192.0.2.100", "192.0.2.101"] * 2, f"{IMPLS[impl]}: {garps}"
     assert garps[-1][1] - garps[0][1] < 0.5, f"{IMPLS[impl]}: paced although its group has no garp_interval"
+
+
+STATIC = "10.20.0.1"
+
+
+def _static_conf(fifo: str) -> str:
+    return (global_defs("router_id a", f"notify_fifo {fifo}")
+            + "track_group TG {\n    group {\n        VI_1\n    }\n}\n"
+            + f"static_ipaddress {{\n    {STATIC}/24 dev eth1 track_group TG\n}}\n"
+            + "static_routes {\n    10.30.0.0/16 via 10.20.0.254 dev eth1 track_group TG\n}\n"
+            + instance("VI_1", 51, 150, ["192.0.2.100/24"]))
+
+
+def _from_master(lines: list[str]) -> list[str]:
+    """The FIFO from the first MASTER line on (the start, BACKUP first, is not under test)."""
+    first = 'INSTANCE "VI_1" MASTER 150'
+    return lines[lines.index(first):] if first in lines else lines
+
+
+def _has_route(h: Host) -> bool:
+    return "10.30.0.0/16" in h.run(["ip", "route", "show"]).stdout
+
+
+@pytest.mark.parametrize("impl", BOTH)
+def test_track_group_faults_on_static_interface(lab: Lab, impl: str) -> None:
+    """A static address deleted with `ip addr del` is put back and VI_1 stays MASTER; the static
+    address's interface going down puts VI_1 (its track_group) in FAULT, and up again brings it
+    back to MASTER with the address and route restored."""
+    lab.add_lan()
+    a = lab.add_host("a", lans=(0, 1))
+    sdir = ScriptDir()
+    try:
+        fifo = sdir.fifo()
+        d = start(a, impl, _static_conf(fifo.path))
+        fifo.wait_line('INSTANCE "VI_1" MASTER 150', timeout=15)
+        wait_until(lambda: (a.has_address(STATIC, "eth1") and _has_route(a)) or None, 5, message="static config")
+
+        a.ip_cmd("addr", "del", f"{STATIC}/24", "dev", "eth1")
+        wait_until(lambda: a.has_address(STATIC, "eth1") or None, 5, message="static address not restored")
+        time.sleep(0.5)
+        assert _from_master(fifo.lines()) == ['INSTANCE "VI_1" MASTER 150'], f"{IMPLS[impl]}: {fifo.lines()}"
+
+        a.set_link(False, "eth1")
+        fifo.wait_line('INSTANCE "VI_1" FAULT 150', timeout=5)
+        assert not a.has_address("192.0.2.100")
+        a.set_link(True, "eth1")
+        fifo.wait_line('INSTANCE "VI_1" MASTER 150', count=2, timeout=10)
+        wait_until(lambda: (a.has_address(STATIC, "eth1") and _has_route(a)) or None, 5,
+                   message=f"{IMPLS[impl]}: static address/route not back after link up")
+        assert _from_master(fifo.lines()) == ['INSTANCE "VI_1" MASTER 150', 'INSTANCE "VI_1" FAULT 150',
+                                              'INSTANCE "VI_1" BACKUP 150', 'INSTANCE "VI_1" MASTER 150'], f"{IMPLS[impl]}: {fifo.lines()}"
+        d.stop()
+        print(d.log())
+    finally:
+        sdir.close()

@@ -20,11 +20,11 @@ import asyncio
 import ipaddress
 import logging
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pykeepalived.config.model import VrrpInstance
+from pykeepalived.config.model import Config, VrrpInstance
 from pykeepalived.core.actions import Action, AddVips, Notify, RemoveVips
 from pykeepalived.core.events import Event, FaultChanged, Startup
 from pykeepalived.core.sync_group import SyncGroup
@@ -59,12 +59,40 @@ class _Carry:
 _carried: weakref.WeakKeyDictionary[Any, _Carry] = weakref.WeakKeyDictionary()
 
 
-def build_tracking(vi: VrrpInstance, rt_config: Any) -> Tracking:
+def static_track_interfaces(config: Config) -> dict[str, list[str]]:
+    """track_group (keepalived's vrrp_static_track.c): the instances of a group named by a static
+    address, route or rule track, with weight 0, that item's interface: the address's dev, the
+    route's dev, the rule's iif.  Instance name -> interface names."""
+    groups = {g.name: g.group for g in config.track_groups}
+    default = config.global_defs.default_interface
+    items: list[tuple[str, str | None, bool, str | None]] = (
+        [("address", ip.dev or default, ip.no_track, ip.track_group) for ip in config.static_ipaddress]
+        + [("route", r.dev, r.no_track, r.track_group) for r in config.static_routes]
+        + [("rule", r.iif, r.no_track, r.track_group) for r in config.static_rules])
+    out: dict[str, list[str]] = {}
+    for kind, ifname, no_track, group in items:
+        if group is None:
+            continue
+        if no_track:
+            log.info("Static %s has both track_group and no_track set - not tracking", kind)
+            continue
+        if ifname is None:
+            continue
+        for name in groups.get(group, ()):
+            if ifname not in out.setdefault(name, []):
+                out[name].append(ifname)
+    return out
+
+
+def build_tracking(vi: VrrpInstance, rt_config: Any, static_interfaces: Sequence[str] = ()) -> Tracking:
     """The instance's trackers plus those of its sync group (keepalived adds a group's trackers
-    to every member); weights are ignored in a group unless sync_group_tracking_weight."""
+    to every member); weights are ignored in a group unless sync_group_tracking_weight.
+    `static_interfaces`: interfaces it tracks through a track_group (weight 0)."""
     group = rt_config.sync_group(vi.sync_group) if vi.sync_group else None
     own = Tracking.from_model(vi, rt_config)
     tracks: list[Track] = list(own.tracks.values())
+    tracked = {t.name for t in tracks if t.kind == "interface"}
+    tracks += [Track("interface", name) for name in static_interfaces if name not in tracked]
     if group is not None:
         scripts = {s.name: s for s in rt_config.vrrp_scripts}
         files = {f.name: f for f in rt_config.track_files}
@@ -98,8 +126,9 @@ class Production:
             self.notifier.adopt(carry.notifier)
         self.by_router: dict[VirtualRouter, Instance] = {inst.router: inst for inst in runtime.instances}
         self.tracking: dict[str, Tracking] = {}
+        static = static_track_interfaces(config)
         for inst in runtime.instances:
-            self.tracking[inst.model.name] = build_tracking(inst.model, config)
+            self.tracking[inst.model.name] = build_tracking(inst.model, config, static.get(inst.model.name, ()))
         self.groups: dict[str, SyncGroup] = {}
         self.group_of: dict[str, SyncGroup] = {}
         by_name = {inst.model.name: inst for inst in runtime.instances}
@@ -221,6 +250,8 @@ class Production:
         name = next((n for n, i in self.rt.interfaces.items() if i.index == ifindex), None)
         if name is not None:
             self._update("interface", name, up, now)
+            if up:
+                self._spawn(self.routes.reinstate_static(self.rt.config, name))
         elif self.rt.config.global_defs.dynamic_interfaces:
             self._spawn(self._new_interface(ifindex, up))
 
@@ -242,9 +273,8 @@ class Production:
         default = config.global_defs.default_interface
         for ip in config.static_ipaddress:
             iface = self.rt.interfaces.get(ip.dev or default)
-            if iface is not None and iface.index == ifindex and str(ip.address.ip) == \
+            if not ip.no_track and iface is not None and iface.index == ifindex and str(ip.address.ip) == \
                     str(ipaddress.ip_address(address)):
-                log.info("Static address %s deleted - reinstating", ip.address)
                 self._spawn(self.routes.add_static_address(ip, default))
 
     def _on_tracker(self, kind: str, name: str, value: bool | int | None) -> None:
@@ -311,4 +341,4 @@ class Production:
         await self.rt.vmacs.remove()
 
 
-__all__ = ["Production", "build_tracking"]
+__all__ = ["Production", "build_tracking", "static_track_interfaces"]

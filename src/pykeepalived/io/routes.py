@@ -202,7 +202,22 @@ class RouteManager:
             await self._rules(command, config.static_rules)
 
     async def add_static_address(self, address: IpAddress, default_dev: str) -> None:
+        """Put back a static address someone deleted (keepalived reinstate_static_address)."""
         await self._addresses("add", [address], default_dev)
+        log.info("Restoring deleted static address %s", static_address_text(address, default_dev))
+
+    async def reinstate_static(self, config: Config, ifname: str) -> None:
+        """An interface came up: add its static addresses and routes again (the kernel dropped
+        the routes with the link), as keepalived's interface_up does; no_track ones excepted."""
+        default = config.global_defs.default_interface
+        for ip in config.static_ipaddress:
+            if not ip.no_track and (ip.dev or default) == ifname:
+                await self.add_static_address(ip, default)
+        routes = [r for r in config.static_routes if not r.no_track and r.dev == ifname]
+        if routes:
+            await self._routes("add", routes)
+            for r in routes:
+                log.info("Restoring deleted static route %s", r.text or r.dst)
 
     async def start_static(self, config: Config) -> None:
         await self._static(config, True)
@@ -211,4 +226,17 @@ class RouteManager:
         await self._static(config, False)
 
 
-__all__ = ["RTPROT_KEEPALIVED", "RouteManager", "route_request", "rule_request"]
+def static_address_text(ip: IpAddress, default_dev: str) -> str:
+    """keepalived's format_ipaddress for the common options: how it names a static address."""
+    text = f"{ip.address.with_prefixlen} "
+    if ip.brd not in (None, "-", "+"):
+        text += f"brd {ip.brd} "
+    text += f"dev {ip.dev or default_dev} scope {ip.scope or 'global'}"
+    if ip.label:
+        text += f" label {ip.label}"
+    if ip.track_group:
+        text += f" track_group {ip.track_group}"
+    return f"{text} set"
+
+
+__all__ = ["RTPROT_KEEPALIVED", "RouteManager", "route_request", "rule_request", "static_address_text"]
