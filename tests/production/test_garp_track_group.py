@@ -93,6 +93,48 @@ def test_garp_group_replaces_the_global_interval(lab: Lab, impl: str) -> None:
     assert garps[-1][1] - garps[0][1] < 0.5, f"{IMPLS[impl]}: paced although its group has no garp_interval"
 
 
+@pytest.mark.parametrize("impl", BOTH)
+def test_garp_group_interfaces_are_paced_together(lab: Lab, impl: str) -> None:
+    """`interfaces { eth0 eth1 }`: one pacing for both interfaces, so a VIP on eth1 waits for
+    the GARP just sent on eth0 (with `interface` lines in two groups it would not)."""
+    lab.add_lan()
+    a = lab.add_host("a", lans=(0, 1))
+    conf = (global_defs("router_id a", "vrrp_garp_master_repeat 2", "vrrp_garp_master_delay 0")
+            + f"garp_group {{\n    garp_interval {INTERVAL}\n    interfaces {{\n        eth0\n        eth1\n    }}\n}}\n"
+            + instance("VI_1", 51, 150, ["192.0.2.100/24", "198.51.100.100/24 dev eth1"]))
+    caps = [lab.capture(0), lab.capture(1)]
+    d = start(a, impl, conf)
+    d.wait_state("VI_1", "MASTER", timeout=15)
+    time.sleep(3 * INTERVAL + 0.5)
+    garps = sorted(_garps(caps[0].stop(), a.mac("eth0")) + _garps(caps[1].stop(), a.mac("eth1")),
+                   key=lambda g: g[1])
+    d.stop()
+    assert [ip for ip, _ in garps] == ["192.0.2.100", "192.0.2.100", "198.51.100.100"], f"{IMPLS[impl]}: {garps}"
+    assert all(g >= INTERVAL - SLACK for g in _gaps(garps)), f"{IMPLS[impl]}: gaps {_gaps(garps)}"
+
+@pytest.mark.parametrize("impl", BOTH)
+def test_gna_interval_paces_neighbour_adverts(lab: Lab, impl: str) -> None:
+    """gna_interval does for unsolicited NAs what garp_interval does for GARPs; the IPv4 GARPs
+    of the same burst are not held back by it."""
+    a = lab.add_host("a")
+    conf = (global_defs("router_id a", "vrrp_garp_master_repeat 2", "vrrp_garp_master_delay 0")
+            + f"garp_group {{\n    gna_interval {INTERVAL}\n    interface eth0\n}}\n"
+            + instance("VI_1", 51, 150, ["192.0.2.100/24"],
+                       extra="    virtual_ipaddress_excluded {\n        2001:db8:5::1/64\n        2001:db8:5::2/64\n    }\n"))
+    cap = lab.capture()
+    d = start(a, impl, conf)
+    d.wait_state("VI_1", "MASTER", timeout=15)
+    time.sleep(3 * INTERVAL + 0.5)
+    frames = cap.stop()
+    d.stop()
+    nas = [(f.na.target, f.ts) for f in frames
+           if f.na is not None and f.src_mac == a.mac() and f.na.target.startswith("2001:db8:5::")]
+    garps = _garps(frames, a.mac())
+    assert [ip for ip, _ in nas] == ["2001:db8:5::1", "2001:db8:5::1", "2001:db8:5::2"], f"{IMPLS[impl]}: {nas}"
+    assert all(g >= INTERVAL - SLACK for g in _gaps(nas)), f"{IMPLS[impl]}: gaps {_gaps(nas)}"
+    assert [ip for ip, _ in garps] == ["192.0.2.100"] * 2 and garps[1][1] - garps[0][1] < INTERVAL / 2, \
+        f"{IMPLS[impl]}: {garps}"
+
 STATIC = "10.20.0.1"
 
 
@@ -143,6 +185,5 @@ def test_track_group_faults_on_static_interface(lab: Lab, impl: str) -> None:
         assert _from_master(fifo.lines()) == ['INSTANCE "VI_1" MASTER 150', 'INSTANCE "VI_1" FAULT 150',
                                               'INSTANCE "VI_1" BACKUP 150', 'INSTANCE "VI_1" MASTER 150'], f"{IMPLS[impl]}: {fifo.lines()}"
         d.stop()
-        print(d.log())
     finally:
         sdir.close()
