@@ -34,6 +34,7 @@ class Firewall:
         self.priority = gd.nftables_priority
         self.created: set[str] = set()             # families ("ip", "ip6") whose table exists
         self.vip_rules: set[str] = set()           # families whose vips set and drop rules exist
+        self.vmac_rules: set[str] = set()          # families whose VMAC map and rules exist
         self.members: dict[str, set[str]] = {"ip": set(), "ip6": set()}
         self._last: asyncio.Future[None] | None = None
         self.nft = shutil.which("nft") or "/usr/sbin/nft"
@@ -82,20 +83,24 @@ class Firewall:
                 continue
             t = f"{family} {self.table}"
             self.created.add(family)
-            script += (f"add table {t}\n"
-                       f"add map {t} vmac_map {{ type iface_index : iface_index; }}\n"
-                       f"add chain {t} out {{ type filter hook output priority {self.priority}; policy accept; }}\n")
-            names = ", ".join(f'"{vmac}"' for vmac, _ in members)
-            if family == "ip":
-                script += (f'add rule {t} out ip protocol igmp meta oifkind "macvlan" '
-                           f"dup to ip daddr device oif map @vmac_map drop\n")
-            else:
-                script += (f"add set {t} vmac_set {{ type iface_index; }}\n"
-                           f'add rule {t} out icmpv6 type mld2-listener-report meta oifkind "macvlan" '
-                           f"dup to ip6 daddr device oif map @vmac_map drop\n"
-                           f'add rule {t} out icmpv6 type nd-router-solicit meta oifkind "macvlan" '
-                           f"oif @vmac_set drop\n"
-                           f"add element {t} vmac_set {{ {names} }}\n")
+            if family not in self.vmac_rules:       # once: a reload only adds VMACs to the maps
+                self.vmac_rules.add(family)
+                script += (f"add table {t}\n"
+                           f"add map {t} vmac_map {{ type iface_index : iface_index; }}\n"
+                           f"add chain {t} out {{ type filter hook output priority {self.priority}; "
+                           "policy accept; }\n")
+                if family == "ip":
+                    script += (f'add rule {t} out ip protocol igmp meta oifkind "macvlan" '
+                               f"dup to ip daddr device oif map @vmac_map drop\n")
+                else:
+                    script += (f"add set {t} vmac_set {{ type iface_index; }}\n"
+                               f'add rule {t} out icmpv6 type mld2-listener-report meta oifkind "macvlan" '
+                               f"dup to ip6 daddr device oif map @vmac_map drop\n"
+                               f'add rule {t} out icmpv6 type nd-router-solicit meta oifkind "macvlan" '
+                               f"oif @vmac_set drop\n")
+            if family == "ip6":
+                names = ", ".join(f'"{vmac}"' for vmac, _ in members)
+                script += f"add element {t} vmac_set {{ {names} }}\n"
             elements = ", ".join(f'"{vmac}" : "{base}"' for vmac, base in members)
             script += f"add element {t} vmac_map {{ {elements} }}\n"
         self._queue(script)

@@ -400,6 +400,7 @@ class VrrpRuntime:
         log_detail = bool(getattr(self.opts, "log_detail", False))
         self._all_vips = {ip.address.ip for vi in new.vrrp_instances
                           for ip in vi.virtual_ipaddress + vi.virtual_ipaddress_excluded}
+        vmac_changed, vmac_gone = self.vmacs.retarget(new)
         self.interfaces.update(await self.netlink.interfaces())
         self.l2.configure(new, {s.name: s.base for s in self.vmacs.specs.values()})
         for inst in self.instances:          # the routers see every event from here on
@@ -411,7 +412,7 @@ class VrrpRuntime:
             if name in keep:
                 continue
             vi = new.vrrp_instance(name)
-            target = None if vi is None else self._in_place(inst, vi, gd, log_detail)
+            target = None if vi is None or name in vmac_changed else self._in_place(inst, vi, gd, log_detail)
             if vi is not None and target is not None:
                 self._reconfigure(inst, vi, *target, now)
                 continue
@@ -421,6 +422,12 @@ class VrrpRuntime:
             if not master and getattr(self.opts, "release_vips", False):
                 self._release_unowned(inst)
             self._forget(inst)
+        created_before = set(self.vmacs.created)
+        if vmac_changed:        # removed instances' VMACs go (after their priority 0), new ones come
+            await self.vmacs.remove(vmac_gone)
+            await self.vmacs.create()
+            self.interfaces.update(await self.netlink.interfaces())
+            self.vmacs.adopt(self.interfaces)
         if rebuild_production and self.production is not None:
             await self.production.stop()
             self.production = None
@@ -448,6 +455,9 @@ class VrrpRuntime:
         else:
             for inst in added:
                 self._handle(inst, Startup(), now)
+        new_vmacs = [p for p in self.vmacs.pairs() if p[0] not in created_before]
+        if new_vmacs:
+            self.production.firewall.add_vmacs(new_vmacs)
         self._arm()
         self._write_states_to_fifos()
 

@@ -5,6 +5,7 @@
     vmacs.adopt(interfaces)         # the VMAC advertises from its base interface's addresses
     name = vmacs.ifname(vi)         # the instance's interface: adverts, VIPs and GARPs go there
     await vmacs.remove()            # at stop
+    changed, gone = vmacs.retarget(new_config)     # a reload: then remove(gone), create()
 
 What keepalived 2.2.7 does, observed in a namespace and done the same way here:
 * `vrrp.VRID` (global_defs vmac_prefix, or the configured name), macvlan mode private on the
@@ -14,7 +15,8 @@ What keepalived 2.2.7 does, observed in a namespace and done the same way here:
   VMAC arp_ignore=1, accept_local=1, promote_secondaries=1, rp_filter=0;
 * IGMP reports leaving through a VMAC are sent from the base interface instead (nftables
   `vmac_map`, io.firewall), so switches never learn the virtual MAC from a backup;
-* the VMAC is deleted at stop.
+* the VMAC is deleted at stop, and on a reload when its instance is removed or no longer uses
+  it; a reload that adds an instance with use_vmac creates its VMAC.
 """
 
 from __future__ import annotations
@@ -93,7 +95,10 @@ class Vmacs:
         return dataclasses.replace(params, vips=on_vmac(params.vips), evips=on_vmac(params.evips))
 
     async def create(self) -> None:
+        """Create every VMAC not created yet (all at start; on a reload the new ones)."""
         for spec in self.specs.values():
+            if spec.name in self.created:
+                continue
             async def create(ipr: AsyncIPRoute, spec: VmacSpec = spec) -> None:
                 await self._create(ipr, spec)
 
@@ -133,6 +138,17 @@ class Vmacs:
         self.created.append(spec.name)
         log.info("(%s): Success creating VMAC interface %s", spec.instance, spec.name)
 
+    def retarget(self, config: Config) -> tuple[set[str], list[VmacSpec]]:
+        """A reload: the specs of `config` from now on.  Returns the instances whose VMAC changed
+        (added, removed or different: they can not be reconfigured in place) and the VMACs we
+        created that are no longer wanted, for `remove` once their instances are deleted; the
+        new ones are made by `create` after that (a new VMAC may take an old one's name)."""
+        old, self.specs = self.specs, {s.instance: s for vi in config.vrrp_instances
+                                       if (s := vmac_spec(vi, config)) is not None}
+        changed = {name for name in old.keys() | self.specs.keys() if old.get(name) != self.specs.get(name)}
+        gone = [s for name, s in old.items() if name in changed and s.name in self.created]
+        return changed, gone
+
     def adopt(self, interfaces: dict[str, Interface]) -> None:
         """A VMAC has no IPv4 address of its own: adverts keep the base interface's source."""
         for spec in self.specs.values():
@@ -146,9 +162,11 @@ class Vmacs:
         """(vmac, base, family) of every VMAC we created, for the IGMP/MLD maps."""
         return [(s.name, s.base, s.family) for s in self.specs.values() if s.name in self.created]
 
-    async def remove(self) -> None:
-        names = list(self.created)
-        self.created.clear()
+    async def remove(self, specs: list[VmacSpec] | None = None) -> None:
+        """Delete the VMACs we created: all of them (at stop) or those of `specs` (a reload)."""
+        names = list(self.created) if specs is None else [s.name for s in specs if s.name in self.created]
+        self.created = [n for n in self.created if n not in names]
+        by_name = {} if specs is None else {s.name: s.instance for s in specs}
 
         async def run(ipr: AsyncIPRoute) -> None:
             for name in names:
@@ -156,6 +174,8 @@ class Vmacs:
                 if found:
                     with contextlib.suppress(NetlinkError):
                         await ipr.link("del", index=found[0])
+                if name in by_name:
+                    log.info("(%s) Success removing VMAC interface %s", by_name[name], name)
 
         if names:
             await self.netlink.run(run)
