@@ -72,6 +72,7 @@ from pykeepalived.core.events import (
 )
 from pykeepalived.core.params import AUTH_NONE, RouterParams, VipSpec
 from pykeepalived.core.vrrp import State, VirtualRouter
+from pykeepalived.daemon import return_free_memory
 from pykeepalived.errors import EXIT_FATAL, EXIT_OK
 from pykeepalived.io.l2 import L2Sender
 from pykeepalived.io.netlink import Interface, Netlink
@@ -266,6 +267,7 @@ class VrrpRuntime:
         # walking it again (a collection in the middle of a takeover costs milliseconds).
         gc.collect()
         gc.freeze()
+        return_free_memory()
         delay = startup_delay(gd.vrrp_startup_delay, gd.vrrp_delay_after_boot)
         if delay > 0:
             log.info("Delaying startup for %g seconds", delay)
