@@ -69,7 +69,8 @@ class RemoveVips:
 @dataclass(frozen=True, slots=True)
 class SendGratuitous:
     """Send `count` gratuitous ARPs (IPv4) / unsolicited NAs (IPv6) for each address, paced
-    by vrrp_garp_interval / vrrp_gna_interval.  The core schedules later bursts itself."""
+    per interface by its garp_group or vrrp_garp_interval / vrrp_gna_interval (io.l2).  The
+    core schedules later bursts itself."""
 
     count: int
     addresses: tuple[VipSpec, ...]
