@@ -45,6 +45,50 @@ class VmacSpec:
     mac: str
     xmit_base: bool = False     # vmac_xmit_base: adverts on the base interface, VIPs on the VMAC
     family: int = 4
+    for_addresses: bool = False  # use_vmac_addr: carries only the VIPs of its interface and family
+
+
+def vmac_specs(config: Config) -> dict[str, VmacSpec]:
+    """Every VMAC the config asks for: the instance's own (keyed by the instance name) and, with
+    use_vmac_addr, one per other (interface, family) of its VIPs (keyed "instance/name")."""
+    specs = {s.instance: s for vi in config.vrrp_instances if (s := vmac_spec(vi, config)) is not None}
+    taken = {s.name for s in specs.values()}
+    for vi in config.vrrp_instances:
+        for spec in address_vmac_specs(vi, config, taken):
+            specs[f"{vi.name}/{spec.name}"] = spec
+    return specs
+
+
+def address_vmac_specs(vi: VrrpInstance, config: Config, taken: set[str]) -> list[VmacSpec]:
+    """use_vmac_addr: a VMAC for each (interface, family) of the VIPs and eVIPs, in their order,
+    other than the instance's own.  Names as keepalived 2.2.7 gives them (observed): PREFIX.VRID
+    if free, for IPv6 then PREFIX6.VRID, else PREFIXn.VRID with the lowest free n from 1
+    (PREFIX = vmac_addr_prefix); the MAC is 00:00:5e:00:01:VRID (IPv6 :02:)."""
+    if not vi.use_vmac_addr:
+        return []
+    gd = config.global_defs
+    vrid = vi.virtual_router_id
+    base = vi.interface or gd.default_interface
+    own = (base, 6 if vi.with_effective(gd).effective.family == "inet6" else 4)
+    out: list[VmacSpec] = []
+    seen = {own}
+    for ip in vi.virtual_ipaddress + vi.virtual_ipaddress_excluded:
+        key = (ip.dev or base, ip.address.version)
+        if key in seen or key[0] is None:
+            continue
+        seen.add(key)
+        prefix = gd.vmac_addr_prefix
+        candidates = [f"{prefix}.{vrid}"] + ([f"{prefix}6.{vrid}"] if key[1] == 6 else [])
+        name = next((c for c in candidates if c not in taken), None)
+        n = 1
+        while name is None:
+            if f"{prefix}{n}.{vrid}" not in taken:
+                name = f"{prefix}{n}.{vrid}"
+            n += 1
+        taken.add(name)
+        out.append(VmacSpec(vi.name, name, key[0], f"00:00:5e:00:{2 if key[1] == 6 else 1:02x}:{vrid:02x}",
+                            family=key[1], for_addresses=True))
+    return out
 
 
 def vmac_spec(vi: VrrpInstance, config: Config) -> VmacSpec | None:
@@ -75,7 +119,7 @@ def _sysctl(ifname: str, key: str, value: int, family: str = "ipv4") -> None:
 class Vmacs:
     def __init__(self, netlink: Netlink, config: Config) -> None:
         self.netlink = netlink
-        self.specs = {s.instance: s for vi in config.vrrp_instances if (s := vmac_spec(vi, config)) is not None}
+        self.specs = vmac_specs(config)
         self.created: list[str] = []
 
     def ifname(self, vi: VrrpInstance) -> str | None:
@@ -84,13 +128,24 @@ class Vmacs:
         return None if spec is None or spec.xmit_base else spec.name
 
     def params(self, vi: VrrpInstance, params: RouterParams) -> RouterParams:
-        """With vmac_xmit_base the VIPs (and so their GARPs) still go on the VMAC."""
+        """With vmac_xmit_base the VIPs (and so their GARPs) still go on the VMAC; with
+        use_vmac_addr those of other interfaces or the other family go on theirs."""
         spec = self.specs.get(vi.name)
-        if spec is None or not spec.xmit_base:
+        base = spec.base if spec is not None else None
+        devs: dict[tuple[str | None, int], str] = {}
+        if spec is not None and spec.xmit_base:
+            devs[(None, spec.family)] = spec.name
+        for s in self.specs.values():
+            if s.for_addresses and s.instance == vi.name:
+                devs[(s.base, s.family)] = s.name
+                if s.base == (base or vi.interface):
+                    devs[(None, s.family)] = s.name
+        if not devs:
             return params
 
         def on_vmac(vips: tuple[VipSpec, ...]) -> tuple[VipSpec, ...]:
-            return tuple(v if v.dev is not None else dataclasses.replace(v, dev=spec.name) for v in vips)
+            return tuple(dataclasses.replace(v, dev=devs[(v.dev, v.family)]) if (v.dev, v.family) in devs else v
+                         for v in vips)
 
         return dataclasses.replace(params, vips=on_vmac(params.vips), evips=on_vmac(params.evips))
 
@@ -143,10 +198,10 @@ class Vmacs:
         (added, removed or different: they can not be reconfigured in place) and the VMACs we
         created that are no longer wanted, for `remove` once their instances are deleted; the
         new ones are made by `create` after that (a new VMAC may take an old one's name)."""
-        old, self.specs = self.specs, {s.instance: s for vi in config.vrrp_instances
-                                       if (s := vmac_spec(vi, config)) is not None}
-        changed = {name for name in old.keys() | self.specs.keys() if old.get(name) != self.specs.get(name)}
-        gone = [s for name, s in old.items() if name in changed and s.name in self.created]
+        old, self.specs = self.specs, vmac_specs(config)
+        changed = {s.instance for key in old.keys() | self.specs.keys() if old.get(key) != self.specs.get(key)
+                   for s in (old.get(key), self.specs.get(key)) if s is not None}
+        gone = [s for s in old.values() if s.instance in changed and s.name in self.created]
         return changed, gone
 
     def adopt(self, interfaces: dict[str, Interface]) -> None:
@@ -181,4 +236,4 @@ class Vmacs:
             await self.netlink.run(run)
 
 
-__all__ = ["VmacSpec", "Vmacs", "vmac_spec"]
+__all__ = ["VmacSpec", "Vmacs", "address_vmac_specs", "vmac_spec", "vmac_specs"]
