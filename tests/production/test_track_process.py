@@ -240,3 +240,18 @@ def test_proc_connector_opened_before_setns(lab: Lab, procs: tuple[str, list[Tra
     vrrp = wait_until(d.vrrp_pid, 5, message="VRRP pid file")
     assert os.stat(f"/proc/{vrrp}/ns/net").st_ino == os.stat(f"/run/netns/{d.host.ns}").st_ino
     assert _holds_proc_connector(vrrp) is (mode == "net_namespace")
+    if mode == "netns":
+        return
+    # A reload that changes the tracker builds it again: inside the namespace the connector could
+    # not be opened again, so the one opened before setns() must still be in use.
+    d.conf_path.write_text(d.config.replace(f"process {name}",
+                                            f"process {name}\n    terminate_delay 0.5"))
+    d.reload()
+    d.wait_log("Reload", timeout=10)
+    time.sleep(1)
+    assert d.vrrp_pid() == vrrp and _holds_proc_connector(vrrp)
+    t0 = time.monotonic()
+    started[0].kill()
+    t_lost = _wait_line(d, LOST, 1, 5)
+    assert 0.4 <= t_lost - t0 <= 0.5 + SLACK, f"quorum lost {t_lost - t0:.2f} s after the exit (delay 0.5 s)"
+    d.wait_state("VI_1", "FAULT", timeout=3)

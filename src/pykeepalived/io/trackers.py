@@ -345,6 +345,13 @@ def proc_connector() -> socket.socket | None:
     return _connector
 
 
+def release_proc_connector() -> None:
+    global _connector
+    if _connector is not None:
+        _connector.close()
+        _connector = None
+
+
 def proc_events(data: bytes) -> list[tuple[int, int, int, int, int]]:
     """(what, four pids) per proc-connector message in one datagram: for a fork the parent's
     pid and tgid then the child's, for exec/exit/comm the pid and tgid (then unused fields)."""
@@ -395,6 +402,7 @@ class ProcessTracker:
         if self.connector is None:
             self.connector = proc_connector()
         if self.connector is not None and not proc_listen(self.connector, True):
+            release_proc_connector()            # refused here (not the initial namespace): poll
             self.connector = None
         if self.connector is not None:
             self._drain()                       # events queued before we started are stale
