@@ -1,4 +1,5 @@
-"""use_vmac_addr: VIPs on other interfaces, or of the other family, get VMACs of their own.
+"""use_vmac_addr: VIPs on other interfaces, or of the other family, get VMACs of their own
+(and so does a VIP with its own `use_vmac` option).
 
 keepalived 2.2.7 (observed): one private macvlan per (interface, family) of the VIPs and eVIPs
 other than the instance's own, with MAC 00:00:5e:00:01:VRID (IPv6 :02:), named
@@ -35,6 +36,10 @@ VIPS = {
     # without use_vmac: the instance's own VIPs stay on eth0
     "alone": ("eth0", "use_vmac_addr\n", "",
               ["192.0.2.100/24", "198.51.100.100/24 dev eth1"], ["2001:db8::100/64"]),
+    # neither: only VIPs with their own use_vmac option get one (also on the instance's interface)
+    "per_vip": ("eth0", "", "",
+                ["192.0.2.100/24 use_vmac", "198.51.100.100/24 dev eth1 use_vmac", "198.51.100.101/24 dev eth1"],
+                ["2001:db8::100/64 use_vmac", "203.0.113.5/24 dev eth2"]),
 }
 
 

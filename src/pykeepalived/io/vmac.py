@@ -59,25 +59,39 @@ def vmac_specs(config: Config) -> dict[str, VmacSpec]:
     return specs
 
 
-def address_vmac_specs(vi: VrrpInstance, config: Config, taken: set[str]) -> list[VmacSpec]:
-    """use_vmac_addr: a VMAC for each (interface, family) of the VIPs and eVIPs, in their order,
-    other than the instance's own.  Names as keepalived 2.2.7 gives them (observed): PREFIX.VRID
-    if free, for IPv6 then PREFIX6.VRID, else PREFIXn.VRID with the lowest free n from 1
-    (PREFIX = vmac_addr_prefix); the MAC is 00:00:5e:00:01:VRID (IPv6 :02:)."""
-    if not vi.use_vmac_addr:
-        return []
+def _own(vi: VrrpInstance, config: Config) -> tuple[str | None, int]:
+    """The instance's base interface and family."""
     gd = config.global_defs
-    vrid = vi.virtual_router_id
-    base = vi.interface or gd.default_interface
-    own = (base, 6 if vi.with_effective(gd).effective.family == "inet6" else 4)
+    return vi.interface or gd.default_interface, 6 if vi.with_effective(gd).effective.family == "inet6" else 4
+
+
+def address_vmac_key(vi: VrrpInstance, config: Config, dev: str | None, family: int,
+                     vip_use_vmac: bool) -> tuple[str, int] | None:
+    """The (interface, family) of the address VMAC a VIP goes on, or None: with use_vmac_addr
+    every VIP not on the instance's own interface and family, and every VIP with its own
+    `use_vmac` option, except those the instance's VMAC (use_vmac) carries already."""
+    own = _own(vi, config)
+    key = (dev or own[0], family)
+    if key[0] is None or not (vip_use_vmac or (vi.use_vmac_addr and key != own)):
+        return None
+    if key == own and vi.use_vmac is not None:
+        return None
+    return key[0], key[1]
+
+
+def address_vmac_specs(vi: VrrpInstance, config: Config, taken: set[str]) -> list[VmacSpec]:
+    """The address VMACs of an instance (see address_vmac_key), one per (interface, family), in
+    the order of the VIPs and eVIPs.  Names as keepalived 2.2.7 gives them (observed):
+    PREFIX.VRID if free, for IPv6 then PREFIX6.VRID, else PREFIXn.VRID with the lowest free n
+    from 1 (PREFIX = vmac_addr_prefix); the MAC is 00:00:5e:00:01:VRID (IPv6 :02:)."""
+    prefix, vrid = config.global_defs.vmac_addr_prefix, vi.virtual_router_id
     out: list[VmacSpec] = []
-    seen = {own}
+    seen: set[tuple[str, int]] = set()
     for ip in vi.virtual_ipaddress + vi.virtual_ipaddress_excluded:
-        key = (ip.dev or base, ip.address.version)
-        if key in seen or key[0] is None:
+        key = address_vmac_key(vi, config, ip.dev, ip.address.version, ip.use_vmac)
+        if key is None or key in seen:
             continue
         seen.add(key)
-        prefix = gd.vmac_addr_prefix
         candidates = [f"{prefix}.{vrid}"] + ([f"{prefix}6.{vrid}"] if key[1] == 6 else [])
         name = next((c for c in candidates if c not in taken), None)
         n = 1
@@ -119,6 +133,7 @@ def _sysctl(ifname: str, key: str, value: int, family: str = "ipv4") -> None:
 class Vmacs:
     def __init__(self, netlink: Netlink, config: Config) -> None:
         self.netlink = netlink
+        self.config = config
         self.specs = vmac_specs(config)
         self.created: list[str] = []
 
@@ -129,23 +144,24 @@ class Vmacs:
 
     def params(self, vi: VrrpInstance, params: RouterParams) -> RouterParams:
         """With vmac_xmit_base the VIPs (and so their GARPs) still go on the VMAC; with
-        use_vmac_addr those of other interfaces or the other family go on theirs."""
+        use_vmac_addr or a VIP's own use_vmac they go on their address VMAC."""
         spec = self.specs.get(vi.name)
-        base = spec.base if spec is not None else None
-        devs: dict[tuple[str | None, int], str] = {}
-        if spec is not None and spec.xmit_base:
-            devs[(None, spec.family)] = spec.name
-        for s in self.specs.values():
-            if s.for_addresses and s.instance == vi.name:
-                devs[(s.base, s.family)] = s.name
-                if s.base == (base or vi.interface):
-                    devs[(None, s.family)] = s.name
-        if not devs:
+        xmit_base = spec if spec is not None and spec.xmit_base else None
+        by_key = {(s.base, s.family): s.name for s in self.specs.values()
+                  if s.for_addresses and s.instance == vi.name}
+        if xmit_base is None and not by_key:
             return params
 
+        def dev(v: VipSpec) -> str | None:
+            key = address_vmac_key(vi, self.config, v.dev, v.family, v.use_vmac)
+            if key is not None and key in by_key:
+                return by_key[key]
+            if xmit_base is not None and v.dev is None:
+                return xmit_base.name
+            return v.dev
+
         def on_vmac(vips: tuple[VipSpec, ...]) -> tuple[VipSpec, ...]:
-            return tuple(dataclasses.replace(v, dev=devs[(v.dev, v.family)]) if (v.dev, v.family) in devs else v
-                         for v in vips)
+            return tuple(v if dev(v) == v.dev else dataclasses.replace(v, dev=dev(v)) for v in vips)
 
         return dataclasses.replace(params, vips=on_vmac(params.vips), evips=on_vmac(params.evips))
 
@@ -198,7 +214,7 @@ class Vmacs:
         (added, removed or different: they can not be reconfigured in place) and the VMACs we
         created that are no longer wanted, for `remove` once their instances are deleted; the
         new ones are made by `create` after that (a new VMAC may take an old one's name)."""
-        old, self.specs = self.specs, vmac_specs(config)
+        old, self.specs, self.config = self.specs, vmac_specs(config), config
         changed = {s.instance for key in old.keys() | self.specs.keys() if old.get(key) != self.specs.get(key)
                    for s in (old.get(key), self.specs.get(key)) if s is not None}
         gone = [s for s in old.values() if s.instance in changed and s.name in self.created]
@@ -236,4 +252,4 @@ class Vmacs:
             await self.netlink.run(run)
 
 
-__all__ = ["VmacSpec", "Vmacs", "address_vmac_specs", "vmac_spec", "vmac_specs"]
+__all__ = ["VmacSpec", "Vmacs", "address_vmac_key", "address_vmac_specs", "vmac_spec", "vmac_specs"]
