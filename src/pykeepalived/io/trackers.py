@@ -15,8 +15,8 @@ netlink monitor and are fed by the runtime directly.
   SIGKILL 2 s later; rise/fall in core.track.ScriptState.
 * track_file: inotify (via ctypes) on the file's directory; the value is the integer at the
   start of the file, 0 when missing or not a number; `init_file` writes it at start.
-* vrrp_track_process: /proc is scanned again on the netlink proc connector's exec/comm events
-  and on forks and exits of counted processes; where the connector is not available (it exists
+* vrrp_track_process: /proc is scanned again when the netlink proc connector reports an exec
+  or name change that concerns a tracked process, or a fork or exit of a counted one; where the connector is not available (it exists
   only in the initial network namespace, which a daemon started under `ip netns exec` does not
   have; `net_namespace` opens it before setns) /proc is scanned every second.  Scans tell
   forks, exits and execs apart; core.track.ProcessQuorum applies quorum and the delays.
@@ -240,37 +240,48 @@ def _needs_cmdline(spec: TrackProcess) -> bool:
 PF_EXITING = 0x4
 
 
+def _process(pid: int, specs: list[TrackProcess]) -> tuple[int, list[str]] | None:
+    """(parent pid, names of the specs it matches) of a live process, None when it is gone, a
+    zombie or already exiting (PF_EXITING: the proc connector reports an exit before the
+    process becomes a zombie)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read().decode(errors="replace")
+    except OSError:
+        return None
+    open_paren, close_paren = stat.find("("), stat.rfind(")")
+    fields = stat[close_paren + 2:].split()
+    if open_paren < 0 or len(fields) < 7 or fields[0] in ("Z", "X") or int(fields[6]) & PF_EXITING:
+        return None
+    comm = stat[open_paren + 1:close_paren]
+    argv: list[str] | None = None
+    names = []
+    for spec in specs:
+        if argv is None and _needs_cmdline(spec):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    argv = [a.decode(errors="replace") for a in f.read().split(b"\0")[:-1]]
+            except OSError:
+                argv = []
+        if _process_matches(spec, comm, argv or []):
+            names.append(spec.name)
+    return int(fields[1]), names
+
+
 def scan_processes(specs: list[TrackProcess]) -> tuple[dict[str, dict[int, int]], set[int]]:
     """One pass over /proc: for every spec the matching processes as {pid: parent pid}, and
-    the pids of every live process.  Zombies and processes already exiting (PF_EXITING: the
-    proc connector reports an exit before the process becomes a zombie) are not alive."""
+    the pids of every live process."""
     matches: dict[str, dict[int, int]] = {s.name: {} for s in specs}
     alive: set[int] = set()
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
-        pid = int(entry)
-        try:
-            with open(f"/proc/{pid}/stat", "rb") as f:
-                stat = f.read().decode(errors="replace")
-        except OSError:
+        found = _process(int(entry), specs)
+        if found is None:
             continue
-        open_paren, close_paren = stat.find("("), stat.rfind(")")
-        fields = stat[close_paren + 2:].split()
-        if open_paren < 0 or len(fields) < 7 or fields[0] in ("Z", "X") or int(fields[6]) & PF_EXITING:
-            continue
-        alive.add(pid)
-        comm, ppid = stat[open_paren + 1:close_paren], int(fields[1])
-        argv: list[str] | None = None
-        for spec in specs:
-            if argv is None and _needs_cmdline(spec):
-                try:
-                    with open(f"/proc/{pid}/cmdline", "rb") as f:
-                        argv = [a.decode(errors="replace") for a in f.read().split(b"\0")[:-1]]
-                except OSError:
-                    argv = []
-            if _process_matches(spec, comm, argv or []):
-                matches[spec.name][pid] = ppid
+        alive.add(int(entry))
+        for name in found[1]:
+            matches[name][int(entry)] = found[0]
     return matches, alive
 
 
@@ -374,8 +385,9 @@ class ProcessTracker:
     """vrrp_track_process: the matching processes of every spec, with core.track.ProcessQuorum
     deciding what gets reported and when (fork_delay / terminate_delay timers live here).
 
-    /proc is scanned again when the proc connector reports an exec or a name change, a fork by
-    a counted process or the exit of one; without the connector every PROCESS_POLL_INTERVAL.
+    /proc is scanned again when the proc connector reports an exec or a name change of a process
+    that is counted or now matches, a fork by a counted process or the exit of one; without the
+    connector every PROCESS_POLL_INTERVAL.
     Each scan is compared with the last: a counted pid gone from /proc (or a zombie) exited,
     one still alive stopped matching (exec / name change); a new match whose parent is counted
     is a fork, any other new match an exec."""
@@ -428,6 +440,7 @@ class ProcessTracker:
         assert self.connector is not None
         counted = set().union(*self.pids.values())
         wanted = False
+        renamed: set[int] = set()
         while True:
             try:
                 data = self.connector.recv(65536)
@@ -437,10 +450,16 @@ class ProcessTracker:
                 wanted = True
                 break
             for what, a, b, c, d in proc_events(data):
-                if what in (PROC_EVENT_EXEC, PROC_EVENT_COMM) \
-                        or (what == PROC_EVENT_FORK and c == d and b in counted) \
+                if what in (PROC_EVENT_EXEC, PROC_EVENT_COMM) and a == b:
+                    renamed.add(a)
+                elif (what == PROC_EVENT_FORK and c == d and b in counted) \
                         or (what == PROC_EVENT_EXIT and a == b and a in counted):
                     wanted = True
+        # An exec or a new name matters only for a counted process or one that now matches:
+        # look at that one process instead of all of /proc (execs are frequent).
+        if not wanted and renamed:
+            wanted = any(pid in counted or ((found := _process(pid, self.specs)) is not None and found[1])
+                         for pid in renamed)
         if wanted and self._rescan is None:
             self._rescan = asyncio.get_running_loop().call_soon(self._rescan_now)
 
