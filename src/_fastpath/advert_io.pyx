@@ -473,6 +473,7 @@ cdef struct Slot:
     int heap_pos        # -1 when not in the heap
     uint64_t sent
     double last_fire    # when fire() last sent it (< 0: not since start)
+    bint sealed         # AdvertSender._seals holds a per-packet hook for it (IPsec AH)
 
 
 cdef class AdvertSender:
@@ -480,6 +481,7 @@ cdef class AdvertSender:
 
     cdef readonly double slack
     cdef list _socks            # AdvertSocket objects; Slot.sock indexes here
+    cdef dict _seals            # slot -> seal hook (set_adverts), for slots with Slot.sealed
     cdef Slot *slots
     cdef int nslots
     cdef int *heap              # slot ids ordered by due
@@ -490,6 +492,7 @@ cdef class AdvertSender:
     def __cinit__(self, double slack=0.0005):
         self.slack = slack
         self._socks = []
+        self._seals = {}
         self.slots = NULL
         self.nslots = 0
         self.heap = NULL
@@ -543,8 +546,9 @@ cdef class AdvertSender:
             self.slots[slot].due = INFINITY
         return &self.slots[slot]
 
-    def set_adverts(self, int slot, AdvertSocket sock, bytes src, packets, int hoplimit=255):
-        """Prebuild the packets of `slot`: one (destination, VRRP payload) per destination."""
+    def set_adverts(self, int slot, AdvertSocket sock, bytes src, packets, int hoplimit=255, seal=None):
+        """Prebuild the packets of `slot`: one (destination, VRRP payload) per destination.
+        `seal` (IPv4 only): per-packet rewrite after the IP ID is set (see the pure twin)."""
         cdef Slot *s = self._slot(slot, True)
         cdef list items = list(packets)
         cdef TxPacket *pk = <TxPacket *>calloc(max(len(items), 1), sizeof(TxPacket))
@@ -594,6 +598,11 @@ cdef class AdvertSender:
         s.pkts = pk
         s.npkts = len(items)
         s.sock = self._sock_index(sock)
+        s.sealed = seal is not None and sock.family == AF_INET
+        if s.sealed:
+            self._seals[slot] = seal
+        else:
+            self._seals.pop(slot, None)
 
     cdef int _sock_index(self, AdvertSocket sock) except -1:
         cdef int i
@@ -634,6 +643,8 @@ cdef class AdvertSender:
             self.stop(slot)
             self._free_packets(s)
             s.used = False
+            s.sealed = False
+            self._seals.pop(slot, None)
 
     def is_running(self, int slot):
         cdef Slot *s = self._slot(slot, False)
@@ -705,6 +716,7 @@ cdef class AdvertSender:
         cdef AdvertSocket sock = <AdvertSocket>self._socks[s.sock]
         cdef int j
         cdef bint v4 = sock.family == AF_INET
+        cdef bytes sealed
         for j in range(s.npkts):
             if v4:
                 s.ip_id = <uint16_t>(s.ip_id + 1)
@@ -712,6 +724,12 @@ cdef class AdvertSender:
                     s.ip_id = 1
                 s.pkts[j].data[4] = <unsigned char>(s.ip_id >> 8)
                 s.pkts[j].data[5] = <unsigned char>(s.ip_id & 0xFF)
+                if s.sealed:
+                    sealed = self._seals[<int>(s - self.slots)](
+                        PyBytes_FromStringAndSize(<char *>s.pkts[j].data, s.pkts[j].len))
+                    if len(sealed) != <Py_ssize_t>s.pkts[j].len:
+                        raise ValueError("seal must keep the packet length")
+                    memcpy(s.pkts[j].data, <char *>sealed, s.pkts[j].len)
             sock._queue(&s.pkts[j])
         return 0
 

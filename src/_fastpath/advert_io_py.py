@@ -28,7 +28,7 @@ import socket
 import struct
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 IMPLEMENTATION = "pure"
@@ -202,10 +202,12 @@ def _send_waiting(sock: socket.socket, p: _Packet) -> None:
 
 
 class _Slot:
-    __slots__ = ("sock", "packets", "ip_id", "interval", "due", "running", "sent", "generation", "last_fire")
+    __slots__ = ("sock", "packets", "ip_id", "interval", "due", "running", "sent", "generation", "last_fire",
+                 "seal")
 
     def __init__(self) -> None:
         self.sock: AdvertSocket | None = None
+        self.seal: Callable[[bytes], bytes] | None = None
         self.packets: list[_Packet] = []
         self.ip_id = 0
         self.interval = 0.0
@@ -231,17 +233,21 @@ class AdvertSender:
         self._gap_sum = 0.0
 
     def set_adverts(self, slot: int, sock: AdvertSocket, src: bytes,
-                    packets: Sequence[tuple[bytes, bytes]], hoplimit: int = 255) -> None:
+                    packets: Sequence[tuple[bytes, bytes]], hoplimit: int = 255,
+                    seal: Callable[[bytes], bytes] | None = None) -> None:
         """Prebuild the packets of `slot`: one (destination, VRRP payload) per destination.
 
         IPv4 packets get the IP header (source `src`, TTL `hoplimit`); IPv6 packets carry
         `src` and `hoplimit` as IPV6_PKTINFO / IPV6_HOPLIMIT ancillary data.  Multicast
         destinations are sent with MSG_DONTROUTE.  The schedule and IP ID counter are kept.
+        `seal` (IPv4 only) rewrites each packet just before it is sent, after the IP ID is
+        set, into the bytes to send (same length): the IPsec AH instances' hook (ipsec_ah).
         """
         s = self._slots.get(slot)
         if s is None:
             s = self._slots[slot] = _Slot()
         s.sock = sock
+        s.seal = seal if sock.family == socket.AF_INET else None
         built: list[_Packet] = []
         for dst, payload in packets:
             flags = socket.MSG_DONTROUTE if is_multicast(dst) else 0
@@ -350,6 +356,11 @@ class AdvertSender:
             if sock.family == socket.AF_INET:
                 s.ip_id = (s.ip_id + 1) & 0xFFFF or 1
                 struct.pack_into("!H", p.data, 4, s.ip_id)
+                if s.seal is not None:
+                    sealed = s.seal(bytes(p.data))
+                    if len(sealed) != len(p.data):
+                        raise ValueError("seal must keep the packet length")
+                    p.data[:] = sealed
             try:
                 _send_waiting(sock.sock, p)
             except OSError as exc:

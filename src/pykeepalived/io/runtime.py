@@ -19,6 +19,8 @@ What runs where:
   add up to a millisecond to every failover and advert;
 * VIPs and link/address monitoring: `netlink.Netlink` (pyroute2 on its own thread);
 * GARP / unsolicited NA: `l2.L2Sender`;
+* auth_type AH (VRRPv2 over IPv4): `ipsec_ah` (AH header, sequence counter, ICV; one raw
+  IPPROTO_AH socket per interface for receiving);
 * SIGTERM / SIGINT: every router gets `Shutdown` (priority-0 advert, VIPs removed), exit 0.
 
 The clock is `time.monotonic()` (the same CLOCK_MONOTONIC libuv uses), in seconds.
@@ -70,10 +72,12 @@ from pykeepalived.core.events import (
     Startup,
     VipDeleted,
 )
-from pykeepalived.core.params import AUTH_NONE, RouterParams, VipSpec
+from pykeepalived.core.params import AUTH_AH, AUTH_NONE, RouterParams, VipSpec
 from pykeepalived.core.vrrp import State, VirtualRouter
 from pykeepalived.daemon import return_free_memory
 from pykeepalived.errors import EXIT_FATAL, EXIT_OK
+from pykeepalived.io import ipsec_ah
+from pykeepalived.io.ipsec_ah import NO_AH, UNEXPECTED_AH, AhSockets, IpsecAh
 from pykeepalived.io.l2 import L2Sender
 from pykeepalived.io.netlink import Interface, Netlink
 from pykeepalived.io.notify import fifo_line
@@ -119,6 +123,7 @@ class Instance:
     periodic_counted: int = 0      # periodic adverts already added to router.stats
     shortcut: AdvertReceived | None = None   # the advert the socket absorbs copies of (BACKUP)
     shortcut_counted: int = 0      # absorbed copies already added to router.stats
+    ah: IpsecAh | None = None      # auth_type AH (IPv4 v2): key and sequence counter (io/ipsec_ah.py)
 
     @property
     def params(self) -> RouterParams:
@@ -227,6 +232,7 @@ class VrrpRuntime:
         self.sender = advert_io.AdvertSender(SEND_SLACK)
         self._logs = LogHold()
         self.sockets = VrrpSockets(self.loop, self._held(self._on_readable))
+        self.ah_sockets = AhSockets(self.loop, self._held(self._on_ah_readable))
         self.netlink = Netlink(self.loop, on_link=self._on_link, on_addr_deleted=self._on_addr_deleted)
         self.l2 = L2Sender(self.loop, self.clock)
         self.vmacs = Vmacs(self.netlink, config)     # use_vmac interfaces
@@ -304,6 +310,11 @@ class VrrpRuntime:
             hoplimit = 255
         inst = Instance(slot=slot, model=vi, router=VirtualRouter(params), iface=iface, sock=sock, src=src,
                         dests=dests, hoplimit=hoplimit, vips_packed=[v.packed for v in params.vips][:255])
+        if params.auth_type == AUTH_AH and family == socket.AF_INET:
+            inst.ah = IpsecAh(params.auth_data, src, params.is_unicast)
+            self.ah_sockets.get(iface.name, iface.index)
+            if not params.is_unicast:
+                self.ah_sockets.join(iface.index, dests[0])
         self.demux.setdefault((iface.index, family), {}).setdefault(params.vrid, []).append(inst)
         self._build(inst, params.priority)   # ready before the first takeover needs them
         self.by_slot[slot] = inst
@@ -488,8 +499,8 @@ class VrrpRuntime:
             return None
         a, b = inst.params, params
         same = (iface.index == inst.iface.index and vi.sync_group == inst.model.sync_group
-                and (a.vrid, a.family, a.version, a.is_unicast, a.group, a.accept)
-                == (b.vrid, b.family, b.version, b.is_unicast, b.group, b.accept))
+                and (a.vrid, a.family, a.version, a.is_unicast, a.group, a.accept, a.auth_type)
+                == (b.vrid, b.family, b.version, b.is_unicast, b.group, b.accept, b.auth_type))
         return (iface, params) if same else None
 
     def _reconfigure(self, inst: Instance, vi: VrrpInstance, iface: Interface, params: RouterParams,
@@ -503,6 +514,8 @@ class VrrpRuntime:
             inst.dests = [p.packed for p in params.unicast_peers]
             inst.hoplimit = vi.effective.unicast_ttl
         inst.vips_packed = [v.packed for v in params.vips][:255]
+        if inst.ah is not None:      # a new password; the sequence counter goes on
+            inst.ah.key = ipsec_ah.hmac_key(params.auth_data)
         actions = inst.router.reconfigure(params, now)
         log.info("(%s) configuration changed on reload, applied in place", vi.name)
         # The prebuilt adverts carry the VIPs, source and destinations: rebuild them (the
@@ -609,6 +622,7 @@ class VrrpRuntime:
         self._timer.close()
         self.l2.close()
         self.sockets.close()
+        self.ah_sockets.close()
         self.netlink.stop()
 
     # ------------------------------------------------------------------ events in
@@ -660,6 +674,9 @@ class VrrpRuntime:
             inst = candidates[0] if len(candidates) == 1 else self._pick(candidates, src, dst)
             if inst is None:
                 continue
+            if inst.ah is not None:
+                self._handle(inst, AdvertRejected(RejectReason.AH, src, NO_AH), rx_time)
+                continue
             # IPv6: the kernel verified the checksum already (IPV6_CHECKSUM).
             advert, reason = codec.decode_advert(payload, family, b"" if v6 else src, b"" if v6 else dst,
                                                  inst.params.v3_checksum_as_v2)
@@ -673,6 +690,36 @@ class VrrpRuntime:
             self._handle(inst, event, rx_time)
             if len(candidates) == 1 and SHORTCUT:
                 self._maybe_shortcut(inst, event, payload, before, rx_time)
+        self._arm()
+
+    def _on_ah_readable(self, ifindex: int, sock: socket.socket) -> None:
+        """IPsec AH adverts (whole IPv4 packets): checked by the instance's IpsecAh, then the
+        inner VRRP message goes the usual way (no steady-state shortcut: every one differs)."""
+        by_vrid = self.demux.get((ifindex, socket.AF_INET), {})
+        for packet in self.ah_sockets.drain(sock):
+            now = self.clock()
+            parts = ipsec_ah.split(packet)
+            if parts is None:
+                continue
+            payload, src, dst, ttl = parts
+            candidates = by_vrid.get(payload[1]) if len(payload) >= 2 else None
+            if not candidates:
+                continue
+            inst = candidates[0] if len(candidates) == 1 else self._pick(candidates, src, dst)
+            if inst is None:
+                continue
+            if inst.ah is None:
+                self._handle(inst, AdvertRejected(RejectReason.AH, src, UNEXPECTED_AH), now)
+                continue
+            error = inst.ah.check(packet)
+            if error is not None:
+                self._handle(inst, AdvertRejected(RejectReason.AH_ICV, src, error), now)
+                continue
+            advert, reason = codec.decode_advert(payload, codec.AF_INET, src, dst, False)
+            if advert is None:
+                self._handle(inst, AdvertRejected(RejectReason(reason), src), now)
+            else:
+                self._handle(inst, AdvertReceived(advert, src, dst, ttl), now)
         self._arm()
 
     # -- steady-state shortcut -----------------------------------------------------------------
@@ -735,6 +782,8 @@ class VrrpRuntime:
                 self._on_readable(sock)
                 if sock.rx_packets + sock.rx_errors - read_before < sock.batch:
                     break
+        for ifindex, ah_sock in self.ah_sockets:
+            self._on_ah_readable(ifindex, ah_sock)
         now = self.clock()
         for sock in self.sockets:                # backups whose absorbed master went quiet
             for vrid in sock.expired(now):
@@ -825,8 +874,12 @@ class VrrpRuntime:
                 payload = codec.encode_advert(p.version, p.vrid, priority, wire, inst.vips_packed, codec.AF_INET,
                                               inst.src, dst, p.auth_type if p.version == 2 else AUTH_NONE,
                                               p.auth_bytes if p.version == 2 else b"", p.v3_checksum_as_v2)
+                if inst.ah is not None:      # AH header in front; seal() completes it per send
+                    inst.ah.src = inst.src
+                    payload = inst.ah.header() + payload
             packets.append((dst, payload))
-        self.sender.set_adverts(inst.slot, inst.sock, inst.src, packets, inst.hoplimit)
+        self.sender.set_adverts(inst.slot, inst.sock, inst.src, packets, inst.hoplimit,
+                                None if inst.ah is None else inst.ah.seal)
         inst.built_priority = priority
 
     def _send_advert(self, inst: Instance, priority: int) -> None:

@@ -34,9 +34,10 @@ SO_RCVBUFFORCE = 33
 SO_TIMESTAMPNS = 35            # asm-generic/socket.h (64-bit); receive times for the down timer
 
 
-def open_vrrp_socket(ifname: str, ifindex: int, family: int) -> socket.socket:
-    """A non-blocking raw VRRP socket bound to `ifname`, set up for send and receive."""
-    sock = socket.socket(family, socket.SOCK_RAW | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC, IPPROTO_VRRP)
+def open_vrrp_socket(ifname: str, ifindex: int, family: int, protocol: int = IPPROTO_VRRP) -> socket.socket:
+    """A non-blocking raw VRRP socket bound to `ifname`, set up for send and receive
+    (`protocol` 51: the IPPROTO_AH socket of auth_type AH instances, see ipsec_ah)."""
+    sock = socket.socket(family, socket.SOCK_RAW | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC, protocol)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ifname.encode())
         sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
