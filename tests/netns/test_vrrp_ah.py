@@ -36,11 +36,13 @@ BAD_ICV = ("(VI_1) IPSEC-AH : invalid IPSEC HMAC-MD5 value. Due to fields mutati
 AH_ERRORS = re.compile(r"IPSEC|AH header", re.IGNORECASE)
 
 
-def _config(me: Host, priority: int, password: str = PASSWORD) -> str:
+def _config(me: Host, priority: int, password: str = PASSWORD, peer: Host | None = None) -> str:
+    """`peer`: unicast to it (the ICV then leaves out the TTL)."""
+    unicast = [] if peer is None else [f"    unicast_src_ip {me.ip}", "    unicast_peer {", f"        {peer.ip}", "    }"]
     return "\n".join([
         "global_defs {", f"    router_id {me.name}", "}",
         "vrrp_instance VI_1 {", "    interface eth0", f"    virtual_router_id {VRID}", f"    priority {priority}",
-        "    advert_int 1", "    version 2",
+        "    advert_int 1", "    version 2", *unicast,
         "    authentication {", "        auth_type AH", f"        auth_pass {password}", "    }",
         "    virtual_ipaddress {", f"        {VIP}/24", "    }", "}", ""])
 
@@ -54,7 +56,7 @@ def _ip(f: Frame) -> bytes:
     return ip[:struct.unpack_from("!H", ip, 2)[0]]
 
 
-def _check_ah_frames(frames: list[Frame], password: str = PASSWORD) -> list[int]:
+def _check_ah_frames(frames: list[Frame], password: str = PASSWORD, unicast: bool = False) -> list[int]:
     """Every AH frame's layout and ICV; returns the sequence numbers."""
     seqs = []
     for f in frames:
@@ -63,7 +65,7 @@ def _check_ah_frames(frames: list[Frame], password: str = PASSWORD) -> list[int]
         nh, plen, reserved, spi, seq = struct.unpack_from("!BBH4sI", ip, 20)
         assert (nh, plen, reserved) == (112, 4, 0), ip.hex()
         assert spi == ip[12:16], f"SPI {spi.hex()} is not the source {ip[12:16].hex()}"
-        assert ip[32:44] == icv(ip, password.encode(), unicast=False), f"ICV does not verify: {ip.hex()}"
+        assert ip[32:44] == icv(ip, password.encode(), unicast=unicast), f"ICV does not verify: {ip.hex()}"
         seqs.append(seq)
     return seqs
 
@@ -74,13 +76,16 @@ def _no_ah_errors(d: VrrpDaemon) -> None:
     assert not bad, f"{d.implementation} on {d.host.name} logged AH errors:\n" + "\n".join(bad)
 
 
+@pytest.mark.parametrize("unicast", [False, True], ids=["multicast", "unicast"])
 @pytest.mark.parametrize("hi_impl, lo_impl", [("py", "ka"), ("ka", "py")])
-def test_ah_pair_election_kill_and_preempt(lab: Lab, hi_impl: str, lo_impl: str) -> None:
+def test_ah_pair_election_kill_and_preempt(lab: Lab, hi_impl: str, lo_impl: str, unicast: bool) -> None:
     a, b = lab.add_hosts("a", "b")
+    conf_a = _config(a, HIGH, peer=b if unicast else None)
+    conf_b = _config(b, LOW, peer=a if unicast else None)
     cap = lab.capture(bpf=BPF)
-    da = start(a, hi_impl, _config(a, HIGH))
+    da = start(a, hi_impl, conf_a)
     da.wait_state("VI_1", "BACKUP", timeout=10)
-    db = start(b, lo_impl, _config(b, LOW))
+    db = start(b, lo_impl, conf_b)
     da.wait_state("VI_1", "MASTER", timeout=10)
     db.wait_state("VI_1", "BACKUP", timeout=5)
     time.sleep(2.5)                           # b must keep accepting a's adverts
@@ -93,7 +98,7 @@ def test_ah_pair_election_kill_and_preempt(lab: Lab, hi_impl: str, lo_impl: str)
     wait_until(lambda: b.has_address(VIP) or None, 5)
 
     # a comes back with a fresh sequence counter, learns b's as a backup and preempts
-    da = start(a, hi_impl, _config(a, HIGH))
+    da = start(a, hi_impl, conf_a)
     da.wait_state("VI_1", "MASTER", timeout=3 + (256 - HIGH) / 256 + 8)
     wait_count(db, r"\(VI_1\) Entering BACKUP STATE$", 1, timeout=5)
     time.sleep(2.5)
@@ -104,8 +109,10 @@ def test_ah_pair_election_kill_and_preempt(lab: Lab, hi_impl: str, lo_impl: str)
     db.stop()
     frames = cap.stop()
 
-    seq_a, seq_b = _check_ah_frames(_ah(frames, a.ip)), _check_ah_frames(_ah(frames, b.ip))
+    seq_a, seq_b = _check_ah_frames(_ah(frames, a.ip), unicast=unicast), _check_ah_frames(_ah(frames, b.ip), unicast=unicast)
     assert len(seq_a) >= 5 and len(seq_b) >= 2
+    if unicast:
+        assert {f.dst for f in _ah(frames, a.ip)} == {b.ip} and {f.dst for f in _ah(frames, b.ip)} == {a.ip}
     assert not [f for f in frames if f.proto == 112], "plain VRRP adverts from an AH instance"
     _no_ah_errors(da)
     _no_ah_errors(db)
