@@ -361,7 +361,8 @@ def fmt(v: object) -> str:
 
 
 def ratio(ours: object, theirs: object) -> str:
-    if isinstance(ours, (int, float)) and isinstance(theirs, (int, float)) and theirs:
+    if isinstance(ours, (int, float)) and isinstance(theirs, (int, float)) and theirs and ours == ours \
+            and theirs == theirs:
         return f"{ours / theirs:.2f}"
     return "n/a"
 
@@ -378,6 +379,61 @@ def table(rows: list[dict[str, object]], key: tuple[str, ...], cols: tuple[str, 
         for c in cols:
             cells.append(f"{fmt(ka.get(c, 'n/a'))} / {fmt(py.get(c, 'n/a'))} / {ratio(py.get(c), ka.get(c))}")
         out.append("| " + " | ".join(cells) + " |")
+    return out
+
+
+def _cells(rows: list[dict[str, object]], **match: object) -> dict[str, dict[str, object]]:
+    """The ka/py rows of one cell: {"keepalived": row, "pykeepalived": row}."""
+    return {str(r["impl"]): r for r in rows if all(r.get(k) == v for k, v in match.items())}
+
+
+def _num(row: dict[str, object] | None, key: str) -> float:
+    v = (row or {}).get(key)
+    return float(v) if isinstance(v, (int, float)) else float("nan")
+
+
+def targets(scale: list[dict[str, object]], failover: list[dict[str, object]]) -> list[str]:
+    """Issue 8's target table, judged from this run's figures (n/a where a cell did not run)."""
+    out = ["| target | cell | keepalived | pykeepalived | ratio | met |", "|---|---|---|---|---|---|"]
+
+    def row(target: str, cell: str, ka: float, py: float, met: bool | None) -> None:
+        verdict = "n/a" if met is None or py != py else ("yes" if met else "**no**")
+        out.append(f"| {target} | {cell} | {fmt(ka)} | {fmt(py)} | {ratio(py, ka)} | {verdict} |")
+
+    loads = sorted({str(r["load"]) for r in scale}, key=("idle", "other", "both").index)
+    for load in loads:
+        c = _cells(scale, n=1000, interval=0.1, load=load)
+        ka, py = _num(c.get("keepalived"), "cpu_pct"), _num(c.get("pykeepalived"), "cpu_pct")
+        row("CPU % of a core, ratio <= 1.0", f"N=1000, 0.1, {load}", ka, py, py <= ka if ka == ka else None)
+        ka, py = _num(c.get("keepalived"), "gap_p99_ms"), _num(c.get("pykeepalived"), "gap_p99_ms")
+        row("gap p99 (ms) <= keepalived", f"N=1000, 0.1, {load}", ka, py, py <= ka if ka == ka else None)
+    for r in scale:
+        if r["impl"] == "pykeepalived" and r["n"] in (1000, 2000) and r["interval"] == 0.1:
+            ka_row = _cells(scale, n=r["n"], interval=0.1, load=r["load"]).get("keepalived")
+            py = _num(r, "drift_pct")
+            row("mean drift % = 0 (within +-0.01)", f"N={r['n']}, 0.1, {r['load']}", _num(ka_row, "drift_pct"),
+                py, abs(py) <= 0.01)
+    c = _cells(scale, n=1000, interval=0.01, load="idle")
+    ka, py = _num(c.get("keepalived"), "backup_master_transitions"), _num(c.get("pykeepalived"),
+                                                                          "backup_master_transitions")
+    row("backup flaps = 0", "N=1000, 0.01, idle", ka, py, py == 0)
+    ka, py = _num(c.get("keepalived"), "cpu_pct"), _num(c.get("pykeepalived"), "cpu_pct")
+    row("CPU % of a core < 50", "N=1000, 0.01, idle", ka, py, py < 50)
+    for f in failover:
+        if f["impl"] != "pykeepalived":
+            continue
+        ka_row = _cells(failover, version=f["version"], interval=f["interval"], kind=f["kind"]).get("keepalived")
+        cell = f"v{f['version']} {fmt(f['interval'])} s, {f['kind']}, {f['reps']} reps"
+        py = _num(f, "median_ms")
+        row("takeover median (ms over expected) <= 0.5", cell, _num(ka_row, "median_ms"), py, py <= 0.5)
+        py = _num(f, "max_ms")
+        row("takeover max (ms over expected) <= 1.5", cell, _num(ka_row, "max_ms"), py, py <= 1.5)
+    rss = [r for r in scale if r["n"] == 1000]
+    if rss:
+        ka = max(_num(r, "rss_mib") for r in rss if r["impl"] == "keepalived") if any(
+            r["impl"] == "keepalived" for r in rss) else float("nan")
+        py = max(_num(r, "rss_mib") for r in rss if r["impl"] == "pykeepalived")
+        row("RSS MiB, whole daemon, <= 29", "N=1000, largest of its cells", ka, py, py <= 29)
     return out
 
 
@@ -406,6 +462,10 @@ def report(scale: list[dict[str, object]], failover: list[dict[str, object]], co
     if failover:
         lines += ["### Failover precision (takeover minus expected; ms)", ""]
         lines += table(failover, ("version", "interval", "kind", "expected_ms"), ("reps", "median_ms", "max_ms"))
+        lines.append("")
+    if scale or failover:
+        lines += ["### Targets of issue 8, judged from this run", ""]
+        lines += targets(scale, failover)
         lines.append("")
     return "\n".join(lines)
 
