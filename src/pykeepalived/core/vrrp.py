@@ -421,7 +421,10 @@ class VirtualRouter:
         if counter is not None:
             setattr(self.stats, counter, getattr(self.stats, counter) + 1)
         text = event.detail or REJECT_TEXTS[reason] % _ntop(event.src)
-        self._log_once(reason.name, "(%s) %s", self.name, text)
+        if reason == RejectReason.AH_ICV:
+            log.info("(%s) %s", self.name, text)    # keepalived 2.2.7 logs every AH failure
+        else:
+            self._log_once(reason.name, "(%s) %s", self.name, text)
         return []   # the master-down timer keeps running (§4.8)
 
     def _backup_rx(self, event: Event, now: float) -> list[Action]:

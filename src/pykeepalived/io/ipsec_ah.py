@@ -19,7 +19,10 @@ Sending goes through the prebuilt advert path: the payload handed to `AdvertSend
 sets protocol 51, the next sequence number and the ICV after the IP ID has been patched.
 Receiving uses one raw IPPROTO_AH socket per interface (`AhSockets`), which delivers the
 whole IPv4 packet; `IpsecAh.check` verifies it before the inner VRRP message goes to the
-usual decode / validate path.
+usual decode / validate path. As in keepalived, whose socket pool is per protocol, an AH
+instance never sees plain VRRP adverts and other instances never see AH ones (so its "No AH
+header but auth type is AH" / "Received AH header but auth type not AH" are not reached;
+observed with 2.2.7: a plain master leaves an AH backup silent, it just times out).
 """
 
 from __future__ import annotations
@@ -40,10 +43,8 @@ ICV_LEN = 12                 # HMAC-MD5-96
 SEQ_MAX = 0xFFFFFFFD         # keepalived stops counting here ("cycled")
 KEY_LEN = 8                  # keepalived's auth_data: the first 8 bytes of auth_pass
 
-# keepalived's log texts (the core prefixes "(instance) ").
+# keepalived's log text (the core prefixes "(instance) ").
 BAD_ICV = "IPSEC-AH : invalid IPSEC HMAC-MD5 value. Due to fields mutation or bad password !"
-NO_AH = "No AH header but auth type is AH"
-UNEXPECTED_AH = "Received AH header but auth type not AH"
 
 
 def hmac_key(password: bytes) -> bytes:

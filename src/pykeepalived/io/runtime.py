@@ -77,7 +77,7 @@ from pykeepalived.core.vrrp import State, VirtualRouter
 from pykeepalived.daemon import return_free_memory
 from pykeepalived.errors import EXIT_FATAL, EXIT_OK
 from pykeepalived.io import ipsec_ah
-from pykeepalived.io.ipsec_ah import NO_AH, UNEXPECTED_AH, AhSockets, IpsecAh
+from pykeepalived.io.ipsec_ah import AhSockets, IpsecAh
 from pykeepalived.io.l2 import L2Sender
 from pykeepalived.io.netlink import Interface, Netlink
 from pykeepalived.io.notify import fifo_line
@@ -674,8 +674,7 @@ class VrrpRuntime:
             inst = candidates[0] if len(candidates) == 1 else self._pick(candidates, src, dst)
             if inst is None:
                 continue
-            if inst.ah is not None:
-                self._handle(inst, AdvertRejected(RejectReason.AH, src, NO_AH), rx_time)
+            if inst.ah is not None:      # keepalived: an AH instance listens on IPPROTO_AH only
                 continue
             # IPv6: the kernel verified the checksum already (IPV6_CHECKSUM).
             advert, reason = codec.decode_advert(payload, family, b"" if v6 else src, b"" if v6 else dst,
@@ -702,14 +701,12 @@ class VrrpRuntime:
             if parts is None:
                 continue
             payload, src, dst, ttl = parts
-            candidates = by_vrid.get(payload[1]) if len(payload) >= 2 else None
+            # only AH instances listen here, as in keepalived's per-protocol socket pool
+            candidates = [i for i in by_vrid.get(payload[1], ()) if i.ah is not None]
             if not candidates:
                 continue
             inst = candidates[0] if len(candidates) == 1 else self._pick(candidates, src, dst)
-            if inst is None:
-                continue
-            if inst.ah is None:
-                self._handle(inst, AdvertRejected(RejectReason.AH, src, UNEXPECTED_AH), now)
+            if inst is None or inst.ah is None:
                 continue
             error = inst.ah.check(packet)
             if error is not None:
