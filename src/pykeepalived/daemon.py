@@ -1021,6 +1021,10 @@ def run(opts: argparse.Namespace) -> int:
     set_process_name(names["parent"])
     if getattr(config, "has_bfd", False):
         log.info("BFD is not supported by pykeepalived - bfd_instance blocks are ignored")
+    for vi in getattr(config, "vrrp_instances", ()):
+        if vi.use_ipvlan is not None:
+            log.info("(%s) use_ipvlan is not supported by pykeepalived - ignored, VIPs go on the interface itself",
+                     vi.name)
 
     signal.pthread_sigmask(signal.SIG_BLOCK, SUPERVISED_SIGNALS)
     sup = Supervisor(opts, config, pids)

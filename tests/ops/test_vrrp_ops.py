@@ -482,3 +482,37 @@ def test_namespace_option_overrides_config(lab: Lab) -> None:
             if p.poll() is None:
                 os.killpg(p.pid, signal.SIGKILL)
                 p.wait(5)
+
+
+def test_unsupported_features_are_named_and_the_rest_runs(lab: Lab) -> None:
+    """BFD and use_ipvlan are not implemented: each is named in the log once, and the daemon runs
+    the rest of the configuration (the VIP goes on eth0 itself)."""
+    r1 = lab.add_host("r1")
+    text = conf(150, extra_instance="  use_ipvlan\n") + "bfd_instance nbr {\n  neighbor_ip 192.0.2.12\n}\n"
+    p, _ = _spawn(r1, text, name="unsup")
+    p.wait_output(r"Startup complete", 20)
+    wait_until(lambda: r1.has_address(VIP) or None, 10, message="VIP not on eth0")
+    out = p.stdout() + p.stderr()
+    assert out.count("BFD is not supported by pykeepalived - bfd_instance blocks are ignored") == 1, out
+    assert out.count("(VI_1) use_ipvlan is not supported by pykeepalived - ignored, VIPs go on the interface "
+                     "itself") == 1, out
+    assert "Traceback" not in out
+    p.stop(10)
+    assert p.returncode == 0
+
+
+def test_supervisor_never_loads_the_runtimes(lab: Lab) -> None:
+    """The supervisor stays small: uvloop, pyroute2 and asyncio are loaded by the VRRP child only."""
+    r1 = lab.add_host("r1")
+    p, wd = _spawn(r1, conf(150), name="lean")
+    p.wait_output(r"Startup complete", 20)
+    child = int((wd / "lean.vrrp.pid").read_text().split()[0])
+    wait_until(lambda: r1.has_address(VIP) or None, 10, message="VIP not on eth0")
+
+    def libs(pid: int) -> str:
+        return Path(f"/proc/{pid}/maps").read_text()
+
+    parent = int((wd / "lean.pid").read_text().split()[0])
+    assert "uvloop" not in libs(parent) and "_asyncio" not in libs(parent), "the supervisor loaded an event loop"
+    assert "uvloop" in libs(child), "the VRRP child runs on uvloop"
+    p.stop(10)
