@@ -205,8 +205,10 @@ def main() -> None:
                      "target": n.target, "target_mac": n.target_mac}, na_frame.raw))
 
     out.mkdir(parents=True, exist_ok=True)
-    for old in list(out.glob("*.hex")) + [p for p in out.glob("*.json")]:
-        old.unlink()
+    for old in out.glob("*.json"):      # what this script made before; others (kind "ah") stay
+        if json.loads(old.read_text()).get("kind") != "ah":
+            old.unlink()
+            old.with_suffix(".hex").unlink(missing_ok=True)
     for record, data in records:
         write(out, record, data)
 
