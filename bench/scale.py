@@ -437,8 +437,9 @@ def targets(scale: list[dict[str, object]], failover: list[dict[str, object]]) -
     return out
 
 
-def report(scale: list[dict[str, object]], failover: list[dict[str, object]], command: str) -> str:
-    lines = [SECTION, "",
+def report(scale: list[dict[str, object]], failover: list[dict[str, object]], command: str,
+           section: str = SECTION) -> str:
+    lines = [section, "",
              f"Measured {datetime.date.today()} on {os.cpu_count()} cores, kernel {platform.release()}, "
              f"with `{command}`. keepalived 2.2.7 and pykeepalived run the same generated configs in the same "
              "namespaces, the master pinned to CPU 0 and the backup to CPU 1; gaps are per-instance gaps "
@@ -470,13 +471,13 @@ def report(scale: list[dict[str, object]], failover: list[dict[str, object]], co
     return "\n".join(lines)
 
 
-def write_section(text: str) -> None:
+def write_section(text: str, section: str = SECTION) -> None:
     current = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    start = current.find(SECTION)
+    start = current.find(section + "\n")
     if start < 0:
         RESULTS.write_text(current.rstrip() + "\n\n" + text + "\n")
         return
-    end = current.find("\n## ", start + len(SECTION))
+    end = current.find("\n## ", start + len(section))
     RESULTS.write_text(current[:start] + text + ("\n" + current[end + 1:] if end >= 0 else "\n"))
 
 
@@ -494,6 +495,7 @@ def main() -> int:
     ap.add_argument("--failover", default=FAILOVER_CELLS, help="version:advert_int cells, comma-separated")
     ap.add_argument("--kinds", default="kill,stop", help="failover kinds: kill (SIGKILL), stop (SIGTERM)")
     ap.add_argument("--write", action="store_true", help="rewrite this benchmark's section of bench/RESULTS.md")
+    ap.add_argument("--section", default=SECTION[3:], help="the RESULTS.md section (heading) to write")
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("bench/scale.py needs root (network namespaces)", file=sys.stderr)
@@ -528,13 +530,13 @@ def main() -> int:
                     failover_rows.append(row)
     command = "python bench/scale.py " + " ".join(sys.argv[1:])
     text = report([r for r in scale_rows if "error" not in r], [r for r in failover_rows if "error" not in r],
-                  command.strip())
+                  command.strip(), "## " + args.section)
     errors = [r for r in scale_rows + failover_rows if "error" in r]
     if errors:
         text += "\nCells that failed to run:\n\n" + "\n".join(f"- {r}" for r in errors) + "\n"
     print(text)
     if args.write:
-        write_section(text)
+        write_section(text, "## " + args.section)
     return 0
 
 
