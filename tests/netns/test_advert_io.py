@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import ipaddress
 import math
-import os
 import socket
 import struct
 import time
@@ -15,28 +14,15 @@ from collections.abc import Iterator
 from types import ModuleType
 
 import pytest
-from pykeepalived._fastpath import advert_io_py, codec, compiled
+from pykeepalived._fastpath import codec
 
 from pykeepalived.io.vrrp_socket import open_vrrp_socket
 
 pytestmark = pytest.mark.privileged
 
-TWINS: list[object] = [pytest.param(advert_io_py, id="py")]
-try:
-    TWINS.append(pytest.param(compiled("advert_io"), id="c"))
-except ImportError:
-    TWINS.append(pytest.param(None, id="c", marks=pytest.mark.skip(reason="advert_io not compiled")))
-
 LO4 = ipaddress.ip_address("127.0.0.1").packed
 LO4B = ipaddress.ip_address("127.0.0.2").packed
 LO6 = ipaddress.ip_address("::1").packed
-
-
-@pytest.fixture(params=TWINS)
-def aio(request: pytest.FixtureRequest) -> ModuleType:
-    if os.geteuid() != 0:
-        pytest.skip("raw sockets need root")
-    return request.param  # type: ignore[no-any-return]
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ socket hands back whole packets that IpsecAh.check accepts in order and refuses 
 from __future__ import annotations
 
 import ipaddress
-import os
 import socket
 import struct
 import time
@@ -14,32 +13,19 @@ from collections.abc import Iterator
 from types import ModuleType
 
 import pytest
-from pykeepalived._fastpath import advert_io_py, codec, compiled
+from pykeepalived._fastpath import codec
 
 from pykeepalived.io.ipsec_ah import IPPROTO_AH, AhSockets, IpsecAh, icv, split
 from pykeepalived.io.vrrp_socket import open_vrrp_socket
 
 pytestmark = pytest.mark.privileged
 
-TWINS: list[object] = [pytest.param(advert_io_py, id="py")]
-try:
-    TWINS.append(pytest.param(compiled("advert_io"), id="c"))
-except ImportError:
-    TWINS.append(pytest.param(None, id="c", marks=pytest.mark.skip(reason="advert_io not compiled")))
-
 LO4 = ipaddress.ip_address("127.0.0.1").packed
 KEY = b"ah-test1"
 
 
-@pytest.fixture(params=TWINS)
-def aio(request: pytest.FixtureRequest) -> ModuleType:
-    if os.geteuid() != 0:
-        pytest.skip("raw sockets need root")
-    return request.param  # type: ignore[no-any-return]
-
-
 @pytest.fixture
-def socks() -> Iterator[tuple[socket.socket, socket.socket]]:
+def socks(private_netns: None) -> Iterator[tuple[socket.socket, socket.socket]]:
     lo = socket.if_nametoindex("lo")
     tx = open_vrrp_socket("lo", lo, socket.AF_INET)
     rx = open_vrrp_socket("lo", lo, socket.AF_INET, IPPROTO_AH)
