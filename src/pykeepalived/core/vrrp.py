@@ -189,6 +189,8 @@ class VirtualRouter:
         self._peers = {p.packed: p for p in params.unicast_peers}
         self._source_packed = params.source_packed
         self._auth_bytes = params.auth_bytes
+        # The last event handled, if it was a master's advert taken the plain way (see absorbable).
+        self._absorbable: Event | None = None
 
     # ------------------------------------------------------------------ public API
 
@@ -203,8 +205,23 @@ class VirtualRouter:
 
     def handle(self, event: Event, now: float) -> list[Action]:
         """Process one event at time `now`; return the actions to perform, in order."""
+        self._absorbable = None
         handler = _TABLE[(self.state, type(event))]
         return handler(self, event, now)
+
+    def absorbable(self, event: Event) -> bool:
+        """True if `event` is the last event handled and was an advert that a BACKUP accepted
+        from its master the plain way: valid, priority > 0, taken because of its priority
+        (>= ours) or nopreempt, not because a preempt_delay is still running, its only effect
+        the master-down timer restarted from its arrival (and, the first time, the master or
+        the interval learnt).  Handling a byte-identical copy (same source, destination and
+        TTL) later would then do exactly the same and nothing else, so the IO layer may
+        absorb such copies and replay only the last one (io/runtime.py, _maybe_shortcut).
+
+        Every other advert is False: discarded (lower priority while free to preempt), held
+        only by a running preempt_delay, priority 0, or rejected by validation (TTL, version,
+        auth, interval, type, address count or list, checksum, unicast/multicast, peer)."""
+        return event is self._absorbable and self.state == State.BACKUP
 
     def deadline(self) -> float | None:
         """When `DeadlineReached` must be delivered next (None: no timer)."""
@@ -215,6 +232,7 @@ class VirtualRouter:
 
     def force_state(self, state: State, now: float, reason: str) -> list[Action]:
         """Move to BACKUP, MASTER or FAULT on behalf of a sync group (one member's change)."""
+        self._absorbable = None
         if state == self.state:
             return []
         if state == State.BACKUP:
@@ -235,6 +253,7 @@ class VirtualRouter:
         if (params.name, params.vrid, params.family, params.version, params.is_unicast) != \
                 (old.name, old.vrid, old.family, old.version, old.is_unicast):
             raise ValueError(f"({old.name}) identity changed: delete the instance and add it again")
+        self._absorbable = None
         self.params = params
         self._vip_packed = frozenset(v.packed for v in params.vips)
         self._peers = {p.packed: p for p in params.unicast_peers}
@@ -453,6 +472,8 @@ class VirtualRouter:
                 elif self._preempt_until is None:
                     self._preempt_until = now + p.preempt_delay
             self.wantstate = State.BACKUP
+            if p.nopreempt or adv.priority >= self.effective_priority:
+                self._absorbable = event    # a copy would do just this again (see absorbable)
             return []
         # Lower priority and free to preempt: ignore it, so that our timer runs out.
         log.info("(%s) received lower priority (%d) advert from %s - discarding",

@@ -685,10 +685,9 @@ class VrrpRuntime:
                 self._handle(inst, AdvertRejected(RejectReason(reason), src), rx_time)
                 continue
             event = AdvertReceived(advert, src, dst, ttl)
-            before = inst.deadline
             self._handle(inst, event, rx_time)
             if len(candidates) == 1 and SHORTCUT:
-                self._maybe_shortcut(inst, event, payload, before, rx_time)
+                self._maybe_shortcut(inst, event, payload, rx_time)
         self._arm()
 
     def _on_ah_readable(self, ifindex: int, sock: socket.socket) -> None:
@@ -721,25 +720,27 @@ class VrrpRuntime:
 
     # -- steady-state shortcut -----------------------------------------------------------------
     #
-    # A backup that has just accepted an advert from its master (timer reset, nothing else)
-    # would do exactly the same for every identical copy: the socket absorbs those copies in
-    # compiled code, keeping only their count and last receive time, and reports when the
-    # master-down interval since the last one has run out. Before anything else reaches the
-    # router (a different advert, a timer, a link or tracker event, shutdown, a dump), the
-    # last absorbed copy is replayed at its receive time, so the core is exactly where it
-    # would have been.
+    # A backup that has just accepted an advert from its master the plain way (the core says
+    # so: `VirtualRouter.absorbable`) would do exactly the same for every identical copy: the
+    # socket absorbs those copies in compiled code, keeping only their count and last receive
+    # time, and reports when the master-down interval since the last one has run out. Only
+    # copies identical in everything the core sees (VRRP payload, source, destination, TTL)
+    # are absorbed; anything else for the VRID disarms it and goes to the core. Before
+    # anything else reaches the router (a different advert, a timer, a link or tracker event,
+    # shutdown, a dump), the last absorbed copy is replayed at its receive time, so the core
+    # is exactly where it would have been. An advert the core discarded or rejected (lower
+    # priority while free to preempt, bad TTL, auth, address list, ...) never arms it: its
+    # copies must keep going to the core, or they would hold off the takeover.
 
-    def _maybe_shortcut(self, inst: Instance, event: AdvertReceived, payload: bytes, before: float | None,
-                        rx_time: float) -> None:
+    def _maybe_shortcut(self, inst: Instance, event: AdvertReceived, payload: bytes, rx_time: float) -> None:
         router = inst.router
-        p = inst.params
+        if not router.absorbable(event):
+            return
         d = inst.deadline
-        if (router.state != State.BACKUP or d is None or d == before or d <= rx_time
-                or event.advert.priority == 0
-                or (p.preempt_delay > 0 and event.advert.priority < router.effective_priority)
+        if (d is None or d <= rx_time or len(event.src) != len(event.dst)
                 or (self.production is not None and router.name in self.production.group_of)):
             return
-        inst.sock.arm_shortcut(p.vrid, payload, event.src, event.dst, event.ttl, d - rx_time, rx_time)
+        inst.sock.arm_shortcut(inst.params.vrid, payload, event.src, event.dst, event.ttl, d - rx_time, rx_time)
         inst.shortcut = event
         inst.shortcut_counted = 0
         self.wheel.cancel(inst.slot)      # the socket holds the down timer now
