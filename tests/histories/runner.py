@@ -1,0 +1,524 @@
+"""Play a history in a namespace lab and check the invariants after each event's quiet period.
+
+Layout: nodes r1..r3 (192.0.2.11-13, so a higher index is a higher primary address) and a client
+c on one bridge; a tcpdump on the bridge (promiscuous, so it sees unicast adverts too).  Each node
+has an interface trk0 (one end of a veth pair) (its tracked interface), a script flag file, a tracked file and a notify
+FIFO read by a thread of this process (opened read-write, so it survives daemon restarts).
+
+After an event the runner waits the model's settle time, then polls until one window of the wire
+(a master-down interval and an advert) passes, or a deadline; the window passes when, in each
+group of nodes that hear each other, exactly one node advertises, it is one the model accepts, its
+adverts carry its modelled effective priority and the configured VIPs, and nobody sends priority 0.
+Then the VIPs (on the master only), each daemon's last logged state, each FIFO's last state and
+the client (a ping to the VIP, its neighbour entry on the master's MAC) are checked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import select
+import signal
+import struct
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.daemon import VrrpDaemon
+from harness.lab import Capture, HarnessError, Host, Lab
+from harness.pcap import PcapError, Vrrp, _to_ethernet, parse_ethernet
+from histories.model import NODE_NAMES, VIP_SETS, VRID, Event, History, Model
+
+STATE_RE = re.compile(r"\(VI_1\) Entering (MASTER|BACKUP|FAULT) STATE")
+FIFO_RE = re.compile(r'^INSTANCE "VI_1" (MASTER|BACKUP|FAULT|STOP)\b')
+ALL_VIPS = sorted({v.split("/")[0] for s in VIP_SETS for v in s})
+
+
+class InvariantError(AssertionError):
+    """An invariant does not hold (a protocol failure, as opposed to a harness error)."""
+
+
+@dataclass
+class Failure:
+    event_index: int          # -1: the cold start
+    event: str
+    message: str
+
+
+@dataclass
+class Result:
+    history: History
+    events_applied: int = 0
+    failure: Failure | None = None
+    timeline: list[str] = field(default_factory=list)
+    workdir: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+
+# ---------------------------------------------------------------------------------------------
+# wire
+
+
+class PcapTail:
+    """Reads the frames tcpdump appended to a pcap since the last call (VRRP adverts of VRID)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.off = 0
+        self.endian = "<"
+        self.frac = 1
+        self.linktype = 1
+        self.adverts: list[tuple[int, str, Vrrp]] = []   # (ts_ns, source address, advert)
+
+    def poll(self) -> None:
+        try:
+            with open(self.path, "rb") as f:
+                if self.off == 0:
+                    head = f.read(24)
+                    if len(head) < 24:
+                        return
+                    table = {b"\xd4\xc3\xb2\xa1": ("<", 1000), b"\xa1\xb2\xc3\xd4": (">", 1000),
+                             b"\x4d\x3c\xb2\xa1": ("<", 1), b"\xa1\xb2\x3c\x4d": (">", 1)}
+                    self.endian, self.frac = table[head[:4]]
+                    self.linktype = struct.unpack_from(self.endian + "I", head, 20)[0] & 0x0FFFFFFF
+                    self.off = 24
+                f.seek(self.off)
+                data = f.read()
+        except FileNotFoundError:
+            return
+        pos = 0
+        while pos + 16 <= len(data):
+            sec, frac, caplen, _ = struct.unpack_from(self.endian + "IIII", data, pos)
+            if pos + 16 + caplen > len(data):
+                break
+            raw = data[pos + 16:pos + 16 + caplen]
+            pos += 16 + caplen
+            try:
+                fr = parse_ethernet(_to_ethernet(self.linktype, raw), sec * 1_000_000_000 + frac * self.frac)
+                v = fr.vrrp
+            except PcapError:
+                continue
+            if v is not None and v.vrid == VRID and fr.src is not None:
+                self.adverts.append((fr.ts_ns, fr.src, v))
+        self.off += pos
+
+    def between(self, t0: int, t1: int) -> list[tuple[int, str, Vrrp]]:
+        self.poll()
+        return [a for a in self.adverts if t0 <= a[0] <= t1]
+
+
+class FifoReader:
+    """Collects a node's notify FIFO lines (the FIFO stays open across daemon restarts)."""
+
+    def __init__(self, path: Path) -> None:
+        os.mkfifo(path)
+        self.fd = os.open(path, os.O_RDWR | os.O_NONBLOCK)
+        self.lines: list[str] = []
+        self._buf = b""
+        self._stop = False
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop:
+            r, _, _ = select.select([self.fd], [], [], 0.2)
+            if not r:
+                continue
+            try:
+                chunk = os.read(self.fd, 65536)
+            except BlockingIOError:
+                continue
+            self._buf += chunk
+            *lines, self._buf = self._buf.split(b"\n")
+            self.lines.extend(x.decode(errors="replace") for x in lines)
+
+    def last_state(self) -> str | None:
+        for line in reversed(self.lines):
+            m = FIFO_RE.match(line)
+            if m:
+                return m.group(1)
+        return None
+
+    def close(self) -> None:
+        self._stop = True
+        self.thread.join(2)
+        os.close(self.fd)
+
+
+# ---------------------------------------------------------------------------------------------
+# the runner
+
+
+class Runner:
+    def __init__(self, history: History, lab: Lab, *, verbose: bool = False) -> None:
+        self.h = history
+        self.c = history.cluster
+        self.lab = lab
+        self.model = Model(self.c)
+        self.verbose = verbose
+        self.result = Result(history, workdir=lab.workdir)
+        n = len(self.c.nodes)
+        self.hosts: list[Host] = [lab.add_host(NODE_NAMES[i]) for i in range(n)]
+        self.client = lab.add_host("c")
+        self.addr = [h.ip for h in self.hosts]
+        self.index_of = {a: i for i, a in enumerate(self.addr)}
+        self.daemons: list[VrrpDaemon | None] = [None] * n
+        self.fifos: list[FifoReader] = []
+        self.loss: dict[int, int] = {}   # node -> percent (input VRRP loss)
+        self.last_masters: set[int] = set()
+        for i, h in enumerate(self.hosts):
+            # no dummy module on this kernel: a veth pair inside the node
+            h.ip_cmd("link", "add", "trk0", "type", "veth", "peer", "name", "trk0p")
+            h.ip_cmd("link", "set", "trk0p", "up")
+            h.ip_cmd("link", "set", "trk0", "up")
+            self._path(i, "chk").write_text("ok\n")
+            self._path(i, "track").write_text("0\n")
+            self.fifos.append(FifoReader(self._path(i, "fifo")))
+        self.cap: Capture = lab.capture(bpf="ip proto 112")
+        self.tail = PcapTail(self.cap.path)
+
+    # helpers ---------------------------------------------------------------------------------
+    def _path(self, i: int, what: str) -> Path:
+        return self.lab.workdir / f"{NODE_NAMES[i]}.{what}"
+
+    def note(self, text: str) -> None:
+        line = f"{time.strftime('%H:%M:%S')} {text}"
+        self.result.timeline.append(line)
+        if self.verbose:
+            print(line, flush=True)
+
+    def vips(self) -> tuple[str, ...]:
+        return VIP_SETS[self.model.vipset]
+
+    def config(self, i: int) -> str:
+        s = self.c.nodes[i]
+        lines = ["global_defs {", f"    router_id {NODE_NAMES[i]}", f"    notify_fifo {self._path(i, 'fifo')}",
+                 "}"]
+        if s.script_weight is not None:
+            lines += ["vrrp_script chk {", f'    script "/usr/bin/test -e {self._path(i, "chk")}"',
+                      "    interval 0.2", "    rise 1", "    fall 1", "}"]
+        if s.file_weight is not None:
+            lines += ["vrrp_track_file tf {", f"    file {self._path(i, 'track')}", "}"]
+        lines += ["vrrp_instance VI_1 {", f"    state {s.state}", "    interface eth0",
+                  f"    virtual_router_id {VRID}", f"    priority {self.model.base[i]}",
+                  f"    advert_int {self.c.advert_int:g}", f"    version {self.c.version}"]
+        if s.nopreempt:
+            lines.append("    nopreempt")
+        if s.preempt_delay:
+            lines.append(f"    preempt_delay {s.preempt_delay:g}")
+        if self.c.unicast:
+            lines += [f"    unicast_src_ip {self.addr[i]}", "    unicast_peer {",
+                      *(f"        {a}" for k, a in enumerate(self.addr) if k != i), "    }"]
+        if s.script_weight is not None:
+            lines += ["    track_script {", f"        chk weight {s.script_weight}", "    }"]
+        if s.trk_weight is not None:
+            lines += ["    track_interface {", f"        trk0 weight {s.trk_weight}", "    }"]
+        if s.file_weight is not None:
+            lines += ["    track_file {", f"        tf weight {s.file_weight}", "    }"]
+        lines += ["    virtual_ipaddress {", *(f"        {v}" for v in self.vips()), "    }", "}", ""]
+        return "\n".join(lines)
+
+    def start_daemon(self, i: int) -> None:
+        impl = self.c.nodes[i].impl
+        d = VrrpDaemon(self.hosts[i], self.config(i), implementation=impl, name=impl)
+        d.start()
+        self.daemons[i] = d
+
+    def running(self, i: int) -> bool:
+        d = self.daemons[i]
+        return d is not None and d.alive
+
+    def apply_net(self) -> None:
+        """nftables in each node: the partition (VRRP from the other side dropped) and loss."""
+        for i, h in enumerate(self.hosts):
+            h.undrop()
+            for g in self.model.groups:
+                if i in g:
+                    continue
+                for k in g:
+                    h.drop(f"ip saddr {self.addr[k]} meta l4proto 112")
+            if i in self.loss:
+                h.drop("meta l4proto 112", percent=self.loss[i])
+
+    # the events ------------------------------------------------------------------------------
+    def apply(self, e: Event) -> None:
+        i, m = e.node, self.model
+        h = self.hosts[i] if i >= 0 else None
+        advertised: set[int] | None = None
+        if e.op == "script":
+            p = self._path(i, "chk")
+            if e.arg:
+                p.write_text("ok\n")
+            else:
+                p.unlink(missing_ok=True)
+        elif e.op == "trackif":
+            assert h is not None
+            h.set_link(bool(e.arg), "trk0")
+        elif e.op == "trackfile":
+            tmp = self._path(i, "track.tmp")
+            tmp.write_text(f"{int(e.arg)}\n")
+            tmp.rename(self._path(i, "track"))
+        elif e.op == "reload_prio":
+            m.base[i] = int(e.arg)
+            self._reload(i)
+        elif e.op == "reload_vips":
+            m.vipset = int(e.arg)
+            for k in range(len(self.hosts)):
+                self._reload(k)
+        elif e.op == "kill":
+            d = self.daemons[i]
+            if d is not None and d.alive:
+                d.kill()
+        elif e.op == "kill_child":
+            d = self.daemons[i]
+            pid = d.vrrp_pid() if d is not None and d.alive else None
+            if pid is None or pid == (d.pid if d else None):
+                self.note(f"  {NODE_NAMES[i]}: no VRRP child pid, nothing killed")
+            else:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        elif e.op == "stop":
+            d = self.daemons[i]
+            if d is not None and d.alive:
+                self._cont(i)
+                d.stop()
+        elif e.op == "start":
+            if not self.running(i):
+                self.start_daemon(i)
+        elif e.op == "link":
+            assert h is not None
+            h.set_link(bool(e.arg), "eth0")
+        elif e.op in ("partition", "heal"):
+            m.apply(e)
+            self.apply_net()
+            return
+        elif e.op == "loss":
+            targets = range(len(self.hosts)) if i < 0 else [i]
+            for k in targets:
+                self.loss[k] = int(e.arg)
+            self.apply_net()
+            t0 = time.time_ns()
+            time.sleep(4 * self.c.master_down(1) + 1.0)
+            advertised = {self.index_of[src] for _, src, v in self.tail.between(t0, time.time_ns())
+                          if v.priority > 0 and src in self.index_of}
+            self.loss.clear()
+            self.apply_net()
+        elif e.op == "vip_delete":
+            masters = [k for k in self.last_masters if self.running(k)]
+            if len(masters) != 1:
+                self.note("  no single master: no VIP deleted")
+                return
+            k = masters[0]
+            vip = self.vips()[0]
+            self.hosts[k].run(["ip", "addr", "del", vip, "dev", "eth0"], check=False)
+            self.note(f"  deleted {vip} on {NODE_NAMES[k]}")
+        elif e.op == "sigstop":
+            d = self.daemons[i]
+            if d is None or not d.alive or m.frozen[i]:
+                return
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(d.pid, signal.SIGSTOP)
+        elif e.op == "sigcont":
+            if not m.frozen[i]:
+                return
+            self._cont(i)
+        m.apply(e, advertised)
+
+    def _cont(self, i: int) -> None:
+        d = self.daemons[i]
+        if d is not None and d.alive:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(d.pid, signal.SIGCONT)
+
+    def _reload(self, i: int) -> None:
+        d = self.daemons[i]
+        if d is None:
+            return
+        d.conf_path.write_text(self.config(i))
+        if d.alive and not self.model.frozen[i]:
+            d.reload()
+
+    # the checks ------------------------------------------------------------------------------
+    def wire_problems(self, t0: int, t1: int) -> tuple[list[str], set[int]]:
+        """Problems with the adverts seen in [t0, t1], and the masters seen."""
+        m = self.model
+        problems: list[str] = []
+        adverts = self.tail.between(t0, t1)
+        by_node: dict[int, list[Vrrp]] = {}
+        for _, src, v in adverts:
+            if src not in self.index_of:
+                problems.append(f"advert from unknown source {src}")
+                continue
+            by_node.setdefault(self.index_of[src], []).append(v)
+        zero = sorted(NODE_NAMES[k] for k, vs in by_node.items() if any(v.priority == 0 for v in vs))
+        if zero:
+            problems.append(f"priority 0 adverts in the quiet window from {', '.join(zero)}")
+        sending = {k for k, vs in by_node.items() if any(v.priority > 0 for v in vs)}
+        masters: set[int] = set()
+        covered: set[int] = set()
+        want_vips = sorted(v.split("/")[0] for v in self.vips())
+        for comp, ok in m.acceptable():
+            covered |= comp
+            seen = sending & comp
+            names = ", ".join(NODE_NAMES[k] for k in sorted(comp))
+            if not seen:
+                problems.append(f"no master among {names} (expected one of "
+                                f"{', '.join(NODE_NAMES[k] for k in sorted(ok))})")
+                continue
+            if len(seen) > 1:
+                problems.append(f"{len(seen)} nodes advertise among {names}: "
+                                + ", ".join(NODE_NAMES[k] for k in sorted(seen)))
+            masters |= seen
+            for k in seen:
+                if k not in ok:
+                    problems.append(f"{NODE_NAMES[k]} is master, expected one of "
+                                    f"{', '.join(NODE_NAMES[x] for x in sorted(ok))} (priorities: "
+                                    + ", ".join(f"{NODE_NAMES[x]} {m.priority(x)}" for x in sorted(comp)) + ")")
+                prios = sorted({v.priority for v in by_node[k] if v.priority > 0})
+                if prios != [m.priority(k)]:
+                    problems.append(f"{NODE_NAMES[k]} advertises priority {prios}, expected {m.priority(k)}")
+                addrs = {tuple(sorted(v.addresses)) for v in by_node[k] if v.priority > 0}
+                if addrs != {tuple(want_vips)}:
+                    problems.append(f"{NODE_NAMES[k]} advertises addresses {sorted(addrs)}, expected {want_vips}")
+        strays = sending - covered
+        if strays:
+            problems.append("adverts from nodes that should be silent (stopped, FAULT): "
+                            + ", ".join(NODE_NAMES[k] for k in sorted(strays)))
+        return problems, masters
+
+    def host_problems(self, masters: set[int]) -> list[str]:
+        m = self.model
+        problems = []
+        want = {v.split("/")[0] for v in self.vips()}
+        stale_elsewhere = False
+        for i, h in enumerate(self.hosts):
+            have = set(h.addresses("eth0", family=4)) & set(ALL_VIPS)
+            if not m.active(i):
+                stale_elsewhere = stale_elsewhere or bool(have)
+                continue
+            if i in masters:
+                if have != want:
+                    problems.append(f"master {NODE_NAMES[i]} has VIPs {sorted(have)}, expected {sorted(want)}")
+            elif have:
+                problems.append(f"{NODE_NAMES[i]} (not master) has VIPs {sorted(have)}")
+            d = self.daemons[i]
+            assert d is not None
+            states = STATE_RE.findall(d.log())
+            last = states[-1] if states else None
+            fifo = self.fifos[i].last_state()
+            if i in masters:
+                expect = {"MASTER"}
+            elif m.expected_state(i) == "FAULT":
+                expect = {"FAULT"}
+            else:
+                expect = {"BACKUP"}
+            if last not in expect:
+                problems.append(f"{NODE_NAMES[i]}'s log says {last}, expected {'/'.join(sorted(expect))}")
+            if fifo not in expect:
+                problems.append(f"{NODE_NAMES[i]}'s notify FIFO says {fifo}, expected {'/'.join(sorted(expect))}")
+        self._stale = stale_elsewhere
+        return problems
+
+    def client_problems(self, masters: set[int]) -> list[str]:
+        if len(self.model.groups) > 1 or len(masters) != 1 or self._stale:
+            return []   # a partition, or a dead daemon's VIP left behind: two hosts answer ARP
+        (k,) = masters
+        vip = self.vips()[0].split("/")[0]
+        if not self.client.ping(vip, timeout=1):
+            return [f"client cannot ping {vip}"]
+        mac = self.client.neigh(vip)
+        if mac != self.hosts[k].mac():
+            return [f"client's neighbour entry for {vip} is {mac}, master {NODE_NAMES[k]} is {self.hosts[k].mac()}"]
+        return []
+
+    def check(self, t_event: int, e: Event | None) -> None:
+        m = self.model
+        settle = m.settle_time(e) if e is not None else 1.0 + m.settle_time(Event("start"))
+        md = self.c.master_down(1)
+        window = max(0.5, md + self.c.advert_int)
+        start = t_event + int(settle * 1e9)
+        deadline = start + int((window + max(6.0, 8 * md)) * 1e9)
+        problems: list[str] = []
+        while True:
+            now = time.time_ns()
+            if now < start + window * 1e9:
+                time.sleep((start + window * 1e9 - now) / 1e9)
+                now = time.time_ns()
+            # tcpdump -U writes each packet at once; give it a moment
+            problems, masters = self.wire_problems(now - int(window * 1e9), now - 50_000_000)
+            if not problems:
+                problems = self.host_problems(masters)
+            if not problems:
+                problems = self.client_problems(masters)
+            if not problems:
+                m.observed(masters)
+                self.last_masters = masters
+                self.note("  ok: master " + (", ".join(f"{NODE_NAMES[k]} ({m.priority(k)})" for k in sorted(masters))
+                                              or "none"))
+                return
+            if time.time_ns() > deadline:
+                raise InvariantError("; ".join(problems))
+            time.sleep(0.2)
+
+    # the history -----------------------------------------------------------------------------
+    def run(self) -> Result:
+        r = self.result
+        self.note(self.h.describe())
+        try:
+            t0 = time.time_ns()
+            for i in range(len(self.hosts)):
+                self.start_daemon(i)
+            self.note("start: all daemons")
+            try:
+                self.check(t0, None)
+            except InvariantError as exc:
+                r.failure = Failure(-1, "start", str(exc))
+                return r
+            for n, e in enumerate(self.h.events):
+                self.note(f"event {n}: {e}")
+                t = time.time_ns()
+                self.apply(e)
+                r.events_applied += 1
+                try:
+                    self.check(t, e)
+                except InvariantError as exc:
+                    r.failure = Failure(n, str(e), str(exc))
+                    self.note(f"  FAILED: {exc}")
+                    return r
+            return r
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        for i in range(len(self.hosts)):
+            self._cont(i)
+        with contextlib.suppress(Exception):
+            self.cap.stop()
+        for f in self.fifos:
+            f.close()
+
+
+def run_history(history: History, workdir: Path | None = None, *, verbose: bool = False) -> Result:
+    """Play one history in a fresh lab (removed afterwards; logs stay in `workdir` if given)."""
+    with Lab(workdir=workdir) as lab:
+        try:
+            return Runner(history, lab, verbose=verbose).run()
+        except HarnessError as exc:
+            raise HarnessError(f"history seed {history.seed}: {exc}") from exc
+
+
+def daemon_logs(result: Result) -> str:
+    """Every daemon log of a finished run (if its workdir was kept)."""
+    if result.workdir is None or not result.workdir.exists():
+        return ""
+    out = []
+    for p in sorted(result.workdir.glob("*.log.out")) + sorted(result.workdir.glob("*.log.err")):
+        text = p.read_text(errors="replace")
+        if text.strip():
+            out.append(f"--- {p.name}\n{text}")
+    return "\n".join(out)
