@@ -31,7 +31,8 @@ from harness.lab import Capture, HarnessError, Host, Lab
 from harness.pcap import PcapError, Vrrp, _to_ethernet, parse_ethernet
 from histories.model import NODE_NAMES, VIP_SETS, VRID, Event, History, Model
 
-STATE_RE = re.compile(r"\(VI_1\) Entering (MASTER|BACKUP|FAULT) STATE")
+# "(VI_1) Entering MASTER STATE", and at start-up "(VI_1): entering FAULT state due to script chk"
+STATE_RE = re.compile(r"\(VI_1\):? [Ee]ntering (MASTER|BACKUP|FAULT) (?:STATE|state)")
 FIFO_RE = re.compile(r'^INSTANCE "VI_1" (MASTER|BACKUP|FAULT|STOP)\b')
 ALL_VIPS = sorted({v.split("/")[0] for s in VIP_SETS for v in s})
 
@@ -112,6 +113,10 @@ class PcapTail:
         return [a for a in self.adverts if t0 <= a[0] <= t1]
 
 
+def _collapse(states: list[str]) -> list[str]:
+    return [s for k, s in enumerate(states) if k == 0 or states[k - 1] != s]
+
+
 class FifoReader:
     """Collects a node's notify FIFO lines (the FIFO stays open across daemon restarts)."""
 
@@ -136,6 +141,15 @@ class FifoReader:
             self._buf += chunk
             *lines, self._buf = self._buf.split(b"\n")
             self.lines.extend(x.decode(errors="replace") for x in lines)
+
+    def states(self, start: int = 0) -> list[str]:
+        """MASTER/BACKUP/FAULT of the FIFO lines from line `start` on (STOP left out)."""
+        out = []
+        for line in self.lines[start:]:
+            m = FIFO_RE.match(line)
+            if m and m.group(1) != "STOP":
+                out.append(m.group(1))
+        return out
 
     def last_state(self) -> str | None:
         for line in reversed(self.lines):
@@ -168,6 +182,7 @@ class Runner:
         self.addr = [h.ip for h in self.hosts]
         self.index_of = {a: i for i, a in enumerate(self.addr)}
         self.daemons: list[VrrpDaemon | None] = [None] * n
+        self.fifo_mark = [0] * n   # FIFO lines before the current daemon started
         self.fifos: list[FifoReader] = []
         self.loss: dict[int, int] = {}   # node -> percent (input VRRP loss)
         self.last_masters: set[int] = set()
@@ -228,6 +243,7 @@ class Runner:
         d = VrrpDaemon(self.hosts[i], self.config(i), implementation=impl, name=impl)
         d.start()
         self.daemons[i] = d
+        self.fifo_mark[i] = len(self.fifos[i].lines)
 
     def running(self, i: int) -> bool:
         d = self.daemons[i]
@@ -421,6 +437,12 @@ class Runner:
                 problems.append(f"{NODE_NAMES[i]}'s log says {last}, expected {'/'.join(sorted(expect))}")
             if fifo not in expect:
                 problems.append(f"{NODE_NAMES[i]}'s notify FIFO says {fifo}, expected {'/'.join(sorted(expect))}")
+            # every transition the daemon logged reached the FIFO, in order (repeats collapsed)
+            fifo_seq = _collapse(self.fifos[i].states(self.fifo_mark[i]))
+            log_seq = _collapse(states)
+            if fifo_seq != log_seq:
+                problems.append(f"{NODE_NAMES[i]}'s notify FIFO sequence {fifo_seq} differs from its logged "
+                                f"transitions {log_seq}")
         self._stale = stale_elsewhere
         return problems
 
@@ -436,6 +458,24 @@ class Runner:
             return [f"client's neighbour entry for {vip} is {mac}, master {NODE_NAMES[k]} is {self.hosts[k].mac()}"]
         return []
 
+    def preempt_delay_problems(self, t_event: int, incumbents: set[int], masters: set[int]) -> list[str]:
+        """A backup with preempt_delay that preempted a running master did so no sooner than the
+        delay after the event (keepalived starts the delay at the first lower-priority advert)."""
+        m = self.model
+        problems = []
+        for k in masters - incumbents:
+            delay = self.c.nodes[k].preempt_delay
+            comp = next((c for c in m.components() if k in c), set())
+            preempted = [j for j in incumbents - masters if j in comp and m.priority(j) < m.priority(k)]
+            if not delay or not preempted:
+                continue
+            first = [ts for ts, src, v in self.tail.between(t_event, time.time_ns())
+                     if src == self.addr[k] and v.priority > 0]
+            if first and first[0] < t_event + int((delay - 0.05) * 1e9):
+                problems.append(f"{NODE_NAMES[k]} preempted {(first[0] - t_event) / 1e9:.3f} s after the event, "
+                                f"before its preempt_delay {delay:g}")
+        return problems
+
     def check(self, t_event: int, e: Event | None) -> None:
         m = self.model
         settle = m.settle_time(e) if e is not None else 1.0 + m.settle_time(Event("start"))
@@ -444,6 +484,7 @@ class Runner:
         start = t_event + int(settle * 1e9)
         deadline = start + int((window + max(6.0, 8 * md)) * 1e9)
         problems: list[str] = []
+        incumbents = set(m.definite)
         while True:
             now = time.time_ns()
             if now < start + window * 1e9:
@@ -455,6 +496,8 @@ class Runner:
                 problems = self.host_problems(masters)
             if not problems:
                 problems = self.client_problems(masters)
+            if not problems:
+                problems = self.preempt_delay_problems(t_event, incumbents, masters)
             if not problems:
                 m.observed(masters)
                 self.last_masters = masters
@@ -499,8 +542,10 @@ class Runner:
             self._cont(i)
         with contextlib.suppress(Exception):
             self.cap.stop()
-        for f in self.fifos:
+        for i, f in enumerate(self.fifos):
             f.close()
+            with contextlib.suppress(OSError):
+                self._path(i, "fifo.txt").write_text("\n".join(f.lines) + "\n")
 
 
 def run_history(history: History, workdir: Path | None = None, *, verbose: bool = False) -> Result:

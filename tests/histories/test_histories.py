@@ -20,7 +20,7 @@ from histories.runner import Result, daemon_logs, run_history
 KA, PY = "keepalived", "pykeepalived"
 
 # Seeds of the CI slice: 6 events each, intervals 0.05-0.1 s, both implementations in each cluster.
-SLICE_SEEDS = (103, 110, 146)
+SLICE_SEEDS = (107, 130, 134)
 SLICE_EVENTS = 6
 
 
