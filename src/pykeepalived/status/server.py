@@ -2,7 +2,8 @@
 
 Runs in the parent (supervisor) process, on its own thread and asyncio loop, so no
 client can delay an advert: the VRRP child is only asked for a snapshot through the
-status channel, at most once per CACHE_SECONDS however many clients ask.
+status channel, at most once per CACHE_SECONDS however many clients ask (longer when
+snapshots are slow to gather: see SnapshotSource).
 
 Hardening: loopback only unless the operator names another address, and then a
 bearer token is required; GET/HEAD only; request head limited to MAX_HEAD_BYTES and
@@ -36,6 +37,7 @@ HEAD_TIMEOUT = 5.0
 WRITE_TIMEOUT = 10.0
 MAX_CONNECTIONS = 256
 CACHE_SECONDS = 1.0
+CACHE_FACTOR = 4  # keep a snapshot at least this many times as long as gathering it took
 
 
 class StatusConfigError(PykeepalivedError):
@@ -96,20 +98,27 @@ def read_token(path: str | None, listen: Listen) -> str | None:
 
 @dataclass
 class SnapshotSource:
-    """Gathers the daemon's own facts and the children's snapshots, cached briefly."""
+    """Gathers the daemon's own facts and the children's snapshots, cached briefly.
+
+    The VRRP child builds its snapshot on its own loop: with thousands of instances that takes
+    a noticeable time, so a snapshot is kept for CACHE_FACTOR times as long as the last
+    gathering took (CACHE_SECONDS at least), and clients hammering the API cannot keep the
+    child busy more than a fifth of its time."""
 
     daemon_info: Callable[[], dict[str, Any]]
     channels: Callable[[], dict[str, str]]  # the children that should run -> channel socket path
     _cached: Snapshot | None = None
     _cached_at: float = -1e9
+    _ttl: float = CACHE_SECONDS
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def get(self) -> Snapshot:
         async with self._lock:
             now = time.monotonic()
-            if self._cached is None or now - self._cached_at >= CACHE_SECONDS:
+            if self._cached is None or now - self._cached_at >= self._ttl:
                 self._cached = await self._gather()
                 self._cached_at = time.monotonic()
+                self._ttl = max(CACHE_SECONDS, CACHE_FACTOR * (self._cached_at - now))
             return self._cached
 
     async def _gather(self) -> Snapshot:
