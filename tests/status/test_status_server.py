@@ -218,3 +218,57 @@ def test_a_thousand_idle_connections_do_not_stall_it(api: srv.StatusThread) -> N
         for s in idle:
             s.close()
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def half_sent(port: int, count: int) -> list[socket.socket]:
+    """`count` connections that each send the start of a request head and then nothing."""
+    conns = []
+    for _ in range(count):
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        conns.append(s)
+    return conns
+
+
+@pytest.mark.parametrize("token", [None, "s3cret"])
+def test_slowloris_does_not_lock_out_authorised_clients(child: FakeChild, token: str | None) -> None:
+    """Issue 24 item 8: 300 half-sent requests held all 256 slots for 5 s each; only 5 of 30
+    authorised requests were answered. The oldest pending connection now makes room."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 4096), max(hard, 4096)))
+    t = start({"vrrp": child.path}, token=token)
+    auth = f"Authorization: Bearer {token}\r\n" if token else ""
+    attack: list[socket.socket] = []
+    try:
+        attack = half_sent(port_of(t), 300)
+        time.sleep(0.3)  # all accepted and waiting for the rest of their heads
+        answered = 0
+        t0 = time.monotonic()
+        for _ in range(30):
+            try:
+                status, _, body = get(port_of(t), "/v1/vrrp/instances", auth)
+                answered += status == 200 and b"VI_1" in body
+            except OSError:
+                pass
+            attack += half_sent(port_of(t), 10)  # the attacker keeps opening connections
+        elapsed = time.monotonic() - t0
+        assert answered == 30, f"{answered} of 30 authorised requests answered"
+        # Far below HEAD_TIMEOUT per request: nobody waited for a slowloris slot to time out.
+        assert elapsed < 30 * srv.HEAD_TIMEOUT / 2, elapsed
+        assert t.server is not None and t.server.connections <= srv.MAX_CONNECTIONS
+        assert len(t.server.pending) <= srv.MAX_CONNECTIONS - srv.RESERVED
+    finally:
+        for s in attack:
+            s.close()
+        t.stop()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_wrong_token_does_not_use_the_reserve(child: FakeChild) -> None:
+    """A complete head with a wrong token stays pending (sheddable) while it is answered 401."""
+    t = start({"vrrp": child.path}, token="s3cret")
+    try:
+        assert get(port_of(t), "/healthz", "Authorization: Bearer nope\r\n")[0] == 401
+        assert t.server is not None and not t.server.authorised
+    finally:
+        t.stop()

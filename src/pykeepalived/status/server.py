@@ -7,9 +7,17 @@ snapshots are slow to gather: see SnapshotSource).
 
 Hardening: loopback only unless the operator names another address, and then a
 bearer token is required; GET/HEAD only; request head limited to MAX_HEAD_BYTES and
-HEAD_TIMEOUT seconds (slowloris); at most MAX_CONNECTIONS at once (extra ones are
-closed at once); one request per connection; a client that does not read its answer
+HEAD_TIMEOUT seconds; one request per connection; a client that does not read its answer
 within WRITE_TIMEOUT is dropped. Nothing a client sends can change state.
+
+Connections (slowloris): at most MAX_CONNECTIONS at once. A connection is *pending* until its
+request head is complete and authorised (the bearer token, when one is configured), then
+*authorised*. Pending ones may hold at most MAX_CONNECTIONS - RESERVED slots, so RESERVED are
+always left for authorised requests; when a new connection finds the pending slots full, the
+oldest pending connection is closed to make room (a client that sends its head at once, as
+every real client does, is never the oldest), and a head must be complete within
+HEAD_TIMEOUT. So hundreds of half-sent requests cost an authorised client nothing; only when
+every slot is held by authorised requests is a new connection refused.
 """
 
 from __future__ import annotations
@@ -33,9 +41,10 @@ from pykeepalived.status.channel import Snapshot, fetch_snapshot
 log = logging.getLogger(__name__)
 
 MAX_HEAD_BYTES = 8192
-HEAD_TIMEOUT = 5.0
+HEAD_TIMEOUT = 2.0
 WRITE_TIMEOUT = 10.0
 MAX_CONNECTIONS = 256
+RESERVED = 32  # slots only authorised requests may use
 CACHE_SECONDS = 1.0
 CACHE_FACTOR = 4  # keep a snapshot at least this many times as long as gathering it took
 
@@ -190,8 +199,15 @@ class StatusServer:
         self.listen = listen
         self.token = token
         self.source = source
-        self.connections = 0
+        # pending connections (head not yet complete and authorised), oldest first
+        self.pending: dict[asyncio.WriteTransport, None] = {}
+        self.authorised: set[asyncio.WriteTransport] = set()
+        self.shed = 0  # pending connections closed to make room
         self._server: asyncio.Server | None = None
+
+    @property
+    def connections(self) -> int:
+        return len(self.pending) + len(self.authorised)
 
     async def start(self) -> None:
         if self.listen.path is not None:
@@ -215,17 +231,30 @@ class StatusServer:
             await self._server.wait_closed()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self.connections >= MAX_CONNECTIONS:
-            writer.transport.abort()
-            return
-        self.connections += 1
+        transport = writer.transport
+        if len(self.pending) >= MAX_CONNECTIONS - RESERVED or self.connections >= MAX_CONNECTIONS:
+            if not self.pending:  # every slot serves an authorised request
+                transport.abort()
+                return
+            oldest = next(iter(self.pending))
+            del self.pending[oldest]
+            self.shed += 1
+            oldest.abort()
+        self.pending[transport] = None
         try:
             await self._serve_one(reader, writer)
         except (TimeoutError, OSError, asyncio.IncompleteReadError):
-            writer.transport.abort()
+            transport.abort()
         finally:
-            self.connections -= 1
+            self.pending.pop(transport, None)
+            self.authorised.discard(transport)
             writer.close()
+
+    def _promote(self, writer: asyncio.StreamWriter) -> None:
+        """The request is complete and authorised: it leaves the pending (sheddable) connections."""
+        if writer.transport in self.pending:
+            del self.pending[writer.transport]
+            self.authorised.add(writer.transport)
 
     async def _serve_one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         method = "GET"
@@ -235,13 +264,12 @@ class StatusServer:
             except asyncio.LimitOverrunError:
                 raise HttpError(431, "request head too large") from None
             except asyncio.IncompleteReadError as exc:
-                if not exc.partial:
-                    return
+                if not exc.partial or writer.transport.is_closing():
+                    return  # the client went away, or the connection was shed
                 raise HttpError(400, "incomplete request") from None
             method, path, headers = parse_head(head)
-            if method not in ("GET", "HEAD"):
-                raise HttpError(405, f"method {method} not allowed: this API is read-only")
-            self._authorize(headers)
+            check_request(method, headers, self.token)
+            self._promote(writer)
             status, ctype, body = route(path.split("?", 1)[0], await self.source.get())
         except (TimeoutError, OSError, asyncio.IncompleteReadError):
             raise  # the connection itself failed or timed out: _handle drops it
@@ -260,13 +288,21 @@ class StatusServer:
             writer.write(body)
         await asyncio.wait_for(writer.drain(), WRITE_TIMEOUT)
 
-    def _authorize(self, headers: dict[str, str]) -> None:
-        if self.token is None:
-            return
-        given = headers.get("authorization", "")
-        scheme, _, value = given.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), self.token.encode()):
-            raise HttpError(401, "missing or wrong bearer token")
+
+def check_request(method: str, headers: dict[str, str], token: str | None) -> None:
+    """Raises HttpError unless the request is a GET/HEAD and authorised (`token`: None = no token)."""
+    if method not in ("GET", "HEAD"):
+        raise HttpError(405, f"method {method} not allowed: this API is read-only")
+    authorize(headers, token)
+
+
+def authorize(headers: dict[str, str], token: str | None) -> None:
+    if token is None:
+        return
+    given = headers.get("authorization", "")
+    scheme, _, value = given.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
+        raise HttpError(401, "missing or wrong bearer token")
 
 
 def parse_head(head: bytes) -> tuple[str, str, dict[str, str]]:
@@ -321,6 +357,11 @@ class StatusThread:
             return
         self._ready.set()
         self._loop.run_forever()
+        # Connections still being served (or waiting for their heads) end with the loop.
+        tasks = asyncio.all_tasks(self._loop)
+        for task in tasks:
+            task.cancel()
+        self._loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
         self._loop.run_until_complete(self.server.close())
         self._loop.close()
 
