@@ -7,8 +7,10 @@ The compiled decoder reads through raw pointers, so "never reads past the buffer
 with a guard page: its input ends exactly where an inaccessible page begins, and any read past
 the end is a SIGSEGV that libFuzzer reports (and saves) as a crash.
 
-Input layout: byte 0 picks the family, which addresses go in the pseudo-header and
-v3_checksum_as_v2; the rest is the VRRP message.
+Input layout: byte 0 picks the family (bit 0; bit 7: an unknown family), which addresses go
+in the pseudo-header (bits 1-2), v3_checksum_as_v2 (bit 3) and whether the harness writes the
+right checksum into bytes 6-7 first (bit 4), so that mutated messages get past the checksum to
+the address-count and auth checks; the rest is the VRRP message.
 """
 
 from __future__ import annotations
@@ -96,6 +98,13 @@ def main() -> None:
             family = mode  # unknown families must be refused, not crash
         src, dst = ADDRS.get(family, ADDRS[codec_py.AF_INET])[(mode >> 1) & 3]
         as_v2 = bool(mode & 8)
+        if mode & 0x10 and len(packet) >= 8:
+            try:
+                fixed = checksum_py.vrrp_checksum(packet, packet[0] >> 4, src, dst, as_v2)
+            except ValueError:  # pseudo-header addresses of the wrong size: keep the bytes as they are
+                pass
+            else:
+                packet = packet[:6] + fixed.to_bytes(2, "big") + packet[8:]
         py_adv, py_reason = codec_py.decode_advert(packet, family, src, dst, as_v2)
         with guarded.fill(packet) as view:
             c_adv, c_reason = codec_c.decode_advert(view, family, src, dst, as_v2)
