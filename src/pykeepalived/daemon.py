@@ -205,9 +205,10 @@ def load_config(opts: argparse.Namespace, *, quiet: bool = False) -> Loaded:
         for m in messages:
             log.info("%s", m)
     exit_code = result.exit_code
-    # A non-existent interface or a fatal error makes keepalived's VRRP child exit CONFIG
+    # A non-existent interface, a fatal error or an instance without VRID or interface
+    # (`stops`) makes keepalived's VRRP child exit CONFIG
     # (the -t code stays 5 when a higher-numbered error is also present): cannot run.
-    if any(d.level in (Level.BAD_IF, Level.FATAL) for d in result.diagnostics):
+    if any(d.level in (Level.BAD_IF, Level.FATAL) or d.stops for d in result.diagnostics):
         exit_code = 4
     return Loaded(result.config, exit_code, messages)
 

@@ -25,6 +25,8 @@ import sys
 import time
 from typing import IO, Literal
 
+from pykeepalived.textbytes import ERRORS
+
 Process = Literal["parent", "vrrp", "checker"]
 
 DETAIL = 15
@@ -147,7 +149,7 @@ class LogFileHandler(logging.Handler):
         self.path = path
         self.flush_each = flush_each
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        self.file: IO[str] = os.fdopen(fd, "a", encoding="utf-8", errors="replace")
+        self.file: IO[str] = os.fdopen(fd, "a", encoding="utf-8", errors=ERRORS)
         self.setFormatter(_ConsoleFormatter())
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -196,7 +198,7 @@ class SyslogHandler(logging.Handler):
         msg = record.getMessage()
         pri = self.facility | syslog_priority(record.levelno)
         data = f"<{pri}>{syslog_time(record.created)} {self.ident}[{os.getpid()}]: {msg}".encode(
-            "utf-8", "replace")
+            "utf-8", ERRORS)
         for _attempt in range(2):
             if self.sock is None:
                 self.sock = self._connect()

@@ -130,3 +130,27 @@ def gen_preprocessor(rng: random.Random) -> str:
     pre = "\n".join(rng.choice(PP_DEFS) for _ in range(rng.randint(0, 3)))
     return (pre + "\nglobal_defs {\n" + body + "\n}\nvrrp_instance V {\n  interface eth0\n  virtual_router_id 9\n"
             "  virtual_ipaddress {\n    10.0.0.1\n  }\n}\n")
+
+
+# ---- rule / route lines with a keyword left without its value ---------------------------------
+
+RULE_KWS = ["from", "to", "table", "lookup", "preference", "priority", "pref", "order", "iif", "dev", "oif", "tos",
+            "dsfield", "fwmark", "goto", "track_group", "realms", "uidrange", "protocol", "ip_proto", "ipproto",
+            "sport", "dport", "suppress_prefixlength", "suppress_ifgroup", "tun_id", "map-to", "type"]
+ROUTE_KWS = RULE_KWS + ["via", "gw", "or", "src", "metric", "scope", "mtu", "advmss", "hoplimit", "rtt", "rttvar",
+                        "reordering", "window", "cwnd", "ssthresh", "rto_min", "initcwnd", "initrwnd", "features",
+                        "quickack", "congctl", "expires", "encap", "as", "vrf", "nexthop", "ttl-propagate",
+                        "fastopen_no_cookie", "proto"]
+RULE_ROUTE_PREFIXES = ["", "from 10.0.0.0/8 table 5 ", "10.1.0.0/16 dev eth0 ", "fd00::/64 dev eth0 "]
+
+
+def rule_route_cases() -> list[tuple[str, str]]:
+    """(id, config): every rule/route keyword last on its line, alone or after a valid start."""
+    out = []
+    for block, kws in (("virtual_rules", RULE_KWS), ("virtual_routes", ROUTE_KWS)):
+        for kw in kws:
+            for k, pre in enumerate(RULE_ROUTE_PREFIXES):
+                text = (f"vrrp_instance VI_1 {{\n  interface eth0\n  virtual_router_id 5\n  {block} {{\n"
+                        f"    {pre}{kw}\n  }}\n  virtual_ipaddress {{\n    10.0.0.1\n  }}\n}}\n")
+                out.append((f"{block}-{kw}-{k}", text))
+    return out

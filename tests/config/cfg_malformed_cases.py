@@ -108,4 +108,19 @@ CASES: list[tuple[str, str, int, int | None]] = [
     ("vrrp_script_missing_program", "global_defs {\n  enable_script_security\n}\nvrrp_script chk {\n"
      "  script /nonexistent/chk.sh\n}\n" + vi(""), 5, 5),
     ("mcast_group4_bad", "global_defs {\n  vrrp_mcast_group4 10.1.1.1\n}\n", 5, 2),
+    # an instance without `interface` (or with a typo in it) cannot run: keepalived's chk_min_cfg
+    ("no_interface", "vrrp_instance VI_1 {\n  virtual_router_id 5\n  virtual_ipaddress {\n    10.0.0.1\n  }\n}\n",
+     5, 1),
+    ("no_interface_typo", vi("").replace("interface eth0", "interfce eth0"), 5, 2),
+    ("no_interface_default_interface", "global_defs {\n  default_interface eth0\n}\n"
+     "vrrp_instance VI_1 {\n  virtual_router_id 5\n  virtual_ipaddress {\n    10.0.0.1\n  }\n}\n", 5, 4),
+    ("no_interface_unicast", "vrrp_instance VI_1 {\n  virtual_router_id 5\n  unicast_src_ip 10.0.0.8\n"
+     "  unicast_peer {\n    10.0.0.9\n  }\n  virtual_ipaddress {\n    10.0.0.1\n  }\n}\n", 5, 1),
+    ("no_interface_second_instance", vi("") + "vrrp_instance VI_2 {\n  virtual_router_id 6\n  virtual_ipaddress {\n"
+     "    10.0.0.2\n  }\n}\n", 5, 9),
+    ("no_vrid", "vrrp_instance VI_1 {\n  interface eth0\n  virtual_ipaddress {\n    10.0.0.1\n  }\n}\n", 5, 1),
+    # a rule or route keyword without its value: keepalived reads the missing word and stops
+    ("rule_to_without_value", vi("    virtual_rules {\n        to\n    }"), 2, 5),
+    ("rule_from_table_to_without_value", vi("    virtual_rules {\n        from 10.0.0.0/8 table 5 to\n    }"), 2, 5),
+    ("route_via_without_value", vi("    virtual_routes {\n        10.1.0.0/16 dev eth0 via\n    }"), 2, 5),
 ]

@@ -11,6 +11,7 @@ import time
 
 from pykeepalived.check.common import Target
 from pykeepalived.config import model
+from pykeepalived.textbytes import ERRORS, to_bytes
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ def message(gd: model.GlobalDefs, subject: str, body: str) -> bytes:
     date = time.strftime("%a, %d %b %Y %H:%M:%S %z", time.localtime())
     to = ", ".join(gd.notification_email)
     return (f"Date: {date}\r\nFrom: {gd.notification_email_from}\r\nSubject: {subject}\r\n"
-            f"X-Mailer: Keepalived\r\nTo: {to}\r\n\r\n{body}\r\n\r\n.\r\n").encode()
+            f"X-Mailer: Keepalived\r\nTo: {to}\r\n\r\n{body}\r\n\r\n.\r\n").encode("utf-8", ERRORS)
 
 
 class Alerter:
@@ -73,9 +74,9 @@ class Alerter:
             async with asyncio.timeout(gd.smtp_connect_timeout):
                 steps: list[tuple[bytes | None, int, str]] = [
                     (None, 220, ""),
-                    (f"HELO {gd.smtp_helo_name or 'localhost'}\r\n".encode(), 250, "HELO"),
-                    (f"MAIL FROM:<{gd.notification_email_from}>\r\n".encode(), 250, "MAIL"),
-                    *[(f"RCPT TO:<{a}>\r\n".encode(), 250, "RCPT") for a in gd.notification_email],
+                    (to_bytes(f"HELO {gd.smtp_helo_name or 'localhost'}\r\n"), 250, "HELO"),
+                    (to_bytes(f"MAIL FROM:<{gd.notification_email_from}>\r\n"), 250, "MAIL"),
+                    *[(to_bytes(f"RCPT TO:<{a}>\r\n"), 250, "RCPT") for a in gd.notification_email],
                     (b"DATA\r\n", 354, "DATA"),
                     (message(gd, subject, body), 250, "BODY"),
                     (b"QUIT\r\n", 221, "QUIT"),

@@ -145,7 +145,7 @@ def make_socket(co: ConnOpts, kind: int, proto: int = 0) -> socket.socket:
         if co.fwmark:
             sock.setsockopt(socket.SOL_SOCKET, SO_MARK, co.fwmark)
         if co.bind_if:
-            sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, co.bind_if.encode())
+            sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, os.fsencode(co.bind_if))
         if co.bindto is not None or co.bind_port:
             if kind == socket.SOCK_STREAM:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -54,7 +54,7 @@ class _Inotify:
 
     def watch(self, directory: str) -> None:
         mask = IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE
-        if self._libc.inotify_add_watch(self.fd, directory.encode(), mask) < 0:
+        if self._libc.inotify_add_watch(self.fd, os.fsencode(directory), mask) < 0:
             raise OSError(ctypes.get_errno(), "inotify_add_watch")
 
     def names(self) -> set[str]:

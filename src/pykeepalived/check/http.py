@@ -21,6 +21,7 @@ from pykeepalived.check.base import Checker, Outcome
 from pykeepalived.check.common import ConnectError, ConnOpts, Target, tcp_connect
 from pykeepalived.check.hub import HealthHub
 from pykeepalived.config import model
+from pykeepalived.textbytes import ERRORS, to_bytes
 
 log = logging.getLogger("pykeepalived.check")
 
@@ -47,7 +48,7 @@ def build_request(path: str, protocol: str, dst: str, port: int, vhost: str | No
         host = f"[{dst}]:{port}"
     else:
         host = f"{dst}:{port}"
-    return f"GET {path} HTTP/1.{minor}\r\nUser-Agent: {USER_AGENT}\r\n{conn}Host: {host}\r\n\r\n".encode()
+    return f"GET {path} HTTP/1.{minor}\r\nUser-Agent: {USER_AGENT}\r\n{conn}Host: {host}\r\n\r\n".encode("utf-8", ERRORS)
 
 
 def status_code_of(header: bytes) -> int:
@@ -182,7 +183,7 @@ def regex_matches(url: model.Url, body: bytes) -> bool:
     for opt in url.regex_options:
         flags |= REGEX_FLAGS.get(opt, 0)
     try:
-        pattern = re.compile(url.regex.encode(), flags)
+        pattern = re.compile(to_bytes(url.regex), flags)
     except re.error:
         return False
     start = url.regex_min_offset or 0

@@ -9,6 +9,7 @@ from pykeepalived.check.base import OK, Checker, Outcome
 from pykeepalived.check.common import ConnectError, Target, tcp_connect
 from pykeepalived.check.hub import HealthHub
 from pykeepalived.config import model
+from pykeepalived.textbytes import to_bytes
 
 log = logging.getLogger("pykeepalived.check")
 
@@ -50,7 +51,7 @@ class SmtpChecker(Checker):
                 return banner
             if smtp_status(banner) != 220:
                 return Outcome(False, f"Bad greeting banner from server {host}")
-            if (err := await self._put(writer, f"HELO {self.helo_name}\r\n".encode())) is not None:
+            if (err := await self._put(writer, to_bytes(f"HELO {self.helo_name}\r\n"))) is not None:
                 return err
             helo = await self._line(reader)
             if isinstance(helo, Outcome):

@@ -14,12 +14,13 @@ import ipaddress
 import os
 import stat
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 from pykeepalived.config import model as m
 from pykeepalived.config.grammar import Node, build_tree
 from pykeepalived.config.lexer import Line, QuoteError, split_script, split_words
 from pykeepalived.config.model import Diagnostic, Level, Pos
+from pykeepalived.textbytes import to_bytes
 
 Fields = dict[str, Any]
 Handler = Callable[["Ctx", Node, list[str], Fields], None]
@@ -60,6 +61,10 @@ class Ctx:
 
     def info(self, node: Node | None, msg: str) -> None:
         self.err(Level.OK, node, msg)
+
+    def stop(self, node: Node, msg: str) -> None:
+        """A worked-around error for -t (exit 5) after which keepalived's VRRP child stops."""
+        self.diags.append(Diagnostic(Level.GENERAL_ERROR, node.file, node.line, msg, stops=True))
 
     # -- words ------------------------------------------------------------------------------
 
@@ -416,6 +421,26 @@ def _net(s: str) -> m.IPNetwork:
     return ipaddress.ip_network(s, strict=False)
 
 
+# keywords whose value keepalived 2.2.7 reads unchecked (null strvec slot): one at the end of a
+# line stops it with exit 2 (measured for each: -t, virtual_routes and virtual_rules)
+ROUTE_STOP_WHEN_LAST = frozenset({
+    "from", "to", "table", "preference", "priority", "metric", "dev", "oif", "tos", "dsfield", "realms",
+    "protocol", "via", "gw", "or", "src", "scope", "mtu", "advmss", "hoplimit", "rtt", "rttvar", "reordering",
+    "window", "cwnd", "ssthresh", "rto_min", "initcwnd", "initrwnd", "features", "quickack", "congctl",
+    "fastopen_no_cookie", "ttl-propagate", "vrf", "as"})
+ROUTE_STOP_WHEN_LAST_V6 = frozenset({"pref", "expires"})  # IPv6-only: an IPv4 route reports them instead
+RULE_STOP_WHEN_LAST = frozenset({
+    "from", "to", "table", "lookup", "preference", "priority", "order", "iif", "dev", "oif", "tos", "dsfield",
+    "fwmark", "goto", "realms", "uidrange", "protocol", "ipproto", "sport", "dport", "suppress_prefixlength",
+    "suppress_ifgroup", "type"})
+
+
+def _stop_missing_value(ctx: Ctx, node: Node, w: list[str], i: int) -> NoReturn:
+    ctx.err(Level.MISSING_PARAMETER, node, f"*** Configuration line starting `{w[0]}` is missing a parameter after "
+                                           f"keyword `{w[i]}` at word position {i + 2}")
+    raise StopParse(2)
+
+
 def parse_route(ctx: Ctx, node: Node, w: list[str], what: str = "VROUTE") -> m.Route | None:
     kw: Fields = {"text": " ".join(w), "pos": pos(node)}
     opts: list[tuple[str, str]] = []
@@ -428,6 +453,9 @@ def parse_route(ctx: Ctx, node: Node, w: list[str], what: str = "VROUTE") -> m.R
         while i < len(w):
             k = w[i]
             nxt = w[i + 1] if i + 1 < len(w) else None
+            if nxt is None and (k in ROUTE_STOP_WHEN_LAST or (
+                    k in ROUTE_STOP_WHEN_LAST_V6 and not ("dst" in kw and kw["dst"].version == 4))):
+                _stop_missing_value(ctx, node, w, i)
             if k in ("src",) and nxt:
                 kw["src"] = ipaddress.ip_address(nxt)
                 i += 2
@@ -533,6 +561,8 @@ def parse_rule(ctx: Ctx, node: Node, w: list[str]) -> m.Rule | None:
                 i += 1
                 continue
             if nxt is None:
+                if k in RULE_STOP_WHEN_LAST:
+                    _stop_missing_value(ctx, node, w, i)
                 raise ValueError(f"missing value for {k}")
             if k == "from":
                 kw["from_"] = None if nxt == "all" else ipaddress.ip_network(nxt, strict=False)
@@ -565,7 +595,7 @@ def parse_rule(ctx: Ctx, node: Node, w: list[str]) -> m.Rule | None:
                 raise ValueError(f"unknown rule option {k}")
             i += 2
     except ValueError as exc:
-        if w[i:i + 2] and w[i] in ("from", "to"):
+        if len(w) > i + 1 and w[i] in ("from", "to"):
             ctx.warn(node, f"VRRP parsed invalid IP {w[i + 1]}. skipping IP...")
             ctx.warn(node, f"Invalid rule {w[i]} address {w[i + 1]}")
         else:
@@ -1090,9 +1120,10 @@ def _h_auth_type(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
 def _h_auth_pass(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
     ctx.need(node, w, 1)
     pw = w[1] if len(w) == 2 else rest_text(node)
-    if len(pw.encode()) > 8:
+    raw = to_bytes(pw)  # the bytes as written in the file (keepalived copies them)
+    if len(raw) > 8:
         ctx.info(node, "Truncating auth_pass to 8 characters")
-    f["auth_pass"] = pw.encode()[:8]
+    f["auth_pass"] = raw[:8]
 
 
 AUTHENTICATION: dict[str, Handler] = {"auth_type": _h_auth_type, "auth_pass": _h_auth_pass}
@@ -2140,8 +2171,7 @@ def _finish_instance(ctx: Ctx, f: Fields, gd: m.GlobalDefs) -> m.VrrpInstance | 
         vips = tuple(present)
     f["virtual_ipaddress"] = vips
     if not f.get("virtual_router_id"):
-        ctx.err(Level.FATAL, node, f"({name}) the virtual router id must be set")
-        return None
+        return None  # reported by _check_min_cfg
     if vips:
         fam = vips[0].address.version
         kept = []
@@ -2652,7 +2682,26 @@ def complete(ctx: Ctx, f: Fields, files: tuple[str, ...], interfaces: frozenset[
     if_pos = {vf["name"]: vf["_if_pos"] for vf in f.get("vrrp_instances", []) if "_if_pos" in vf}
     if not _check_interfaces(ctx, config, interfaces, if_pos, dropped):
         _check_script_security(ctx, config, f)
+        _check_min_cfg(ctx, f.get("vrrp_instances", []))
     return config
+
+
+def _check_min_cfg(ctx: Ctx, instances: list[Fields]) -> None:
+    """keepalived's chk_min_cfg(): the first instance without a VRID or an interface stops the
+    VRRP child (reported as a general error: -t exits 5). 2.2.7 checks the interface before it
+    knows about unicast peers, and `default_interface` only applies to static addresses, so
+    neither saves an instance without `interface`."""
+    seen: set[str] = set()
+    for vf in instances:
+        if vf["name"] in seen:
+            continue  # a second definition is ignored
+        seen.add(vf["name"])
+        if not vf.get("virtual_router_id"):
+            ctx.stop(vf["_node"], f"({vf['name']}) the virtual router id must be set")
+            return
+        if vf.get("interface") is None:
+            ctx.stop(vf["_node"], f"({vf['name']}) Unknown interface!")
+            return
 
 
 def _check_interfaces(ctx: Ctx, cfg: m.Config, interfaces: frozenset[str] | None,

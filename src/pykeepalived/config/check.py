@@ -4,8 +4,21 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TextIO
 
 from pykeepalived.config.loader import load
+from pykeepalived.textbytes import ERRORS, to_bytes
+
+
+def _write(stream: TextIO, text: str) -> None:
+    """Write `text` with the file's original bytes (see textbytes), whatever the stream's errors."""
+    buf = getattr(stream, "buffer", None)
+    if buf is None:
+        stream.write(text)
+        return
+    stream.flush()
+    buf.write(to_bytes(text))
+    buf.flush()
 
 
 def config_test(opts: argparse.Namespace) -> int:
@@ -24,17 +37,17 @@ def config_test(opts: argparse.Namespace) -> int:
     logfile = None
     if test:
         try:
-            logfile = open(test, "a", encoding="utf-8")  # noqa: SIM115
+            logfile = open(test, "a", encoding="utf-8", errors=ERRORS)  # noqa: SIM115
             out = logfile
         except OSError as exc:
             print(f"Unable to open config-test log file {test}: {exc.strerror}", file=sys.stderr)
     try:
         for d in result.diagnostics:
-            print(d.format(), file=out)
+            _write(out, d.format() + "\n")
         if getattr(opts, "dump_conf", False) and result.config is not None:
             from pykeepalived.config.dump import dump_config
 
-            sys.stdout.write(dump_config(result.config))
+            _write(sys.stdout, dump_config(result.config))
     finally:
         if logfile is not None:
             logfile.close()

@@ -102,6 +102,9 @@ class Diagnostic(_Value):
     file: str | None
     line: int | None
     message: str
+    # keepalived reports it as a worked-around error (-t exit 5) but its VRRP child then stops
+    # (chk_min_cfg: no VRID, no interface): the configuration cannot run
+    stops: bool = False
 
     def format(self) -> str:
         """keepalived's form: `(FILE: Line N) message`, or the bare message without a position."""

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field, replace
 from enum import Enum, IntEnum
 from typing import Any
 
+from pykeepalived.textbytes import ERRORS
+
 # Address families and protocols as the kernel numbers them (no socket import in core).
 AF_INET = 2
 AF_INET6 = 10
@@ -454,7 +456,7 @@ class RsNotify:
     def fifo_line(self) -> bytes:
         """`RS [1.2.3.4]:tcp:80 [192.168.201.15]:tcp:80 UP\\n` plus keepalived's trailing NUL."""
         rs = trio(self.rs.addr, self.protocol, self.rs.port)
-        return f"RS {rs} {self.vs} {'UP' if self.up else 'DOWN'}\n\0".encode()
+        return f"RS {rs} {self.vs} {'UP' if self.up else 'DOWN'}\n\0".encode("utf-8", ERRORS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -488,7 +490,7 @@ class VsNotify:
         return lines
 
     def fifo_line(self) -> bytes:
-        return f"VS {self.vs} {'UP' if self.up else 'DOWN'}\n\0".encode()
+        return f"VS {self.vs} {'UP' if self.up else 'DOWN'}\n\0".encode("utf-8", ERRORS)
 
 
 Notify = RsNotify | VsNotify

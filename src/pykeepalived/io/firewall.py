@@ -22,6 +22,7 @@ import shutil
 from collections.abc import Iterable
 
 from pykeepalived.config.model import GlobalDefs
+from pykeepalived.textbytes import to_bytes
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +135,7 @@ class Firewall:
         except OSError as exc:
             log.error("nftables: cannot run %s - %s", self.nft, exc.strerror)
             return
-        _, err = await proc.communicate(script.encode())
+        _, err = await proc.communicate(to_bytes(script))
         if proc.returncode != 0:
             log.error("nftables: %s", err.decode(errors="replace").strip())
 

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 
 from pykeepalived.config.model import Config, GlobalDefs, Script, VrrpInstance, VrrpSyncGroup
 from pykeepalived.core.actions import Notify
+from pykeepalived.textbytes import to_bytes
 
 log = logging.getLogger(__name__)
 
@@ -320,7 +321,7 @@ class FifoWriter:
 
 def fifo_line(note: Notify) -> bytes:
     """`INSTANCE "VI_1" MASTER 110\\n` / `GROUP "SG1" BACKUP 0\\n` (spec §3.2)."""
-    return f'{note.kind} "{note.name}" {note.state} {note.priority}\n'.encode()
+    return to_bytes(f'{note.kind} "{note.name}" {note.state} {note.priority}\n')
 
 
 @dataclass(slots=True)
@@ -522,7 +523,7 @@ class SmtpAlerter:
                 raise SmtpError(line.strip())
 
         async def command(text: str, code: str) -> None:
-            writer.write(text.encode() + b"\r\n")
+            writer.write(to_bytes(text) + b"\r\n")
             await writer.drain()
             await expect(code)
 

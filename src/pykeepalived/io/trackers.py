@@ -170,7 +170,7 @@ class FileTracker:
             return
         mask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_MODIFY
         for directory in self.by_dir:
-            wd = _libc.inotify_add_watch(self.fd, directory.encode(), mask)
+            wd = _libc.inotify_add_watch(self.fd, os.fsencode(directory), mask)
             if wd < 0:
                 log.info("Unable to watch %s - %s", directory, os.strerror(ctypes.get_errno()))
                 continue

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 import struct
 from collections.abc import Callable, Iterator
@@ -39,7 +40,7 @@ def open_vrrp_socket(ifname: str, ifindex: int, family: int, protocol: int = IPP
     (`protocol` 51: the IPPROTO_AH socket of auth_type AH instances, see ipsec_ah)."""
     sock = socket.socket(family, socket.SOCK_RAW | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC, protocol)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ifname.encode())
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, os.fsencode(ifname))
         sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         # Room for the adverts of every instance on the interface falling due together
         # (raw sockets are charged ~1 KiB per small packet); FORCE passes rmem/wmem_max as root.

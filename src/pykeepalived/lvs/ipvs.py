@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import socket
 import struct
 import sys
@@ -50,6 +51,7 @@ from pykeepalived.core.lvs import (
     Timeouts,
     normalise_addr,
 )
+from pykeepalived.textbytes import to_bytes
 
 log = logging.getLogger(__name__)
 
@@ -229,9 +231,9 @@ def _svc_bytes(key: ServiceKey, attrs: ServiceAttrs | None) -> bytes:
                 _nla(_SVC["ADDR"], ipaddress.ip_address(key.addr).packed),
                 _nla(_SVC["PORT"], struct.pack("!H", key.port))]
     if attrs is not None:
-        out.append(_nla(_SVC["SCHED_NAME"], attrs.sched.encode() + b"\0"))
+        out.append(_nla(_SVC["SCHED_NAME"], to_bytes(attrs.sched) + b"\0"))
         if attrs.pe_name:
-            out.append(_nla(_SVC["PE_NAME"], attrs.pe_name.encode() + b"\0"))
+            out.append(_nla(_SVC["PE_NAME"], to_bytes(attrs.pe_name) + b"\0"))
         out += [_nla(_SVC["FLAGS"], struct.pack("=II", attrs.flags, 0xFFFFFFFF)),
                 _nla(_SVC["TIMEOUT"], struct.pack("=I", attrs.timeout)),
                 _nla(_SVC["NETMASK"], struct.pack("=I", _mask_to_wire(attrs, key.af)))]
@@ -318,7 +320,7 @@ class SyncDaemon:
 def _daemon_bytes(d: SyncDaemon, full: bool = True) -> bytes:
     out = [_nla(_DAEMON["STATE"], struct.pack("=I", d.state))]
     if full:
-        out += [_nla(_DAEMON["MCAST_IFN"], d.ifname.encode() + b"\0"),
+        out += [_nla(_DAEMON["MCAST_IFN"], os.fsencode(d.ifname) + b"\0"),
                 _nla(_DAEMON["SYNC_ID"], struct.pack("=I", d.syncid))]
         if d.maxlen:
             out.append(_nla(_DAEMON["SYNC_MAXLEN"], struct.pack("=H", d.maxlen)))

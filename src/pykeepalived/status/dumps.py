@@ -29,6 +29,8 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from pykeepalived.textbytes import to_bytes
+
 log = logging.getLogger(__name__)
 
 SIGJSON = signal.SIGRTMIN + 2
@@ -117,7 +119,7 @@ def write_file(path: str, text: str, *, atomic: bool = False) -> None:
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
     try:
         os.fchmod(fd, 0o600)
-        data = text.encode("utf-8", "replace")
+        data = to_bytes(text)
         while data:
             n = os.write(fd, data)
             data = data[n:]

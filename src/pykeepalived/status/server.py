@@ -37,6 +37,7 @@ from typing import Any
 
 from pykeepalived.errors import PykeepalivedError
 from pykeepalived.status.channel import Snapshot, fetch_snapshot
+from pykeepalived.textbytes import to_bytes
 
 log = logging.getLogger(__name__)
 
@@ -301,7 +302,7 @@ def authorize(headers: dict[str, str], token: str | None) -> None:
         return
     given = headers.get("authorization", "")
     scheme, _, value = given.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
+    if scheme.lower() != "bearer" or not hmac.compare_digest(to_bytes(value.strip()), to_bytes(token)):
         raise HttpError(401, "missing or wrong bearer token")
 
 

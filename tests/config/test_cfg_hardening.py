@@ -1,0 +1,182 @@
+"""Configuration inputs that crashed us or that we accepted where keepalived 2.2.7 refuses
+(issue 24, items 5 and 7): instances without an interface, rule/route keywords without a
+value, bytes that are not UTF-8 (kept as surrogates by the loader) on their way out."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cfg_difffuzz import rule_route_cases
+from cfg_netns import KEEPALIVED, NS_INTERFACES, Netns
+
+from pykeepalived.config import load
+from pykeepalived.core.actions import Notify
+from pykeepalived.io.notify import fifo_line
+from pykeepalived.textbytes import to_bytes
+
+PY = [sys.executable, "-m", "pykeepalived"]
+NOIF = "vrrp_instance VI_1 {\n  virtual_router_id 5\n  virtual_ipaddress {\n    10.0.0.1\n  }\n}\n"
+RR_CASES = rule_route_cases()
+
+
+# ---- item 5: no interface ---------------------------------------------------------------------
+
+def test_instance_without_interface_cannot_run(tmp_path: Path) -> None:
+    path = tmp_path / "k.conf"
+    path.write_text(NOIF)
+    r = load(str(path), interfaces=NS_INTERFACES)
+    assert r.exit_code == 5
+    stops = [d for d in r.diagnostics if d.stops]
+    assert [d.format() for d in stops] == [f"({path}: Line 1) (VI_1) Unknown interface!"]
+
+
+def _run_daemon(netns: Netns, argv: list[str], tmp: Path) -> tuple[int | None, str]:
+    """Start a daemon in the namespace for at most 15 s: its exit code (None: still running) and output."""
+    cmd = ["ip", "netns", "exec", netns.name, *argv, "-n", "-l", "-D", "-f", str(tmp / "k.conf"),
+           "-p", str(tmp / "k.pid"), "-r", str(tmp / "v.pid"), "-c", str(tmp / "c.pid")]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
+    try:
+        out, _ = p.communicate(timeout=15)
+        return p.returncode, out
+    except subprocess.TimeoutExpired:
+        p.terminate()
+        out, _ = p.communicate(timeout=15)
+        return None, out
+
+
+@pytest.mark.privileged
+@pytest.mark.interop
+@pytest.mark.parametrize("text", [NOIF, "global_defs {\n  default_interface eth0\n}\n" + NOIF],
+                         ids=["plain", "default_interface"])
+def test_daemon_refuses_instance_without_interface_like_keepalived(netns: Netns, tmp_path: Path, text: str) -> None:
+    (tmp_path / "k.conf").write_text(text)
+    real, real_out = _run_daemon(netns, [KEEPALIVED], tmp_path)
+    ours, our_out = _run_daemon(netns, PY, tmp_path)
+    assert real is not None and real != 0, real_out
+    assert ours == real, our_out
+    assert "(VI_1) Unknown interface!" in real_out and "(VI_1) Unknown interface!" in our_out
+
+
+# ---- item 7: rule / route keywords without a value ---------------------------------------------
+
+@pytest.mark.parametrize(("cid", "text"), RR_CASES, ids=[c[0] for c in RR_CASES])
+def test_rule_route_keyword_without_value_is_reported(tmp_path: Path, cid: str, text: str) -> None:
+    path = tmp_path / "k.conf"
+    path.write_text(text)
+    r = load(str(path), interfaces=NS_INTERFACES)  # never raises (virtual_rules { to } did: IndexError)
+    assert r.exit_code in (0, 2, 5), [d.format() for d in r.diagnostics]
+    if r.exit_code:
+        assert any(d.line == 5 for d in r.diagnostics if d.level), [d.format() for d in r.diagnostics]
+
+
+@pytest.mark.privileged
+@pytest.mark.interop
+def test_rule_route_keyword_without_value_same_exit_as_keepalived(netns: Netns, tmp_path: Path) -> None:
+    mismatches = []
+    for cid, text in RR_CASES:
+        path = tmp_path / f"{cid}.conf"
+        path.write_text(text)
+        real, out = netns.keepalived_t(path)
+        ours = load(str(path), interfaces=frozenset({"lo", "eth0", "eth0p"}))
+        if ours.exit_code != real:
+            mismatches.append(f"{cid}: keepalived {real} ours {ours.exit_code}\n{out}")
+    assert not mismatches, "\n".join(mismatches[:5])
+
+
+# ---- item 7: bytes that are not UTF-8 -----------------------------------------------------------
+
+LATIN1_AUTH = (b"vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 5\n  authentication {\n"
+               b"    auth_type PASS\n    auth_pass a\xe9b\n  }\n  virtual_ipaddress {\n    10.0.0.1\n  }\n}\n")
+
+
+def test_latin1_auth_pass_is_the_file_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "k.conf"
+    path.write_bytes(LATIN1_AUTH)
+    r = load(str(path), interfaces=NS_INTERFACES)
+    assert r.exit_code == 0 and r.config is not None
+    auth = r.config.vrrp_instances[0].authentication
+    assert auth is not None and auth.auth_pass == b"a\xe9b"  # what keepalived puts in the advert
+
+
+def test_fifo_line_and_to_bytes_give_back_the_file_bytes() -> None:
+    name = b"V\xe9".decode("utf-8", "surrogateescape")
+    assert fifo_line(Notify("INSTANCE", name, "MASTER", 100)) == b'INSTANCE "V\xe9" MASTER 100\n'
+    assert to_bytes("a\udce9\u00e9\ud800") == b"a\xe9\xc3\xa9?"  # escaped byte, real UTF-8, unpaired surrogate
+
+
+@pytest.mark.parametrize("args", [("-t", "{log}"), ("-d",), ("-t", "{log}", "-d")], ids=["t-logfile", "d", "t-d"])
+def test_cli_writes_non_utf8_bytes_without_traceback(tmp_path: Path, args: tuple[str, ...]) -> None:
+    path = tmp_path / "k.conf"
+    path.write_bytes(b"vrrp_instance V\xe9 {\n  interface eth9\n  virtual_router_id 5\n  virtual_ipaddress {\n"
+                     b"    10.0.0.1\n  }\n}\n" + LATIN1_AUTH.replace(b"VI_1", b"W\xe9").replace(b"id 5", b"id 6"))
+    log = tmp_path / "t.log"
+    env = dict(os.environ, PYTHONIOENCODING="utf-8", LC_ALL="C.UTF-8")
+    p = subprocess.run([*PY, *(a.format(log=log) for a in args), "-f", str(path)], capture_output=True, env=env,
+                       timeout=60)
+    assert b"Traceback" not in p.stderr and b"internal error" not in p.stderr, p.stderr.decode(errors="replace")
+    written = p.stdout + p.stderr + (log.read_bytes() if log.exists() else b"")
+    assert b"V\xe9" in written
+
+
+@pytest.fixture
+def own_netns() -> Iterator[Netns]:
+    """A private namespace with lo and eth0 (a veth, both ends up, 192.0.2.1/24 on eth0)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to create a network namespace")
+    name = "cfgh" + secrets.token_hex(4)
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        for cmd in (["link", "add", "eth0", "type", "veth", "peer", "name", "eth0p"], ["link", "set", "lo", "up"],
+                    ["link", "set", "eth0", "up"], ["link", "set", "eth0p", "up"],
+                    ["addr", "add", "192.0.2.1/24", "dev", "eth0"]):
+            subprocess.run(["ip", "-n", name, *cmd], check=True)
+        yield Netns(name)
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+@pytest.mark.privileged
+def test_latin1_instance_name_with_notify_fifo_reaches_master(own_netns: Netns, tmp_path: Path) -> None:
+    """The VRRP child crashed on the FIFO line (exit 70, restarted, never MASTER)."""
+    netns = own_netns
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    (tmp_path / "k.conf").write_bytes(
+        f"global_defs {{\n  notify_fifo {fifo}\n}}\n".encode() +
+        b"vrrp_instance V\xe9 {\n  interface eth0\n  virtual_router_id 57\n  priority 200\n  advert_int 1\n"
+        b"  virtual_ipaddress {\n    192.0.2.57/32\n  }\n}\n")
+    fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        code, out = _run_daemon_until(netns, tmp_path, fd, b'INSTANCE "V\xe9" MASTER 200\n')
+    finally:
+        os.close(fd)
+    assert code is None, out  # still running when MASTER was seen (not crash-looping)
+    assert "Traceback" not in out and "exited with status" not in out, out
+
+
+def _run_daemon_until(netns: Netns, tmp: Path, fd: int, want: bytes) -> tuple[int | None, str]:
+    cmd = ["ip", "netns", "exec", netns.name, *PY, "-n", "-l", "-D", "-P", "-f", str(tmp / "k.conf"),
+           "-p", str(tmp / "k.pid"), "-r", str(tmp / "v.pid")]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    got = b""
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and want not in got and p.poll() is None:
+            time.sleep(0.2)
+            try:
+                got += os.read(fd, 4096)
+            except BlockingIOError:
+                pass
+        code = p.poll()
+        assert want in got, got
+    finally:
+        p.terminate()
+        out, _ = p.communicate(timeout=20)
+    return code, out.decode(errors="replace")
