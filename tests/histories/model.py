@@ -308,6 +308,11 @@ class Model:
             return fault, 255
         return fault, max(1, min(254, total))
 
+    def preempt_delay(self, i: int) -> float:
+        """keepalived clears preempt_delay (and nopreempt) of an instance configured `state MASTER`."""
+        s = self.c.nodes[i]
+        return 0.0 if s.state == "MASTER" or s.nopreempt else s.preempt_delay
+
     def priority(self, i: int) -> int:
         return self.fault_and_priority(i)[1]
 
@@ -337,7 +342,8 @@ class Model:
     # elections -------------------------------------------------------------------------------
     def _resolve(self, comp: set[int], masters: set[int]) -> set[int]:
         prio = self.priority
-        np = [s.nopreempt for s in self.c.nodes]
+        # keepalived clears nopreempt with `state MASTER` or priority 255 (vrrp.c)
+        np = [s.nopreempt and s.state != "MASTER" and s.priority != 255 for s in self.c.nodes]
         if masters:
             m0 = max(masters, key=lambda k: (prio(k), k))  # addresses grow with the node index
             preempt = [b for b in comp if b != m0 and not np[b] and prio(b) > prio(m0)]
@@ -438,5 +444,5 @@ class Model:
             t += 1.5  # daemon start-up (pykeepalived imports, keepalived's fork)
         if e.op in ("link", "trackif"):
             t += 0.3
-        t += max((s.preempt_delay for s in c.nodes), default=0.0)
+        t += max((self.preempt_delay(k) for k in range(self.n)), default=0.0)
         return max(t, 0.6)

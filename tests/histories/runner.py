@@ -464,7 +464,7 @@ class Runner:
         m = self.model
         problems = []
         for k in masters - incumbents:
-            delay = self.c.nodes[k].preempt_delay
+            delay = m.preempt_delay(k)
             comp = next((c for c in m.components() if k in c), set())
             preempted = [j for j in incumbents - masters if j in comp and m.priority(j) < m.priority(k)]
             if not delay or not preempted:

@@ -110,6 +110,16 @@ def test_sigcont_master_meets_new_master() -> None:
     assert _ok(m) == {1}
 
 
+def test_state_master_clears_preempt_delay_and_nopreempt() -> None:
+    """keepalived 2.2.7: 'Warning - preempt delay will not work with initial state MASTER - clearing'
+    (found by seed 3002, a keepalived-only cluster: r2 preempted 0.36 s after the event)."""
+    m = _model(NodeSpec(KA, 150, nopreempt=True), NodeSpec(KA, 110, state="MASTER", preempt_delay=1.0))
+    assert m.preempt_delay(1) == 0.0
+    m = _model(NodeSpec(KA, 100), NodeSpec(KA, 110, state="MASTER", nopreempt=True))
+    m.observed({0})
+    assert _ok(m) == {1}
+
+
 def test_vip_deleted_on_master_makes_it_backup() -> None:
     m = _model(NodeSpec(PY, 100, nopreempt=True), NodeSpec(KA, 120, nopreempt=True))
     m.observed({1})
