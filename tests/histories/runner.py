@@ -485,6 +485,10 @@ class Runner:
         deadline = start + int((window + max(6.0, 8 * md)) * 1e9)
         problems: list[str] = []
         incumbents = set(m.definite)
+        # no transition due: the master stays; any other node advertising meanwhile is a flap
+        stable = (e is not None and e.op not in ("loss", "sigstop", "sigcont", "partition", "heal")
+                  and not m.possible and bool(incumbents)
+                  and all(ok == (incumbents & comp) for comp, ok in m.acceptable()))
         while True:
             now = time.time_ns()
             if now < start + window * 1e9:
@@ -498,6 +502,13 @@ class Runner:
                 problems = self.client_problems(masters)
             if not problems:
                 problems = self.preempt_delay_problems(t_event, incumbents, masters)
+            if not problems and stable and masters == incumbents:
+                flaps = sorted({self.index_of.get(src, -1) for _, src, v in self.tail.between(t_event, now)
+                                if v.priority > 0 and self.index_of.get(src) not in masters | self.last_masters})
+                if flaps:
+                    raise InvariantError("no transition was due, yet "
+                                         + ", ".join(NODE_NAMES[k] for k in flaps if k >= 0)
+                                         + " advertised after the event (a flap)")
             if not problems:
                 m.observed(masters)
                 self.last_masters = masters
