@@ -8,6 +8,7 @@ import asyncio
 import ctypes
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -111,7 +112,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     reason = privileged_skip_reason()
     if reason:
         pytest.skip(reason)
-    if not (Path("/usr/bin/openssl").exists()):
+    if shutil.which("openssl") is None:
         pytest.skip("needs the openssl CLI for the throw-away CA")
     d = tmp_path_factory.mktemp("check")
     pki = make_pki(d)

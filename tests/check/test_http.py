@@ -168,7 +168,7 @@ def test_fast_recovery_checks_again_at_once(world: World) -> None:
                      duration=1.0)
     times = [t for t, _ in rec.attempts]
     # first run: both urls back to back instead of a delay_loop apart
-    assert len(times) == 2 and times[1] - times[0] < 0.3
+    assert len(times) == 2 and times[1] - times[0] < 1.0   # not delay_loop (2 s) apart; loaded-machine slack
     assert f"Remote Web server [{srv}]:tcp:80 succeed on service." in rec.logs
 
 

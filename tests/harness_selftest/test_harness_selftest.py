@@ -158,7 +158,7 @@ def test_capture_on_the_bridge_sees_every_host_with_kernel_timestamps(lab: Lab) 
     replies = [f for f in frames if f.src == b.ip and f.payload[0] == 0]
     assert len(requests) == 3 and len(replies) == 3
     gaps = [y.ts - x.ts for x, y in zip(requests, requests[1:], strict=False)]
-    assert all(0.15 < g < 0.6 for g in gaps), gaps
+    assert all(0.15 < g < 1.0 for g in gaps), gaps   # -i 0.2; late on a loaded machine, never early
 
 
 @pytest.mark.privileged
@@ -261,7 +261,7 @@ def test_keepalived_runs_in_a_host_and_its_adverts_are_captured(lab: Lab) -> Non
     assert v is not None and (v.version, v.adver_int, v.addresses) == (2, 1, ("192.0.2.100",))
     assert live[0].dst == "224.0.0.18" and live[0].ttl == 255
     gaps = [b.ts - a.ts for a, b in zip(live, live[1:], strict=False)]
-    assert all(0.9 < g < 1.1 for g in gaps), gaps
+    assert all(0.9 < g < 1.5 for g in gaps), gaps   # advert_int 1; late on a loaded machine, never early
     assert adverts[-1].vrrp is not None and adverts[-1].vrrp.priority == 0  # SIGTERM: priority 0 last
     garps = [f for f in frames if f.arp and f.arp.sender_ip == "192.0.2.100" and f.src_mac == r1.mac()]
     assert garps

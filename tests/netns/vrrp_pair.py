@@ -34,7 +34,6 @@ class Cell:
     family: int = 4
     unicast: bool = False
     auth: str | None = None     # PASS password
-    tolerance: float = 0.002    # failover time tolerance on the wire, seconds
 
     def vips(self) -> list[str]:
         if self.family == 6:
@@ -70,12 +69,12 @@ class Cell:
 
 
 CELLS = {c.name: c for c in (
-    Cell("v2", 2, 1.0, tolerance=0.010),
+    Cell("v2", 2, 1.0),
     Cell("v3-100ms", 3, 0.1),
     Cell("v3-10ms", 3, 0.01),
     Cell("v3-unicast", 3, 0.1, unicast=True),
     Cell("v3-ipv6", 3, 0.1, family=6),
-    Cell("v2-pass", 2, 1.0, auth="s3cr3t!x", tolerance=0.010),
+    Cell("v2-pass", 2, 1.0, auth="s3cr3t!x"),
 )}
 
 
@@ -113,12 +112,18 @@ def adverts(frames: list[Frame], src: str) -> list[Frame]:
 
 
 def takeover_gap(frames: list[Frame], old: str, new: str, *, after_ns: int,
-                 old_priority_zero: bool = False, lookback_ns: int = 2_000_000_000) -> float:
+                 old_priority_zero: bool = False, lookback_ns: int = 2_000_000_000, race: float = 0.0) -> float:
     """Seconds from the old master's last advert (or its priority-0 advert) to the new
     master's first advert, both around the failure injected at `after_ns`: the new master's
-    first advert after it, the old master's last one before that (at most `lookback_ns` earlier)."""
+    first advert after it, the old master's last one before that (at most `lookback_ns` earlier).
+
+    race: ignore the old master's adverts less than this before the new master's first one. A
+    master that is late on a loaded machine (more than the master-down interval after its previous
+    advert) is rightly taken over; its late advert, on the wire just before the backup's first,
+    reached the backup after it had decided and says nothing about the backup's timer."""
     first_new = next(f for f in adverts(frames, new) if f.ts_ns > after_ns and f.vrrp.priority > 0)  # type: ignore[union-attr]
-    olds = [f for f in adverts(frames, old) if after_ns - lookback_ns < f.ts_ns < first_new.ts_ns]
+    before = first_new.ts_ns - int(race * 1e9)
+    olds = [f for f in adverts(frames, old) if after_ns - lookback_ns < f.ts_ns < before]
     if old_priority_zero:
         olds = [f for f in olds if f.vrrp.priority == 0]  # type: ignore[union-attr]
     assert olds, f"no advert from {old} before {new} took over"
@@ -126,7 +131,7 @@ def takeover_gap(frames: list[Frame], old: str, new: str, *, after_ns: int,
 
 
 def wait_gap(cap: Any, old: str, new: str, *, after_ns: int, old_priority_zero: bool = False,
-             timeout: float = 3.0) -> float:
+             timeout: float = 3.0, race: float = 0.0) -> float:
     """takeover_gap() on a running capture, once tcpdump has written the new master's advert."""
     from harness.wait import wait_until
 
@@ -134,7 +139,7 @@ def wait_gap(cap: Any, old: str, new: str, *, after_ns: int, old_priority_zero: 
         frames = cap.frames()
         if not any(f.ts_ns > after_ns and f.vrrp.priority > 0 for f in adverts(frames, new)):  # type: ignore[union-attr]
             return None
-        return takeover_gap(frames, old, new, after_ns=after_ns, old_priority_zero=old_priority_zero)
+        return takeover_gap(frames, old, new, after_ns=after_ns, old_priority_zero=old_priority_zero, race=race)
 
     return wait_until(probe, timeout, message=f"no advert from {new} in the capture")
 
@@ -155,6 +160,47 @@ def neigh_follow(client: Host, cell: Cell, master: Host, timeout: float = 3.0) -
     want = master.mac()
     return wait_until(lambda: client.neigh(cell.client_vip) == want or None, timeout,
                       message=f"{client.name}'s neighbour entry for {cell.client_vip} never became {master.name}")
+
+
+def reach(client: Host, cell: Cell, master: Host | None = None, timeout: float | None = None) -> None:
+    """The client reaches the VIP: pings (1 s each) until one is answered, within `timeout` (default
+    three advert intervals + 4 s).
+
+    One ping with a fixed wait was flaky on a loaded machine: a ping sent while the client's
+    neighbour entry still names the old master, or while it is being re-resolved (entries a GARP/NA
+    updated are STALE and are probed again on use), is lost, although the VIP is where it belongs.
+    The test's protocol checks (who holds the VIP, the neighbour entry following the master) are
+    separate asserts; this one is only "the service answers". On failure it says what the client
+    saw. With `master`, it also waits for the client's neighbour entry to name that master."""
+    from harness.wait import wait_until
+
+    limit = timeout if timeout is not None else 3 * cell.advert_int + 4
+    want = master.mac() if master is not None else None
+    misses: list[str] = []
+
+    def probe() -> bool | None:
+        if client.ping(cell.client_vip, timeout=1) and (want is None or client.neigh(cell.client_vip) == want):
+            return True
+        misses.append(client.run(["ip", "neigh", "show", cell.client_vip], check=False).stdout.strip())
+        return None
+
+    try:
+        wait_until(probe, limit, interval=0.05, message="")
+        if misses:
+            print(f"[reach] {cell.client_vip}: {len(misses)} ping(s) unanswered first; neighbour: {misses}")
+    except TimeoutError:
+        entry = client.run(["ip", "neigh", "show", cell.client_vip], check=False).stdout.strip()
+        seen = []
+        for h in client.lab.hosts.values():
+            if h is client:
+                continue
+            addrs = h.run(["ip", "-br", "addr", "show", "dev", "eth0"], check=False).stdout.strip()
+            nft = h.run(["nft", "list", "ruleset"], check=False).stdout.strip()
+            neigh = h.run(["ip", "neigh", "show", "dev", "eth0"], check=False).stdout.strip()
+            seen.append(f"{h.name} ({h.mac()}): {addrs}; neighbours: {neigh!r}; nft: {nft or 'empty'}")
+        raise AssertionError(f"client cannot reach {cell.client_vip} within {limit:g} s; its neighbour entry: "
+                             f"{entry or 'none'}" + (f", the master {master.name} has {want}" if master else "")
+                             + "\n" + "\n".join(seen)) from None
 
 
 def wait_count(d: VrrpDaemon, pattern: str, count: int, timeout: float) -> None:

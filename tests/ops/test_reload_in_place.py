@@ -228,8 +228,9 @@ def test_interval_and_routes_change_in_place_on_a_master(lab: Lab) -> None:
     assert largest_gap(before) < 1.5
     assert all(f.vrrp.adver_int == 2 for f in after)                      # type: ignore[union-attr]
     gaps = [b.ts - a.ts for a, b in zip(after, after[1:], strict=False)]
-    assert len(gaps) >= 2 and all(1.8 < g < 2.2 for g in gaps), gaps
-    assert largest_gap(ours) < 2.2            # the change itself leaves no hole either
+    # 2 s apart now, not 1 (bounds for a loaded machine: a late advert, never a 1 s one)
+    assert len(gaps) >= 2 and all(1.6 < g < 2.6 for g in gaps), gaps
+    assert largest_gap(ours) < 2.6            # the change itself leaves no hole either
 
 
 def test_vip_added_to_a_sync_group_member_in_place(lab: Lab) -> None:

@@ -102,6 +102,18 @@ class StartupError(Exception):
     """The VRRP side cannot run this config (missing interface, no address, ...)."""
 
 
+async def _has_address(ipr: Any, ifindex: int, address: str) -> bool:
+    """Whether `address` (compressed text) is on interface `ifindex` now (netlink thread)."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    async for a in await ipr.addr("dump", family=family):
+        if a["index"] != ifindex:
+            continue
+        got = (a.get("local") or a.get("address")) if family == socket.AF_INET else a.get("address")
+        if got and ipaddress.ip_address(got).compressed == address:
+            return True
+    return False
+
+
 @dataclass(slots=True, eq=False)
 class Instance:
     """The runtime's record of one vrrp_instance: its router plus everything IO needs."""
@@ -829,14 +841,38 @@ class VrrpRuntime:
         self._arm()
 
     def _on_addr_deleted(self, ifindex: int, address: str) -> None:
-        owner = self.installed.pop((ifindex, ipaddress.ip_address(address).compressed), None)
+        key = (ifindex, ipaddress.ip_address(address).compressed)
+        owner = self.installed.get(key)
         if owner is None:
             if self.production is not None:
                 self.production.on_addr_deleted(ifindex, address)   # static_ipaddress is put back
             return
-        inst, text = owner
-        self._handle(inst, VipDeleted(text), self.clock())
-        self._arm()
+        # The notification may be stale: the monitor runs on the netlink thread, so the RTM_DELADDR
+        # of our own removal (leaving MASTER, or the start-up clean-up of a VIP a killed daemon left)
+        # can arrive after we added the VIP again. Taken as an external deletion it drops the master
+        # to BACKUP, whose removal sends another late RTM_DELADDR: a MASTER/BACKUP loop with no VIP
+        # (seen at advert_int 0.01 on a loaded machine, issue 23). So the kernel decides, once our
+        # own pending VIP change has gone through: still there, nothing was deleted.
+        inst = owner[0]
+        pending = inst.vip_task
+
+        async def confirm() -> None:
+            if pending is not None and not pending.done():
+                await asyncio.wait([pending])
+            try:
+                present = await self.netlink.run(lambda ipr: _has_address(ipr, ifindex, key[1]))
+            except Exception as exc:  # noqa: BLE001 - cannot tell: act on the notification
+                log.debug("address check after RTM_DELADDR %s: %s", address, exc)
+                present = False
+            if present or self.installed.get(key) is not owner:
+                return
+            del self.installed[key]
+            self._handle(inst, VipDeleted(owner[1]), self.clock())
+            self._arm()
+
+        task = self.loop.create_task(confirm())
+        self.pending.add(task)
+        task.add_done_callback(self.pending.discard)
 
     # ------------------------------------------------------------------ actions out
 
