@@ -2,7 +2,7 @@
 # Prepare a fresh Debian 12 machine (as root) for the tests and the demo; idempotent.
 #   - apt: whatever of iproute2, nftables, tcpdump, keepalived (2.2.7, the interop peer), ping, a C
 #     compiler and Python headers/venv is missing, and every other program a test runs: kmod (modprobe),
-#     procps (sysctl, pkill), openssl (the checker tests' throw-away CA), util-linux (unshare, nsenter),
+#     procps (sysctl, pkill), openssl (the checker tests' throw-away CA), util-linux (unshare, nsenter), mount,
 #     passwd (useradd), ipvsadm (cross-checks the kernel IPVS table). tests/test_ci_tools.py keeps this
 #     list and the tests in step: a program a test runs is either here or the test skips without it.
 #   - .venv with pykeepalived installed editable with its [test] extra (this compiles the Cython fast path)
@@ -16,7 +16,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 packages="iproute2 nftables tcpdump keepalived iputils-ping gcc python3-dev python3-venv
-          kmod procps openssl util-linux passwd ipvsadm"
+          kmod procps openssl util-linux mount passwd ipvsadm"
 missing=""
 for p in $packages; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

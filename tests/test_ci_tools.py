@@ -19,7 +19,7 @@ PACKAGE_OF = {
     "ip": "iproute2", "ss": "iproute2", "nft": "nftables", "tcpdump": "tcpdump", "ping": "iputils-ping",
     "keepalived": "keepalived", "modprobe": "kmod", "sysctl": "procps", "pkill": "procps",
     "openssl": "openssl", "unshare": "util-linux", "nsenter": "util-linux", "useradd": "passwd",
-    "userdel": "passwd", "ipvsadm": "ipvsadm", "gcc": "gcc", "cc": "gcc",
+    "userdel": "passwd", "ipvsadm": "ipvsadm", "gcc": "gcc", "cc": "gcc", "mount": "mount", "umount": "mount",
 }
 # Essential: yes in Debian 12 (coreutils, dash), present on every installation
 ESSENTIAL = {"sh", "true", "false", "sleep", "cat", "date", "echo", "stdbuf", "kill", "env"}

@@ -7,7 +7,7 @@ Layout of one Lab (nothing is added to the root namespace):
 
 <tag> is "pkt-<creator pid>-<creator start time>-<random>": unique per run, and enough for
 cleanup_stale() to tell a lab whose creator is gone from one that is in use by another session.
-Addresses come from documentation ranges only: lan k uses LAN_V4[k].0/24 and 2001:db8:k::/64;
+Addresses come from documentation and benchmarking (RFC 2544, 198.18.0.0/15) ranges only: lan k uses LAN_V4[k].0/24 and 2001:db8:k::/64;
 host number i (1-based) gets .(10+i) and ::(10+i); link-local fe80:: addresses come from the kernel.
 """
 
@@ -36,7 +36,7 @@ from harness.wait import wait_until
 
 PREFIX = "pkt-"
 NETNS_DIR = Path("/run/netns")
-LAN_V4 = ("192.0.2", "198.51.100", "203.0.113")
+LAN_V4 = ("192.0.2", "198.51.100", "203.0.113", "198.18.0")  # the TEST-NETs, then RFC 2544's range
 # VRRP over IPv4 and IPv6 (tcpdump's "vrrp" alone is IPv4 only), ARP, and ICMPv6 (NA, ND)
 DEFAULT_BPF = "ip proto 112 or ip6 proto 112 or arp or icmp6"
 _TAG_RE = re.compile(r"^pkt-(\d+)-(\d+)-[0-9a-f]{4}-")
