@@ -22,6 +22,7 @@ class AdvertSocket:
     tx_packets: int
     tx_errors: int
     last_errno: int
+    last_rx: float
     def __init__(self, sock: socket.socket, ifindex: int, batch: int = 64) -> None: ...
     def fileno(self) -> int: ...
     rx_absorbed: int

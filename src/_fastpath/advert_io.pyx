@@ -158,6 +158,7 @@ cdef class AdvertSocket:
     cdef readonly int batch
     cdef readonly uint64_t rx_packets, rx_errors, tx_packets, tx_errors
     cdef readonly int last_errno
+    cdef readonly double last_rx       # kernel receive time of the last packet read (0: none yet)
     cdef int fd
     # receive buffers: one block, `batch` slots
     cdef mmsghdr *rx_msgs
@@ -285,6 +286,7 @@ cdef class AdvertSocket:
             rx_time = (stamp.tv_sec + stamp.tv_nsec * 1e-9 - offset) if stamped else now
             if rx_time > now:
                 rx_time = now
+            self.last_rx = rx_time
             if self.family == AF_INET:
                 if plen < 20 or (buf[0] >> 4) != 4:
                     self.rx_errors += 1

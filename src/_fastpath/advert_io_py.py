@@ -68,6 +68,7 @@ class AdvertSocket:
         self.tx_packets = 0
         self.tx_errors = 0
         self.last_errno = 0
+        self.last_rx = 0.0      # kernel receive time of the last packet read (0: none yet)
         self._ancbufsize = socket.CMSG_SPACE(20) + socket.CMSG_SPACE(4) + socket.CMSG_SPACE(16) + 16
         self.rx_absorbed = 0
         # vrid -> [armed, payload, src, dst, ttl, hold, last_rx, count]
@@ -109,6 +110,7 @@ class AdvertSocket:
                     ifindex = struct.unpack_from("=i", value, 16)[0]
                 elif kind == socket.IPV6_HOPLIMIT and len(value) >= 4:
                     ttl = struct.unpack_from("=i", value)[0]
+            self.last_rx = rx_time
             if v4:
                 pkt = _parse_ipv4(data, self.ifindex, rx_time)
                 if pkt is None:

@@ -23,6 +23,7 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Callable
 from typing import IO, Literal
 
 from pykeepalived.textbytes import ERRORS
@@ -261,3 +262,101 @@ def setup(opts: object, process: Process, *, namespace: str | None = None,
 def flush() -> None:
     for h in logging.getLogger().handlers:
         h.flush()
+
+
+# ---------------------------------------------------------------------------- per-packet lines
+#
+# keepalived writes some lines once per received packet ("received lower priority ... -
+# discarding", "Unknown VRID", invalid adverts, priority 0 with -D): a flood of 200 k packets
+# a second becomes 200 k log lines a second (and, held back by the VRRP process's LogHold,
+# memory). RFC 9568 asks for the logging of discarded packets to be rate-limited: every such
+# line goes through a LineLimit.
+
+LINE_RATE = 10          # lines of one kind per instance written per LINE_PERIOD, at most
+LINE_PERIOD = 1.0       # seconds
+
+_pending: set[LineLimit] = set()     # limiters holding suppressed lines not yet summarised
+
+
+class _Period:
+    __slots__ = ("start", "written", "suppressed", "last")
+
+    def __init__(self, start: float) -> None:
+        self.start = start
+        self.written = 0
+        self.suppressed = 0
+        self.last: tuple[object, ...] = ()
+
+
+class LineLimit:
+    """Rate limit for the log lines received packets cause: one per instance (or per source
+    of such lines), a kind of line being its format string.
+
+    `info(fmt, *args)` is `logger.info(fmt, *args)` (keepalived's exact text) unless `rate`
+    lines of that kind were written already in the current period, which begins with the
+    first line and lasts `period` seconds; the rest are counted and, once the period is over,
+    summarised in one line, `<prefix>N more lines suppressed in the last 1 s (at most 10 a
+    second are logged), the last: <text of the last one>`. The summary is written with the
+    next line of that kind or by `flush_suppressed()` (the VRRP process calls it after every
+    loop callback). The period runs on `clock` (the process's own time, not the packets'
+    receive times: a flood read late must not open a new period per batch); tests pass their own."""
+
+    def __init__(self, logger: logging.Logger, prefix: str = "", rate: int = LINE_RATE,
+                 period: float = LINE_PERIOD, clock: Callable[[], float] = time.monotonic) -> None:
+        self.logger = logger
+        self.prefix = prefix
+        self.rate = rate
+        self.period = period
+        self.clock = clock
+        self._periods: dict[str, _Period] = {}
+        self.suppressed = 0          # lines suppressed so far, in total
+
+    def info(self, fmt: str, *args: object) -> None:
+        now = self.clock()
+        p = self._periods.get(fmt)
+        if p is not None and not p.start <= now < p.start + self.period:
+            self._close(fmt, p)
+            p = None
+        if p is None:
+            p = self._periods[fmt] = _Period(now)
+        if p.written < self.rate:
+            p.written += 1
+            self.logger.info(fmt, *args)
+            return
+        p.suppressed += 1
+        p.last = args
+        self.suppressed += 1
+        _pending.add(self)
+
+    def flush(self) -> bool:
+        """Summarise the periods that are over; True while suppressed lines are still held."""
+        now = self.clock()
+        held = False
+        for fmt, p in list(self._periods.items()):
+            if not p.start <= now < p.start + self.period:
+                self._close(fmt, p)
+            elif p.suppressed:
+                held = True
+        return held
+
+    def _close(self, fmt: str, p: _Period) -> None:
+        del self._periods[fmt]
+        if not p.suppressed:
+            return
+        try:
+            text = fmt % p.last
+        except (TypeError, ValueError):
+            text = fmt
+        if self.prefix and text.startswith(self.prefix):
+            text = text[len(self.prefix):]
+        self.logger.info("%s%d more lines suppressed in the last %g s (at most %d a %s are logged), the last: %s",
+                         self.prefix, p.suppressed, self.period, self.rate,
+                         "second" if self.period == 1 else f"{self.period:g} s", text)
+
+
+def flush_suppressed() -> None:
+    """Write the summary of every LineLimit period that is over (cheap when there is none)."""
+    if _pending:
+        for limit in list(_pending):
+            if not limit.flush():
+                _pending.discard(limit)

@@ -59,6 +59,7 @@ def test_ipv4_round_trip(aio: ModuleType, lo4: object) -> None:
                                                       (LO4, LO4B, 255, socket.if_nametoindex("lo"))]
     assert got[0][0] == _payload(7, 100)
     assert got[1][0] == _payload(7, 100, dst=LO4B)
+    assert lo4.last_rx == got[1][5]        # type: ignore[attr-defined]  # the runtime's drain reads up to it
     advert, reason = codec.decode_advert(got[1][0], codec.AF_INET, got[1][1], got[1][2])
     assert reason == codec.OK and advert.vrid == 7
     assert sender.sent(0) == 1

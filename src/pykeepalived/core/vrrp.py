@@ -14,7 +14,8 @@ Rules of this file (h11's "constitution" style):
    transition time and reason.
 3. `now` is always a parameter; nothing here reads a clock, opens a socket or sleeps.
 4. Log lines that keepalived prints are byte-identical to 2.2.7's (spec §3.7, App. B); the
-   lines keepalived prints only with -D are gated by `params.log_detail`.
+   lines keepalived prints only with -D are gated by `params.log_detail`. Lines a received
+   packet causes go through `self.lines` (log.LineLimit: at most LINE_RATE a second each).
 
 Periodic adverts are *not* produced here: entering MASTER emits StartAdvertising and the IO
 layer sends them from ideal times by itself (and adds them to `stats.advert_sent`).  The
@@ -58,6 +59,7 @@ from pykeepalived.core.events import (
     VipDeleted,
 )
 from pykeepalived.core.params import AUTH_AH, AUTH_NONE, AUTH_PASS, PRIORITY_OWNER, RouterParams
+from pykeepalived.log import LineLimit
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +187,9 @@ class VirtualRouter:
         self._lower_garp_at: list[float] = []        # MASTER: delayed lower-priority bursts (one each)
         self._preempt_until: float | None = None     # BACKUP: preempt_delay running until
         self._logged: set[str] = set()               # errors logged since the last state/master change
+        # Log lines a received packet causes are rate-limited (a flood writes one per packet);
+        # on the process's clock, which a simulation replaces with its own (lines.clock).
+        self.lines = LineLimit(log, f"({self.name}) ")
         self._vip_packed = frozenset(v.packed for v in params.vips)
         self._peers = {p.packed: p for p in params.unicast_peers}
         self._source_packed = params.source_packed
@@ -441,7 +446,7 @@ class VirtualRouter:
             setattr(self.stats, counter, getattr(self.stats, counter) + 1)
         text = event.detail or REJECT_TEXTS[reason] % _ntop(event.src)
         if reason == RejectReason.AH_ICV:
-            log.info("(%s) %s", self.name, text)    # keepalived 2.2.7 logs every AH failure
+            self.lines.info("(%s) %s", self.name, text)    # keepalived 2.2.7 logs every AH failure
         else:
             self._log_once(reason.name, "(%s) %s", self.name, text)
         return []   # the master-down timer keeps running (§4.8)
@@ -455,7 +460,7 @@ class VirtualRouter:
         p = self.params
         if adv.priority == 0:
             if p.log_detail:
-                log.info("(%s) Backup received priority 0 advertisement", self.name)
+                self.lines.info("(%s) Backup received priority 0 advertisement", self.name)
             self._last_master_advert_at = now
             self._down_at = now + timing.seconds(self._skew_us())
             return []
@@ -476,8 +481,8 @@ class VirtualRouter:
                 self._absorbable = event    # a copy would do just this again (see absorbable)
             return []
         # Lower priority and free to preempt: ignore it, so that our timer runs out.
-        log.info("(%s) received lower priority (%d) advert from %s - discarding",
-                 self.name, adv.priority, _ntop(event.src))
+        self.lines.info("(%s) received lower priority (%d) advert from %s - discarding",
+                         self.name, adv.priority, _ntop(event.src))
         self._set_master(event.src, self.master_priority)
         return []
 
@@ -510,13 +515,13 @@ class VirtualRouter:
             actions.append(self._send(eff))
             if prio == 0:
                 if p.log_detail:
-                    log.info("(%s) Master received priority 0 message", self.name)
+                    self.lines.info("(%s) Master received priority 0 message", self.name)
                 return actions
 
         if prio == eff:
             if addr_cmp == 0:
-                log.info("(%s) WARNING - equal priority advert received from remote host with our IP address.",
-                         self.name)
+                self.lines.info("(%s) WARNING - equal priority advert received from remote host with our "
+                                 "IP address.", self.name)
             elif eff == PRIORITY_OWNER:
                 # Two address owners: a configuration error; step down to 254 (rogue owner).
                 log.info("(%s) CONFIGURATION ERROR: local instance and a remote instance are both configured "
@@ -524,8 +529,8 @@ class VirtualRouter:
                 self.effective_priority = self.base_priority = eff = PRIORITY_OWNER - 1
 
         if prio < eff or (prio == eff and addr_cmp < 0):
-            log.info("(%s) Received advert from %s with lower priority %d, ours %d%s", self.name,
-                     _ntop(event.src), prio, eff, "" if p.lower_prio_no_advert else ", forcing new election")
+            self.lines.info("(%s) Received advert from %s with lower priority %d, ours %d%s", self.name,
+                             _ntop(event.src), prio, eff, "" if p.lower_prio_no_advert else ", forcing new election")
             if not p.lower_prio_no_advert:
                 actions.append(self._send(eff))
             if p.garp_lower_prio_repeat:
@@ -651,7 +656,7 @@ class VirtualRouter:
         that validation can `return self._log_once(...)`."""
         if key not in self._logged:
             self._logged.add(key)
-            log.info(fmt, *args)
+            self.lines.info(fmt, *args)   # per packet if every packet is a new master
         return False
 
     # ------------------------------------------------------------------ helpers
@@ -668,8 +673,8 @@ class VirtualRouter:
         new = timing.adver_int_us_from_wire(3, wire_value)
         if new != self.master_adver_int_us and new > 0:
             if self.params.log_detail:      # keepalived logs it only with -D (LOG_DETAIL)
-                log.info("(%s) advertisement interval updated from %dms to %dms by %s", self.name,
-                         self.master_adver_int_us // 1000, new // 1000, by)
+                self.lines.info("(%s) advertisement interval updated from %dms to %dms by %s",
+                                 self.name, self.master_adver_int_us // 1000, new // 1000, by)
             self.master_adver_int_us = new
 
     def _set_master(self, src: bytes, priority: int) -> None:

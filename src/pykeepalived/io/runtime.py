@@ -84,6 +84,7 @@ from pykeepalived.io.notify import fifo_line
 from pykeepalived.io.production import Production
 from pykeepalived.io.vmac import Vmacs
 from pykeepalived.io.vrrp_socket import VrrpSockets
+from pykeepalived.log import LineLimit, flush_suppressed
 from pykeepalived.status.channel import channel_path, serve_snapshots
 from pykeepalived.status.dumps import install_signal_handlers
 from pykeepalived.status.snapshot import trackers_snapshot, vrrp_snapshot
@@ -94,8 +95,10 @@ log = logging.getLogger(__name__)
 SEND_SLACK = 0.0002
 GIL_SWITCH_INTERVAL = 0.0005
 TIMER_EARLY = 0.0002     # core deadlines: wake this early and go round until due (see _arm)
+DRAIN_BUDGET = 0.005     # socket reading per timer callback, at most (see _drain): a flood must not starve the rest
 SHORTCUT = True          # absorb a backup's identical adverts in compiled code (see _maybe_shortcut)
 SHUTDOWN_TIMEOUT = 5.0
+HOLD_MAX = 1000          # log records a loop callback keeps back at most (see LogHold)
 
 
 class StartupError(Exception):
@@ -180,14 +183,19 @@ class LogHold(logging.Handler):
     """Stands in for the root logger's handlers in the VRRP process. While a loop callback
     runs, records are kept (with their creation times) and handed to the real handlers, in
     order, when it returns: a takeover's first advert leaves before its log lines are
-    formatted and written (0.1-0.2 ms of the takeover path)."""
+    formatted and written (0.1-0.2 ms of the takeover path). At most `limit` records are
+    kept: past that they are written out at once, in order (memory stays bounded, no line is
+    lost; per-packet lines are rate-limited before they become records, see log.LineLimit).
+    On release, the summaries of suppressed per-packet lines whose second is over are written."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = HOLD_MAX) -> None:
         super().__init__()
         self.targets: list[logging.Handler] = []
         self.depth = 0
         self.held: list[logging.LogRecord] = []
         self.installed = False
+        self.limit = limit
+        self.early = 0                 # records written before their callback returned (limit reached)
 
     def install(self) -> None:
         root = logging.getLogger()
@@ -203,9 +211,15 @@ class LogHold(logging.Handler):
             self.installed = False
 
     def handle(self, record: logging.LogRecord) -> bool:
-        if self.depth:
+        if not self.depth:
+            self._emit_now(record)
+        elif len(self.held) < self.limit:
             self.held.append(record)
         else:
+            held, self.held = self.held, []
+            self.early += len(held) + 1
+            for r in held:
+                self._emit_now(r)
             self._emit_now(record)
         return True
 
@@ -221,6 +235,8 @@ class LogHold(logging.Handler):
         self.depth += 1
 
     def release(self) -> None:
+        if self.depth == 1:
+            flush_suppressed()                   # its summaries go to `held`, after the rest
         self.depth = max(0, self.depth - 1)
         if not self.depth and self.held:
             held, self.held = self.held, []
@@ -243,6 +259,7 @@ class VrrpRuntime:
         self.wheel = wheel.TimerWheel()
         self.sender = advert_io.AdvertSender(SEND_SLACK)
         self._logs = LogHold()
+        self._lines = LineLimit(log)       # per-packet lines that no instance takes ("Unknown VRID")
         self.sockets = VrrpSockets(self.loop, self._held(self._on_readable))
         self.ah_sockets = AhSockets(self.loop, self._held(self._on_ah_readable))
         self.netlink = Netlink(self.loop, on_link=self._on_link, on_addr_deleted=self._on_addr_deleted)
@@ -254,6 +271,7 @@ class VrrpRuntime:
         self.stopping = self.loop.create_future()
         self._timer = advert_io.DeadlineTimer()
         self._timer_at = math.inf
+        self._drain_mark: float | None = None     # a drain that is behind reads up to this time (see _drain)
         self._warned: set[str] = set()
         self._all_vips: set[Any] = set()
         self._status_server: asyncio.AbstractServer | None = None
@@ -681,7 +699,8 @@ class VrrpRuntime:
             if candidates is None:
                 if self.config.global_defs.log_unknown_vrids:
                     ifname = next((i.name for i in self.interfaces.values() if i.index == sock.ifindex), "?")
-                    log.info("Unknown VRID(%d) received on interface(%s). ignoring...", payload[1], ifname)
+                    self._lines.info("Unknown VRID(%d) received on interface(%s). ignoring...",
+                                     payload[1], ifname)
                 continue
             inst = candidates[0] if len(candidates) == 1 else self._pick(candidates, src, dst)
             if inst is None:
@@ -784,35 +803,66 @@ class VrrpRuntime:
     def _on_timer(self) -> None:
         self._timer.ack()
         self._timer_at = math.inf
-        # Adverts that arrived before a deadline but are not read yet must count first (their
-        # kernel receive time is what matters), or a busy moment turns into a false takeover.
-        for sock in self.sockets:
-            while True:       # count absorbed packets too: a full batch means there may be more
-                read_before = sock.rx_packets + sock.rx_errors
-                self._on_readable(sock)
-                if sock.rx_packets + sock.rx_errors - read_before < sock.batch:
-                    break
+        limit = self._drain()
         for ifindex, ah_sock in self.ah_sockets:
             self._on_ah_readable(ifindex, ah_sock)
         now = self.clock()
+        self.sender.fire(now)
+        if limit != -math.inf:
+            self._deadlines(min(limit, now), now)
+        # A deadline still due (the drain is behind, or it fell due after `limit`) leaves the
+        # timer armed in the past: the loop goes round (other callbacks run) and comes back.
+        self._arm()
+
+    def _deadlines(self, limit: float, now: float) -> None:
+        """Act on the core deadlines due by `limit` (every advert that arrived before it is handled)."""
         for sock in self.sockets:                # backups whose absorbed master went quiet
-            for vrid in sock.expired(now):
+            for vrid in sock.expired(limit):
                 for backup in self.demux.get((sock.ifindex, sock.family), {}).get(vrid, ()):
                     if backup.shortcut is not None:
                         self._flush_shortcut(backup)
-        self.sender.fire(now)
-        for slot in self.wheel.advance(now):
+        for slot in self.wheel.advance(limit):
             inst = self.by_slot.get(slot)
             if inst is None:
                 continue
             inst.deadline = None
             d = inst.router.deadline()
-            if d is not None and d <= now:
+            if d is not None and d <= limit:
                 self._handle(inst, DeadlineReached(), now)
             elif d is not None:       # moved later since it was scheduled
                 inst.deadline = d
                 self.wheel.schedule(slot, d)
-        self._arm()
+
+    def _drain(self) -> float:
+        """Read the sockets before deadlines are acted on; returns the time up to which every
+        advert that arrived has been handled (deadlines up to it may fire), -inf if behind.
+
+        Adverts that arrived before a deadline but are not read yet must count first (their
+        kernel receive time is what matters), or a busy moment turns into a false takeover. A
+        flood would make "read until empty" endless, so the reading is bounded (DRAIN_BUDGET
+        per callback, our own due adverts sent between batches, they matter more) and resumed
+        on the next round: a socket is caught up once it is empty or the last packet read
+        arrived after the mark, the time the drain began (the queue is in arrival order)."""
+        start = self.clock()
+        mark = self._drain_mark if self._drain_mark is not None else start
+        stop = start + DRAIN_BUDGET
+        limit = math.inf
+        for sock in self.sockets:
+            while True:
+                if sock.last_rx >= mark:             # read past the mark by the reader callbacks
+                    limit = min(limit, mark)
+                    break
+                read_before = sock.rx_packets + sock.rx_errors   # absorbed packets count too
+                self._on_readable(sock)
+                if sock.rx_packets + sock.rx_errors - read_before < sock.batch:
+                    break                            # empty: everything that came is handled
+                now = self.clock()
+                self.sender.fire(now)
+                if now >= stop and sock.last_rx < mark:
+                    self._drain_mark = mark          # behind: resume on the next round
+                    return -math.inf
+        self._drain_mark = None
+        return limit
 
     def _arm(self) -> None:
         """Keep one timer at min(earliest core deadline, next advert); re-arm only if it moved.
