@@ -23,7 +23,10 @@ Runs in network namespaces built with the test harness (tests/harness), as root:
    spurious MASTER transitions (log lines) and adverts sent by the backup during the window.
 3. failover precision: a pair on a bridge; SIGKILL of the master's process group (takeover
    measured as backup's first advert - master's last advert, against 3*interval + skew) and
-   SIGTERM (backup's first advert - master's priority-0 advert, against skew).
+   SIGTERM (backup's first advert - master's priority-0 advert, against skew). Beside the
+   advert, what a client waits for: the VIP on the new master's interface (bench/addrmon.py,
+   an rtnetlink listener in its namespace) and its first GARP (bridge capture), each minus
+   its first advert.
 """
 
 from __future__ import annotations
@@ -304,14 +307,49 @@ def run_scale(impl: str, n: int, interval: float, load: str, window: float, back
         return row
 
 
+ADDRMON = Path(__file__).resolve().parent / "addrmon.py"
+PAIR_VIP = "192.0.2.200"
+
+
+def start_addrmon(host: Host) -> Proc:
+    """bench/addrmon.py in `host`: its address events with CLOCK_REALTIME times (the pcap's
+    clock). SCHED_FIFO when chrt is allowed: it sleeps until an address changes, and then
+    reads the time within tens of microseconds instead of after a time slice."""
+    argv = [sys.executable, str(ADDRMON)]
+    if subprocess.run(["chrt", "-f", "10", "true"], capture_output=True).returncode == 0:
+        argv = ["chrt", "-f", "10", *argv]
+    proc = host.spawn(argv, name="addrmon")
+    proc.wait_output(r"listening", timeout=10, stream="stdout")
+    return proc
+
+
+def addr_events(proc: Proc, address: str, kind: str = "NEW") -> list[int]:
+    out = []
+    for line in proc.stdout().splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[1] == kind and parts[2] == address:
+            out.append(int(parts[0]))
+    return out
+
+
 def run_failover(impl: str, version: int, interval: float, kind: str, reps: int) -> dict[str, object]:
-    """kind: 'kill' (SIGKILL to the process group) or 'stop' (SIGTERM, priority-0 advert)."""
+    """kind: 'kill' (SIGKILL to the process group) or 'stop' (SIGTERM, priority-0 advert).
+
+    Three rows per cell, what a client waits for:
+    * advert: the backup's first advert - the master's last advert (kill) or priority-0 advert
+      (stop) - the expected interval (3*interval + skew, or skew), both on the bridge capture;
+    * vip: the VIP on the backup's interface (RTM_NEWADDR seen by bench/addrmon.py inside the
+      backup's namespace) - the backup's first advert;
+    * garp: the backup's first gratuitous ARP for the VIP on the bridge - its first advert."""
     prio_b = 100
     skew = (256 - prio_b) / 256 if version == 2 else (256 - prio_b) * interval / 256
     expected = skew if kind == "stop" else 3 * interval + skew
     deltas: list[float] = []
+    vips: list[float] = []
+    garps: list[float] = []
     with Lab() as lab:
         a, b = lab.add_hosts("a", "b")
+        mon = start_addrmon(b)
         backup = start_daemon(b, impl, pair_config(version, interval, prio_b), cpus=None)
         backup.wait_state("VI_1", "BACKUP", timeout=10)
         for _ in range(reps):
@@ -321,16 +359,16 @@ def run_failover(impl: str, version: int, interval: float, kind: str, reps: int)
             with contextlib.suppress(Exception):
                 backup.wait_log(r"Entering BACKUP STATE", timeout=1)
             time.sleep(max(3 * interval, 0.3))
-            cap = lab.capture(bpf="ip proto 112")
+            cap = lab.capture(bpf="ip proto 112 or arp")
             time.sleep(max(2 * interval, 0.2))
             if kind == "kill":
                 master.kill()
             else:
                 master.stop()
             time.sleep(expected + 4 * interval + 0.5)
-            frames = [f for f in cap.stop() if f.vrrp is not None]
-            a_frames = [f for f in frames if f.src == a.ip]
-            b_frames = [f for f in frames if f.src == b.ip]
+            frames = cap.stop()
+            a_frames = [f for f in frames if f.vrrp is not None and f.src == a.ip]
+            b_frames = [f for f in frames if f.vrrp is not None and f.src == b.ip]
             if kind == "stop":
                 zero = [f for f in a_frames if f.vrrp is not None and f.vrrp.priority == 0]
                 last_a = zero[0].ts_ns if zero else None
@@ -339,17 +377,29 @@ def run_failover(impl: str, version: int, interval: float, kind: str, reps: int)
             first_b = next((f.ts_ns for f in b_frames if last_a is not None and f.ts_ns > last_a), None)
             if last_a is not None and first_b is not None:
                 deltas.append((first_b - last_a) / 1e9 - expected)
+                # the VIP and GARP of this takeover: the first after the master's last advert
+                added = next((t for t in addr_events(mon, PAIR_VIP) if t > last_a), None)
+                if added is not None:
+                    vips.append((added - first_b) / 1e9)
+                garp = next((f.ts_ns for f in frames if f.ts_ns > last_a and (arp := f.arp) is not None
+                             and arp.sender_ip == PAIR_VIP and arp.target_ip == PAIR_VIP), None)
+                if garp is not None:
+                    garps.append((garp - first_b) / 1e9)
             if master.alive:
                 master.kill()
             # let the backup settle as master before the next round makes it BACKUP again
             time.sleep(0.2)
-    deltas.sort()
     ms = 1000.0
+
+    def stats(prefix: str, vals: list[float]) -> dict[str, object]:
+        vals = sorted(vals)
+        return {f"{prefix}median_ms": statistics.median(vals) * ms if vals else float("nan"),
+                f"{prefix}max_ms": vals[-1] * ms if vals else float("nan"),
+                f"{prefix}min_ms": vals[0] * ms if vals else float("nan")}
+
     return {"impl": impl, "version": version, "interval": interval, "kind": kind, "reps": len(deltas),
-            "expected_ms": expected * ms,
-            "median_ms": statistics.median(deltas) * ms if deltas else float("nan"),
-            "max_ms": deltas[-1] * ms if deltas else float("nan"),
-            "min_ms": deltas[0] * ms if deltas else float("nan")}
+            "expected_ms": expected * ms, **stats("", deltas),
+            "vip_reps": len(vips), **stats("vip_", vips), "garp_reps": len(garps), **stats("garp_", garps)}
 
 
 # ----------------------------------------------------------------------------- report
@@ -430,6 +480,12 @@ def targets(scale: list[dict[str, object]], failover: list[dict[str, object]]) -
         row("takeover median (ms over expected) <= 0.5", cell, _num(ka_row, "median_ms"), py, py <= 0.5)
         py = _num(f, "max_ms")
         row("takeover max (ms over expected) <= 1.5", cell, _num(ka_row, "max_ms"), py, py <= 1.5)
+        for key, what in (("vip", "VIP on the interface"), ("garp", "first GARP")):
+            py = _num(f, f"{key}_median_ms")
+            row(f"{what} - first advert, median (ms) <= 0.5", cell, _num(ka_row, f"{key}_median_ms"), py,
+                py <= 0.5)
+            py = _num(f, f"{key}_max_ms")
+            row(f"{what} - first advert, max (ms) <= 0.5", cell, _num(ka_row, f"{key}_max_ms"), py, py <= 0.5)
     rss = [r for r in scale if r["n"] == 1000]
     if rss:
         ka = max(_num(r, "rss_mib") for r in rss if r["impl"] == "keepalived") if any(
@@ -463,8 +519,14 @@ def report(scale: list[dict[str, object]], failover: list[dict[str, object]], co
                            ("backup_master_transitions", "backup_adverts"))
         lines.append("")
     if failover:
-        lines += ["### Failover precision (takeover minus expected; ms)", ""]
-        lines += table(failover, ("version", "interval", "kind", "expected_ms"), ("reps", "median_ms", "max_ms"))
+        lines += ["### Failover precision (takeover minus expected; ms)", "",
+                  "advert: the backup's first advert - the master's last (kill) or priority-0 (stop) advert "
+                  "- expected, on the bridge capture. vip: the VIP on the backup's interface (RTM_NEWADDR read "
+                  "by bench/addrmon.py in the backup's namespace, SCHED_FIFO) - that first advert. garp: the "
+                  "backup's first gratuitous ARP for the VIP on the bridge - that first advert.", ""]
+        lines += table(failover, ("version", "interval", "kind", "expected_ms"),
+                       ("reps", "median_ms", "max_ms", "vip_median_ms", "vip_max_ms", "garp_median_ms",
+                        "garp_max_ms"))
         lines.append("")
     if scale or failover:
         lines += ["### Targets of issue 8, judged from this run", ""]

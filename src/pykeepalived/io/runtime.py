@@ -17,8 +17,11 @@ What runs where:
   absolute CLOCK_MONOTONIC timerfd watched with `add_reader` (`advert_io.DeadlineTimer`)
   rather than `loop.call_at`: uvloop rounds its timers to whole milliseconds, which would
   add up to a millisecond to every failover and advert;
-* VIPs and link/address monitoring: `netlink.Netlink` (pyroute2 on its own thread);
-* GARP / unsolicited NA: `l2.L2Sender`;
+* VIPs: `rtnl.AddrRequests`, prebuilt RTM_NEWADDR / RTM_DELADDR requests sent from the loop
+  (the kernel adds the address inside the send), their ACKs read later by the loop;
+* link/address monitoring and the slower netlink work (routes, rules, VMACs):
+  `netlink.Netlink` (pyroute2 on its own thread);
+* GARP / unsolicited NA: `l2.L2Sender`, right after the VIPs;
 * auth_type AH (VRRPv2 over IPv4): `ipsec_ah` (AH header, sequence counter, ICV; one raw
   IPPROTO_AH socket per interface for receiving);
 * SIGTERM / SIGINT: every router gets `Shutdown` (priority-0 advert, VIPs removed), exit 0.
@@ -32,6 +35,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import gc
 import ipaddress
 import logging
@@ -79,9 +83,10 @@ from pykeepalived.errors import EXIT_FATAL, EXIT_OK
 from pykeepalived.io import ipsec_ah
 from pykeepalived.io.ipsec_ah import AhSockets, IpsecAh
 from pykeepalived.io.l2 import L2Sender
-from pykeepalived.io.netlink import Interface, Netlink
+from pykeepalived.io.netlink import Interface, Netlink, vip_error
 from pykeepalived.io.notify import fifo_line
 from pykeepalived.io.production import Production
+from pykeepalived.io.rtnl import AddrRequests
 from pykeepalived.io.vmac import Vmacs
 from pykeepalived.io.vrrp_socket import VrrpSockets
 from pykeepalived.log import LineLimit, flush_suppressed
@@ -132,7 +137,6 @@ class Instance:
     vips_packed: list[bytes]
     built_priority: int = -1       # priority of the packets prebuilt in the sender
     periodic_priority: int = -1    # priority of the running schedule (-1: not advertising)
-    vip_task: asyncio.Future[Any] | None = None
     deadline: float | None = None
     one_off_sent: int = 0          # SendAdvert adverts (the core counts those itself)
     periodic_counted: int = 0      # periodic adverts already added to router.stats
@@ -263,6 +267,7 @@ class VrrpRuntime:
         self.sockets = VrrpSockets(self.loop, self._held(self._on_readable))
         self.ah_sockets = AhSockets(self.loop, self._held(self._on_ah_readable))
         self.netlink = Netlink(self.loop, on_link=self._on_link, on_addr_deleted=self._on_addr_deleted)
+        self.addrs = AddrRequests(self.loop)         # VIP add / delete (see _vips)
         self.l2 = L2Sender(self.loop, self.clock)
         self.vmacs = Vmacs(self.netlink, config)     # use_vmac interfaces
         self.interfaces: dict[str, Interface] = {}
@@ -285,6 +290,7 @@ class VrrpRuntime:
         sys.setswitchinterval(GIL_SWITCH_INTERVAL)
         self._logs.install()
         self.netlink.start()
+        self.addrs.open()
         await self.vmacs.create()
         self.interfaces = await self.netlink.interfaces()
         self.vmacs.adopt(self.interfaces)
@@ -653,6 +659,8 @@ class VrrpRuntime:
         self.l2.close()
         self.sockets.close()
         self.ah_sockets.close()
+        self.addrs.read_acks()       # the last removals' refusals are logged
+        self.addrs.close()
         self.netlink.stop()
 
     # ------------------------------------------------------------------ events in
@@ -986,29 +994,47 @@ class VrrpRuntime:
         return out
 
     def _vips(self, inst: Instance, action: AddVips | RemoveVips) -> None:
+        """Add or remove the VIPs now: their prebuilt requests go to the kernel from here (it
+        has added / removed them when this returns); refusals are logged when the ACKs are
+        read, and an address the kernel did not add is no longer counted as ours."""
         targets = self._vip_targets(inst, action.vips + action.evips)
         if self.production is not None:
             self.production.vips(inst, action)   # no_accept drop rules
         adding = isinstance(action, AddVips)
+        command = "add" if adding else "del"
+        name = inst.params.name
+        requests = []
         for index, vip in targets:
             key = (index, ipaddress.ip_address(vip.address).compressed)
+            entry: tuple[Instance, str] | None = None
             if adding:
-                self.installed[key] = (inst, vip.address)
+                entry = self.installed[key] = (inst, vip.address)
             else:
                 self.installed.pop(key, None)
-        coro = self.netlink.add_vips(targets) if adding else self.netlink.remove_vips(targets)
-        previous = inst.vip_task
+            try:
+                msg = self.addrs.message(command, index, vip)
+            except ValueError as exc:
+                log.error("(%s) %s %s/%s: %s", name, command, vip.address, vip.prefix, exc)
+                if entry is not None:
+                    self._vip_refused(key, entry)
+                continue
+            requests.append((msg, functools.partial(self._vip_acked, name, command, vip, key, entry)))
+        self.addrs.send(requests)
 
-        async def run() -> None:
-            if previous is not None and not previous.done():
-                await asyncio.wait([previous])
-            for err in await coro:
-                log.error("(%s) %s", inst.params.name, err)
+    def _vip_acked(self, name: str, command: str, vip: VipSpec, key: tuple[int, str],
+                   entry: tuple[Instance, str] | None, code: int, text: str) -> None:
+        err = vip_error(command, vip, code, text)
+        if err is None:
+            return
+        log.error("(%s) %s", name, err)
+        if entry is not None:
+            self._vip_refused(key, entry)
 
-        task = self.loop.create_task(run())
-        inst.vip_task = task
-        self.pending.add(task)
-        task.add_done_callback(self.pending.discard)
+    def _vip_refused(self, key: tuple[int, str], entry: tuple[Instance, str]) -> None:
+        """The kernel did not add this VIP: unless a later add claimed it again, it is not ours
+        on the interface (its deletion by someone else must not look like ours)."""
+        if self.installed.get(key) is entry:
+            del self.installed[key]
 
     def _gratuitous(self, inst: Instance, action: SendGratuitous) -> None:
         by_iface: dict[int, tuple[Interface, list[VipSpec]]] = {}
@@ -1018,8 +1044,12 @@ class VrrpRuntime:
                 by_iface.setdefault(iface.index, (iface, []))[1].append(vip)
         for iface, vips in by_iface.values():
             frames = self.l2.frames(iface.name, iface.mac, vips)
-            self.l2.burst(iface.name, iface.index, frames, action.count, order=inst.slot,
-                          wanted=lambda: inst.router.state == State.MASTER, after=inst.vip_task)
+            try:
+                self.l2.burst(iface.name, iface.index, frames, action.count, order=inst.slot,
+                              wanted=lambda: inst.router.state == State.MASTER)
+            except OSError as exc:       # the interface went away since start-up
+                self._warn_once(f"garp:{iface.name}", "(%s) cannot send gratuitous ARP/NA on %s: %s",
+                                inst.params.name, iface.name, exc)
 
     def _warn_once(self, key: str, fmt: str, *args: object) -> None:
         if key not in self._warned:
