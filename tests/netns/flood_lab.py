@@ -106,6 +106,7 @@ class FloodResult:
     master_lost: int = 0                 # the master entered BACKUP
     rss_kib: dict[str, tuple[int, int]] = field(default_factory=dict)   # host: (before, after)
     log_lines: dict[str, int] = field(default_factory=dict)            # host: lines written
+    takeover: float | None = None        # kill_master_after: master's last advert -> backup's first
 
     @property
     def rate(self) -> float:
@@ -120,7 +121,8 @@ class FloodResult:
         return (f"{self.implementation} advert_int {self.advert_int:g}: {self.sent} packets in {self.seconds:.2f} s "
                 f"({self.rate / 1000:.0f} k/s); master's longest advert gap {self.max_gap * 1000:.0f} ms, "
                 f"{self.gaps_over} gaps > 1.5 intervals; backup takeovers {self.backup_takeovers}, "
-                f"master lost {self.master_lost}; RSS {rss}; log lines {self.log_lines}")
+                f"master lost {self.master_lost}; RSS {rss}; log lines {self.log_lines}"
+                + ("" if self.takeover is None else f"; takeover after the kill {self.takeover * 1000:.0f} ms"))
 
 
 def _start(host: Host, implementation: str, conf: str) -> VrrpDaemon:
@@ -139,10 +141,12 @@ def _wait_pid(d: VrrpDaemon, timeout: float = 10) -> int:
 
 def run_flood(lab: Lab, implementation: str = "pykeepalived", *, advert_int: float = 0.1,
               seconds: float = 3.0, max_packets: int = 2_000_000, settle: float = 1.0,
-              processes: int = 1) -> FloodResult:
+              processes: int = 1, kill_master_after: float | None = None) -> FloodResult:
+    """One flood (see the module docstring); with `kill_master_after`, the master is killed
+    (SIGKILL) that many seconds into the flood and the backup's takeover is timed on the wire."""
     a, b, f = lab.add_hosts("a", "b", "f")
     flooder = compile_flooder(lab.workdir)
-    cap = lab.capture(bpf=f"ether src {a.mac()} and ip proto 112", name="master-adverts")
+    cap = lab.capture(bpf=f"(ether src {a.mac()} or ether src {b.mac()}) and ip proto 112", name="adverts")
     da = _start(a, implementation, config(a, 150, advert_int))
     da.wait_state("VI_1", "BACKUP", timeout=10)
     db = _start(b, implementation, config(b, 100, advert_int))
@@ -161,6 +165,12 @@ def run_flood(lab: Lab, implementation: str = "pykeepalived", *, advert_int: flo
             *flood_packets(a, b, f)]
     senders = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                for _ in range(processes)]
+    kill_ns = None
+    if kill_master_after is not None:
+        time.sleep(kill_master_after)
+        kill_ns = time.time_ns()
+        da.kill()
+        pids.pop("a")
     for p in senders:
         out, err = p.communicate(timeout=seconds + 30)
         m = re.search(r"sent (\d+) packets in ([\d.]+) seconds", out)
@@ -175,15 +185,22 @@ def run_flood(lab: Lab, implementation: str = "pykeepalived", *, advert_int: flo
     result.backup_takeovers = db.log().count("Entering MASTER STATE") - masters_before
     result.master_lost = da.log().count("Entering BACKUP STATE") - backups_before
     frames = cap.stop()
+    window_end = end_ns + settle * 1e9 if kill_ns is None else kill_ns
     times = [fr.ts_ns for fr in vrrp_frames(frames, vrid=VRID, src=a.ip)
              if fr.vrrp is not None and fr.vrrp.priority == 150
-             and start_ns - 1e9 <= fr.ts_ns <= end_ns + settle * 1e9]
+             and start_ns - 1e9 <= fr.ts_ns <= window_end]
     gaps = [(t2 - t1) / 1e9 for t1, t2 in zip(times, times[1:], strict=False)]
     assert times, "no advert from the master in the capture"
-    # adverts stopping before the end of the window also count
-    gaps.append((end_ns + settle * 1e9 - times[-1]) / 1e9)
+    # adverts stopping before the end of the window (or the kill) also count
+    gaps.append((window_end - times[-1]) / 1e9)
     result.max_gap = max(gaps)
     result.gaps_over = sum(1 for g in gaps if g > 1.5 * advert_int)
-    da.stop()
+    if kill_ns is not None:
+        new = [fr.ts_ns for fr in vrrp_frames(frames, vrid=VRID, src=b.ip)
+               if fr.vrrp is not None and fr.vrrp.priority == 100 and fr.ts_ns > kill_ns]
+        if new:
+            result.takeover = (new[0] - times[-1]) / 1e9
+    else:
+        da.stop()
     db.stop()
     return result

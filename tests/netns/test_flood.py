@@ -16,6 +16,7 @@ ADVERT_INT = 0.1
 # over (master down = 3 intervals + skew); an unbounded drain silenced the master for seconds.
 GAP_SLACK = 0.2
 RSS_GROWTH_KIB = 4 * 1024
+TAKEOVER_SLACK = 0.3       # reading the flooded socket's queue first, on a loaded box
 FLOOD_SECONDS = 3.0
 SETTLE = 1.0
 # Lines a daemon may write while flooded: each kind of per-packet line at most LINE_RATE a
@@ -35,3 +36,19 @@ def test_flood_neither_silences_master_nor_grows_memory(lab: Lab) -> None:
     for host in ("a", "b"):
         assert r.rss_growth_kib(host) <= RSS_GROWTH_KIB, f"VRRP child on {host} grew: {r.summary()}"
         assert r.log_lines[host] <= MAX_LINES, f"{host} wrote {r.log_lines[host]} log lines: {r.summary()}"
+
+
+def test_backup_takes_over_during_a_flood(lab: Lab) -> None:
+    """The master dies 1 s into the flood: the backup's deadline waits only until the adverts
+    that arrived before it are read, so it takes over on time (before the fix its drain never
+    ended and it never took over while the flood lasted)."""
+    if missing_tools("gcc", "tcpdump"):
+        pytest.skip("needs gcc and tcpdump")
+    r = run_flood(lab, "pykeepalived", advert_int=ADVERT_INT, seconds=FLOOD_SECONDS, max_packets=3_000_000,
+                  settle=SETTLE, kill_master_after=1.0)
+    print(f"\n[flood] {r.summary()}")
+    master_down = 3 * ADVERT_INT + (256 - 100) / 256 * ADVERT_INT
+    assert r.takeover is not None, f"the backup never took over: {r.summary()}"
+    assert r.takeover <= master_down + TAKEOVER_SLACK, r.summary()
+    assert r.backup_takeovers == 1, r.summary()
+    assert r.rss_growth_kib("b") <= RSS_GROWTH_KIB, r.summary()
