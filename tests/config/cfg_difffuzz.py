@@ -154,3 +154,24 @@ def rule_route_cases() -> list[tuple[str, str]]:
                         f"    {pre}{kw}\n  }}\n  virtual_ipaddress {{\n    10.0.0.1\n  }}\n}}\n")
                 out.append((f"{block}-{kw}-{k}", text))
     return out
+
+
+# ---- more VIPs than an advert holds ---------------------------------------------------------------
+
+def vip_count_config(rng: random.Random) -> tuple[str, int]:
+    """An instance with a VIP count around what its advert can hold (255 IPv4; 89 IPv6 at MTU
+    1500; fewer with AH), some eVIPs, sometimes a second instance: (config, VIP count)."""
+    family = rng.choice([4, 4, 6])
+    version = 3 if family == 6 else rng.choice([2, 3])
+    auth = rng.choice(["", "", "PASS", "AH"]) if version == 2 else ""
+    limit = 89 if family == 6 else 255
+    n = rng.choice([limit - 1, limit, limit + 1, limit + rng.randint(2, 300), rng.randint(1, 40)])
+    addr = (lambda i: f"10.{i >> 16}.{(i >> 8) & 255}.{i & 255}") if family == 4 else (lambda i: f"fd00::{i:x}")
+    lines = ["vrrp_instance VI_1 {", "  interface eth0", "  virtual_router_id 5", f"  version {version}"]
+    if auth:
+        lines += ["  authentication {", f"    auth_type {auth}", "    auth_pass secret", "  }"]
+    lines += ["  virtual_ipaddress {", *(f"    {addr(i)}" for i in range(1, n + 1)), "  }"]
+    if rng.random() < 0.3:
+        lines += ["  virtual_ipaddress_excluded {", "    192.0.2.9", "  }"]
+    lines.append("}")
+    return "\n".join(lines) + "\n", n

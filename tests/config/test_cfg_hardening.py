@@ -5,6 +5,7 @@ value, bytes that are not UTF-8 (kept as surrogates by the loader) on their way 
 from __future__ import annotations
 
 import os
+import random
 import secrets
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cfg_difffuzz import rule_route_cases
+from cfg_difffuzz import rule_route_cases, vip_count_config
 from cfg_netns import KEEPALIVED, NS_INTERFACES, Netns
 
 from pykeepalived.config import load
@@ -180,3 +181,73 @@ def _run_daemon_until(netns: Netns, tmp: Path, fd: int, want: bytes) -> tuple[in
         p.terminate()
         out, _ = p.communicate(timeout=20)
     return code, out.decode(errors="replace")
+
+
+# ---- item 4: more VIPs than an advert holds --------------------------------------------------------
+
+def _evip_message(text: str) -> str | None:
+    for line in text.splitlines():
+        if "exceeds maximum/space available in packet" in line:
+            return line[line.index("(VI_1)"):]
+    return None
+
+
+@pytest.mark.parametrize(("family", "version", "ah", "mtu", "most"),
+                         [("inet", 2, False, 1500, 255), ("inet", 3, False, 1500, 255), ("inet6", 3, False, 1500, 89),
+                          ("inet6", 3, False, 1280, 76), ("inet", 2, True, 1500, 255), ("inet", 2, True, 1000, 231),
+                          ("inet", 3, False, 1000, 239), ("inet6", 3, False, 68, 0)])
+def test_max_advert_addresses_is_keepalived_rule(family: str, version: int, ah: bool, mtu: int, most: int) -> None:
+    from pykeepalived.config.build import max_advert_addresses
+    assert max_advert_addresses(family, version, ah, mtu) == most
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_excess_vips_move_to_evips(tmp_path: Path, seed: int) -> None:
+    rng = random.Random(seed)
+    for k in range(10):
+        text, n = vip_count_config(rng)
+        path = tmp_path / f"v{k}.conf"
+        path.write_text(text)
+        r = load(str(path), interfaces=NS_INTERFACES)
+        assert r.config is not None
+        vi = r.config.vrrp_instances[0]
+        limit = 89 if vi.effective.family == "inet6" else 255
+        configured = [ln.strip() for ln in text.split("virtual_ipaddress {")[1].split("}")[0].split("\n") if ln.strip()]
+        got = [str(a.address.ip) for a in vi.virtual_ipaddress]
+        excluded = [str(a.address.ip) for a in vi.virtual_ipaddress_excluded]
+        assert got == configured[:limit]
+        assert [e for e in excluded if e != "192.0.2.9"] == configured[limit:]  # in order, after the configured eVIPs
+        msg = _evip_message("\n".join(d.format() for d in r.diagnostics))
+        assert (msg is not None) == (n > limit)
+        assert (r.exit_code == 5) == (n > limit), [d.format() for d in r.diagnostics]
+
+
+@pytest.mark.privileged
+@pytest.mark.interop
+@pytest.mark.parametrize("seed", range(2))
+def test_excess_vips_same_exit_and_message_as_keepalived(netns: Netns, tmp_path: Path, seed: int) -> None:
+    rng = random.Random(seed)
+    mismatches = []
+    for k in range(12):
+        text, _n = vip_count_config(rng)
+        path = tmp_path / f"v{k}.conf"
+        path.write_text(text)
+        real, out = netns.keepalived_t(path)
+        ours, our_out = netns.ours_t(path)
+        if (ours, _evip_message(our_out)) != (real, _evip_message(out)):
+            mismatches.append(f"v{k}: keepalived {real} {_evip_message(out)}\nours {ours} {_evip_message(our_out)}")
+    assert not mismatches, "\n".join(mismatches[:3])
+
+
+@pytest.mark.privileged
+@pytest.mark.interop
+def test_100000_vips_t_reports_like_keepalived(netns: Netns, tmp_path: Path) -> None:
+    path = tmp_path / "big.conf"
+    path.write_text("vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 5\n  virtual_ipaddress {\n"
+                    + "".join(f"    10.{i >> 16}.{(i >> 8) & 255}.{i & 255}\n" for i in range(1, 100001)) + "  }\n}\n")
+    real, out = netns.keepalived_t(path)
+    ours, our_out = netns.ours_t(path)
+    assert real == 5 and ours == 5, our_out[-2000:]
+    assert _evip_message(our_out) == _evip_message(out) == (
+        "(VI_1) Number of VIPs (100000) exceeds maximum/space available in packet (max 255 addresses) - excess "
+        "moved to eVIPs")

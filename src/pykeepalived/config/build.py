@@ -81,6 +81,7 @@ class Ctx:
     next_rule_preference = 16384  # 2.2.7 numbers rules without a preference downwards from here
     interfaces: frozenset[str] | None = None  # existing interfaces, None when they are not checked
     bad_interface = False  # a missing interface was reported while completing
+    mtu_of: Callable[[str], int | None] | None = None  # the system's interface MTUs (None: use 1500)
 
     def need(self, node: Node, w: list[str], n: int) -> None:
         """A missing parameter. keepalived 2.2.7 stops with exit 2 for the keywords whose handler
@@ -2227,10 +2228,52 @@ def _finish_instance(ctx: Ctx, f: Fields, gd: m.GlobalDefs) -> m.VrrpInstance | 
     if vi.preempt_delay and (vi.state == "MASTER" or vi.nopreempt or eff.strict):
         ctx.warn(node, f"({name}) preempt_delay is incompatible with initial state MASTER/nopreempt/strict mode"
                        " - clearing")
+    vi = _fit_vips_in_advert(ctx, node, vi, eff)
     if vi.effective != eff:
         # the instance is ours until returned: set the resolved values without a second copy
         object.__setattr__(vi, "effective", eff)
     return vi
+
+
+DEFAULT_MTU = 1500  # keepalived's, when the interface is unknown
+
+
+def interface_mtu(name: str) -> int | None:
+    try:
+        with open(f"/sys/class/net/{name}/mtu") as fh:
+            return int(fh.read())
+    except (OSError, ValueError):
+        return None
+
+
+def max_advert_addresses(family: str, version: int, ah: bool, mtu: int) -> int:
+    """keepalived's rule (vrrp_complete_instance): the addresses that fit in an advert of the
+    interface's MTU after Ethernet, IP, VRRP (and v2 authentication, AH) headers, at most 255."""
+    if family == "inet":
+        hdr = 14 + 20 + 8 + (8 if version == 2 else 0) + (24 if ah and version == 2 else 0)
+        n = (mtu - hdr) // 4
+    else:
+        n = (mtu - (14 + 40 + 8)) // 16
+    return max(0, min(n, 255))
+
+
+def _fit_vips_in_advert(ctx: Ctx, node: Node, vi: m.VrrpInstance, eff: m.VrrpEffective) -> m.VrrpInstance:
+    """VIPs beyond what an advert holds are moved to the eVIPs with keepalived's message: they are
+    still added as MASTER but neither advertised nor expected in the peer's adverts."""
+    vips = vi.virtual_ipaddress
+    if not vips or (len(vips) <= 89 and ctx.mtu_of is None):  # 89: what any advert holds at MTU 1500
+        return vi
+    mtu = DEFAULT_MTU
+    if ctx.mtu_of is not None and vi.interface is not None:
+        mtu = ctx.mtu_of(vi.interface) or DEFAULT_MTU
+    ah = vi.authentication is not None and vi.authentication.auth_type == "AH"
+    most = max_advert_addresses(eff.family, eff.version, ah, mtu)
+    if len(vips) <= most:
+        return vi
+    ctx.warn(node, f"({vi.name}) Number of VIPs ({len(vips)}) exceeds maximum/space available in packet "
+                   f"(max {most} addresses) - excess moved to eVIPs")
+    return _replace(vi, virtual_ipaddress=vips[:most], virtual_ipaddress_excluded=vi.virtual_ipaddress_excluded
+                    + vips[most:])
 
 
 def _replace(vi: m.VrrpInstance, **kw: Any) -> m.VrrpInstance:
@@ -2503,6 +2546,8 @@ def complete(ctx: Ctx, f: Fields, files: tuple[str, ...], interfaces: frozenset[
     gd = _finish_global(ctx, f.get("_global_defs", {}))
     if not (gd.dynamic_interfaces or f.get("net_namespace") is not None):
         ctx.interfaces = system_interfaces() if interfaces is None else interfaces
+        if interfaces is None:
+            ctx.mtu_of = interface_mtu
 
     scripts: list[m.VrrpScript] = []
     for sf in f.get("vrrp_scripts", []):
