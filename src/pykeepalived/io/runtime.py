@@ -909,14 +909,12 @@ class VrrpRuntime:
         # of our own removal (leaving MASTER, or the start-up clean-up of a VIP a killed daemon left)
         # can arrive after we added the VIP again. Taken as an external deletion it drops the master
         # to BACKUP, whose removal sends another late RTM_DELADDR: a MASTER/BACKUP loop with no VIP
-        # (seen at advert_int 0.01 on a loaded machine, issue 23). So the kernel decides, once our
-        # own pending VIP change has gone through: still there, nothing was deleted.
+        # (seen at advert_int 0.01 on a loaded machine, issue 23). So the kernel decides: still
+        # there, nothing was deleted. (Our own VIP changes are done when _vips returns: the
+        # kernel carries out an address request inside its send(), io/rtnl.py.)
         inst = owner[0]
-        pending = inst.vip_task
 
         async def confirm() -> None:
-            if pending is not None and not pending.done():
-                await asyncio.wait([pending])
             try:
                 present = await self.netlink.run(lambda ipr: _has_address(ipr, ifindex, key[1]))
             except Exception as exc:  # noqa: BLE001 - cannot tell: act on the notification
