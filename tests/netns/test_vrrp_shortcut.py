@@ -13,24 +13,26 @@ was absorbed in compiled code and held the master-down timer off: no takeover, e
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import ipaddress
 import math
 import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from types import ModuleType, SimpleNamespace
+from types import ModuleType
 from typing import Any
 
 import pytest
 from pykeepalived._fastpath import advert_io_py, codec
 
+from pykeepalived.config import load_text
 from pykeepalived.core import timing
 from pykeepalived.core.actions import Action
 from pykeepalived.core.events import Startup
 from pykeepalived.core.params import AUTH_PASS, RouterParams, VipSpec
 from pykeepalived.core.vrrp import State, VirtualRouter
-from pykeepalived.io import runtime as rt_mod
 from pykeepalived.io.runtime import Instance, VrrpRuntime
 from pykeepalived.io.vrrp_socket import join_group, open_vrrp_socket
 
@@ -49,18 +51,15 @@ def _ip(text: str) -> bytes:
 
 
 class _Timer:
+    """Stands for the loop's timerfd: the test calls `_on_timer` itself."""
+
     def ack(self) -> None:
         pass
 
     def arm(self, at: float) -> None:
         pass
 
-
-class _Sender:
-    def next_due(self) -> float:
-        return math.inf
-
-    def fire(self, now: float) -> None:
+    def close(self) -> None:
         pass
 
 
@@ -74,21 +73,24 @@ class Harness:
         self.sock = aio.AdvertSocket(raw, self.idx, 64)
         self.tx = open_vrrp_socket("lo", self.idx, socket.AF_INET)
         self.params = params
-        rt = object.__new__(VrrpRuntime)
-        rt.config = SimpleNamespace(global_defs=SimpleNamespace(log_unknown_vrids=False))  # type: ignore[assignment]
-        rt.clock = time.monotonic
-        rt.production = None
-        rt.wheel = rt_mod.wheel.TimerWheel()
-        rt.sockets = [self.sock]  # type: ignore[assignment]
-        rt.ah_sockets = []  # type: ignore[assignment]
-        rt.sender = _Sender()  # type: ignore[assignment]
+        # The real constructor (no sockets, threads or netlink until start()), in a loop of
+        # its own; the pieces this test drives by hand are swapped in afterwards.
+        self.loop = asyncio.new_event_loop()
+
+        async def build() -> VrrpRuntime:
+            config = load_text("", interfaces=frozenset({"lo"})).config
+            assert config is not None
+            return VrrpRuntime(config, argparse.Namespace())
+
+        rt = self.loop.run_until_complete(build())
+        rt._timer.close()
         rt._timer = _Timer()  # type: ignore[assignment]
-        rt._timer_at = math.inf
+        rt.sockets = [self.sock]  # type: ignore[assignment]
         self.actions: list[Action] = []
         rt._execute = lambda inst, actions, now: self.actions.extend(actions)  # type: ignore[method-assign]
         self.inst = Instance(slot=0, model=None, router=VirtualRouter(params), iface=None,  # type: ignore[arg-type]
                              sock=self.sock, src=_ip(ME), dests=[_ip(GROUP)], hoplimit=255, vips_packed=[])
-        rt.instances = [self.inst]
+        rt.instances.append(self.inst)
         rt.by_slot = {0: self.inst}
         rt.demux = {(self.idx, socket.AF_INET): {VRID: [self.inst]}}
         self.rt = rt
@@ -101,6 +103,7 @@ class Harness:
         return self.inst.router
 
     def close(self) -> None:
+        self.loop.close()
         self.tx.close()
         for s in self._raws:
             s.close()
