@@ -175,3 +175,29 @@ def vip_count_config(rng: random.Random) -> tuple[str, int]:
         lines += ["  virtual_ipaddress_excluded {", "    192.0.2.9", "  }"]
     lines.append("}")
     return "\n".join(lines) + "\n", n
+
+
+# ---- include graphs ---------------------------------------------------------------------------------
+
+def include_graph(rng: random.Random, *, cyclic: bool) -> dict[str, str]:
+    """Files f0.conf (the main one) .. fN.conf in one directory, each with an instance of its own
+    and include lines (plain, brace sets, globs). Acyclic: edges only go to later files and
+    globs never match an includer. Cyclic: at least one edge goes back (possibly to itself, or
+    a glob matching the includer)."""
+    n = rng.randint(2, 8)
+    files: dict[str, str] = {}
+    for i in range(n):
+        targets = [j for j in range(i + 1, n) if rng.random() < 0.4]
+        lines = []
+        for j in targets:
+            lines.append(rng.choice([f"include f{j}.conf", f"include {{f{j},nothere}}.conf", f"include ./f{j}.conf"]))
+        if cyclic and (i == n - 1 or rng.random() < 0.3):
+            back = rng.randint(0, i)
+            lines.append(rng.choice([f"include f{back}.conf", "include f*.conf", f"include {{f{back},f{i}}}.conf"]))
+        body = (f"vrrp_instance V{i} {{\n  interface eth0\n  virtual_router_id {i + 1}\n"
+                f"  virtual_ipaddress {{\n    10.0.{i}.1\n  }}\n}}\n")
+        if rng.random() < 0.5:
+            files[f"f{i}.conf"] = "\n".join(lines) + "\n" + body
+        else:
+            files[f"f{i}.conf"] = body + "\n".join(lines) + "\n"
+    return files

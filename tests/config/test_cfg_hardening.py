@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cfg_difffuzz import rule_route_cases, vip_count_config
+from cfg_difffuzz import include_graph, rule_route_cases, vip_count_config
 from cfg_netns import KEEPALIVED, NS_INTERFACES, Netns
 
 from pykeepalived.config import load
@@ -251,3 +251,76 @@ def test_100000_vips_t_reports_like_keepalived(netns: Netns, tmp_path: Path) -> 
     assert _evip_message(our_out) == _evip_message(out) == (
         "(VI_1) Number of VIPs (100000) exceeds maximum/space available in packet (max 255 addresses) - excess "
         "moved to eVIPs")
+
+
+# ---- item 7: include loops and depth --------------------------------------------------------------
+
+def _write_tree(tmp: Path, files: dict[str, str]) -> Path:
+    tmp.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (tmp / name).write_text(text)
+    return tmp / "f0.conf"
+
+
+@pytest.mark.parametrize("files", [{"f0.conf": "include f0.conf\n"},
+                                   {"f0.conf": "include f1.conf\n", "f1.conf": "include f0.conf\n"},
+                                   {"f0.conf": "include *.conf\n", "f1.conf": "global_defs {\n  router_id x\n}\n"}],
+                         ids=["self", "two-file-loop", "glob-matching-itself"])
+def test_include_loop_is_an_error_naming_the_line(tmp_path: Path, files: dict[str, str]) -> None:
+    main = _write_tree(tmp_path, files)
+    r = load(str(main), interfaces=NS_INTERFACES)  # was RecursionError (-t: "internal error", exit 4)
+    loops = [d for d in r.diagnostics if "include loop" in d.message]
+    assert loops and loops[0].line == 1 and r.exit_code == 5, [d.format() for d in r.diagnostics]
+    assert "already being read" in loops[0].format()
+
+
+def test_include_chain_deeper_than_the_recursion_limit_is_read(tmp_path: Path) -> None:
+    depth = sys.getrecursionlimit() + 200
+    files = {f"f{i}.conf": f"include f{i + 1}.conf\n" for i in range(depth)}
+    files[f"f{depth}.conf"] = NOIF.replace("{\n", "{\n  interface eth0\n", 1)
+    r = load(str(_write_tree(tmp_path, files)), interfaces=NS_INTERFACES)
+    assert r.exit_code == 0, [d.format() for d in r.diagnostics][:5]
+    assert r.config is not None and [v.name for v in r.config.vrrp_instances] == ["VI_1"]
+
+
+def test_include_depth_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pykeepalived.config import lexer
+    monkeypatch.setattr(lexer, "MAX_INCLUDE_DEPTH", 50)
+    files = {f"f{i}.conf": f"include f{i + 1}.conf\n" for i in range(60)}
+    files["f60.conf"] = "global_defs {\n  router_id deep\n}\n"
+    r = load(str(_write_tree(tmp_path, files)), interfaces=NS_INTERFACES)
+    errs = [d for d in r.diagnostics if d.level]
+    assert r.exit_code == 5 and len(errs) == 1, [d.format() for d in r.diagnostics]
+    assert errs[0].file is not None and errs[0].file.endswith("/f49.conf") and errs[0].line == 1
+    assert "nested deeper than 50 includes" in errs[0].message
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_generated_include_graphs_never_crash(tmp_path: Path, seed: int) -> None:
+    rng = random.Random(seed)
+    cyclic = seed % 2 == 1
+    files = include_graph(rng, cyclic=cyclic)
+    t0 = time.monotonic()
+    r = load(str(_write_tree(tmp_path, files)), interfaces=NS_INTERFACES)
+    assert time.monotonic() - t0 < 20
+    loops = [d for d in r.diagnostics if "include loop" in d.message]
+    assert cyclic or not loops, [d.format() for d in r.diagnostics]  # (a back edge may be unreachable)
+    for d in loops:
+        assert d.level and d.file is not None and d.line is not None
+
+
+@pytest.mark.privileged
+@pytest.mark.interop
+@pytest.mark.parametrize("seed", range(2))
+def test_generated_acyclic_include_graphs_same_as_keepalived(netns: Netns, tmp_path: Path, seed: int) -> None:
+    rng = random.Random(1000 + seed)
+    mismatches = []
+    for k in range(15):
+        files = include_graph(rng, cyclic=False)
+        main = _write_tree(tmp_path / f"g{k}", files)
+        real, out = netns.keepalived_t(main)
+        ours = load(str(main), interfaces=frozenset({"lo", "eth0", "eth0p"}))
+        if ours.exit_code != real:
+            mismatches.append(f"g{k}: keepalived {real} ours {ours.exit_code}\n{files}\n{out}\n"
+                              f"{[d.format() for d in ours.diagnostics]}")
+    assert not mismatches, "\n".join(mismatches[:2])

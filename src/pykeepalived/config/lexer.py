@@ -18,6 +18,7 @@ import os
 import random
 import re
 import stat
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -25,6 +26,9 @@ from pykeepalived.config.model import Diagnostic, Level
 
 MAXBUF = 1024  # keepalived's line buffer: at most 1023 characters per line
 MAX_SUBSTITUTIONS = 1000  # per line; keepalived loops forever on $A=$A, we report it
+# keepalived nests includes until it runs out of file descriptors (a loop: until EMFILE). We read
+# them without recursion, refuse a file that is already being read (a loop) and stop at this depth.
+MAX_INCLUDE_DEPTH = 10000
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SPECIAL = re.compile(r'[!#"\\]')
 _BRACE_OR_QUOTE = re.compile(r'[{}"]')
@@ -271,6 +275,23 @@ class _Frame:
     name: str
     directory: str
     checks: str  # include checks in force in this file
+    ident: tuple[int, int] | None = None  # (st_dev, st_ino) of the file, to recognise include loops
+
+
+# The reader nests includes through generators run by `_drive`, never through Python recursion:
+# a generator yields the generator of an included file, which runs to its end first.
+_Gen = Generator["_Gen", None, None]
+
+
+def _drive(gen: _Gen) -> None:
+    stack = [gen]
+    while stack:
+        try:
+            sub = next(stack[-1])
+        except StopIteration:
+            stack.pop()
+            continue
+        stack.append(sub)
 
 
 class Preprocessor:
@@ -330,12 +351,12 @@ class Preprocessor:
             self.diagnostics.append(Diagnostic(
                 Level.MULTIPLE_FILES, None, None,
                 f"WARNING, more than one file matches configuration file {path}, using {files[0]}"))
-        self._read_files([files[0]], path, "", base_dir=os.getcwd())
+        _drive(self._read_files([files[0]], path, "", base_dir=os.getcwd()))
         self._finish()
         return self._out
 
     def read_text(self, text: str, name: str = "<string>") -> list[Line]:
-        self._run_frame(_Frame(text.split("\n"), 0, name, os.getcwd(), self._checks))
+        _drive(self._run_frame(_Frame(text.split("\n"), 0, name, os.getcwd(), self._checks)))
         self._finish()
         return self._out
 
@@ -362,7 +383,7 @@ class Preprocessor:
             out.extend(f + "/" if os.path.isdir(f) else f for f in found)
         return out
 
-    def _read_files(self, names: list[str], pattern: str, checks: str, base_dir: str) -> None:
+    def _read_files(self, names: list[str], pattern: str, checks: str, base_dir: str) -> _Gen:
         for name in names:
             try:
                 st = os.stat(name)
@@ -371,6 +392,17 @@ class Preprocessor:
                 continue
             if not stat.S_ISREG(st.st_mode) or st.st_mode & 0o111:
                 self.error(Level.OK, f"Configuration file '{name}' is not a regular non-executable file - skipping")
+                continue
+            ident = (st.st_dev, st.st_ino)
+            reading = [f.ident for f in self._frames]
+            if ident in reading:
+                chain = [f.name for f in self._frames[reading.index(ident):]] + [name]
+                self.error(Level.GENERAL_ERROR, f"Configuration file '{name}' is already being read (include loop: "
+                                                f"{' -> '.join(chain)}) - skipping")
+                continue
+            if len(self._frames) >= MAX_INCLUDE_DEPTH:
+                self.error(Level.GENERAL_ERROR, f"Configuration file '{name}' nested deeper than {MAX_INCLUDE_DEPTH}"
+                                                " includes - skipping")
                 continue
             try:
                 with open(name, "rb") as fh:
@@ -385,12 +417,12 @@ class Preprocessor:
             if lines and lines[-1] == "":
                 lines.pop()
             saved_checks = self._checks
-            self._run_frame(_Frame(lines, 0, name, directory, self._checks))
+            yield self._run_frame(_Frame(lines, 0, name, directory, self._checks, ident))
             self._checks = saved_checks  # include_check is saved and restored per file
             if self.fatal_exit is not None:
                 return
 
-    def _include(self, word: str, target: str) -> None:
+    def _include(self, word: str, target: str) -> _Gen:
         frame = self._frames[-1]
         checks = set(self._checks) | set(INCLUDE_WORDS[word])
         pattern = target if os.path.isabs(target) else os.path.join(frame.directory, target)
@@ -420,7 +452,7 @@ class Preprocessor:
                 # keepalived stops with EXIT_NO_CONFIG, also under -t
                 self.fatal_exit = 6
                 return
-        self._read_files(matches, target, "", base_dir=frame.directory)
+        yield from self._read_files(matches, target, "", base_dir=frame.directory)
 
     def _include_check(self, words: list[str]) -> None:
         if len(words) == 1:
@@ -472,7 +504,7 @@ class Preprocessor:
             d.multiline = False
         self._mdef = None
 
-    def _run_frame(self, frame: _Frame) -> None:
+    def _run_frame(self, frame: _Frame) -> _Gen:
         self._frames.append(frame)
         try:
             residue: str | None = None
@@ -501,8 +533,11 @@ class Preprocessor:
                 buf = self._expand(buf)
                 if not buf:
                     continue
-                if "include" in buf and self._maybe_include(buf):
-                    continue
+                if "include" in buf:
+                    sub = self._maybe_include(buf)
+                    if sub is not None:
+                        yield sub  # the included files are read before this one goes on
+                        continue
                 residue = self._emit(buf, frame)
         finally:
             self._frames.pop()
@@ -780,17 +815,15 @@ class Preprocessor:
             self._seqs.append(_Seq(var, vals, text))
         return True
 
-    def _maybe_include(self, buf: str) -> bool:
+    def _maybe_include(self, buf: str) -> _Gen | None:
+        """The reader of an include line's files; None when the line is not an include."""
         try:
             words = split_words(buf)
         except QuoteError:
-            return False
-        if not words:
-            return False
-        if words[0] in INCLUDE_WORDS and len(words) == 2:
-            self._include(words[0], words[1])
-            return True
-        return False
+            return None
+        if words and words[0] in INCLUDE_WORDS and len(words) == 2:
+            return self._include(words[0], words[1])
+        return None
 
     def _emit(self, buf: str, frame: _Frame) -> str | None:
         """Split at the first brace outside quotes, emit the first part, return the residue."""
