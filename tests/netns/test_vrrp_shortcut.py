@@ -31,7 +31,7 @@ from pykeepalived.config import load_text
 from pykeepalived.core import timing
 from pykeepalived.core.actions import Action
 from pykeepalived.core.events import Startup
-from pykeepalived.core.params import AUTH_PASS, RouterParams, VipSpec
+from pykeepalived.core.params import AUTH_PASS, RouterParams, UnicastPeer, VipSpec
 from pykeepalived.core.vrrp import State, VirtualRouter
 from pykeepalived.io.runtime import Instance, VrrpRuntime
 from pykeepalived.io.vrrp_socket import join_group, open_vrrp_socket
@@ -240,3 +240,33 @@ def test_absorbed_copies_keep_the_master_alive_and_are_counted(harness_for: Any)
     h.timer_at(later + 0.001)
     assert h.router.state == State.MASTER
     assert h.router.stats.advert_rcvd == 5
+
+
+def test_v2_same_payload_other_destination_is_not_absorbed(harness_for: Any) -> None:
+    """VRRPv2's checksum does not cover the addresses: the master's very payload sent unicast
+    to us is byte-identical; the socket must compare the destination (and the core reject it)."""
+    h = harness_for(version=2, advert_int=1.0)
+    due = _steady_state(h)
+    for _ in range(4):
+        h.send(110, dst=ME)
+        h.read()
+        assert h.due() == pytest.approx(due, abs=1e-6)
+    h.timer_at(due + 0.001)
+    assert h.router.state == State.MASTER
+
+
+def test_v2_same_payload_other_source_is_not_absorbed(harness_for: Any) -> None:
+    """A unicast instance checking its peers: the master's very payload (VRRPv2) from a host
+    that is no peer must reach the core (and be refused), not be absorbed as a copy."""
+    h = harness_for(version=2, advert_int=1.0, unicast_peers=(UnicastPeer(MASTER),), check_unicast_src=True)
+    for _ in range(4):
+        h.send(110, dst=ME)
+        h.read()
+    assert h.inst.shortcut is not None and h.sock.rx_absorbed >= 3
+    due = h.due()
+    for _ in range(4):
+        h.send(110, src=THIRD, dst=ME)
+        h.read()
+        assert h.due() == pytest.approx(due, abs=1e-6)
+    h.timer_at(due + 0.001)
+    assert h.router.state == State.MASTER
