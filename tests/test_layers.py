@@ -17,8 +17,8 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "pykeepalived"
 
-# Leaf modules anyone may import: plain error types and the logging setup.
-LEAVES = {"errors", "log", "pykeepalived"}   # pykeepalived: __init__ (version, compat)
+# Leaf modules anyone may import: error types, the logging setup, config text back to bytes.
+LEAVES = {"errors", "log", "textbytes", "pykeepalived"}   # pykeepalived: __init__ (version, compat)
 
 # layer -> the layers of ours it may import (besides itself and LEAVES).
 ALLOWED: dict[str, set[str]] = {
