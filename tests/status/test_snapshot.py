@@ -67,3 +67,19 @@ def test_takeover_time_and_transition_history() -> None:
     inst = vrrp_snapshot([r])["instances"][0]
     assert [(t["from"], t["to"]) for t in inst["transitions"]] == [("INIT", "BACKUP"), ("BACKUP", "MASTER")]
     assert vrrp_snapshot([r])["takeovers"]["count"] == 1
+
+
+def test_metrics_survive_names_with_non_utf8_bytes() -> None:
+    """The loader keeps a Latin-1 byte in a name as a surrogate (surrogateescape); /metrics
+    raised UnicodeEncodeError (answered 500) for the whole page. Found by fuzz/fuzz_http.py."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from pykeepalived.status.metrics import render_metrics
+
+    name = b"VI_\xe9".decode("utf-8", "surrogateescape")
+    snap = {"daemon": {}, "children": {"vrrp": {
+        "instances": [{"name": name, "interface": "eth0", "vrid": 1, "state_code": 2, "vips": ["192.0.2.1/32"]}],
+        "trackers": {"scripts": [{"name": "chk_\udcff", "status": "GOOD"}]}}}}
+    fams = {f.name: f for f in text_string_to_metric_families(render_metrics(snap).decode())}
+    assert fams["keepalived_vrrp_state"].samples[0].labels["iname"] == "VI_\\xe9"
+    assert fams["keepalived_script_status"].samples[0].labels["name"] == "chk_\\xff"

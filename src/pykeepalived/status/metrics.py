@@ -54,6 +54,22 @@ VRRP_LABELS = ["iname", "intf", "vrid", "state"]
 RELOAD_BOUNDS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
+def label_value(value: object) -> str:
+    """A label value the UTF-8 exposition can carry. Names read from the config keep bytes
+    that are not UTF-8 as surrogates (surrogateescape): those come out as `\\xNN` escapes
+    instead of failing the whole scrape with a UnicodeEncodeError."""
+    s = str(value)
+    try:
+        s.encode("utf-8")
+        return s
+    except UnicodeEncodeError:
+        pass
+    try:
+        return s.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate the loader never makes (e.g. from a JSON \\ud800)
+        return s.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _histogram(name: str, doc: str, data: dict[str, Any] | list[float] | None) -> HistogramMetricFamily | None:
     """`data` is {"buckets": [[upper_bound, cumulative_count], ...], "sum": s} or raw values."""
     if isinstance(data, list):
@@ -91,10 +107,10 @@ class SnapshotCollector:
                     for key, (name, doc) in VRRP_COUNTERS.items()}
         for inst in instances:
             code = int(inst.get("state_code", 0))
-            labels = [str(inst.get("name", "")), str(inst.get("interface", "")), str(inst.get("vrid", "")),
-                      STATE_NAMES.get(code, str(inst.get("state", "")))]
+            labels = [label_value(inst.get("name", "")), label_value(inst.get("interface", "")),
+                      label_value(inst.get("vrid", "")), STATE_NAMES.get(code, label_value(inst.get("state", "")))]
             for vip in inst.get("vips", []):
-                state.add_metric([labels[0], labels[1], labels[2], str(vip).split("/")[0]], float(code))
+                state.add_metric([labels[0], labels[1], labels[2], label_value(str(vip).split("/")[0])], float(code))
             garp.add_metric(labels, float(inst.get("garp_delay", 0)))
             stats = inst.get("stats", {})
             for key, family in counters.items():
@@ -107,8 +123,8 @@ class SnapshotCollector:
         status = GaugeMetricFamily("keepalived_script_status", "Tracker Script Status", labels=["name"])
         state = GaugeMetricFamily("keepalived_script_state", "Tracker Script State", labels=["name"])
         for script in scripts:
-            status.add_metric([str(script.get("name"))], 1.0 if script.get("status") == "GOOD" else 0.0)
-            state.add_metric([str(script.get("name"))], float(script.get("state_code", 0)))
+            status.add_metric([label_value(script.get("name"))], 1.0 if script.get("status") == "GOOD" else 0.0)
+            state.add_metric([label_value(script.get("name"))], float(script.get("state_code", 0)))
         yield status
         yield state
 
@@ -125,17 +141,18 @@ class SnapshotCollector:
         weight = GaugeMetricFamily("pykeepalived_real_server_weight", "Weight the checkers give a real server",
                                    labels=["vs", "rs"])
         for vs in services:
-            proto = str(vs.get("protocol", "")).upper()
+            proto = label_value(vs.get("protocol", "")).upper()
             # Kernel traffic counters only when the snapshot carries them (read from IPVS).
             if "stats" in vs:
                 for key in LVS_COUNTERS:
-                    families[f"vip:{key}"].add_metric([str(vs.get("name", "")), proto], float(vs["stats"].get(key, 0)))
+                    families[f"vip:{key}"].add_metric([label_value(vs.get("name", "")), proto],
+                                                      float(vs["stats"].get(key, 0)))
             for rs in vs.get("real_servers", []):
                 if "stats" in rs:
                     for key in LVS_COUNTERS:
-                        families[f"rs:{key}"].add_metric([str(rs.get("name", "")), proto],
+                        families[f"rs:{key}"].add_metric([label_value(rs.get("name", "")), proto],
                                                          float(rs["stats"].get(key, 0)))
-                labels = [str(vs.get("name", "")), str(rs.get("name", ""))]
+                labels = [label_value(vs.get("name", "")), label_value(rs.get("name", ""))]
                 up.add_metric(labels, 1.0 if rs.get("alive") else 0.0)
                 weight.add_metric(labels, float(rs.get("weight", 0)))
         yield from (f for f in families.values() if f.samples)
