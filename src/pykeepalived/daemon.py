@@ -38,6 +38,7 @@ import os
 import platform
 import resource
 import signal
+import stat
 import sys
 import time
 import traceback
@@ -213,6 +214,33 @@ def load_config(opts: argparse.Namespace, *, quiet: bool = False) -> Loaded:
     return Loaded(result.config, exit_code, messages)
 
 
+def unread_main_file(opts: argparse.Namespace, loaded: Loaded) -> str | None:
+    """Why the main configuration file was not read at all (None when it was).
+
+    keepalived 2.2.7 treats a missing or unreadable file like an empty one: at a reload every
+    instance and VIP goes. We refuse such a reload; this gives the reason to log."""
+    files: tuple[str, ...] | None = getattr(loaded.config, "files", None)
+    if files:
+        return None
+    path = opts.config_file
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    if stat.S_ISDIR(st.st_mode):
+        return "it is a directory"
+    if not stat.S_ISREG(st.st_mode) or st.st_mode & 0o111:
+        return "not a regular non-executable file"
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    # Readable now: it was not a moment ago (replaced while we read it), or the loader
+    # stopped before reading it; either way nothing of it was used.
+    return "it could not be read when the reload began" if loaded.config is not None else None
+
+
 def reload_config_for_child(opts: argparse.Namespace) -> Any | None:
     """The child's half of a reload (SIGHUP from the parent).
 
@@ -224,9 +252,14 @@ def reload_config_for_child(opts: argparse.Namespace) -> Any | None:
     except Exception:  # never let a parser bug take the child down on reload
         log.error("Reload: configuration could not be read:\n%s", traceback.format_exc())
         return None
+    reason = unread_main_file(opts, loaded)
+    if reason is not None:
+        log.error("Reload refused: configuration file %s cannot be read (%s) - keeping the running "
+                  "configuration", opts.config_file, reason)
+        return None
     if loaded.config is None or loaded.exit_code == 4:
-        log.info("Reload: configuration file %s is unusable - keeping the running configuration",
-                 opts.config_file)
+        log.error("Reload: configuration file %s is unusable - keeping the running configuration",
+                  opts.config_file)
         return None
     return loaded.config
 
@@ -521,6 +554,8 @@ class Supervisor:
     started_at: float = field(default_factory=time.time)
     config_loaded_at: float = field(default_factory=time.time)
     reload_durations: list[float] = field(default_factory=list)
+    reload_failures: int = 0           # reloads refused (file unreadable, unusable, failed validation)
+    last_reload_ok: bool = True
     status: Any = None                 # status.server.StatusThread when --status-listen is given
 
     def daemon_info(self) -> dict[str, Any]:
@@ -536,6 +571,8 @@ class Supervisor:
             "config_loaded": self.config_loaded_at,
             "reload_count": self.reloads,
             "reload_durations": list(self.reload_durations[-100:]),
+            "reload_failures": self.reload_failures,
+            "last_reload_ok": self.last_reload_ok,
             "pids": {kind: c.pid for kind, c in list(self.children.items()) if c.running},
             "pid_files": {"main": self.pids.main, "vrrp": self.pids.vrrp, "checkers": self.pids.checkers},
         }
@@ -737,7 +774,12 @@ class Supervisor:
         the messages going to LOG). Without it, a file that cannot run at all (unreadable, a
         missing interface, a fatal error) is refused too: keepalived's VRRP child would exit
         and take the daemon down, we keep the running configuration. Either way every
-        message is logged with its file:line."""
+        message is logged with its file:line.
+
+        A main file that is missing or unreadable is refused as well (keepalived 2.2.7 reads it
+        as an empty configuration and removes every instance and VIP): logged at ERROR with
+        the reason. Every refused reload counts in `reload_failures` (the status API's
+        pykeepalived_reload_failures_total)."""
         if self.stopping:
             return
         sdnotify.reloading()
@@ -751,28 +793,35 @@ class Supervisor:
             loaded = load_config(self.opts, quiet=True)
         except Exception:
             log.error("Reload failed - configuration could not be read:\n%s", traceback.format_exc().rstrip())
-            sdnotify.ready()
+            self._reload_refused()
             return
         finally:
             if handshake:
                 with contextlib.suppress(OSError):
                     os.unlink(str(handshake))
+        reason = unread_main_file(self.opts, loaded)
+        if reason is not None:
+            log.error("Reload refused: configuration file %s cannot be read (%s) - keeping the running "
+                      "configuration", self.opts.config_file, reason)
+            self._reload_refused()
+            return
         if check is not None and (loaded.config is None or loaded.exit_code != 0):
             target = str(check) or "/dev/null"
             _write_check_log(target, loaded.messages)
             for message in loaded.messages:
                 log.info("%s", message)
-            log.info("New config failed validation, see %s for details", target)
-            sdnotify.ready()
+            log.error("New config failed validation, see %s for details", target)
+            self._reload_refused()
             return
         log.info("Reloading ...")
         for message in loaded.messages:
             log.info("%s", message)
         if loaded.config is None or loaded.exit_code == 4 or not self._reloadable(loaded.config):
-            log.info("Reload of configuration file %s failed - keeping the running configuration",
-                     self.opts.config_file)
-            sdnotify.ready()
+            log.error("Reload of configuration file %s failed - keeping the running configuration",
+                      self.opts.config_file)
+            self._reload_refused()
             return
+        self.last_reload_ok = True
         self.config = loaded.config
         self.config_loaded_at = time.time()
         self.reloads += 1
@@ -781,6 +830,11 @@ class Supervisor:
         self.setup_reload_timer()
         self.reload_durations.append(time.monotonic() - began)
         log.info("Reload finished")
+        sdnotify.ready()
+
+    def _reload_refused(self) -> None:
+        self.reload_failures += 1
+        self.last_reload_ok = False
         sdnotify.ready()
 
     def _reloadable(self, new: Any) -> bool:

@@ -516,3 +516,31 @@ def test_supervisor_never_loads_the_runtimes(lab: Lab) -> None:
     assert "uvloop" not in libs(parent) and "_asyncio" not in libs(parent), "the supervisor loaded an event loop"
     assert "uvloop" in libs(child), "the VRRP child runs on uvloop"
     p.stop(10)
+
+
+def test_reload_with_the_file_missing_keeps_everything(lab: Lab) -> None:
+    """Issue 24 item 9: SIGHUP while the file is missing (moved away mid-deploy). keepalived
+    2.2.7 reads it as an empty configuration and removes every instance and VIP; we refuse
+    the reload and keep running. Back in place, the next SIGHUP reloads normally."""
+    r1 = lab.add_host("r1")
+    d = Daemon(r1, conf(150))
+    d.wait_log(r"\(VI_1\) Entering MASTER STATE", 20)
+    child = d.child()
+    aside = d.conf.with_suffix(".aside")
+    d.conf.rename(aside)
+    before = len(d.log())
+    d.signal(signal.SIGHUP)
+    d.wait_log(rf"Reload refused: configuration file {re.escape(str(d.conf))} cannot be read "
+               r"\(No such file or directory\) - keeping the running configuration", 15)
+    time.sleep(3)  # three advert intervals: nothing may change
+    assert d.proc.alive and d.child() == child
+    assert r1.has_address(VIP)
+    after = d.log()[before:]
+    assert "Reloading ..." not in after and "Entering" not in after and "removing" not in after.lower(), after
+
+    aside.rename(d.conf)
+    d.signal(signal.SIGHUP)
+    d.wait_log(r"Reload finished", 15)
+    time.sleep(2)
+    assert d.child() == child and r1.has_address(VIP)
+    assert d.log().count("Entering MASTER STATE") == 1

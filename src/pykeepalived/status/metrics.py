@@ -176,6 +176,15 @@ class SnapshotCollector:
         reloads = CounterMetricFamily("pykeepalived_reloads", "Configuration reloads done")
         reloads.add_metric([], float(daemon.get("reload_count", 0)))
         yield reloads
+        failures = CounterMetricFamily(
+            "pykeepalived_reload_failures",
+            "Configuration reloads refused (file missing or unreadable, unusable, failed validation)")
+        failures.add_metric([], float(daemon.get("reload_failures", 0)))
+        yield failures
+        last_ok = GaugeMetricFamily("pykeepalived_config_last_reload_successful",
+                                    "1 unless the last reload was refused (the running configuration was kept)")
+        last_ok.add_metric([], 1.0 if daemon.get("last_reload_ok", True) else 0.0)
+        yield last_ok
 
 
 def render_metrics(snap: Snapshot) -> bytes:
