@@ -127,27 +127,26 @@ def test_the_api_sees_all_4000_instances(child: Child, monkeypatch: pytest.Monke
         t.stop()
 
 
-def test_slow_snapshots_are_kept_longer(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Gathering 4,000 instances takes the child a while: the cache keeps such a snapshot for
-    CACHE_FACTOR times as long as gathering took, so a flood of requests cannot keep it busy."""
+def test_big_snapshots_are_kept_longer(child: Child, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 4,000-instance snapshot (3.6 MB) costs the child a noticeable time to build: the API
+    keeps it CACHE_SECONDS_PER_MB per MB, so a flood of requests cannot keep the child busy."""
     monkeypatch.setattr(srv, "CACHE_SECONDS", 0.01)
-    monkeypatch.setattr(srv, "CACHE_FACTOR", 100)
-    gathered = 0
+    monkeypatch.setattr(srv, "CACHE_SECONDS_PER_MB", 100.0)
+    fetched = 0
+    real = srv.fetch_snapshot_sized
+
+    async def counting(path: str, timeout: float | None = None) -> tuple[dict[str, Any], int]:
+        nonlocal fetched
+        fetched += 1
+        return await real(path, 30)
+
+    monkeypatch.setattr(srv, "fetch_snapshot_sized", counting)
 
     async def main() -> None:
-        nonlocal gathered
-        source = srv.SnapshotSource(lambda: {}, lambda: {})
-
-        async def slow_gather() -> dict[str, Any]:
-            nonlocal gathered
-            gathered += 1
-            await asyncio.sleep(0.1)
-            return {"daemon": {}, "children": {}}
-
-        source._gather = slow_gather  # type: ignore[method-assign]
-        await source.get()
-        await asyncio.sleep(0.5)  # far past CACHE_SECONDS, well within 100 x 0.1 s
-        await source.get()
+        source = srv.SnapshotSource(lambda: {}, lambda: {"vrrp": child.path})
+        first = await source.get()
+        await asyncio.sleep(0.5)  # far past CACHE_SECONDS, well within 100 s per MB
+        assert await source.get() is first
 
     asyncio.run(main())
-    assert gathered == 1
+    assert fetched == 1

@@ -61,6 +61,11 @@ async def fetch_snapshot(path: str, timeout: float | None = None) -> Snapshot:
     """Parent/client side: read one snapshot; raises OSError when the child is not there.
 
     `timeout` bounds the whole exchange (connect, every read, EOF); FETCH_TIMEOUT by default."""
+    return (await fetch_snapshot_sized(path, timeout))[0]
+
+
+async def fetch_snapshot_sized(path: str, timeout: float | None = None) -> tuple[Snapshot, int]:
+    """`fetch_snapshot`, with the size of the document in bytes (what it cost the child)."""
     if timeout is None:
         timeout = FETCH_TIMEOUT
 
@@ -90,4 +95,4 @@ async def fetch_snapshot(path: str, timeout: float | None = None) -> Snapshot:
         raise OSError(f"garbled snapshot from {path}") from exc
     if not isinstance(snap, dict):
         raise OSError(f"garbled snapshot from {path}")
-    return snap
+    return snap, len(data)
