@@ -347,6 +347,7 @@ def run_failover(impl: str, version: int, interval: float, kind: str, reps: int)
     deltas: list[float] = []
     vips: list[float] = []
     garps: list[float] = []
+    per_rep: list[tuple[float | None, ...]] = []      # (advert, vip, garp) ms of each rep, for a look at outliers
     with Lab() as lab:
         a, b = lab.add_hosts("a", "b")
         mon = start_addrmon(b)
@@ -385,6 +386,8 @@ def run_failover(impl: str, version: int, interval: float, kind: str, reps: int)
                              and arp.sender_ip == PAIR_VIP and arp.target_ip == PAIR_VIP), None)
                 if garp is not None:
                     garps.append((garp - first_b) / 1e9)
+                per_rep.append((round(deltas[-1] * 1e3, 3),
+                                *(None if t is None else round((t - first_b) / 1e6, 3) for t in (added, garp))))
             if master.alive:
                 master.kill()
             # let the backup settle as master before the next round makes it BACKUP again
@@ -399,7 +402,8 @@ def run_failover(impl: str, version: int, interval: float, kind: str, reps: int)
 
     return {"impl": impl, "version": version, "interval": interval, "kind": kind, "reps": len(deltas),
             "expected_ms": expected * ms, **stats("", deltas),
-            "vip_reps": len(vips), **stats("vip_", vips), "garp_reps": len(garps), **stats("garp_", garps)}
+            "vip_reps": len(vips), **stats("vip_", vips), "garp_reps": len(garps), **stats("garp_", garps),
+            "per_rep_ms": per_rep}
 
 
 # ----------------------------------------------------------------------------- report

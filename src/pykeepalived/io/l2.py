@@ -139,6 +139,10 @@ class L2Sender:
             found = self._own[base] = Pacing(*self._default)
         return found
 
+    def prepare(self, ifname: str, ifindex: int) -> None:
+        """Open the interface's socket now, not at the first takeover (OSError if it cannot)."""
+        self._port(ifname, ifindex)
+
     def _port(self, ifname: str, ifindex: int) -> _Port:
         port = self._ports.get(ifindex)
         if port is None:

@@ -46,7 +46,7 @@ import signal
 import socket
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import uvloop
@@ -122,6 +122,12 @@ async def _has_address(ipr: Any, ifindex: int, address: str) -> bool:
     return False
 
 
+# (vips, evips, interfaces generation) it was made for, then per target: (installed key, VIP,
+# the packed request or None, the error if it cannot be packed)
+VipPlan = tuple[tuple[VipSpec, ...], tuple[VipSpec, ...], int,
+                list[tuple[tuple[int, str], VipSpec, "bytes | None", str]]]
+
+
 @dataclass(slots=True, eq=False)
 class Instance:
     """The runtime's record of one vrrp_instance: its router plus everything IO needs."""
@@ -136,6 +142,7 @@ class Instance:
     hoplimit: int
     vips_packed: list[bytes]
     built_priority: int = -1       # priority of the packets prebuilt in the sender
+    built_wire: int = -1           # and their advert interval field
     periodic_priority: int = -1    # priority of the running schedule (-1: not advertising)
     deadline: float | None = None
     one_off_sent: int = 0          # SendAdvert adverts (the core counts those itself)
@@ -143,6 +150,7 @@ class Instance:
     shortcut: AdvertReceived | None = None   # the advert the socket absorbs copies of (BACKUP)
     shortcut_counted: int = 0      # absorbed copies already added to router.stats
     ah: IpsecAh | None = None      # auth_type AH (IPv4 v2): key and sequence counter (io/ipsec_ah.py)
+    vip_plans: dict[str, VipPlan] = field(default_factory=dict)   # "add" / "del": see VrrpRuntime._vip_plan
 
     @property
     def params(self) -> RouterParams:
@@ -268,6 +276,7 @@ class VrrpRuntime:
         self.ah_sockets = AhSockets(self.loop, self._held(self._on_ah_readable))
         self.netlink = Netlink(self.loop, on_link=self._on_link, on_addr_deleted=self._on_addr_deleted)
         self.addrs = AddrRequests(self.loop)         # VIP add / delete (see _vips)
+        self._iface_gen = 0                          # bumped when self.interfaces is re-read (VIP plans)
         self.l2 = L2Sender(self.loop, self.clock)
         self.vmacs = Vmacs(self.netlink, config)     # use_vmac interfaces
         self.interfaces: dict[str, Interface] = {}
@@ -353,6 +362,12 @@ class VrrpRuntime:
                 self.ah_sockets.join(iface.index, dests[0])
         self.demux.setdefault((iface.index, family), {}).setdefault(params.vrid, []).append(inst)
         self._build(inst, params.priority)   # ready before the first takeover needs them
+        plan = self._vip_plan(inst, "add", params.vips, params.evips)   # so are its VIP requests
+        for (index, _address), vip, _msg, _error in plan[3]:     # and the GARP sockets
+            port = inst.iface if vip.dev is None else self.interfaces.get(vip.dev)
+            if port is not None and params.garp_master_repeat > 0:
+                with contextlib.suppress(OSError):    # _gratuitous says it if it still cannot
+                    self.l2.prepare(port.name, index)
         self.by_slot[slot] = inst
         return inst
 
@@ -451,6 +466,7 @@ class VrrpRuntime:
                           for ip in vi.virtual_ipaddress + vi.virtual_ipaddress_excluded}
         vmac_changed, vmac_gone = self.vmacs.retarget(new)
         self.interfaces.update(await self.netlink.interfaces())
+        self._iface_gen += 1
         self.l2.configure(new, {s.name: s.base for s in self.vmacs.specs.values()})
         for inst in self.instances:          # the routers see every event from here on
             if inst.shortcut is not None:
@@ -476,6 +492,7 @@ class VrrpRuntime:
             await self.vmacs.remove(vmac_gone)
             await self.vmacs.create()
             self.interfaces.update(await self.netlink.interfaces())
+            self._iface_gen += 1
             self.vmacs.adopt(self.interfaces)
         if rebuild_production and self.production is not None:
             await self.production.stop()
@@ -556,7 +573,8 @@ class VrrpRuntime:
         log.info("(%s) configuration changed on reload, applied in place", vi.name)
         # The prebuilt adverts carry the VIPs, source and destinations: rebuild them (the
         # schedule is kept; a StartAdvertising below re-schedules for a new priority/interval).
-        self._build(inst, inst.periodic_priority if inst.periodic_priority != -1 else inst.built_priority)
+        self._build(inst, inst.periodic_priority if inst.periodic_priority != -1 else inst.built_priority,
+                    force=True)
         self._execute(inst, actions, now)
         self._rearm(inst)
         prod = self.production
@@ -952,10 +970,15 @@ class VrrpRuntime:
             elif kind is Notify and self.production is not None:
                 self.production.notify(inst, action)  # type: ignore[arg-type]
 
-    def _build(self, inst: Instance, priority: int, interval_s: float | None = None) -> None:
-        """Prebuild `inst`'s adverts with `priority`: one packet per destination."""
+    def _build(self, inst: Instance, priority: int, interval_s: float | None = None, *, force: bool = False) -> None:
+        """Prebuild `inst`'s adverts with `priority`: one packet per destination. Nothing to
+        do when they are built with that priority and interval already (a takeover's
+        StartAdvertising, between its first advert and its VIPs), unless `force`d (the
+        addresses, source or destinations changed)."""
         p = inst.params
         wire = _wire_interval(p.version, p.advert_int if interval_s is None else interval_s)
+        if not force and inst.built_priority == priority and inst.built_wire == wire:
+            return
         packets = []
         for dst in inst.dests:
             if p.family == 6:   # the kernel fills in the checksum (IPV6_CHECKSUM)
@@ -971,6 +994,7 @@ class VrrpRuntime:
         self.sender.set_adverts(inst.slot, inst.sock, inst.src, packets, inst.hoplimit,
                                 None if inst.ah is None else inst.ah.seal)
         inst.built_priority = priority
+        inst.built_wire = wire
 
     def _send_advert(self, inst: Instance, priority: int) -> None:
         if inst.built_priority != priority:
@@ -991,28 +1015,41 @@ class VrrpRuntime:
             out.append((iface.index, vip))
         return out
 
+    def _vip_plan(self, inst: Instance, command: str, vips: tuple[VipSpec, ...],
+                  evips: tuple[VipSpec, ...]) -> VipPlan:
+        """What `command` ("add" / "del") does for these VIPs: made once (at start for adding)
+        and kept on the instance until its VIPs or the interfaces change."""
+        items: list[tuple[tuple[int, str], VipSpec, bytes | None, str]] = []
+        for index, vip in self._vip_targets(inst, vips + evips):
+            key = (index, ipaddress.ip_address(vip.address).compressed)
+            try:
+                items.append((key, vip, self.addrs.message(command, index, vip), ""))
+            except ValueError as exc:
+                items.append((key, vip, None, f"{command} {vip.address}/{vip.prefix}: {exc}"))
+        plan = inst.vip_plans[command] = (vips, evips, self._iface_gen, items)
+        return plan
+
     def _vips(self, inst: Instance, action: AddVips | RemoveVips) -> None:
         """Add or remove the VIPs now: their prebuilt requests go to the kernel from here (it
         has added / removed them when this returns); refusals are logged when the ACKs are
         read, and an address the kernel did not add is no longer counted as ours."""
-        targets = self._vip_targets(inst, action.vips + action.evips)
+        adding = type(action) is AddVips
+        command = "add" if adding else "del"
+        plan = inst.vip_plans.get(command)
+        if plan is None or plan[0] is not action.vips or plan[1] is not action.evips or plan[2] != self._iface_gen:
+            plan = self._vip_plan(inst, command, action.vips, action.evips)
         if self.production is not None:
             self.production.vips(inst, action)   # no_accept drop rules
-        adding = isinstance(action, AddVips)
-        command = "add" if adding else "del"
         name = inst.params.name
         requests = []
-        for index, vip in targets:
-            key = (index, ipaddress.ip_address(vip.address).compressed)
+        for key, vip, msg, error in plan[3]:
             entry: tuple[Instance, str] | None = None
             if adding:
                 entry = self.installed[key] = (inst, vip.address)
             else:
                 self.installed.pop(key, None)
-            try:
-                msg = self.addrs.message(command, index, vip)
-            except ValueError as exc:
-                log.error("(%s) %s %s/%s: %s", name, command, vip.address, vip.prefix, exc)
+            if msg is None:
+                log.error("(%s) %s", name, error)
                 if entry is not None:
                     self._vip_refused(key, entry)
                 continue
