@@ -1,0 +1,136 @@
+"""atheris target: the HTTP parsers facing the network, fed arbitrary bytes.
+
+Run through fuzz/run_target.sh http. Byte 0 of each input picks what the rest is:
+
+- mode % 3 == 0, a request to the status API (status/server.py): the head as the server would
+  read it (up to the first blank line, or the whole input plus one), parsed, checked (method,
+  bearer token when bit 4 is set) and routed against a small snapshot. The answer must be an
+  HttpError with a status the server knows, or a 200 whose JSON body parses; a request that
+  passes with a token configured must carry exactly that token; and anything else that
+  escapes (the server would answer 500) is a crash.
+- mode % 3 == 1, names in /metrics: the input split at NUL bytes gives an instance name,
+  interface, VIP and script name (decoded as the config loader does, with surrogateescape).
+  The exposition must render, parse with the Prometheus parser, and give the names back.
+- mode % 3 == 2, a response to the HTTP_GET checker (check/http.py): fed to `Fetch.feed` in
+  one piece and again cut at points taken from the input. Both must agree (header, status,
+  Content-Length, bytes counted, MD5, kept body); `status_code_of` and `content_length_of`
+  never raise.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import atheris
+
+with atheris.instrument_imports():
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from pykeepalived.check import http as check_http
+    from pykeepalived.status import metrics, server
+
+TOKEN = "s3cret"
+INSTANCE = {
+    "name": "VI_1", "state": "MASTER", "state_code": 2, "vrid": 51, "interface": "eth0",
+    "base_priority": 110, "effective_priority": 110, "vips": ["192.0.2.100/24"],
+    "stats": {"advert_sent": 42, "become_master": 1, "advert_rcvd": 3},
+}
+SNAP = {"daemon": {"version": "fuzz", "reload_count": 1, "reload_durations": [0.01, 0.2]},
+        "children": {"vrrp": {"pid": 1, "instances": [INSTANCE, dict(INSTANCE, name="VI/2 ?x")],
+                              "sync_groups": [{"name": "G", "state": "MASTER", "members": ["VI_1"]}],
+                              "trackers": {"scripts": [{"name": "chk", "status": "GOOD", "state_code": 0}]},
+                              "takeovers": {"buckets": [[0.1, 1], ["+Inf", 2]], "sum": 0.3, "count": 2}},
+                     "checkers": {"pid": 2, "virtual_servers": []}}}
+
+
+def status_request(data: bytes, token: str | None) -> None:
+    end = data.find(b"\r\n\r\n")
+    head = data[:end + 4] if end >= 0 else data + b"\r\n\r\n"
+    if len(head) > server.MAX_HEAD_BYTES:  # the stream reader stops there with 431
+        return
+    try:
+        method, path, headers = server.parse_head(head)
+        server.check_request(method, headers, token)
+        status, ctype, body = server.route(path.split("?", 1)[0], SNAP)
+    except server.HttpError as err:
+        if err.status not in server.REASONS or not err.message:
+            raise AssertionError(f"unknown status {err.status} / empty message for {head!r}") from None
+        return
+    if status != 200:
+        raise AssertionError(f"route returned {status} for {head!r}")
+    if token is not None:
+        scheme, _, value = headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or value.strip() != token:
+            raise AssertionError(f"authorised without the token: {head!r}")
+    if method not in ("GET", "HEAD"):
+        raise AssertionError(f"method {method!r} allowed")
+    if ctype == "application/json":
+        json.loads(body)
+
+
+def metric_names(data: bytes) -> None:
+    parts = [p.decode("utf-8", errors="surrogateescape") for p in data.split(b"\0")]
+    name, intf, vip, script = (parts + ["", "", "", ""])[:4]
+    snap = {"daemon": {"reload_count": 0},
+            "children": {"vrrp": {"instances": [dict(INSTANCE, name=name, interface=intf, vips=[vip])],
+                                  "trackers": {"scripts": [{"name": script, "status": "BAD", "state_code": 1}]}}}}
+    text = metrics.render_metrics(snap).decode("utf-8")
+    # The Prometheus parser is slow (7 ms for the whole page): it reads only the lines checked.
+    wanted = [ln for ln in text.split("\n") if ln.startswith(("keepalived_vrrp_state{", "keepalived_script_status{"))]
+    families = {f.name: f for f in text_string_to_metric_families("\n".join(wanted) + "\n")}
+    (state,) = families["keepalived_vrrp_state"].samples
+    want = [metrics.label_value(name), metrics.label_value(intf), metrics.label_value(vip.split("/")[0])]
+    got = [state.labels["iname"], state.labels["intf"], state.labels["ip_address"]]
+    if got != want:
+        raise AssertionError(f"labels {got!r} != {want!r}")
+    (status,) = families["keepalived_script_status"].samples
+    if status.labels["name"] != metrics.label_value(script):
+        raise AssertionError(f"script label {status.labels['name']!r} != {script!r}")
+
+
+def feed_all(chunks: list[bytes]) -> check_http.Fetch:
+    fetch = check_http.Fetch()
+    buf = bytearray()
+    for chunk in chunks:
+        fetch.feed(chunk, buf)
+    return fetch
+
+
+def checker_response(data: bytes) -> None:
+    cuts = sorted({c % (len(data) + 1) for c in data[:4]})
+    pieces = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)]
+    whole = feed_all([data])
+    cut = feed_all([p for p in pieces if p])
+    for attr in ("header", "status", "content_length", "rx_bytes", "extracted", "body"):
+        if getattr(whole, attr) != getattr(cut, attr):
+            raise AssertionError(f"{attr} differs when cut at {cuts}: {getattr(whole, attr)!r} "
+                                 f"vs {getattr(cut, attr)!r} for {data!r}")
+    if whole.md5.hexdigest() != cut.md5.hexdigest():
+        raise AssertionError(f"md5 differs when cut at {cuts} for {data!r}")
+    if not 0 <= check_http.status_code_of(data) <= 999:
+        raise AssertionError(f"status code out of range for {data!r}")
+    check_http.content_length_of(data)
+
+
+def one_input(data: bytes) -> None:
+    if not data:
+        return
+    mode, rest = data[0], data[1:]
+    kind = mode % 3
+    if kind == 0:
+        status_request(rest, TOKEN if mode & 0x10 else None)
+    elif kind == 1:
+        metric_names(rest)
+    else:
+        checker_response(rest)
+
+
+def main() -> None:
+    atheris.Setup([f"{sys.executable} {Path(__file__).resolve()}", *sys.argv[1:]], one_input)
+    atheris.Fuzz()
+
+
+if __name__ == "__main__":
+    main()
