@@ -284,6 +284,11 @@ class Model:
         self.definite: set[int] = set()
         self.possible: set[int] = {i for i, s in enumerate(cluster.nodes) if s.state == "MASTER"}
         self.was_master_when_frozen = [False] * n
+        # A node SIGSTOPped while its priority changed (tracker, reload) may, once continued, send
+        # adverts with its old priority before it processes the change: when it meets another
+        # master, either priority may decide.  Kept until the next observation.
+        self.frozen_prio = [0] * n
+        self.stale_prio: dict[int, int] = {}
 
     # state -----------------------------------------------------------------------------------
     def fault_and_priority(self, i: int) -> tuple[bool, int]:
@@ -340,12 +345,14 @@ class Model:
         return "FAULT" if self.fault_and_priority(i)[0] else None
 
     # elections -------------------------------------------------------------------------------
-    def _resolve(self, comp: set[int], masters: set[int]) -> set[int]:
+    def _resolve(self, comp: set[int], masters: set[int], stale: dict[int, int] | None = None) -> set[int]:
+        """Who ends up master; `stale` = priorities some masters may still advertise when they meet."""
         prio = self.priority
         # keepalived clears nopreempt with `state MASTER` or priority 255 (vrrp.c)
         np = [s.nopreempt and s.state != "MASTER" and s.priority != 255 for s in self.c.nodes]
         if masters:
-            m0 = max(masters, key=lambda k: (prio(k), k))  # addresses grow with the node index
+            meet = (lambda k: stale.get(k, prio(k))) if stale else prio
+            m0 = max(masters, key=lambda k: (meet(k), k))  # addresses grow with the node index
             preempt = [b for b in comp if b != m0 and not np[b] and prio(b) > prio(m0)]
             if not preempt:
                 return {m0}
@@ -363,6 +370,8 @@ class Model:
             for r in range(len(possible) + 1):
                 for extra in itertools.combinations(possible, r):
                     ok |= self._resolve(comp, definite | set(extra))
+                    if self.stale_prio:
+                        ok |= self._resolve(comp, definite | set(extra), self.stale_prio)
             out.append((comp, ok))
         return out
 
@@ -370,6 +379,7 @@ class Model:
         """The check saw these masters: they are now the incumbents."""
         self.definite = set(masters)
         self.possible = set()
+        self.stale_prio = {}
 
     # events ----------------------------------------------------------------------------------
     def apply(self, e: Event, advertised: set[int] | None = None) -> None:
@@ -410,16 +420,20 @@ class Model:
         elif e.op == "sigstop":
             if self.active(i):
                 self.was_master_when_frozen[i] = i in self.definite
+                self.frozen_prio[i] = self.priority(i)
                 self.frozen[i] = True
         elif e.op == "sigcont":
             if self.frozen[i]:
                 self.frozen[i] = False
+                if self.priority(i) != self.frozen_prio[i]:
+                    self.stale_prio[i] = self.frozen_prio[i]
                 (self.definite if self.was_master_when_frozen[i] else self.possible).add(i)
         if e.op in ("loss", "sigcont") and advertised:
             self.possible |= advertised
         after = {k for k in range(self.n) if self.candidate(k)}
         for k in after - before:  # back from FAULT, started: a backup (or MASTER if so configured)
-            self._restarted(k)
+            if not (e.op == "sigcont" and k == i):  # continued: where it was (set above)
+                self._restarted(k)
         self.definite &= after
         self.possible &= after
 

@@ -356,8 +356,8 @@ class Runner:
         if d is None:
             return
         d.conf_path.write_text(self.config(i))
-        if d.alive and not self.model.frozen[i]:
-            d.reload()
+        if d.alive:
+            d.reload()   # a SIGSTOPped daemon gets it on SIGCONT
 
     # the checks ------------------------------------------------------------------------------
     def wire_problems(self, t0: int, t1: int) -> tuple[list[str], set[int]]:

@@ -120,6 +120,21 @@ def test_state_master_clears_preempt_delay_and_nopreempt() -> None:
     assert _ok(m) == {1}
 
 
+def test_priority_changed_while_stopped_may_decide_with_the_old_one() -> None:
+    """Seed 7006 (keepalived r1 SIGSTOPped as master at 120, its tracked interface down meanwhile, so
+    100; pykeepalived r2 master at 100): continued, r1 advertised 120 before it saw the link change,
+    r2 yielded, then r2 at 100 accepted r1 at 100.  Either order is keepalived's behaviour."""
+    m = _model(NodeSpec(KA, 100, nopreempt=True, trk_weight=20), NodeSpec(PY, 100))
+    m.observed({0})
+    m.apply(Event("sigstop", 0))
+    m.observed({1})
+    m.apply(Event("trackif", 0, False))
+    m.apply(Event("sigcont", 0))
+    assert _ok(m) == {0, 1}
+    m.observed({0})
+    assert _ok(m) == {0}
+
+
 def test_vip_deleted_on_master_makes_it_backup() -> None:
     m = _model(NodeSpec(PY, 100, nopreempt=True), NodeSpec(KA, 120, nopreempt=True))
     m.observed({1})
