@@ -201,3 +201,16 @@ def include_graph(rng: random.Random, *, cyclic: bool) -> dict[str, str]:
         else:
             files[f"f{i}.conf"] = body + "\n".join(lines) + "\n"
     return files
+
+
+# ---- pathological macros ----------------------------------------------------------------------------
+
+MACRO_LINES = ["$D=bogus \\\n$D \\\n$D", "$D=$D \\\n$D", "$E=$D \\\n$E", "$M=bogus $i \\\n$M", "$S=~SEQ(k, 1, 3) $S",
+               "$L=~LST(v, a, b) $L \\\nbogus", "$A=$B", "$B=$A", "$A=~SEQ(i, 1, 50000) $A",
+               "~SEQ(i, 1, 100000) ~SEQ(j, 1, 100000) bogus $i $j", "~SEQ(i, 1, 5) $D", "~LST(x, 1, 2) ~SEQ(y, 1, 9) $M",
+               "$D", "$E", "$M", "$S", "$L", "$A", "${D}", "~SEQ(i, 1, 3) $E", "global_defs {", "}", "bogus $A $B"]
+
+
+def gen_macro(rng: random.Random) -> str:
+    """Definitions that use themselves or each other (multi-line too), nested ~SEQ/~LST, and their uses."""
+    return "\n".join(rng.choice(MACRO_LINES) for _ in range(rng.randint(2, 8))) + "\n"

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cfg_difffuzz import include_graph, rule_route_cases, vip_count_config
+from cfg_difffuzz import gen_macro, include_graph, rule_route_cases, vip_count_config
 from cfg_netns import KEEPALIVED, NS_INTERFACES, Netns
 
 from pykeepalived.config import load
@@ -324,3 +324,50 @@ def test_generated_acyclic_include_graphs_same_as_keepalived(netns: Netns, tmp_p
             mismatches.append(f"g{k}: keepalived {real} ours {ours.exit_code}\n{files}\n{out}\n"
                               f"{[d.format() for d in ours.diagnostics]}")
     assert not mismatches, "\n".join(mismatches[:2])
+
+
+# ---- item 10: pathological macros ---------------------------------------------------------------------
+
+NESTED_SEQ = "~SEQ(i, 1, 100000) ~SEQ(j, 1, 100000) bogus $i $j\n"
+SELF_DOUBLING = "$D=bogus \\\n$D \\\n$D\nglobal_defs {\n$D\n}\n"
+
+
+@pytest.mark.parametrize(("text", "line", "what"), [(NESTED_SEQ, 1, "produced more than 2000 lines"),
+                                                    (SELF_DOUBLING, 5, "nested deeper than 100 levels")],
+                         ids=["nested-seq", "self-doubling-definition"])
+def test_runaway_expansion_stops_with_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, line: int,
+                                              what: str) -> None:
+    from pykeepalived.config import lexer
+    monkeypatch.setattr(lexer, "MAX_EXPANDED_LINES", 2000, raising=False)
+    path = tmp_path / "k.conf"
+    path.write_text(text)
+    r = load(str(path), interfaces=NS_INTERFACES)  # was: grew without end (390-480 MB in 15 s)
+    assert r.exit_code == 5 and r.config is None
+    errs = [d for d in r.diagnostics if "expansion" in d.message]
+    assert len(errs) == 1 and (errs[0].file, errs[0].line) == (str(path), line), [d.format() for d in r.diagnostics]
+    assert what in errs[0].message
+
+
+@pytest.mark.parametrize("text", [NESTED_SEQ, SELF_DOUBLING], ids=["nested-seq", "self-doubling-definition"])
+def test_runaway_expansion_bounded_in_time_and_memory(tmp_path: Path, text: str) -> None:
+    """The real bounds, in a child limited to 1 GB of address space: -t ends with exit 5."""
+    path = tmp_path / "k.conf"
+    path.write_text(text)
+    code = ("import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30)); "
+            "from pykeepalived.cli import main; sys.argv = ['pykeepalived', '-t', '-f', sys.argv[1]]; "
+            "raise SystemExit(main())")
+    p = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 5, p.stderr[-2000:]
+    assert "expansion" in p.stderr and "Traceback" not in p.stderr
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_generated_macros_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
+    from pykeepalived.config import lexer
+    monkeypatch.setattr(lexer, "MAX_EXPANDED_LINES", 5000, raising=False)
+    path = tmp_path / "k.conf"
+    path.write_text(gen_macro(random.Random(seed)))
+    t0 = time.monotonic()
+    r = load(str(path), interfaces=NS_INTERFACES)
+    assert time.monotonic() - t0 < 30
+    assert r.exit_code in (0, 5), [d.format() for d in r.diagnostics][:5]

@@ -29,6 +29,11 @@ MAX_SUBSTITUTIONS = 1000  # per line; keepalived loops forever on $A=$A, we repo
 # keepalived nests includes until it runs out of file descriptors (a loop: until EMFILE). We read
 # them without recursion, refuse a file that is already being read (a loop) and stop at this depth.
 MAX_INCLUDE_DEPTH = 10000
+# ~SEQ/~LST repetitions and multi-line definitions can expand without end (nested ~SEQ, a
+# definition using itself); keepalived then spins for ever. We stop reading, with an error naming
+# the line, once they have produced this many lines or nest this deep.
+MAX_EXPANDED_LINES = 250_000
+MAX_EXPANSION_DEPTH = 100
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SPECIAL = re.compile(r'[!#"\\]')
 _BRACE_OR_QUOTE = re.compile(r'[{}"]')
@@ -264,7 +269,7 @@ class _Def:
 @dataclass(slots=True)
 class _Seq:
     var: str
-    values: list[str]  # remaining values, next first
+    values: list[str]  # remaining values, next last (popped from the end)
     text: str
 
 
@@ -361,7 +366,7 @@ class Preprocessor:
         return self._out
 
     def _finish(self) -> None:
-        if self._block_stack:
+        if self._block_stack and self.fatal_exit is None:
             n = len(self._block_stack)
             self.diagnostics.append(Diagnostic(Level.MISSING_BOB, self._out[-1].file if self._out else None,
                                                self._out[-1].line if self._out else None,
@@ -515,8 +520,12 @@ class Preprocessor:
                     buf, residue = residue, None
                 elif self._seqs and len(self._seqs) > self._multiline_seq_depth:
                     buf = self._seq_next()
+                    if self._count_expanded():
+                        return
                 elif self._next is not None:
                     buf = self._multiline_next()
+                    if self._count_expanded():
+                        return
                 else:
                     phys = self._physical(frame)
                     if phys is None:
@@ -542,6 +551,27 @@ class Preprocessor:
         finally:
             self._frames.pop()
 
+    _expanded = 0
+
+    def _count_expanded(self) -> bool:
+        """Count a line made by expansion; True (and stop reading) once past the bounds."""
+        self._expanded += 1
+        if self._expanded > MAX_EXPANDED_LINES:
+            self._runaway_expansion(f"produced more than {MAX_EXPANDED_LINES} lines")
+        elif len(self._seqs) > MAX_EXPANSION_DEPTH or len(self._multi_stack) > MAX_EXPANSION_DEPTH:
+            self._runaway_expansion(f"nested deeper than {MAX_EXPANSION_DEPTH} levels")
+        else:
+            return False
+        return True
+
+    def _runaway_expansion(self, what: str) -> None:
+        self.error(Level.GENERAL_ERROR, f"~SEQ/~LST and multi-line definition expansion {what} (recursive or "
+                                        "nested definitions?) - configuration not read further")
+        self.fatal_exit = 5  # keepalived's -t code for configuration errors (it never gets there: it spins)
+        self._seqs.clear()
+        self._next = None
+        self._multi_stack.clear()
+
     def _add_multiline(self, buf: str) -> None:
         d = self._mdef
         assert d is not None
@@ -557,7 +587,7 @@ class Preprocessor:
 
     def _seq_next(self) -> str:
         seq = self._seqs[-1]
-        val = seq.values.pop(0)
+        val = seq.values.pop()
         if seq.var.startswith("{"):
             names = [n.strip() for n in seq.var[1:-1].split(",")]
             vals = [v.strip() for v in val[1:-1].split(",")] if val.startswith("{") else [val]
@@ -784,7 +814,7 @@ class Preprocessor:
             values = parts[1:]
             if not values:
                 return False
-            self._seqs.append(_Seq(var, values, text))
+            self._seqs.append(_Seq(var, values[::-1], text))
             return True
         try:
             nums = [int(x, 0) for x in parts[1:]]
@@ -812,7 +842,7 @@ class Preprocessor:
             return True
         vals = [format(v, "x") if hexa else str(v) for v in range(start, end + (1 if step > 0 else -1), step)]
         if vals:
-            self._seqs.append(_Seq(var, vals, text))
+            self._seqs.append(_Seq(var, vals[::-1], text))
         return True
 
     def _maybe_include(self, buf: str) -> _Gen | None:
