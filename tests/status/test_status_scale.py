@@ -42,6 +42,7 @@ def api(host: Host, path: str) -> tuple[int, bytes]:
     return int(status), body.encode()
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_api_lists_4000_instances(lab: Lab) -> None:
     (r1,) = lab.add_hosts("r1")
