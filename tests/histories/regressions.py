@@ -29,4 +29,16 @@ REGRESSIONS: tuple[Regression, ...] = (
         '{"impl": "keepalived", "priority": 120, "state": "MASTER", "nopreempt": false, "preempt_delay": 0.0, '
         '"script_weight": -30, "trk_weight": null, "file_weight": null}], "version": 3, "advert_int": 0.05, '
         '"unicast": false}, "events": [["script", 1, false]]}'),
+    Regression(
+        "track-file-fault-at-start",
+        "pykeepalived started with a tracked file (weight 0) already non-zero: it logged 'Entering BACKUP "
+        "STATE (init)' then 'Entering FAULT STATE' but wrote FAULT then BACKUP to the notify FIFO (the file "
+        "was read after Startup and its FAULT notified before the BACKUP it followed), so a FIFO reader "
+        "believed the FAULT instance was BACKUP; keepalived 2.2.7 in the same history passes "
+        "(found by seed 11009; fails before the fix, passes after)",
+        '{"seed": 11009, "cluster": {"nodes": [{"impl": "pykeepalived", "priority": 120, "state": "MASTER", '
+        '"nopreempt": false, "preempt_delay": 0.0, "script_weight": null, "trk_weight": null, "file_weight": 0}, '
+        '{"impl": "pykeepalived", "priority": 110, "state": "BACKUP", "nopreempt": false, "preempt_delay": 0.0, '
+        '"script_weight": -30, "trk_weight": null, "file_weight": 5}], "version": 3, "advert_int": 0.05, '
+        '"unicast": false}, "events": [["trackfile", 0, 2], ["kill", 0, null], ["start", 0, null]]}'),
 )

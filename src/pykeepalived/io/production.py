@@ -170,9 +170,15 @@ class Production:
         sync groups as a unit.  Returns (instance, actions) in the order to perform them."""
         self.notifier.start()
         pending: list[tuple[Instance, Event]] = []
+        files = self.trackers.files.initial()
         for name, tracking in self.tracking.items():
             inst = self._inst(name)
             for t in tracking.tracks.values():
+                if t.kind == "file" and t.name in files and inst.router.state == State.INIT:
+                    # read before Startup, as keepalived does: a FAULT read after Startup was
+                    # notified (FIFO, scripts) before the BACKUP (init) it followed
+                    self.values[("file", t.name)] = files[t.name]
+                    tracking.update("file", t.name, files[t.name])
                 if t.kind == "interface":
                     # keepalived ignores a tracked interface that does not exist, unless
                     # dynamic_interfaces (then it is down until it appears).

@@ -151,16 +151,29 @@ class FileTracker:
         self.values: dict[str, int] = {}
         self.by_dir: dict[str, list[TrackFile]] = {}
         self.watches: dict[int, str] = {}
+        self._initialised = False
+
+    def initial(self) -> dict[str, int]:
+        """Write the init_file values, then read every file: the values the instances start
+        with (keepalived reads its track files before the instances start, so an instance whose
+        file means FAULT starts in FAULT instead of entering BACKUP first).  Done once."""
+        if not self._initialised:
+            self._initialised = True
+            for spec in self.specs:
+                assert spec.file is not None
+                if spec.init_file is not None and (spec.init_file_overwrite or not os.path.exists(spec.file)):
+                    try:
+                        with open(spec.file, "w") as f:
+                            f.write(f"{spec.init_file}\n")
+                    except OSError as exc:
+                        log.info("Unable to write track file %s - %s", spec.file, exc.strerror)
+                self.values[spec.name] = read_track_file(spec.file)
+        return dict(self.values)
 
     def start(self) -> None:
+        self.initial()
         for spec in self.specs:
             assert spec.file is not None
-            if spec.init_file is not None and (spec.init_file_overwrite or not os.path.exists(spec.file)):
-                try:
-                    with open(spec.file, "w") as f:
-                        f.write(f"{spec.init_file}\n")
-                except OSError as exc:
-                    log.info("Unable to write track file %s - %s", spec.file, exc.strerror)
             self.by_dir.setdefault(os.path.dirname(os.path.abspath(spec.file)), []).append(spec)
         if not self.specs:
             return
