@@ -29,8 +29,6 @@ from __future__ import annotations
 import argparse
 import calendar
 import contextlib
-import ctypes
-import ctypes.util
 import importlib
 import importlib.util
 import logging
@@ -59,6 +57,7 @@ from pykeepalived.errors import (
     EXIT_OK,
     EXIT_PROGRAM_ERROR,
 )
+from pykeepalived.osutil import enter_netns, return_free_memory, set_parent_death_signal, set_process_name
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +76,6 @@ PERMANENT_ERRORS = {EXIT_FATAL: "FATAL", EXIT_CONFIG: "CONFIG", EXIT_MISSING_PER
 RESPAWN_RESET_AFTER = 60.0   # a child that ran longer than this is restarted at once
 RESPAWN_MAX_DELAY = 60
 
-PR_SET_PDEATHSIG = 1
-CLONE_NEWNET = 0x40000000
-
 # Test seam: "module:function" replacing a child's entry point (tests of the supervisor itself).
 ENTRY_ENV = {"vrrp": "PYKEEPALIVED_VRRP_ENTRY", "checker": "PYKEEPALIVED_CHECKER_ENTRY"}
 
@@ -90,34 +86,6 @@ ChildEntry = Callable[[Any, argparse.Namespace], int]
 # Small system helpers
 
 
-def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-
-
-def return_free_memory() -> None:
-    """Hand freed heap pages back to the kernel: glibc keeps them after a big parse otherwise
-    (6-7 MiB after reading 1000 instances)."""
-    with contextlib.suppress(OSError, AttributeError):
-        _libc().malloc_trim(0)
-
-
-def _set_parent_death_signal(sig: int) -> None:
-    with contextlib.suppress(OSError, AttributeError):
-        _libc().prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)
-
-
-def enter_namespace(name: str) -> None:
-    """setns() into /run/netns/NAME (what `ip netns exec` does for the network namespace)."""
-    path = name if name.startswith("/") else f"/run/netns/{name}"
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        if _libc().setns(fd, CLONE_NEWNET) != 0:
-            err = ctypes.get_errno()
-            raise OSError(err, os.strerror(err))
-    finally:
-        os.close(fd)
-
-
 def _enter_or_log(name: str) -> bool:
     # The proc connector (vrrp_track_process) exists only in the initial network namespace:
     # open it before setns(), as keepalived does; the forked VRRP process inherits it.
@@ -125,7 +93,7 @@ def _enter_or_log(name: str) -> bool:
 
     preopen_proc_connector()
     try:
-        enter_namespace(name)
+        enter_netns(name)
     except OSError as exc:
         log.error("Unable to set network namespace %s - exiting (%s)", name, exc.strerror)
         return False
@@ -145,13 +113,6 @@ def parse_umask(text: str) -> int | None:
     except ValueError:
         return None
     return value if 0 <= value <= 0o777 else None
-
-
-def set_process_name(name: str) -> None:
-    with contextlib.suppress(Exception):
-        import setproctitle
-
-        setproctitle.setproctitle(name)
 
 
 def _daemonize() -> bool:
@@ -351,7 +312,7 @@ def _child_main(child: Child, config: Any, opts: argparse.Namespace, parent: int
         signal.signal(sig, signal.SIG_DFL if sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD)
                       else signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
-    _set_parent_death_signal(signal.SIGTERM)
+    set_parent_death_signal(signal.SIGTERM)
     if os.getppid() != parent:      # the parent died before PR_SET_PDEATHSIG took effect
         return EXIT_OK
     kalog.setup(opts, "vrrp" if child.kind == "vrrp" else "checker", instance=getattr(config, "instance", None),

@@ -5,9 +5,7 @@ checkers on one event loop inside the client's namespace and records what they d
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import logging
-import os
 import shutil
 import subprocess
 import sys
@@ -28,20 +26,14 @@ from pykeepalived.check.common import Target
 from pykeepalived.check.hub import HealthHub, RealServerHealth
 from pykeepalived.check.scheduler import Scheduler
 from pykeepalived.config import model
+from pykeepalived.osutil import enter_netns
 
-CLONE_NEWNET = 0x40000000
 HERE = Path(__file__).parent
 
 
 def setns(ns: str) -> None:
     """Move the calling thread into network namespace `ns`."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    fd = os.open(f"/run/netns/{ns}", os.O_RDONLY)
-    try:
-        if libc.setns(fd, CLONE_NEWNET) != 0:
-            raise OSError(ctypes.get_errno(), f"setns {ns}")
-    finally:
-        os.close(fd)
+    enter_netns(ns)
 
 
 def in_netns(ns: str, fn: Callable[[], Coroutine[Any, Any, Any]]) -> Any:

@@ -13,7 +13,7 @@ from types import ModuleType
 import pytest
 from pykeepalived._fastpath import advert_io_py, compiled
 
-CLONE_NEWNET = 0x40000000
+from pykeepalived.osutil import CLONE_NEWNET, libc, setns
 
 TWINS: list[object] = [pytest.param(advert_io_py, id="py")]
 try:
@@ -27,7 +27,6 @@ def private_netns() -> Iterator[None]:
     """This thread in a fresh network namespace (lo up) for the test, then back."""
     if os.geteuid() != 0:
         pytest.skip("raw sockets need root")
-    libc = ctypes.CDLL(None, use_errno=True)
     home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
     try:
         if libc.unshare(CLONE_NEWNET) != 0:
@@ -35,8 +34,7 @@ def private_netns() -> Iterator[None]:
         subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
         yield
     finally:
-        if libc.setns(home, CLONE_NEWNET) != 0:
-            raise OSError(ctypes.get_errno(), "setns back to the original network namespace")
+        setns(home, CLONE_NEWNET)         # back to the original network namespace
         os.close(home)
 
 

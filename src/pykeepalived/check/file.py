@@ -8,12 +8,10 @@ through inotify on the file's directory; where inotify is not available the file
 from __future__ import annotations
 
 import asyncio
-import ctypes
-import ctypes.util
 import logging
 import os
-import struct
 
+from pykeepalived import osutil
 from pykeepalived.check.base import Checker, Outcome
 from pykeepalived.check.common import Target
 from pykeepalived.check.hub import HealthHub
@@ -23,9 +21,6 @@ log = logging.getLogger("pykeepalived.check")
 
 WEIGHT_FAULT = -(2**31)
 POLL_INTERVAL = 1.0  # fallback polling, and the scheduler's safety net with inotify
-IN_MODIFY, IN_ATTRIB, IN_CLOSE_WRITE, IN_MOVED_TO, IN_CREATE, IN_DELETE = 0x2, 0x4, 0x8, 0x80, 0x100, 0x200
-IN_MOVED_FROM = 0x40
-IN_NONBLOCK, IN_CLOEXEC = 0o4000, 0o2000000
 
 
 def read_value(path: str) -> int:
@@ -46,29 +41,15 @@ class _Inotify:
     """Minimal inotify through libc: one fd, one directory watch, read by add_reader."""
 
     def __init__(self) -> None:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-        self._libc = libc
-        self.fd = libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
-        if self.fd < 0:
-            raise OSError(ctypes.get_errno(), "inotify_init1")
+        self.fd = osutil.inotify_init()
 
     def watch(self, directory: str) -> None:
-        mask = IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE
-        if self._libc.inotify_add_watch(self.fd, os.fsencode(directory), mask) < 0:
-            raise OSError(ctypes.get_errno(), "inotify_add_watch")
+        mask = (osutil.IN_MODIFY | osutil.IN_ATTRIB | osutil.IN_CLOSE_WRITE | osutil.IN_MOVED_TO
+                | osutil.IN_MOVED_FROM | osutil.IN_CREATE | osutil.IN_DELETE)
+        osutil.inotify_add_watch(self.fd, directory, mask)
 
     def names(self) -> set[str]:
-        out: set[str] = set()
-        try:
-            data = os.read(self.fd, 65536)
-        except BlockingIOError:
-            return out
-        i = 0
-        while i + 16 <= len(data):
-            _, _, _, length = struct.unpack_from("iIII", data, i)
-            out.add(data[i + 16:i + 16 + length].rstrip(b"\0").decode(errors="replace"))
-            i += 16 + length
-        return out
+        return {name for _wd, _mask, name in osutil.inotify_read(self.fd)}
 
     def close(self) -> None:
         os.close(self.fd)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import email.utils
 import grp
 import logging
@@ -37,6 +36,7 @@ from dataclasses import dataclass, field
 
 from pykeepalived.config.model import Config, GlobalDefs, Script, VrrpInstance, VrrpSyncGroup
 from pykeepalived.core.actions import Notify
+from pykeepalived.osutil import set_parent_death_signal
 from pykeepalived.textbytes import to_bytes
 
 log = logging.getLogger(__name__)
@@ -45,15 +45,11 @@ DEFAULT_SCRIPT_USER = "keepalived_script"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 STOP_SCRIPT_TIMEOUT = 1.0          # keepalived gives STOP/DELETED scripts TIMER_HZ
 KILL_GRACE = 2.0                   # SIGTERM to the group, SIGKILL this much later
-PR_SET_PDEATHSIG = 1
-
-_libc = ctypes.CDLL(None, use_errno=True)
-_prctl = _libc.prctl
 
 
 def _child_setup() -> None:
     """Runs in the forked child just before execve (after setuid, which would clear it)."""
-    _prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    set_parent_death_signal(signal.SIGTERM)
 
 
 def script_env() -> dict[str, str]:

@@ -78,7 +78,6 @@ from pykeepalived.core.events import (
 )
 from pykeepalived.core.params import AUTH_AH, AUTH_NONE, RouterParams, VipSpec
 from pykeepalived.core.vrrp import State, VirtualRouter
-from pykeepalived.daemon import return_free_memory
 from pykeepalived.errors import EXIT_FATAL, EXIT_OK
 from pykeepalived.io import ipsec_ah
 from pykeepalived.io.ipsec_ah import AhSockets, IpsecAh
@@ -90,6 +89,7 @@ from pykeepalived.io.rtnl import AddrRequests
 from pykeepalived.io.vmac import Vmacs
 from pykeepalived.io.vrrp_socket import VrrpSockets
 from pykeepalived.log import LineLimit, flush_suppressed
+from pykeepalived.osutil import return_free_memory
 from pykeepalived.status.channel import channel_path, serve_snapshots
 from pykeepalived.status.dumps import install_signal_handlers
 from pykeepalived.status.snapshot import trackers_snapshot, vrrp_snapshot

@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import logging
 import os
 import socket
 import struct
 from collections.abc import Callable
 
+from pykeepalived import osutil
 from pykeepalived.config.model import Config, TrackFile, TrackProcess, VrrpInstance, VrrpScript, VrrpSyncGroup
 from pykeepalived.core.track import ProcessQuorum, ScriptState
 from pykeepalived.io.notify import Child, Prepared, ScriptRunner
@@ -42,17 +42,6 @@ log = logging.getLogger(__name__)
 OnChange = Callable[[str, str, "bool | int | None"], None]
 
 PROCESS_POLL_INTERVAL = 1.0
-IN_MODIFY = 0x2
-IN_CLOSE_WRITE = 0x8
-IN_MOVED_FROM = 0x40
-IN_MOVED_TO = 0x80
-IN_CREATE = 0x100
-IN_DELETE = 0x200
-IN_NONBLOCK = 0o4000
-IN_CLOEXEC = 0o2000000
-_EVENT = struct.Struct("iIII")
-
-_libc = ctypes.CDLL(None, use_errno=True)
 
 
 def tracked_names(config: Config) -> dict[str, set[str]]:
@@ -177,15 +166,18 @@ class FileTracker:
             self.by_dir.setdefault(os.path.dirname(os.path.abspath(spec.file)), []).append(spec)
         if not self.specs:
             return
-        self.fd = _libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
-        if self.fd < 0:
-            log.info("inotify_init1 failed - %s", os.strerror(ctypes.get_errno()))
+        try:
+            self.fd = osutil.inotify_init()
+        except OSError as exc:
+            log.info("inotify_init1 failed - %s", exc.strerror)
             return
-        mask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_MODIFY
+        mask = (osutil.IN_CLOSE_WRITE | osutil.IN_MOVED_TO | osutil.IN_MOVED_FROM | osutil.IN_CREATE
+                | osutil.IN_DELETE | osutil.IN_MODIFY)
         for directory in self.by_dir:
-            wd = _libc.inotify_add_watch(self.fd, os.fsencode(directory), mask)
-            if wd < 0:
-                log.info("Unable to watch %s - %s", directory, os.strerror(ctypes.get_errno()))
+            try:
+                wd = osutil.inotify_add_watch(self.fd, directory, mask)
+            except OSError as exc:
+                log.info("Unable to watch %s - %s", directory, exc.strerror)
                 continue
             self.watches[wd] = directory
         asyncio.get_running_loop().add_reader(self.fd, self._on_events)
@@ -200,16 +192,11 @@ class FileTracker:
             self.on_change("file", spec.name, value)
 
     def _on_events(self) -> None:
-        try:
-            data = os.read(self.fd, 65536)
-        except BlockingIOError:
+        events = osutil.inotify_read(self.fd)
+        if not events:
             return
         changed: set[str] = set()
-        offset = 0
-        while offset + _EVENT.size <= len(data):
-            wd, _mask, _cookie, length = _EVENT.unpack_from(data, offset)
-            name = data[offset + _EVENT.size:offset + _EVENT.size + length].rstrip(b"\0").decode(errors="replace")
-            offset += _EVENT.size + length
+        for wd, _mask, name in events:
             directory = self.watches.get(wd)
             if directory is not None:
                 changed.add(os.path.join(directory, name))

@@ -10,19 +10,17 @@ of reach): namespaces are per thread, so the rest of the process stays where it 
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import logging
-import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
 from pykeepalived.core.lvs import Op, ServiceKey, Table
+from pykeepalived.osutil import enter_netns
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-CLONE_NEWNET = 0x40000000
 
 
 class Backend(Protocol):
@@ -67,19 +65,6 @@ def create(name: str, **options: Any) -> Backend:
 
         return NftBackend(**options)
     raise BackendError(f"unknown LVS backend {name!r}")
-
-
-def enter_netns(name: str) -> None:
-    """Move the calling thread into the named network namespace (/run/netns/NAME or a path)."""
-    path = name if name.startswith("/") else f"/run/netns/{name}"
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)     # os.setns exists only from Python 3.12
-        if libc.setns(fd, CLONE_NEWNET) != 0:
-            err = ctypes.get_errno()
-            raise OSError(err, f"setns {name}: {os.strerror(err)}")
-    finally:
-        os.close(fd)
 
 
 class BackendThread:
