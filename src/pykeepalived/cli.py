@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from pykeepalived import KEEPALIVED_COMPAT, __version__
 from pykeepalived.errors import EXIT_FATAL, PykeepalivedError
+from pykeepalived.osutil import SIGJSON, SIGSTATS_CLEAR
 
 DEFAULT_CONFIG = "/etc/keepalived/keepalived.conf"
 
@@ -25,8 +26,8 @@ SIGNUMS = {
     "RELOAD": int(signal.SIGHUP),
     "DATA": int(signal.SIGUSR1),
     "STATS": int(signal.SIGUSR2),
-    "STATS_CLEAR": signal.SIGRTMAX - 1,
-    "JSON": signal.SIGRTMIN + 2,
+    "STATS_CLEAR": int(SIGSTATS_CLEAR),
+    "JSON": int(SIGJSON),
 }
 
 # Options accepted by keepalived that this implementation does not provide.

@@ -57,15 +57,20 @@ from pykeepalived.errors import (
     EXIT_OK,
     EXIT_PROGRAM_ERROR,
 )
-from pykeepalived.osutil import enter_netns, return_free_memory, set_parent_death_signal, set_process_name
+from pykeepalived.osutil import (
+    SIGJSON,
+    SIGSTATS_CLEAR,
+    enter_netns,
+    return_free_memory,
+    set_parent_death_signal,
+    set_process_name,
+)
 
 log = logging.getLogger(__name__)
 
 VERSION_STRING = f"pykeepalived v{__version__} (keepalived {KEEPALIVED_COMPAT} compatible)"
 DEFAULT_UMASK = 0o177
 
-SIGJSON = signal.SIGRTMIN + 2
-SIGSTATS_CLEAR = signal.SIGRTMAX - 1
 SUPERVISED_SIGNALS: frozenset[int] = frozenset({
     signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGUSR2, signal.SIGCHLD,
     SIGJSON, SIGSTATS_CLEAR,

@@ -1,5 +1,6 @@
 """The one home of the libc glue the daemon needs through ctypes: setns, prctl, malloc_trim,
-inotify. Imports nothing of ours, so every layer may use it.
+inotify; and of the real-time signal numbers keepalived uses. Imports nothing of ours, so every
+layer may use it.
 
 Python 3.11 has none of these in `os` (os.setns arrives in 3.12); each wrapper is a few lines
 around the libc call with errno turned into OSError where the caller wants one.
@@ -11,7 +12,13 @@ import contextlib
 import ctypes
 import ctypes.util
 import os
+import signal
 import struct
+
+# keepalived's real-time signals, as glibc numbers them (SIGRTMIN is 34 there, not the kernel's 32):
+# --signum JSON / STATS_CLEAR prints these, the parent relays them, the VRRP child dumps on them.
+SIGJSON = signal.SIGRTMIN + 2
+SIGSTATS_CLEAR = signal.SIGRTMAX - 1
 
 CLONE_NEWNET = 0x40000000
 PR_SET_PDEATHSIG = 1

@@ -29,12 +29,10 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from pykeepalived.osutil import SIGJSON, SIGSTATS_CLEAR
 from pykeepalived.textbytes import to_bytes
 
 log = logging.getLogger(__name__)
-
-SIGJSON = signal.SIGRTMIN + 2
-SIGSTATS_CLEAR = signal.SIGRTMAX - 1
 
 STATE_NAMES = {0: "INIT", 1: "BACKUP", 2: "MASTER", 3: "FAULT", 97: "DELETED", 98: "STOP"}
 AUTH_NAMES = {0: "none", 1: "PASS", 2: "AH"}
