@@ -136,7 +136,9 @@ def test_reload_adds_and_removes_instances_hitless(lab: Lab) -> None:
     assert vi2 and vi2[-1] == 0 and set(vi2[:-1]) == {150}
     assert {f.vrrp.priority for f in vi1} == {150}, "VI_1 was disturbed by the reloads"  # type: ignore[union-attr]
     gaps = [(y.ts_ns - x.ts_ns) / 1e9 for x, y in zip(vi1, vi1[1:], strict=False)]
-    assert max(gaps) < 1.5 * CELL.advert_int, f"VI_1 advert gap {max(gaps):.3f} s across the reloads"
+    # An advert late by scheduling on a busy machine is not a hole; one the backup's master-down
+    # timer (0.36 s) would act on is (the gap figures themselves are bench/scale.py's).
+    assert max(gaps) < CELL.advert_int + 0.2, f"VI_1 advert gap {max(gaps):.3f} s across the reloads"
     assert len(re.findall(r"\(VI_1\) Entering", d.log())) == 2   # BACKUP (init), MASTER: nothing more
     assert a.has_address(CELL.client_vip)
 

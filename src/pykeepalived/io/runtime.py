@@ -938,7 +938,7 @@ class VrrpRuntime:
             except Exception as exc:  # noqa: BLE001 - cannot tell: act on the notification
                 log.debug("address check after RTM_DELADDR %s: %s", address, exc)
                 present = False
-            if present or self.installed.get(key) is not owner:
+            if present or self.installed.get(key) is not owner or self.stopping.done():
                 return
             del self.installed[key]
             self._handle(inst, VipDeleted(owner[1]), self.clock())
