@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import time
@@ -60,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="/tmp/histories", help="where failing histories' logs are kept")
     ap.add_argument("--only-impl", choices=IMPLS, help="every node runs this implementation")
     ap.add_argument("--history", help="replay one history given as JSON (from a report) instead of seeds")
+    ap.add_argument("--twins", choices=("compiled", "pure", "mixed"), default="compiled",
+                    help="pykeepalived's fast path: compiled, the pure-Python twins "
+                         "(PYKEEPALIVED_NO_EXTENSIONS=1), or mixed (pure for odd seeds)")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args(argv)
     cleanup_stale()
@@ -76,6 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     def play(h: History, tag: str) -> Result | None:
         wd = out / tag
         shutil.rmtree(wd, ignore_errors=True)
+        pure = args.twins == "pure" or (args.twins == "mixed" and h.seed % 2 == 1)
+        if pure:   # the daemons inherit the environment
+            os.environ["PYKEEPALIVED_NO_EXTENSIONS"] = "1"
+        else:
+            os.environ.pop("PYKEEPALIVED_NO_EXTENSIONS", None)
         try:
             return run_history(h, wd, verbose=args.verbose)
         except (HarnessError, OSError, TimeoutError) as exc:
@@ -91,8 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         runs += 1
         events += r.events_applied
         status = "ok" if r.ok else "FAIL"
-        print(f"seed {h.seed}: {status} {r.events_applied} events {time.time() - t0:.0f}s  {h.cluster.describe()}",
-              flush=True)
+        twin = "pure" if os.environ.get("PYKEEPALIVED_NO_EXTENSIONS") else "compiled"
+        print(f"seed {h.seed}: {status} {r.events_applied} events {time.time() - t0:.0f}s  {h.cluster.describe()}"
+              f" [{twin}]", flush=True)
         if r.ok:
             shutil.rmtree(out / f"seed-{h.seed}", ignore_errors=True)
             continue
