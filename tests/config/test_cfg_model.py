@@ -11,7 +11,7 @@ import pytest
 from cfg_netns import NS_INTERFACES
 
 from pykeepalived.config import load_text
-from pykeepalived.config.model import GlobalDefs, IpAddress, VrrpInstance, resolve_instance
+from pykeepalived.config.model import GlobalDefs, IpAddress, VrrpInstance, resolve_instance, round_advert_int
 
 
 def vi(**kw: object) -> VrrpInstance:
@@ -40,6 +40,23 @@ def test_nopreempt_cleared_for_master_and_owner() -> None:
     assert vi(nopreempt=True).effective.nopreempt
     assert not vi(nopreempt=True, state="MASTER").effective.nopreempt
     assert not vi(nopreempt=True, priority=255).effective.nopreempt
+
+
+# What keepalived 2.2.7 sends for a configured advert_int (tcpdump of its adverts in a namespace:
+# "intvl 3s" for v2 2.5, "intvl 15cs" for v3 0.145; it logs "VRRPv2 advertisement interval
+# 2.500000s must be an integer. rounding"): half up, in integer microseconds. Before, the daemon's
+# copy gave v3 0.145 -> 0.14 (float error) and core/timing's copy v2 2.5 -> 2 (round half even).
+KEEPALIVED_ADVERT_INT = [
+    (2, 2.5, 3.0), (2, 1.5, 2.0), (2, 0.5, 1.0), (2, 0.4, 1.0), (2, 2.6, 3.0), (2, 300, 255.0),
+    (3, 0.145, 0.15), (3, 0.125, 0.13), (3, 0.115, 0.12), (3, 0.004, 0.01), (3, 0.123, 0.12),
+    (3, 50, 40.95), (3, 1, 1.0),
+]
+
+
+@pytest.mark.parametrize(("version", "given", "used"), KEEPALIVED_ADVERT_INT)
+def test_advert_int_rounds_as_keepalived(version: int, given: float, used: float) -> None:
+    assert round_advert_int(version, given) == used
+    assert vi(advert_int=given, version=version).effective.advert_int == used   # what the daemon runs
 
 
 def test_advert_int_rounding() -> None:

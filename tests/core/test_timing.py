@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from pykeepalived.core import timing
 
 
@@ -25,15 +23,6 @@ def test_master_down_interval() -> None:
     assert timing.master_down_us(2, 100, 1_000_000) == 3_609_375
     assert timing.master_down_us(3, 255, 1_000_000) == 3_003_906
     assert timing.master_down_us(3, 100, 1_000_000, down_timer_adverts=5) == 5_609_375
-
-
-@pytest.mark.parametrize(("version", "given", "used"), [
-    (2, 0.4, 1.0), (2, 2.6, 3.0), (2, 300, 255.0),
-    (3, 0.004, 0.01), (3, 0.123, 0.12), (3, 50, 40.95), (3, 1, 1.0),
-])
-def test_round_advert_int(version: int, given: float, used: float) -> None:
-    """v2 rounds to whole seconds in [1,255]; v3 to 10 ms in [0.01,40.95]."""
-    assert timing.round_advert_int(version, given) == used
 
 
 def test_wire_interval_units() -> None:

@@ -555,15 +555,15 @@ class VrrpInstance(_Value):
         return self.effective.family
 
 
-def vrrp_v2_advert_int(configured: float) -> float:
-    """VRRPv2: whole seconds (rounded to nearest), 1..255."""
-    return float(min(255, max(1, int(configured + 0.5))))
-
-
-def vrrp_v3_advert_int(configured: float) -> float:
-    """VRRPv3: centiseconds (rounded to nearest), 0.01..40.95."""
-    cs = int(configured * 100 + 0.5)
-    return min(4095, max(1, cs)) / 100.0
+def round_advert_int(version: int, configured: float) -> float:
+    """The advert interval keepalived 2.2.7 uses (vrrp_complete_instance): VRRPv2 whole seconds,
+    VRRPv3 10 ms units, each rounded half up in integer microseconds (v2: 2.5 s -> 3, 1.5 -> 2,
+    0.5 -> 1, 0.4 -> 1; v3: 0.145 -> 0.15; captured from keepalived's adverts), never 0, at most
+    255 s (v2) / 40.95 s (v3). The one copy: core uses the resolved value."""
+    unit, top = (1_000_000, 255) if version == 2 else (10_000, 4095)
+    us = round(configured * 1_000_000)      # keepalived reads 6 decimals into microseconds
+    units = (us + unit // 2) // unit
+    return min(top, max(1, units)) * unit / 1_000_000
 
 
 def resolve_instance(vi: VrrpInstance, gd: GlobalDefs) -> VrrpEffective:
@@ -610,7 +610,7 @@ def resolve_instance(vi: VrrpInstance, gd: GlobalDefs) -> VrrpEffective:
         preempt_delay = 0.0
 
     adv = 1.0 if vi.advert_int is None else vi.advert_int
-    advert_int = vrrp_v2_advert_int(adv) if version == 2 else vrrp_v3_advert_int(adv)
+    advert_int = round_advert_int(version, adv)
 
     accept = vi.accept if vi.accept is not None else True
     if strict and vi.accept is None:

@@ -32,15 +32,6 @@ def master_down_us(version: int, priority: int, master_adver_int_us: int, down_t
     return down_timer_adverts * master_adver_int_us + skew_us(version, priority, master_adver_int_us)
 
 
-def round_advert_int(version: int, value: float) -> float:
-    """The interval keepalived actually uses: v2 whole seconds in [1, 255], v3 10 ms steps
-    in [0.01, 40.95]."""
-    if version == 2:
-        return float(min(255, max(1, round(value))))
-    centis = min(4095, max(1, round(value * 100)))
-    return centis / 100
-
-
 def wire_adver_int(version: int, interval_s: float) -> int:
     """The advert's interval field: seconds for v2, centiseconds for v3."""
     return round(interval_s) if version == 2 else round(interval_s * 100)
