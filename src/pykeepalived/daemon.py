@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import calendar
 import contextlib
+import gc
 import importlib
 import importlib.util
 import logging
@@ -290,6 +291,24 @@ def _entry_point(kind: str) -> tuple[str, str]:
     if kind == "vrrp":
         return "pykeepalived.io.runtime", "run_vrrp"
     return "pykeepalived.lvs.process", "run_checkers"
+
+
+# The VRRP child's sans-IO modules (no asyncio, uvloop or pyroute2: see entry_available),
+# imported by the parent before it forks: a child, and every respawned one, starts with them
+# loaded (they were 30-40 % of its import time; +4 MiB in the parent, shared with the child).
+PRELOAD = {"vrrp": ("pykeepalived.core.events", "pykeepalived.core.actions", "pykeepalived.core.params",
+                    "pykeepalived.core.vrrp", "pykeepalived.core.sync_group", "pykeepalived.core.track",
+                    "pykeepalived.config.reload")}
+
+
+def preload(kind: str) -> None:
+    if os.environ.get(ENTRY_ENV[kind]):      # a test entry point: nothing of ours is needed
+        return
+    for module in PRELOAD.get(kind, ()):
+        try:
+            importlib.import_module(module)
+        except ImportError:                  # the child reports a broken install itself
+            return
 
 
 def _resolve_entry(kind: str) -> ChildEntry:
@@ -599,11 +618,16 @@ class Supervisor:
 
     def start_child(self, child: Child) -> None:
         child.restart_at = None
+        preload(child.kind)
         kalog.flush()
         parent = os.getpid()
+        # What the child inherits stays out of its cyclic GC (its start-up collection then
+        # walks only what it builds itself, and the pages stay shared).
+        gc.freeze()
         try:
             pid = os.fork()
         except OSError as exc:
+            gc.unfreeze()
             log.info("%s child process: fork error(%s)", child.label, exc.strerror)
             child.restart_at = time.monotonic() + max(1, calc_restart_delay(child, time.monotonic()))
             return
@@ -614,6 +638,7 @@ class Supervisor:
                 code = _child_main(child, self.config, self.opts, parent)
             finally:
                 os._exit(code)
+        gc.unfreeze()
         child.pid = pid
         child.started = time.monotonic()
         child.starts += 1

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import os
 import signal
 import struct
@@ -34,7 +33,9 @@ IN_NONBLOCK = 0o4000
 IN_CLOEXEC = 0o2000000
 _INOTIFY_EVENT = struct.Struct("iIII")     # wd, mask, cookie, len; then len bytes of name
 
-libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+# The process's own symbols, libc among them: ctypes.util.find_library would run `ldconfig -p`
+# (a fork and exec) while the daemon starts.
+libc = ctypes.CDLL(None, use_errno=True)
 _prctl = libc.prctl
 
 

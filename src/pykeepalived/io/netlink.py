@@ -1,16 +1,24 @@
-"""Every pyroute2 call, on one dedicated thread with a stock asyncio loop.
+"""Netlink for the VRRP process: pyroute2 on one dedicated thread, and the plain rtnetlink
+work that needs no pyroute2.
 
 pyroute2 cannot run on uvloop (its netlink sockets are datagram endpoints uvloop refuses, and
 its sync API calls run_until_complete), so the VRRP process keeps one thread for it. The
 uvloop side awaits `Netlink` coroutine methods; each one is submitted to the thread's loop and
-its result comes back through a future (`asyncio.wrap_future`). Link up/down and address
-deletions seen by the monitor are handed to the uvloop loop with `call_soon_threadsafe`.
+its result comes back through a future (`asyncio.wrap_future`).
+
+Start-up cost: pyroute2 takes 60-160 ms to import, and nothing of it is needed to start the
+instances. The interface list is one plain RTM_GETLINK / RTM_GETADDR dump from the calling
+thread (`dump_interfaces`); link up/down and address deletions come from a plain rtnetlink
+socket subscribed to those groups and read by the uvloop loop itself (`start_monitor`); the
+thread starts, and imports pyroute2, only when something first needs it (VMACs, routes,
+rules, VIPs through pyroute2).
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import ctypes
 import errno
 import ipaddress
@@ -20,12 +28,12 @@ import struct
 import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
-
-from pyroute2 import AsyncIPRoute
-from pyroute2.netlink.exceptions import NetlinkError
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pykeepalived.core.params import VipSpec
+
+if TYPE_CHECKING:      # imported on the netlink thread only (start-up cost, see above)
+    from pyroute2 import AsyncIPRoute
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +53,9 @@ RTM_DELLINK = 17
 RTM_NEWADDR = 20
 RTM_DELADDR = 21
 SO_ATTACH_FILTER = 26
+SO_RCVBUFFORCE = 33
+MONITOR_RCVBUF = 1 << 20
+MONITOR_BATCH = 16              # receives per wake-up of the monitor
 SCOPES = {"global": 0, "universe": 0, "site": 200, "link": 253, "host": 254, "nowhere": 255}
 
 
@@ -70,6 +81,89 @@ class Interface:
 
 def _link_up(flags: int) -> bool:
     return bool(flags & IFF_UP) and bool(flags & IFF_RUNNING)
+
+
+# rtnetlink, for the plain dump below
+NETLINK_ROUTE = 0
+NLMSG_ERROR = 2
+NLMSG_DONE = 3
+NLM_F_REQUEST = 0x1
+NLM_F_DUMP = 0x300
+RTM_GETLINK = 18
+RTM_GETADDR = 22
+IFLA_ADDRESS = 1
+IFLA_IFNAME = 3
+IFA_ADDRESS = 1
+IFA_LOCAL = 2
+_NLMSGHDR = struct.Struct("=IHHII")      # len, type, flags, seq, pid
+_IFINFOMSG = struct.Struct("=BxHiII")    # family, type, index, flags, change
+_IFADDRMSG = struct.Struct("=BBBBI")     # family, prefixlen, flags, scope, index
+_NLATTR = struct.Struct("=HH")
+
+
+def _attrs(data: bytes, start: int, end: int) -> dict[int, bytes]:
+    out: dict[int, bytes] = {}
+    while start + 4 <= end:
+        size, kind = _NLATTR.unpack_from(data, start)
+        if size < 4:
+            break
+        out.setdefault(kind & 0x3FFF, data[start + 4:start + size])
+        start += (size + 3) & ~3
+    return out
+
+
+def _dump(sock: socket.socket, msg_type: int, body: bytes, seq: int) -> list[tuple[int, bytes, int]]:
+    """One NLM_F_DUMP request; returns (type, message, offset of its body) for every answer."""
+    sock.send(_NLMSGHDR.pack(_NLMSGHDR.size + len(body), msg_type, NLM_F_REQUEST | NLM_F_DUMP, seq, 0) + body)
+    out: list[tuple[int, bytes, int]] = []
+    while True:
+        data = sock.recv(1 << 16)
+        off = 0
+        while off + _NLMSGHDR.size <= len(data):
+            length, kind, _flags, got_seq, _pid = _NLMSGHDR.unpack_from(data, off)
+            if length < _NLMSGHDR.size:
+                return out
+            if got_seq == seq:
+                if kind == NLMSG_DONE:
+                    return out
+                if kind == NLMSG_ERROR:
+                    code = -struct.unpack_from("=i", data, off + _NLMSGHDR.size)[0]
+                    if code:
+                        raise OSError(code, f"rtnetlink dump: {errno.errorcode.get(code, code)}")
+                else:
+                    out.append((kind, data[off:off + length], _NLMSGHDR.size))
+            off += (length + 3) & ~3
+
+
+def dump_interfaces() -> dict[str, Interface]:
+    """Every interface by name, with MAC, state, IPv4 addresses and IPv6 link-locals (in the
+    kernel's order): one RTM_GETLINK and one RTM_GETADDR dump on a plain rtnetlink socket,
+    in the calling thread (what pyroute2's get_links() / addr("dump") report, without it)."""
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_ROUTE) as sock:
+        sock.bind((0, 0))
+        by_index: dict[int, Interface] = {}
+        for _kind, msg, at in _dump(sock, RTM_GETLINK, _IFINFOMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0), 1):
+            _family, _type, index, flags, _change = _IFINFOMSG.unpack_from(msg, at)
+            attrs = _attrs(msg, at + _IFINFOMSG.size, len(msg))
+            name = attrs.get(IFLA_IFNAME, b"").split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+            by_index[index] = Interface(index=index, name=name, mac=attrs.get(IFLA_ADDRESS) or bytes(6),
+                                        up=_link_up(flags))
+        for _kind, msg, at in _dump(sock, RTM_GETADDR, _IFADDRMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0), 2):
+            family, _plen, _flags, _scope, index = _IFADDRMSG.unpack_from(msg, at)
+            owner = by_index.get(index)
+            if owner is None or family not in (socket.AF_INET, socket.AF_INET6):
+                continue
+            attrs = _attrs(msg, at + _IFADDRMSG.size, len(msg))
+            raw = attrs.get(IFA_ADDRESS) if family == socket.AF_INET6 else (attrs.get(IFA_LOCAL)
+                                                                             or attrs.get(IFA_ADDRESS))
+            if raw is None:
+                continue
+            addr = socket.inet_ntop(family, raw)
+            if family == socket.AF_INET:
+                owner.ipv4.append(addr)
+            elif addr.lower().startswith("fe80:"):
+                owner.ipv6_ll.append(addr)
+    return {i.name: i for i in by_index.values()}
 
 
 def vip_request(vip: VipSpec, index: int) -> dict[str, Any]:
@@ -127,9 +221,8 @@ def vip_error(command: str, vip: VipSpec, code: int, text: str) -> str | None:
 
 def drop_new_addresses(sock: Any) -> None:
     """A socket filter on the monitor that drops RTM_NEWADDR notifications (only deletions
-    matter to it). Without it, each VIP a takeover adds wakes this thread, which takes the
-    GIL from the loop while the loop is in the address request's send() and holds it to
-    parse the notification: the takeover's GARP then waits for it (~0.6 ms measured)."""
+    matter to it). Without it, each VIP a takeover adds is reported to the monitor, which the
+    loop would read and parse right after the takeover's adverts and GARPs."""
     new_addr = int.from_bytes(struct.pack("=H", RTM_NEWADDR), "big")   # BPF loads big-endian
     program = [
         (0x28, 0, 0, 4),               # ldh [4]: nlmsg_type
@@ -158,16 +251,25 @@ class Netlink:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._ipr: AsyncIPRoute | None = None
-        self._monitor_task: asyncio.Task[None] | None = None
+        self._mon: socket.socket | None = None       # the link / address monitor (start_monitor)
         self._link_state: dict[int, bool] = {}
 
     # -- thread plumbing ---------------------------------------------------------------------
 
     def start(self) -> None:
+        """Start the thread (once; `_submit` starts it when first needed)."""
+        if self._thread is not None:
+            return
         self._thread = threading.Thread(target=self._run, name="netlink", daemon=True)
         self._thread.start()
         if not self._ready.wait(10):
             raise RuntimeError("netlink thread did not start")
+
+    def warm_up(self) -> None:
+        """Start the thread and have it import pyroute2 and open its socket now, in the
+        background (the runtime calls this once its instances run: the first VIPs, routes or
+        rules then find it ready)."""
+        self._submit(self._iproute())
 
     def _run(self) -> None:
         loop = asyncio.SelectorEventLoop()     # a stock loop, whatever the main thread runs
@@ -180,7 +282,9 @@ class Netlink:
             loop.close()
 
     def _submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
-        assert self._loop is not None, "Netlink.start() first"
+        if self._loop is None:
+            self.start()
+        assert self._loop is not None
         return asyncio.run_coroutine_threadsafe(coro, self._loop)
 
     async def _call(self, coro: Coroutine[Any, Any, T]) -> T:
@@ -195,6 +299,7 @@ class Netlink:
         return await self._call(call())
 
     def stop(self) -> None:
+        self.close_monitor()
         if self._loop is None:
             return
         try:
@@ -205,16 +310,17 @@ class Netlink:
         if self._thread is not None:
             self._thread.join(5)
         self._loop = None
+        self._thread = None
 
     async def _close(self) -> None:
-        if self._monitor_task is not None:
-            self._monitor_task.cancel()
         if self._ipr is not None:
             self._ipr.close()
             self._ipr = None
 
     async def _iproute(self) -> AsyncIPRoute:
         if self._ipr is None:
+            from pyroute2 import AsyncIPRoute
+
             ipr = AsyncIPRoute()
             await ipr.setup_endpoint()
             self._ipr = ipr
@@ -223,28 +329,12 @@ class Netlink:
     # -- queries ---------------------------------------------------------------------------
 
     async def interfaces(self) -> dict[str, Interface]:
-        """Every interface by name, with MAC, state, IPv4 addresses and IPv6 link-locals."""
-        return await self._call(self._interfaces())
-
-    async def _interfaces(self) -> dict[str, Interface]:
-        ipr = await self._iproute()
-        by_index: dict[int, Interface] = {}
-        async for link in await ipr.get_links():
-            mac = link.get("address") or "00:00:00:00:00:00"
-            iface = Interface(index=link["index"], name=link.get("ifname"),
-                              mac=bytes.fromhex(mac.replace(":", "")), up=_link_up(link["flags"]))
-            by_index[iface.index] = iface
+        """Every interface by name, with MAC, state, IPv4 addresses and IPv6 link-locals
+        (`dump_interfaces`, read here without the netlink thread)."""
+        found = dump_interfaces()
+        for iface in found.values():
             self._link_state[iface.index] = iface.up
-        async for a in await ipr.addr("dump"):
-            owner = by_index.get(a["index"])
-            addr = a.get("address") if a["family"] == socket.AF_INET6 else (a.get("local") or a.get("address"))
-            if owner is None or addr is None:
-                continue
-            if a["family"] == socket.AF_INET:
-                owner.ipv4.append(addr)
-            elif a["family"] == socket.AF_INET6 and addr.lower().startswith("fe80:"):
-                owner.ipv6_ll.append(addr)
-        return {i.name: i for i in by_index.values()}
+        return found
 
     # -- VIPs --------------------------------------------------------------------------------
 
@@ -260,6 +350,8 @@ class Netlink:
         return await self._call(self._vips("del", vips))
 
     async def _vips(self, command: str, vips: list[tuple[int, VipSpec]]) -> list[str]:
+        from pyroute2.netlink.exceptions import NetlinkError
+
         ipr = await self._iproute()
         errors = []
         for index, vip in vips:
@@ -277,46 +369,90 @@ class Netlink:
         return errors
 
     # -- monitor -----------------------------------------------------------------------------
+    #
+    # Links and address deletions are few and small: one plain rtnetlink socket subscribed to
+    # the link and address groups, read by the uvloop loop itself (no pyroute2, no thread hop;
+    # every other group would be parsed only to be thrown away).
 
     async def start_monitor(self) -> None:
-        """Watch link state and address deletions from now on."""
-        await self._call(self._start_monitor())
-
-    async def _start_monitor(self) -> None:
-        mon = AsyncIPRoute()
-        # Only links and addresses: every other message would be parsed (in Python, holding
-        # the GIL the advert loop needs) just to be thrown away.
-        await mon.bind(groups=RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR)
-        drop_new_addresses(mon.socket)
-        self._monitor_task = asyncio.get_running_loop().create_task(self._monitor(mon))
-
-    async def _monitor(self, mon: AsyncIPRoute) -> None:
+        """Watch link state and address deletions from now on; a link whose state changed
+        since `interfaces()` read it is reported now."""
+        if self._mon is not None:
+            return
+        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC,
+                             NETLINK_ROUTE)
         try:
-            while True:   # each get() yields what one receive returned, then ends
-                got = 0
-                async for msg in mon.get():
-                    got += 1
-                    try:
-                        self._dispatch(msg)
-                    except Exception:  # noqa: BLE001 - one odd message must not stop the monitor
-                        log.exception("netlink monitor message")
-                if not got:
-                    await asyncio.sleep(0.05)   # never spin on a socket that returns nothing
-        except asyncio.CancelledError:
-            pass
-        finally:
-            mon.close()
+            for opt in (SO_RCVBUFFORCE, socket.SO_RCVBUF):
+                try:
+                    sock.setsockopt(socket.SOL_SOCKET, opt, MONITOR_RCVBUF)
+                    break
+                except OSError:
+                    continue
+            sock.bind((0, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR))
+        except OSError:
+            sock.close()
+            raise
+        drop_new_addresses(sock)
+        self._mon = sock
+        self._uv_loop.add_reader(sock.fileno(), self._on_monitor)
+        self._relink()
 
-    def _dispatch(self, msg: Any) -> None:
-        kind = msg["header"]["type"]
-        if kind in (RTM_NEWLINK, RTM_DELLINK):
-            index = msg["index"]
-            up = kind == RTM_NEWLINK and _link_up(msg["flags"])
-            if self._link_state.get(index) != up:
-                self._link_state[index] = up
+    def _relink(self) -> None:
+        """Report every link whose state differs from the last one seen (monitor start, or
+        events lost to a full socket)."""
+        for iface in dump_interfaces().values():
+            if self._link_state.get(iface.index) != iface.up:
+                self._link_state[iface.index] = iface.up
                 if self._on_link is not None:
-                    self._uv_loop.call_soon_threadsafe(self._on_link, index, up)
-        elif kind == RTM_DELADDR and self._on_addr_deleted is not None:
-            addr = msg.get("local") or msg.get("address") if msg["family"] == socket.AF_INET else msg.get("address")
-            if addr:
-                self._uv_loop.call_soon_threadsafe(self._on_addr_deleted, msg["index"], addr)
+                    self._uv_loop.call_soon(self._on_link, iface.index, iface.up)
+
+    def _on_monitor(self) -> None:
+        sock = self._mon
+        for _ in range(MONITOR_BATCH):       # bounded: the adverts come first
+            if sock is None:
+                return
+            try:
+                data = sock.recv(1 << 16)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                if exc.errno == errno.ENOBUFS:   # events were lost: read the links again
+                    log.warning("Netlink monitor: receive buffer overrun - re-reading link states")
+                    self._relink()
+                    continue
+                log.error("Netlink monitor: %s", exc.strerror)
+                return
+            try:
+                self._dispatch(data)
+            except (struct.error, ValueError, IndexError) as exc:   # one odd message must not stop it
+                log.error("Netlink monitor: unreadable message (%s)", exc)
+
+    def _dispatch(self, data: bytes) -> None:
+        off = 0
+        while off + _NLMSGHDR.size <= len(data):
+            length, kind = _NLMSGHDR.unpack_from(data, off)[:2]
+            if length < _NLMSGHDR.size:
+                return
+            body = off + _NLMSGHDR.size
+            if kind in (RTM_NEWLINK, RTM_DELLINK):
+                index, flags = _IFINFOMSG.unpack_from(data, body)[2:4]
+                up = kind == RTM_NEWLINK and _link_up(flags)
+                if self._link_state.get(index) != up:
+                    self._link_state[index] = up
+                    if self._on_link is not None:
+                        self._on_link(index, up)
+            elif kind == RTM_DELADDR and self._on_addr_deleted is not None:
+                family, _plen, _flags, _scope, index = _IFADDRMSG.unpack_from(data, body)
+                attrs = _attrs(data, body + _IFADDRMSG.size, off + length)
+                raw = attrs.get(IFA_ADDRESS) if family == socket.AF_INET6 else (attrs.get(IFA_LOCAL)
+                                                                                 or attrs.get(IFA_ADDRESS))
+                if raw is not None and family in (socket.AF_INET, socket.AF_INET6):
+                    self._on_addr_deleted(index, socket.inet_ntop(family, raw))
+            off += (length + 3) & ~3
+
+    def close_monitor(self) -> None:
+        if self._mon is not None:
+            with contextlib.suppress(ValueError, RuntimeError, OSError):
+                self._uv_loop.remove_reader(self._mon.fileno())
+            self._mon.close()
+            self._mon = None

@@ -131,7 +131,7 @@ class Production:
             self.tracking[inst.model.name] = build_tracking(inst.model, config, static.get(inst.model.name, ()))
         self.groups: dict[str, SyncGroup] = {}
         self.group_of: dict[str, SyncGroup] = {}
-        by_name = {inst.model.name: inst for inst in runtime.instances}
+        by_name = self._by_name = {inst.model.name: inst for inst in runtime.instances}
         for g in config.vrrp_sync_groups:
             members = [by_name[n].router for n in g.group if n in by_name]
             if not members:
@@ -149,6 +149,7 @@ class Production:
         self._held: dict[int, asyncio.TimerHandle] = {}     # link changes waiting for their delay
         self._released: dict[int, bool] = {}
         self.values: dict[tuple[str, str], bool | int | None] = {}   # last result of every tracker
+        self._pending: list[tuple[Instance, Event]] = []   # start-up: running routers' tracker events
         if carry is None:
             self.firewall = Firewall(config.global_defs)
             self.masters: set[str] = set()      # instances whose routes/rules are installed
@@ -167,9 +168,19 @@ class Production:
 
     def startup(self, now: float) -> Pairs:
         """Initial tracker state (silently, before Startup), then Startup for every instance,
-        sync groups as a unit.  Returns (instance, actions) in the order to perform them."""
+        sync groups as a unit.  Returns (instance, actions) in the order to perform them.
+        (All at once: a reload. The runtime's start goes through the steps one by one.)"""
+        self.prepare_startup(now)
+        out: Pairs = []
+        for unit in self.startup_units():
+            out += self.start_unit(unit, now)
+        return out + self.finish_startup(now)
+
+    def prepare_startup(self, now: float) -> None:
+        """Step 1: every instance's initial tracker state (applied silently to routers not
+        started yet; a running router's changes are dispatched by `finish_startup`)."""
         self.notifier.start()
-        pending: list[tuple[Instance, Event]] = []
+        self._pending = []
         files = self.trackers.files.initial()
         for name, tracking in self.tracking.items():
             inst = self._inst(name)
@@ -192,8 +203,12 @@ class Production:
             else:
                 running = [ev for ev in initial if not (isinstance(ev, FaultChanged) and ev.initial)]
                 for ev in running:                      # a reload: the router is running
-                    pending.append((inst, ev))
-        out: Pairs = []
+                    self._pending.append((inst, ev))
+
+    def startup_units(self) -> list[Instance | SyncGroup]:
+        """Step 2's units, in config order: an instance, or a sync group (its members start
+        together). A group whose members all run already (a reload) adopts its state here."""
+        units: list[Instance | SyncGroup] = []
         started: set[str] = set()
         for inst in self.rt.instances:
             name = inst.model.name
@@ -202,15 +217,28 @@ class Production:
             sg = self.group_of.get(name)
             if sg is None:
                 started.add(name)
-                out.append((inst, inst.router.handle(Startup(), now)))
+                units.append(inst)
             elif all(r.state != State.INIT for r in sg.members):
                 started.update(r.name for r in sg.members)
                 sg._group_state_change()                # a reload: adopt the group's state silently
             else:
                 started.update(r.name for r in sg.members)
-                out += [(self.by_router[r], actions) for r, actions in sg.start(now)]
-        for inst, event in pending:
+                units.append(sg)
+        return units
+
+    def start_unit(self, unit: Instance | SyncGroup, now: float) -> Pairs:
+        """Step 2: Startup for one unit of `startup_units`."""
+        if isinstance(unit, SyncGroup):
+            return [(self.by_router[r], actions) for r, actions in unit.start(now)]
+        return [(unit, unit.router.handle(Startup(), now))]
+
+    def finish_startup(self, now: float) -> Pairs:
+        """Step 3: the running routers' tracker changes, then trackers, firewall and static
+        routes start."""
+        out: Pairs = []
+        for inst, event in self._pending:
             out += self.dispatch(inst, event, now)
+        self._pending = []
         self.trackers.start()
         if not self.reloaded:
             self.firewall.add_vmacs(self.rt.vmacs.pairs())
@@ -218,7 +246,8 @@ class Production:
         return out
 
     def _inst(self, name: str) -> Instance:
-        return next(i for i in self.rt.instances if i.model.name == name)
+        inst = self._by_name.get(name)
+        return inst if inst is not None else next(i for i in self.rt.instances if i.model.name == name)
 
     # ------------------------------------------------------------------ events
 

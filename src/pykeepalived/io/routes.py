@@ -11,14 +11,14 @@ import errno
 import logging
 import socket
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
-
-from pyroute2 import AsyncIPRoute
-from pyroute2.netlink.exceptions import NetlinkError
+from typing import TYPE_CHECKING, Any
 
 from pykeepalived.config.model import Config, IpAddress, Route, Rule
 from pykeepalived.core.params import VipSpec
 from pykeepalived.io.netlink import Interface, Netlink, vip_request
+
+if TYPE_CHECKING:      # pyroute2 is imported on the netlink thread only (io/netlink.py)
+    from pyroute2 import AsyncIPRoute
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +159,8 @@ class RouteManager:
         ifindex = self._ifindex()
 
         async def run(ipr: AsyncIPRoute) -> list[str]:
+            from pyroute2.netlink.exceptions import NetlinkError
+
             errors = []
             for item in items:
                 try:

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import dataclasses
 import functools
@@ -77,6 +78,7 @@ from pykeepalived.core.events import (
     VipDeleted,
 )
 from pykeepalived.core.params import AUTH_AH, AUTH_NONE, RouterParams, VipSpec
+from pykeepalived.core.sync_group import SyncGroup
 from pykeepalived.core.vrrp import State, VirtualRouter
 from pykeepalived.errors import EXIT_FATAL, EXIT_OK
 from pykeepalived.io import ipsec_ah
@@ -104,6 +106,9 @@ DRAIN_BUDGET = 0.005     # socket reading per timer callback, at most (see _drai
 SHORTCUT = True          # absorb a backup's identical adverts in compiled code (see _maybe_shortcut)
 SHUTDOWN_TIMEOUT = 5.0
 HOLD_MAX = 1000          # log records a loop callback keeps back at most (see LogHold)
+STARTUP_BATCH = 50       # instances (or sync groups) started per loop turn; then the sockets are read
+STARTUP_HOLDS = 3        # at most this many extra master-down intervals for a start-up timer (_hold)
+SO_MEMINFO = 55          # asm-generic/socket.h: sk_meminfo u32[], [8] = SK_MEMINFO_DROPS
 
 
 class StartupError(Exception):
@@ -126,6 +131,26 @@ async def _has_address(ipr: Any, ifindex: int, address: str) -> bool:
 # the packed request or None, the error if it cannot be packed)
 VipPlan = tuple[tuple[VipSpec, ...], tuple[VipSpec, ...], int,
                 list[tuple[tuple[int, str], VipSpec, "bytes | None", str]]]
+
+
+@dataclass(slots=True)
+class StartWatch:
+    """A backup's first master-down timer, started while the process was starting: it must
+    not run out on adverts the process was too busy to read (see VrrpRuntime._hold)."""
+
+    deadline: float        # the core's deadline when the timer started
+    interval: float        # its master-down interval
+    drops: int             # the socket's drop counter then
+    until: float = 0.0     # DeadlineReached held back until
+    holds: int = 0
+
+
+def socket_drops(sock: socket.socket) -> int:
+    """Packets the kernel dropped on `sock` because its receive buffer was full (-1: unknown)."""
+    try:
+        return int.from_bytes(sock.getsockopt(socket.SOL_SOCKET, SO_MEMINFO, 36)[32:36], sys.byteorder)
+    except OSError:
+        return -1
 
 
 @dataclass(slots=True, eq=False)
@@ -151,6 +176,7 @@ class Instance:
     shortcut_counted: int = 0      # absorbed copies already added to router.stats
     ah: IpsecAh | None = None      # auth_type AH (IPv4 v2): key and sequence counter (io/ipsec_ah.py)
     vip_plans: dict[str, VipPlan] = field(default_factory=dict)   # "add" / "del": see VrrpRuntime._vip_plan
+    watch: StartWatch | None = None   # the master-down timer started at Startup (see _hold)
 
     @property
     def params(self) -> RouterParams:
@@ -327,15 +353,90 @@ class VrrpRuntime:
             self._start_instances()
 
     def _start_instances(self) -> None:
+        """Start every instance, STARTUP_BATCH of them per loop turn:
+        between slices the loop reads the sockets, so the adverts of a running master reach
+        the instances already started, whatever the number still to start. Each instance's
+        timers start when it does."""
         if self.stopping.done():
             return
-        self.production = Production(self)
-        now = self.clock()      # after building production (~0.2 s at 1000 instances): timers start now
+        self.production = prod = Production(self)
+        now = self.clock()
         for inst in self.instances:
             if not inst.iface.up:
                 self._handle(inst, LinkChanged(up=False), now)
-        self._perform(self.production.startup(now), now)
+        prod.prepare_startup(now)
+        units = collections.deque(prod.startup_units())
+        # Adverts that came while the process was building itself say nothing of the master
+        # now (an instance not started ignores them anyway): dropped unread, not decoded.
+        self._discard_backlog()
+        self._start_slice(prod, units)
+
+    def _start_slice(self, prod: Production, units: collections.deque[Instance | SyncGroup]) -> None:
+        if self.stopping.done() or prod is not self.production:
+            return
+        try:
+            self._start_units(prod, units)
+        except Exception as exc:    # as if start() had raised: the child exits and is respawned
+            self.stopping.set_exception(exc)
+
+    def _start_units(self, prod: Production, units: collections.deque[Instance | SyncGroup]) -> None:
+        drops: dict[Any, int] = {}
+        for _ in range(min(STARTUP_BATCH, len(units))):
+            now = self.clock()
+            pairs = prod.start_unit(units.popleft(), now)
+            self._perform(pairs, now)
+            for inst, _ in pairs:
+                d = inst.router.deadline()
+                if inst.router.state == State.BACKUP and d is not None:
+                    if inst.sock not in drops:
+                        drops[inst.sock] = socket_drops(inst.sock.sock)
+                    inst.watch = StartWatch(d, d - now, drops[inst.sock])
+        if units:
+            self._arm()
+            self.loop.call_soon(self._held(self._start_slice), prod, units)
+            return
+        now = self.clock()
+        self._perform(prod.finish_startup(now), now)
         self._arm()
+        self.netlink.warm_up()       # pyroute2, imported on its thread once the instances run
+
+    def _discard_backlog(self) -> None:
+        for sock in self.sockets:
+            while True:
+                read_before = sock.rx_packets + sock.rx_errors
+                sock.recv_batch()
+                if sock.rx_packets + sock.rx_errors - read_before < sock.batch:
+                    break
+
+    def _hold(self, inst: Instance, d: float, now: float) -> bool:
+        """The start-up rule: an instance's first master-down timer runs out only if its
+        socket has been read since the timer started (`_on_timer` reads every socket before
+        the timers) and the kernel dropped nothing on that socket meanwhile. Dropped packets
+        may have been the master's adverts, lost while the process was busy starting: the
+        timer is held back for one more master-down interval from now (at most
+        STARTUP_HOLDS times). True: not delivered now (the wheel has the instance again)."""
+        w = inst.watch
+        assert w is not None
+        if inst.router.state != State.BACKUP or d != w.deadline:
+            inst.watch = None          # an advert restarted the timer: the normal rules apply
+            return False
+        if now < w.until:
+            self._hold_until(inst, w.until)
+            return True
+        drops = socket_drops(inst.sock.sock)
+        if drops == w.drops or w.holds >= STARTUP_HOLDS:
+            inst.watch = None
+            return False
+        w.drops, w.holds = drops, w.holds + 1
+        w.until = now + w.interval
+        if inst.params.log_detail:
+            log.info("(%s) adverts were dropped while starting - master down timer restarted", inst.params.name)
+        self._hold_until(inst, w.until)
+        return True
+
+    def _hold_until(self, inst: Instance, when: float) -> None:
+        inst.deadline = when
+        self.wheel.schedule(inst.slot, when)
 
     def _build_instance(self, vi: VrrpInstance, gd: GlobalDefs, log_detail: bool) -> Instance:
         slot = self._next_slot
@@ -731,8 +832,8 @@ class VrrpRuntime:
             inst = candidates[0] if len(candidates) == 1 else self._pick(candidates, src, dst)
             if inst is None:
                 continue
-            if inst.ah is not None:      # keepalived: an AH instance listens on IPPROTO_AH only
-                continue
+            if inst.ah is not None or inst.router.state is State.INIT:
+                continue     # AH instances listen on IPPROTO_AH only; one not started ignores adverts
             # IPv6: the kernel verified the checksum already (IPV6_CHECKSUM).
             advert, reason = codec.decode_advert(payload, family, b"" if v6 else src, b"" if v6 else dst,
                                                  inst.params.v3_checksum_as_v2)
@@ -854,6 +955,8 @@ class VrrpRuntime:
             inst.deadline = None
             d = inst.router.deadline()
             if d is not None and d <= limit:
+                if inst.watch is not None and self._hold(inst, d, now):
+                    continue
                 self._handle(inst, DeadlineReached(), now)
             elif d is not None:       # moved later since it was scheduled
                 inst.deadline = d
@@ -868,11 +971,14 @@ class VrrpRuntime:
         flood would make "read until empty" endless, so the reading is bounded (DRAIN_BUDGET
         per callback, our own due adverts sent between batches, they matter more) and resumed
         on the next round: a socket is caught up once it is empty or the last packet read
-        arrived after the mark, the time the drain began (the queue is in arrival order)."""
+        arrived after the mark, the time the drain began (the queue is in arrival order).
+        Deadlines act up to the mark only: a socket read to its end early in the drain may
+        have got an advert since, while the other sockets were read (no instance times out
+        before its socket has been read past its deadline)."""
         start = self.clock()
         mark = self._drain_mark if self._drain_mark is not None else start
         stop = start + DRAIN_BUDGET
-        limit = math.inf
+        limit = mark
         for sock in self.sockets:
             while True:
                 if sock.last_rx >= mark:             # read past the mark by the reader callbacks
@@ -1100,7 +1206,12 @@ async def _main(config: Config, opts: argparse.Namespace) -> int:
         log.error("VRRP: %s", exc)
         rt.close()
         return EXIT_FATAL
-    await rt.stopping
+    try:
+        await rt.stopping
+    except (StartupError, OSError) as exc:       # raised while its instances were starting
+        log.error("VRRP: %s", exc)
+        rt.close()
+        return EXIT_FATAL
     await rt.shutdown()
     return EXIT_OK
 

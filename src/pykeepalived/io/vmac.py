@@ -26,13 +26,14 @@ import dataclasses
 import logging
 import socket
 from dataclasses import dataclass
-
-from pyroute2 import AsyncIPRoute
-from pyroute2.netlink.exceptions import NetlinkError
+from typing import TYPE_CHECKING
 
 from pykeepalived.config.model import Config, VrrpInstance
 from pykeepalived.core.params import RouterParams, VipSpec
 from pykeepalived.io.netlink import IFA_F_NODAD, Interface, Netlink
+
+if TYPE_CHECKING:      # pyroute2 is imported on the netlink thread only (io/netlink.py)
+    from pyroute2 import AsyncIPRoute
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +177,8 @@ class Vmacs:
             await self.netlink.run(create)
 
     async def _create(self, ipr: AsyncIPRoute, spec: VmacSpec) -> None:
+        from pyroute2.netlink.exceptions import NetlinkError
+
         base = await ipr.link_lookup(ifname=spec.base)
         if not base:
             log.info("(%s) interface %s for use_vmac does not exist", spec.instance, spec.base)
@@ -240,6 +243,8 @@ class Vmacs:
         by_name = {} if specs is None else {s.name: s.instance for s in specs}
 
         async def run(ipr: AsyncIPRoute) -> None:
+            from pyroute2.netlink.exceptions import NetlinkError
+
             for name in names:
                 found = await ipr.link_lookup(ifname=name)
                 if found:
