@@ -11,9 +11,9 @@ sent GARPs, then fell back (200-800 transitions in the issue's runs, keepalived 
 The master is keepalived 2.2.7 when it is installed (of the two it needs the least CPU, and
 on this shared 2-core machine a master that falls behind would make any backup take over),
 else pykeepalived; master and backup are pinned to different CPUs, as bench/scale.py does.
-At N=1000 and advert_int 0.01 the machine itself may be too loaded for any backup: that test
-first runs keepalived's own backup in the same setup and is skipped, saying so, when
-keepalived's backup takes over too.
+At short intervals the machine itself may be too loaded for any backup: when pykeepalived's
+backup took over, keepalived's own backup runs the same case, and the test is skipped (saying
+so) if it took over too; at N=1000 and advert_int 0.01 keepalived's backup runs first.
 """
 
 from __future__ import annotations
@@ -100,9 +100,24 @@ def assert_never_master(log: str, what: str) -> None:
     assert not lines, f"{what}: {count(log, 'MASTER')} transitions to MASTER, first:\n" + "\n".join(lines[:10])
 
 
+def check(lab: Lab, n: int, interval: float) -> None:
+    """pykeepalived's backup never takes over; when it did, keepalived's own backup runs the
+    same case, and the test is skipped (saying so) if it took over too: the machine was too
+    loaded for the case to say anything about our start-up."""
+    log = backup_beside_master(lab, n, interval)
+    what = f"N={n}, advert_int {interval}"
+    if count(log, "MASTER") and keepalived_path() is not None:
+        with Lab() as second:
+            theirs = count(backup_beside_master(second, n, interval, "keepalived"), "MASTER")
+        if theirs:
+            pytest.skip(f"machine too loaded: {what}: pykeepalived's backup entered MASTER {count(log, 'MASTER')} "
+                        f"times, keepalived 2.2.7's own backup {theirs} times")
+    assert_never_master(log, what)
+
+
 @pytest.mark.parametrize("n,interval", [(1, 0.01), (1, 0.1), (100, 0.01), (100, 0.1)])
 def test_backup_started_beside_master_never_takes_over(lab: Lab, n: int, interval: float) -> None:
-    assert_never_master(backup_beside_master(lab, n, interval), f"N={n}, advert_int {interval}")
+    check(lab, n, interval)
 
 
 @pytest.mark.slow
@@ -110,7 +125,7 @@ def test_backup_started_beside_master_never_takes_over(lab: Lab, n: int, interva
 def test_1000_backups_started_beside_master_never_take_over(lab: Lab, interval: float) -> None:
     """(At 0.05 the old runtime's backup took over 500-2,100 times in four runs on this
     machine, this one none.)"""
-    assert_never_master(backup_beside_master(lab, 1000, interval), f"N=1000, advert_int {interval}")
+    check(lab, 1000, interval)
 
 
 @pytest.mark.slow
