@@ -396,7 +396,12 @@ class Model:
         elif e.op == "reload_prio":
             self.base[i] = int(e.arg)
         elif e.op == "reload_vips":
+            # The nodes reload one after the other; meanwhile a backup with the new VIPs rejects
+            # the master's adverts with the old ones (keepalived's vrrp_check_packet: "ip address
+            # associated with VRID not present in MASTER advert", VRRP_PACKET_KO) and may time out:
+            # any node may have become master, the meeting of masters then decides.
             self.vipset = int(e.arg)
+            self.possible |= {k for k in range(self.n) if self.candidate(k)}
         elif e.op in ("kill", "stop"):
             self.running[i] = False
             self.frozen[i] = False

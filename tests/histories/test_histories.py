@@ -136,6 +136,16 @@ def test_priority_changed_while_stopped_may_decide_with_the_old_one() -> None:
     assert _ok(m) == {0}
 
 
+def test_rolling_vip_reload_may_move_the_master_by_address() -> None:
+    """Seeds 15003/15011: during a reload changing the VIPs, a backup already reloaded rejects the
+    master's adverts (other addresses: keepalived's VRRP_PACKET_KO) and times out; at equal
+    priority the higher address then wins the meeting of the two masters."""
+    m = _model(NodeSpec(PY, 100), NodeSpec(PY, 100), NodeSpec(PY, 100))
+    m.observed({0})
+    m.apply(Event("reload_vips", -1, 1))
+    assert _ok(m) == {0, 1, 2}
+
+
 def test_vip_deleted_on_master_makes_it_backup() -> None:
     m = _model(NodeSpec(PY, 100, nopreempt=True), NodeSpec(KA, 120, nopreempt=True))
     m.observed({1})
