@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
 import grp
 import logging
 import os
@@ -34,6 +33,7 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from pykeepalived import smtp
 from pykeepalived.config.model import Config, GlobalDefs, Script, VrrpInstance, VrrpSyncGroup
 from pykeepalived.core.actions import Notify
 from pykeepalived.osutil import set_parent_death_signal
@@ -488,63 +488,7 @@ class SmtpAlerter:
             await asyncio.wait(list(self.tasks), timeout=self.gd.smtp_connect_timeout)
 
     async def send(self, subject: str, body: str) -> None:
-        gd = self.gd
-        assert gd.smtp_server is not None
-        sender = gd.notification_email_from or f"keepalived@{socket.gethostname()}"
-        try:
-            async with asyncio.timeout(gd.smtp_connect_timeout):
-                reader, writer = await asyncio.open_connection(gd.smtp_server, gd.smtp_port)
-                log.info("Remote SMTP server [%s]:%d connected.", gd.smtp_server, gd.smtp_port)
-                try:
-                    await self._dialog(reader, writer, sender, subject, body)
-                finally:
-                    writer.close()
-        except (OSError, TimeoutError, SmtpError) as exc:
-            log.info("Error connecting SMTP server[%s]:%d: %s", gd.smtp_server, gd.smtp_port, exc)
-            return
-        log.info("SMTP alert successfully sent.")
-
-    async def _dialog(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, sender: str,
-                      subject: str, body: str) -> None:
-        gd = self.gd
-
-        async def expect(code: str) -> None:
-            while True:
-                line = (await reader.readline()).decode(errors="replace")
-                if not line:
-                    raise SmtpError("connection closed")
-                if line[3:4] != "-":
-                    break
-            if not line.startswith(code):
-                raise SmtpError(line.strip())
-
-        async def command(text: str, code: str) -> None:
-            writer.write(to_bytes(text) + b"\r\n")
-            await writer.drain()
-            await expect(code)
-
-        await expect("220")
-        await command(f"HELO {gd.smtp_helo_name or socket.gethostname()}", "250")
-        await command(f"MAIL FROM:<{_bare(sender)}>", "250")
-        for rcpt in gd.notification_email:
-            await command(f"RCPT TO:<{_bare(rcpt)}>", "250")
-        await command("DATA", "354")
-        headers = [f"Date: {email.utils.formatdate(localtime=True)}", f"From: {sender}",
-                   f"Subject: {subject}", "X-Mailer: Keepalived",
-                   "To: " + ", ".join(gd.notification_email), ""]
-        lines = [*headers, *body.splitlines(), ""]
-        data = "\r\n".join("." + ln if ln.startswith(".") else ln for ln in lines)
-        await command(data + "\r\n.", "250")
-        await command("QUIT", "221")
-
-
-class SmtpError(Exception):
-    pass
-
-
-def _bare(address: str) -> str:
-    """'Name <a@b>' -> 'a@b'."""
-    return email.utils.parseaddr(address)[1] or address
+        await smtp.send_alert(self.gd, subject, body)
 
 
 __all__ = ["Child", "Credentials", "FifoWriter", "Notifier", "Prepared", "ScriptRunner", "SmtpAlerter",

@@ -1,0 +1,136 @@
+"""The one SMTP dialogue (keepalived's core/smtp.c), used by the VRRP notifier (smtp_alert on
+state changes) and by the checkers (smtp_alert on real server changes).
+
+keepalived's defaults (core/global_data.c, init_global_data): with an smtp_server and no
+`notification_email_from`, the sender is `<login of the running user>@<local name>`; with no
+`smtp_helo_name`, HELO names the local name; the local name is the canonical name of the
+host's uname nodename (getaddrinfo AI_CANONNAME), and HELO says "localhost" when it has none.
+
+A leaf module (it imports no layer of ours): the checkers (`check/`) may not import `io/`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import pwd
+import socket
+import time
+from collections.abc import Sequence
+from typing import Protocol
+
+from pykeepalived import log as kalog
+from pykeepalived.textbytes import ERRORS, to_bytes
+
+log = logging.getLogger(__name__)
+
+
+class SmtpSettings(Protocol):
+    """The global_defs fields the dialogue reads (config.model.GlobalDefs has them)."""
+
+    @property
+    def smtp_server(self) -> str | None: ...
+    @property
+    def smtp_port(self) -> int: ...
+    @property
+    def smtp_helo_name(self) -> str | None: ...
+    @property
+    def smtp_connect_timeout(self) -> float: ...
+    @property
+    def notification_email(self) -> Sequence[str]: ...
+    @property
+    def notification_email_from(self) -> str | None: ...
+
+
+def local_name() -> str | None:
+    """keepalived's get_local_name(): the canonical name of uname's nodename, None if unknown."""
+    with contextlib.suppress(OSError):
+        for *_rest, canonname, _addr in socket.getaddrinfo(os.uname().nodename, None, flags=socket.AI_CANONNAME):
+            return canonname or None
+    return None
+
+
+def email_from(gd: SmtpSettings) -> str:
+    """`notification_email_from`, else keepalived's default `user@local_name`."""
+    if gd.notification_email_from:
+        return gd.notification_email_from
+    try:
+        user = pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        user = str(os.getuid())
+    return f"{user}@{local_name() or socket.gethostname()}"
+
+
+def helo_name(gd: SmtpSettings) -> str:
+    return gd.smtp_helo_name or local_name() or "localhost"
+
+
+def message(gd: SmtpSettings, sender: str, subject: str, body: str) -> bytes:
+    """SMTP_HEADERS_CMD SMTP_BODY_CMD SMTP_SEND_CMD, byte for byte."""
+    date = time.strftime("%a, %d %b %Y %H:%M:%S %z", time.localtime())
+    to = ", ".join(gd.notification_email)
+    return (f"Date: {date}\r\nFrom: {sender}\r\nSubject: {subject}\r\n"
+            f"X-Mailer: Keepalived\r\nTo: {to}\r\n\r\n{body}\r\n\r\n.\r\n").encode("utf-8", ERRORS)
+
+
+async def send_alert(gd: SmtpSettings, subject: str, body: str) -> bool:
+    """One mail to every notification_email through smtp_server; True when the server took
+    it. Failures are logged with keepalived's lines, never raised."""
+    server = f"[{gd.smtp_server}]:{gd.smtp_port}"
+    try:
+        async with asyncio.timeout(gd.smtp_connect_timeout):
+            reader, writer = await asyncio.open_connection(gd.smtp_server, gd.smtp_port)
+    except TimeoutError:
+        log.info("Timeout connecting SMTP server %s.", server)
+        return False
+    except OSError:
+        log.info("SMTP connection ERROR to %s.", server)
+        return False
+    if kalog.detail():
+        log.info("Remote SMTP server %s connected.", server)
+    sender = email_from(gd)
+    try:
+        async with asyncio.timeout(gd.smtp_connect_timeout):
+            steps: list[tuple[bytes | None, int, str]] = [
+                (None, 220, ""),
+                (to_bytes(f"HELO {helo_name(gd)}\r\n"), 250, "HELO"),
+                (to_bytes(f"MAIL FROM:<{sender}>\r\n"), 250, "MAIL"),
+                *[(to_bytes(f"RCPT TO:<{a}>\r\n"), 250, "RCPT") for a in gd.notification_email],
+                (b"DATA\r\n", 354, "DATA"),
+                (message(gd, sender, subject, body), 250, "BODY"),
+                (b"QUIT\r\n", 221, "QUIT"),
+            ]
+            for data, expected, name in steps:
+                if data is not None:
+                    writer.write(data)
+                    await writer.drain()
+                code = await _reply(reader)
+                if code != expected:
+                    if name:
+                        log.info("Error processing %s cmd on SMTP server %s. SMTP status code = %d",
+                                 name, server, code)
+                    return False
+            if kalog.detail():
+                log.info("SMTP alert successfully sent.")
+            return True
+    except TimeoutError:
+        log.info("Timeout reading data to remote SMTP server %s.", server)
+        return False
+    except OSError:
+        log.info("Error reading data from remote SMTP server %s.", server)
+        return False
+    finally:
+        writer.close()
+
+
+async def _reply(reader: asyncio.StreamReader) -> int:
+    """The code of the last line of a (possibly multi-line) reply; -1 when unreadable."""
+    while True:
+        line = await reader.readline()
+        if not line:
+            return -1
+        if len(line) >= 4 and line[3:4] == b"-":
+            continue
+        return int(line[:3]) if line[:3].isdigit() else -1
