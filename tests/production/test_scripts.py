@@ -201,3 +201,34 @@ def test_track_process_through_the_proc_connector(sdir: ScriptDir) -> None:
             tracker.stop()
 
     asyncio.run(main())
+
+
+@root_only
+@pytest.mark.parametrize("runner", ["notify", "checker"])
+def test_script_environment_is_keepalived_s(sdir: ScriptDir, monkeypatch: pytest.MonkeyPatch, runner: str) -> None:
+    """Every runner gives the one script_env: our environment as it is, no PATH added when we
+    have none (keepalived 2.2.7 under `env -i FOO=bar`: a notify script sees FOO, no PATH),
+    IFS/LD_PRELOAD/LD_LIBRARY_PATH dropped. The notify runner added a PATH before."""
+    out = sdir.path / f"env-{runner}"
+    script = sdir.script(f"env-{runner}.sh", f"#!/bin/sh\nexec /usr/bin/env > {out}\n")
+    monkeypatch.delenv("PATH", raising=False)
+    monkeypatch.setenv("PYKA_MARKER", "kept")
+    monkeypatch.setenv("LD_PRELOAD", "")
+    monkeypatch.setenv("IFS", "x")
+
+    async def main() -> object:
+        if runner == "notify":
+            scripts = ScriptRunner(GlobalDefs(script_user="root"))
+            prepared = scripts.prepare(_script(script))
+            assert prepared is not None
+            child = scripts.spawn(prepared, ())
+            assert child is not None
+            return await asyncio.wait_for(child.done, 5)
+        from pykeepalived.check.hub import run_script
+        return await run_script(_script(script), 5)
+
+    assert asyncio.run(main()) == 0
+    env = dict(line.split("=", 1) for line in out.read_text().splitlines() if "=" in line)
+    assert env.get("PYKA_MARKER") == "kept"
+    assert "PATH" not in env, env
+    assert not {"LD_PRELOAD", "IFS", "LD_LIBRARY_PATH"} & env.keys(), env

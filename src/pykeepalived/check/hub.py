@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from pykeepalived.check.common import RealServerKey, Target
 from pykeepalived.config import model
+from pykeepalived.scripts import script_env
 
 if TYPE_CHECKING:
     from pykeepalived.check.base import Checker
@@ -223,14 +224,6 @@ class HealthHub:
         """Wait for the notify scripts started so far (tests, shutdown)."""
         while self._children:
             await asyncio.gather(*list(self._children), return_exceptions=True)
-
-
-def script_env() -> dict[str, str]:
-    """keepalived removes these before running any script."""
-    env = dict(os.environ)
-    for name in ("IFS", "LD_PRELOAD", "LD_LIBRARY_PATH"):
-        env.pop(name, None)
-    return env
 
 
 async def run_script(script: model.Script, timeout: float | None = None) -> int | None:

@@ -13,8 +13,9 @@ import signal
 
 from pykeepalived.check.base import Checker, Outcome
 from pykeepalived.check.common import Target
-from pykeepalived.check.hub import HealthHub, script_env
+from pykeepalived.check.hub import HealthHub
 from pykeepalived.config import model
+from pykeepalived.scripts import script_env
 
 log = logging.getLogger("pykeepalived.check")
 

@@ -37,6 +37,7 @@ from pykeepalived import smtp
 from pykeepalived.config.model import Config, GlobalDefs, Script, VrrpInstance, VrrpSyncGroup
 from pykeepalived.core.actions import Notify
 from pykeepalived.osutil import set_parent_death_signal
+from pykeepalived.scripts import script_env
 from pykeepalived.textbytes import to_bytes
 
 log = logging.getLogger(__name__)
@@ -50,13 +51,6 @@ KILL_GRACE = 2.0                   # SIGTERM to the group, SIGKILL this much lat
 def _child_setup() -> None:
     """Runs in the forked child just before execve (after setuid, which would clear it)."""
     set_parent_death_signal(signal.SIGTERM)
-
-
-def script_env() -> dict[str, str]:
-    """The environment scripts get: ours, without the variables keepalived removes."""
-    env = {k: v for k, v in os.environ.items() if k not in ("IFS", "LD_PRELOAD", "LD_LIBRARY_PATH")}
-    env.setdefault("PATH", DEFAULT_PATH)
-    return env
 
 
 def find_program(name: str) -> str | None:

@@ -223,7 +223,7 @@ async def _run_script(cmd: str, timeout: float | None = None) -> int | None:
     """A quorum / omega notify: no shell, own process group, no extra arguments."""
     import shlex
 
-    from pykeepalived.check.hub import script_env
+    from pykeepalived.scripts import script_env
 
     try:
         args = shlex.split(cmd)
