@@ -232,3 +232,27 @@ def test_script_environment_is_keepalived_s(sdir: ScriptDir, monkeypatch: pytest
     assert env.get("PYKA_MARKER") == "kept"
     assert "PATH" not in env, env
     assert not {"LD_PRELOAD", "IFS", "LD_LIBRARY_PATH"} & env.keys(), env
+
+
+def test_checker_runner_status_missing_program_and_overrun(sdir: ScriptDir) -> None:
+    """scripts.run_script (the checker process's notify runner): the exit status; None when the
+    program cannot start or overruns its timeout, and then its whole group is killed."""
+    from pykeepalived.scripts import run_script
+    pids = sdir.path / "pids"
+    stuck = sdir.script("stuck-group.sh", f"#!/bin/sh\nsleep 30 & echo $! > {pids}\nwait\n")
+    ok = sdir.script("exit3.sh", "#!/bin/sh\nexit 3\n")
+
+    async def main() -> tuple[int | None, int | None, int | None]:
+        return (await run_script([ok], ok, 5), await run_script(["/nonexistent/x"], "/nonexistent/x", 5),
+                await run_script([stuck], stuck, 0.5))
+
+    assert asyncio.run(main()) == (3, None, None)
+    child = int(pids.read_text())
+
+    def gone() -> bool | None:
+        try:
+            return Path(f"/proc/{child}/stat").read_text().split(") ")[1].startswith("Z") or None   # unreaped
+        except (OSError, IndexError):
+            return True
+
+    wait_until(gone, 5, message="the script's child killed")

@@ -19,15 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import signal
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from pykeepalived import scripts
 from pykeepalived.check.common import RealServerKey, Target
 from pykeepalived.config import model
-from pykeepalived.scripts import script_env
 
 if TYPE_CHECKING:
     from pykeepalived.check.base import Checker
@@ -228,22 +226,4 @@ class HealthHub:
 
 async def run_script(script: model.Script, timeout: float | None = None) -> int | None:
     """Run a notify script (execve, no shell, own process group); its exit status, or None."""
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            *script.args, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL, start_new_session=True, env=script_env())
-    except OSError as e:
-        log.info("Failed to exec script %s - %s", script.cmd, e.strerror)
-        return None
-    if timeout is None:
-        return await proc.wait()
-    try:
-        async with asyncio.timeout(timeout):
-            return await proc.wait()
-    except TimeoutError:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        await proc.wait()
-        return None
+    return await scripts.run_script(script.args, script.cmd, timeout)

@@ -223,23 +223,14 @@ async def _run_script(cmd: str, timeout: float | None = None) -> int | None:
     """A quorum / omega notify: no shell, own process group, no extra arguments."""
     import shlex
 
-    from pykeepalived.scripts import script_env
+    from pykeepalived.scripts import run_script
 
     try:
         args = shlex.split(cmd)
-        proc = await asyncio.create_subprocess_exec(
-            *args, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL, start_new_session=True, env=script_env())
-    except (OSError, ValueError) as exc:
+    except ValueError as exc:
         log.info("Failed to exec script %s - %s", cmd, exc)
         return None
-    try:
-        async with asyncio.timeout(timeout):
-            return await proc.wait()
-    except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        return await proc.wait()
+    return await run_script(args, cmd, timeout)
 
 
 HA_SUSPEND_POLL = 1.0     # seconds between looks at the local addresses (only with ha_suspend)
