@@ -113,3 +113,13 @@ def test_refused_command_is_logged_as_keepalived_does(caplog: pytest.LogCaptureF
     assert not asyncio.run(main())
     assert "Error processing MAIL cmd on SMTP server [127.0.0.1]:" in caplog.text
     assert "SMTP status code = 550" in caplog.text
+
+
+def test_unreachable_server_is_logged_as_keepalived_does(caplog: pytest.LogCaptureFixture) -> None:
+    import socket
+    with socket.socket() as s:           # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    caplog.set_level("INFO")
+    assert not asyncio.run(smtp.send_alert(_gd(port), "s", "b"))
+    assert f"SMTP connection ERROR to [127.0.0.1]:{port}." in caplog.text

@@ -6,7 +6,7 @@ keepalived's defaults (core/global_data.c, init_global_data): with an smtp_serve
 `smtp_helo_name`, HELO names the local name; the local name is the canonical name of the
 host's uname nodename (getaddrinfo AI_CANONNAME), and HELO says "localhost" when it has none.
 
-A leaf module (it imports no layer of ours): the checkers (`check/`) may not import `io/`.
+A leaf module beside config (its only layer): the checkers (`check/`) may not import `io/`.
 """
 
 from __future__ import annotations
@@ -18,30 +18,15 @@ import os
 import pwd
 import socket
 import time
-from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from pykeepalived import log as kalog
 from pykeepalived.textbytes import ERRORS, to_bytes
 
+if TYPE_CHECKING:
+    from pykeepalived.config.model import GlobalDefs
+
 log = logging.getLogger(__name__)
-
-
-class SmtpSettings(Protocol):
-    """The global_defs fields the dialogue reads (config.model.GlobalDefs has them)."""
-
-    @property
-    def smtp_server(self) -> str | None: ...
-    @property
-    def smtp_port(self) -> int: ...
-    @property
-    def smtp_helo_name(self) -> str | None: ...
-    @property
-    def smtp_connect_timeout(self) -> float: ...
-    @property
-    def notification_email(self) -> Sequence[str]: ...
-    @property
-    def notification_email_from(self) -> str | None: ...
 
 
 def local_name() -> str | None:
@@ -52,7 +37,7 @@ def local_name() -> str | None:
     return None
 
 
-def email_from(gd: SmtpSettings) -> str:
+def email_from(gd: GlobalDefs) -> str:
     """`notification_email_from`, else keepalived's default `user@local_name`."""
     if gd.notification_email_from:
         return gd.notification_email_from
@@ -63,11 +48,11 @@ def email_from(gd: SmtpSettings) -> str:
     return f"{user}@{local_name() or socket.gethostname()}"
 
 
-def helo_name(gd: SmtpSettings) -> str:
+def helo_name(gd: GlobalDefs) -> str:
     return gd.smtp_helo_name or local_name() or "localhost"
 
 
-def message(gd: SmtpSettings, sender: str, subject: str, body: str) -> bytes:
+def message(gd: GlobalDefs, sender: str, subject: str, body: str) -> bytes:
     """SMTP_HEADERS_CMD SMTP_BODY_CMD SMTP_SEND_CMD, byte for byte."""
     date = time.strftime("%a, %d %b %Y %H:%M:%S %z", time.localtime())
     to = ", ".join(gd.notification_email)
@@ -75,18 +60,16 @@ def message(gd: SmtpSettings, sender: str, subject: str, body: str) -> bytes:
             f"X-Mailer: Keepalived\r\nTo: {to}\r\n\r\n{body}\r\n\r\n.\r\n").encode("utf-8", ERRORS)
 
 
-async def send_alert(gd: SmtpSettings, subject: str, body: str) -> bool:
+async def send_alert(gd: GlobalDefs, subject: str, body: str) -> bool:
     """One mail to every notification_email through smtp_server; True when the server took
     it. Failures are logged with keepalived's lines, never raised."""
     server = f"[{gd.smtp_server}]:{gd.smtp_port}"
     try:
         async with asyncio.timeout(gd.smtp_connect_timeout):
             reader, writer = await asyncio.open_connection(gd.smtp_server, gd.smtp_port)
-    except TimeoutError:
-        log.info("Timeout connecting SMTP server %s.", server)
-        return False
-    except OSError:
-        log.info("SMTP connection ERROR to %s.", server)
+    except OSError as exc:                      # TimeoutError is one
+        timeout = isinstance(exc, TimeoutError)
+        log.info("Timeout connecting SMTP server %s." if timeout else "SMTP connection ERROR to %s.", server)
         return False
     if kalog.detail():
         log.info("Remote SMTP server %s connected.", server)
@@ -115,11 +98,9 @@ async def send_alert(gd: SmtpSettings, subject: str, body: str) -> bool:
             if kalog.detail():
                 log.info("SMTP alert successfully sent.")
             return True
-    except TimeoutError:
-        log.info("Timeout reading data to remote SMTP server %s.", server)
-        return False
-    except OSError:
-        log.info("Error reading data from remote SMTP server %s.", server)
+    except OSError as exc:
+        log.info("Timeout reading data to remote SMTP server %s." if isinstance(exc, TimeoutError)
+                 else "Error reading data from remote SMTP server %s.", server)
         return False
     finally:
         writer.close()
