@@ -11,6 +11,8 @@ Runs in network namespaces built with the test harness, as root. Cells (median o
   `(VI_1) Entering BACKUP STATE (init)` line, read from its output pipe as it is written, and
   the CPU time its processes had used by then (schedstat; what a loaded machine inflates
   least);
+* respawn_init: SIGKILL of that daemon's VRRP child to the new child's BACKUP (init) line
+  (a fresh daemon each run: a child that ran less than 60 s is respawned with a backoff);
 * scale: N=1000 instances (`state MASTER`, priority 200, advert_int 0.1, 200 VRIDs on each of
   5 veth pairs, one VIP each) alone: exec to the last instance's first advert on the wire
   (kernel timestamps in the peer namespace) and to all 1000 VIPs present (`ip addr` polled
@@ -83,6 +85,33 @@ def run_one(lab: Lab, host: Host, impl: str, python: str | None) -> tuple[float,
     os.killpg(p.pid, signal.SIGTERM)
     p.wait(10)
     return took, cpu
+
+
+def run_respawn_init(lab: Lab, host: Host, impl: str, python: str | None) -> float:
+    """SIGKILL of the VRRP child of a fresh daemon (one BACKUP instance) to the new child's
+    `Entering BACKUP STATE (init)` line."""
+    d = VrrpDaemon(host, ONE, implementation=impl)
+    d.conf_path.write_text(ONE)
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": ""}
+    p = subprocess.Popen(["ip", "netns", "exec", host.ns, *argv_for(d, python)], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True, bufsize=1, env=env, start_new_session=True)
+    assert p.stdout is not None
+    took = float("nan")
+    killed = 0.0
+    for line in p.stdout:
+        if "Entering BACKUP STATE (init)" in line:
+            if killed:
+                took = time.monotonic() - killed
+                break
+            time.sleep(1.0)
+            pid = d.vrrp_pid()
+            if pid is None:
+                break
+            killed = time.monotonic()
+            os.kill(pid, signal.SIGKILL)
+    os.killpg(p.pid, signal.SIGTERM)
+    p.wait(10)
+    return took
 
 
 def run_scale(lab: Lab, impl: str, python: str | None, n: int = 1000) -> tuple[float, float]:
@@ -169,7 +198,7 @@ def med(xs: list[float]) -> float:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=7)
-    ap.add_argument("--only", default="one,scale,respawn")
+    ap.add_argument("--only", default="one,respawn_init,scale,respawn")
     ap.add_argument("--impls", default="keepalived,pykeepalived")
     ap.add_argument("--python", default=None, help="the Python of another checkout for pykeepalived")
     ap.add_argument("--label", default="pykeepalived")
@@ -192,6 +221,12 @@ def main() -> int:
             print(f"one      {name:14s} exec -> BACKUP (init): median {med(ts) * 1000:7.1f} ms, CPU (all "
                   f"processes) {med([c for _, c in rs]) * 1000:6.1f} ms  runs {[round(t * 1000, 1) for t in ts]}",
                   flush=True)
+        if "respawn_init" in only:
+            with Lab() as lab:
+                h = lab.add_host("h")
+                ts = [run_respawn_init(lab, h, impl, args.python) for _ in range(args.runs)]
+            print(f"respawn_init {name:10s} kill -> new child's BACKUP (init): median {med(ts) * 1000:7.1f} ms  "
+                  f"runs {[round(t * 1000, 1) for t in ts]}", flush=True)
         if "scale" in only:
             res = []
             for _ in range(max(1, args.runs // 2)):

@@ -398,7 +398,8 @@ class VrrpRuntime:
         now = self.clock()
         self._perform(prod.finish_startup(now), now)
         self._arm()
-        self.netlink.warm_up()       # pyroute2, imported on its thread once the instances run
+        if any(vi.virtual_routes or vi.virtual_rules for vi in self.config.vrrp_instances):
+            self.netlink.warm_up()   # pyroute2 for a master's routes, imported on its thread now
 
     def _discard_backlog(self) -> None:
         for sock in self.sockets:
