@@ -66,6 +66,7 @@ from pykeepalived.osutil import (
     set_parent_death_signal,
     set_process_name,
 )
+from pykeepalived.scripts import script_env
 
 log = logging.getLogger(__name__)
 
@@ -913,7 +914,7 @@ def run_script(script: Any, timeout: float, what: str) -> None:
     argv = list(script.args) or [script.cmd]
     defaults = [*SUPERVISED_SIGNALS, signal.SIGPIPE, signal.SIGXFSZ]
     try:
-        pid = os.posix_spawnp(argv[0], argv, dict(os.environ), setsid=True, setsigmask=[], setsigdef=defaults)
+        pid = os.posix_spawnp(argv[0], argv, script_env(), setsid=True, setsigmask=[], setsigdef=defaults)
     except OSError as exc:
         log.info("Unable to run %s %s: %s", what, script.cmd, exc.strerror)
         return

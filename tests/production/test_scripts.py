@@ -204,11 +204,12 @@ def test_track_process_through_the_proc_connector(sdir: ScriptDir) -> None:
 
 
 @root_only
-@pytest.mark.parametrize("runner", ["notify", "checker"])
+@pytest.mark.parametrize("runner", ["notify", "checker", "startup"])
 def test_script_environment_is_keepalived_s(sdir: ScriptDir, monkeypatch: pytest.MonkeyPatch, runner: str) -> None:
     """Every runner gives the one script_env: our environment as it is, no PATH added when we
     have none (keepalived 2.2.7 under `env -i FOO=bar`: a notify script sees FOO, no PATH),
-    IFS/LD_PRELOAD/LD_LIBRARY_PATH dropped. The notify runner added a PATH before."""
+    IFS/LD_PRELOAD/LD_LIBRARY_PATH dropped. The notify runner added a PATH before; the
+    supervisor's startup/shutdown scripts kept IFS/LD_PRELOAD."""
     out = sdir.path / f"env-{runner}"
     script = sdir.script(f"env-{runner}.sh", f"#!/bin/sh\nexec /usr/bin/env > {out}\n")
     monkeypatch.delenv("PATH", raising=False)
@@ -224,6 +225,10 @@ def test_script_environment_is_keepalived_s(sdir: ScriptDir, monkeypatch: pytest
             child = scripts.spawn(prepared, ())
             assert child is not None
             return await asyncio.wait_for(child.done, 5)
+        if runner == "startup":
+            from pykeepalived.daemon import run_script as run_startup
+            run_startup(_script(script), 5, "startup_script")
+            return 0
         from pykeepalived.check.hub import run_script
         return await run_script(_script(script), 5)
 

@@ -109,8 +109,11 @@ class LvsRuntime:
         fifo = getattr(self.model.global_defs, "lvs_notify_fifo", None)
         if fifo is not None and fifo.script is not None:
             try:      # lvs_notify_fifo_script: the FIFO path is its last argument; SIGTERM at stop
+                from pykeepalived.scripts import script_env
+
                 self._fifo_script = await asyncio.create_subprocess_exec(
-                    *fifo.script.args, fifo.name, stdin=asyncio.subprocess.DEVNULL, start_new_session=True)
+                    *fifo.script.args, fifo.name, stdin=asyncio.subprocess.DEVNULL, start_new_session=True,
+                    env=script_env())
             except OSError as exc:
                 log.info("Failed to exec lvs_notify_fifo_script %s - %s", fifo.script.cmd, exc.strerror)
 
