@@ -393,6 +393,12 @@ class Runner:
             covered |= comp
             seen = sending & comp
             names = ", ".join(NODE_NAMES[k] for k in sorted(comp))
+            if not seen and len(comp) == 1 and self.c.unicast and not any(
+                    m.link[j] for j in range(len(self.hosts)) if j not in comp):
+                # unicast and every peer's link down: the kernel cannot resolve a peer, so the
+                # master's adverts never reach the wire; its log, FIFO and VIPs are checked instead
+                masters |= comp
+                continue
             if not seen:
                 problems.append(f"no master among {names} (expected one of "
                                 f"{', '.join(NODE_NAMES[k] for k in sorted(ok))})")
