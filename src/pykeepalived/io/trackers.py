@@ -20,6 +20,9 @@ netlink monitor and are fed by the runtime directly.
   only in the initial network namespace, which a daemon started under `ip netns exec` does not
   have; `net_namespace` opens it before setns) /proc is scanned every second.  Scans tell
   forks, exits and execs apart; core.track.ProcessQuorum applies quorum and the delays.
+  A scan reads /proc/PID/stat (and cmdline) of every process: tens of ms on a loaded host,
+  longer than a backup's master-down interval at advert_int 0.01, so scans after the first run
+  on a worker thread and only their result is applied on the loop.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import os
 import socket
 import struct
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from pykeepalived import osutil
 from pykeepalived.config.model import Config, TrackFile, TrackProcess, VrrpInstance, VrrpScript, VrrpSyncGroup
@@ -402,10 +406,14 @@ class ProcessTracker:
         self.task: asyncio.Task[None] | None = None
         self.connector = connector
         self._rescan: asyncio.Handle | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._scanning = False          # a scan is running on the worker thread
+        self._scan_again = False        # poll() was called meanwhile: scan once more after it
 
     def start(self) -> None:
         if not self.specs:
             return
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="track-process")
         matches, _alive = scan_processes(self.specs)
         for spec in self.specs:
             self.pids[spec.name] = matches[spec.name]
@@ -468,7 +476,39 @@ class ProcessTracker:
         self.poll()
 
     def poll(self) -> None:
-        matches, alive = scan_processes(self.specs)
+        """Scan /proc on the worker thread; the result is applied on the loop (`_scanned`).
+        A call while a scan runs asks for one more scan after it (what changed after that
+        scan listed /proc must be seen)."""
+        if self._pool is None:
+            return
+        if self._scanning:
+            self._scan_again = True
+            return
+        self._scanning = True
+        pool, loop = self._pool, asyncio.get_running_loop()
+        future = pool.submit(scan_processes, self.specs)
+
+        def done(f: Future[tuple[dict[str, dict[int, int]], set[int]]]) -> None:
+            with contextlib.suppress(RuntimeError):     # the loop closed meanwhile
+                loop.call_soon_threadsafe(self._scanned, pool, f)
+
+        future.add_done_callback(done)
+
+    def _scanned(self, pool: ThreadPoolExecutor,
+                 future: Future[tuple[dict[str, dict[int, int]], set[int]]]) -> None:
+        if pool is not self._pool or future.cancelled():
+            return                              # stopped meanwhile
+        self._scanning = False
+        exc = future.exception()
+        if exc is not None:
+            log.warning("vrrp_track_process: scanning /proc failed: %s", exc)
+        else:
+            self._apply_scan(*future.result())
+        if self._scan_again:
+            self._scan_again = False
+            self.poll()
+
+    def _apply_scan(self, matches: dict[str, dict[int, int]], alive: set[int]) -> None:
         for spec in self.specs:
             old, new = self.pids[spec.name], matches[spec.name]
             self.pids[spec.name] = new
@@ -510,6 +550,10 @@ class ProcessTracker:
                 asyncio.get_running_loop().remove_reader(self.connector.fileno())
             proc_listen(self.connector, False)
             self.connector = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+        self._scanning = self._scan_again = False
 
 
 class Trackers:
