@@ -458,7 +458,7 @@ class Model:
         md = c.master_down(1)
         t = 1.5 * md + c.advert_int
         if e.op in ("script", "trackfile"):
-            t += 0.6  # script interval 0.2 s and a fork; the track file is read by inotify
+            t += 1.3  # script interval 1 s and a fork; the track file is read by inotify
         if e.op in ("start", "kill_child"):
             t += 1.5  # daemon start-up (pykeepalived imports, keepalived's fork)
         if e.op in ("link", "trackif"):
