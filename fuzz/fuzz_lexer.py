@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -45,6 +46,7 @@ class OverBudget(Exception):
 
 def sandbox() -> str:
     root = tempfile.mkdtemp(prefix="pykeepalived-fuzz-lexer.")
+    atexit.register(shutil.rmtree, root, True)
     files = {
         "a.conf": "vrrp_instance VI_A {\n  interface eth0 # comment\n  virtual_router_id 1\n}\n",
         "b.conf": "$B=from_b\n@fuzz global_defs {\n  router_id ${B}\n}\n",
