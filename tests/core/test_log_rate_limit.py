@@ -13,29 +13,16 @@ from pykeepalived import log as kalog
 from pykeepalived.core.events import AdvertRejected, RejectReason
 from pykeepalived.io.runtime import HOLD_MAX, LogHold
 
+from .conftest import Lines
 from .helpers import advert, backup, master, packed
 
 LOWER = "(VI_1) received lower priority (50) advert from 192.168.77.2 - discarding"
 
 
-class _Lines(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
-
-
 @pytest.fixture
-def logs() -> Iterator[list[str]]:
-    logger = logging.getLogger("pykeepalived")
-    handler, level = _Lines(), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    yield handler.lines
-    logger.removeHandler(handler)
-    logger.setLevel(level)
+def logs(logs: list[str]) -> Iterator[list[str]]:
+    """conftest's `logs`, and the limiter's pending summaries dropped afterwards."""
+    yield logs
     kalog._pending.clear()
 
 
@@ -116,7 +103,7 @@ def test_master_flooded_with_invalid_adverts_from_changing_sources(logs: list[st
 
 
 def test_log_hold_keeps_a_bounded_number_of_records() -> None:
-    target = _Lines()
+    target = Lines()
     hold = LogHold(limit=HOLD_MAX)
     hold.targets = [target]
     logger = logging.getLogger("pykeepalived.test.hold")

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -33,26 +32,6 @@ from .helpers import ME, PEER, advert, backup, master, packed, params
 
 LOGGER = "pykeepalived.core.vrrp"
 DOWN_V2 = 3 + 156 / 256      # master-down interval at priority 100, advert_int 1
-
-
-class _Lines(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
-
-
-@pytest.fixture
-def logs() -> Iterator[list[str]]:
-    logger = logging.getLogger(LOGGER)
-    handler, level = _Lines(), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    yield handler.lines
-    logger.removeHandler(handler)
-    logger.setLevel(level)
 
 
 @dataclasses.dataclass(frozen=True)

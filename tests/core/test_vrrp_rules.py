@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
-
 import pytest
 
 from pykeepalived.core.actions import (
@@ -33,27 +30,6 @@ from pykeepalived.core.vrrp import State, Stats, VirtualRouter
 from .helpers import ME, PEER, VIP, advert, backup, kinds, master, packed, params
 
 LOGGER = "pykeepalived.core.vrrp"
-
-
-class _Lines(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
-
-
-@pytest.fixture
-def logs() -> Iterator[list[str]]:
-    """The core's log lines, as a live list."""
-    logger = logging.getLogger(LOGGER)
-    handler, level = _Lines(), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    yield handler.lines
-    logger.removeHandler(handler)
-    logger.setLevel(level)
 
 
 # ---------------------------------------------------------------- startup
