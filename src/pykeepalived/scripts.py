@@ -13,7 +13,6 @@ A leaf module (it imports no layer of ours): the checkers (`check/`) may not imp
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -34,6 +33,8 @@ async def run_script(args: Sequence[str], cmd: str, timeout: float | None = None
     """Run a notify script: execve without a shell, stdio on /dev/null, its own session and
     process group, script_env(). Its exit status, or None when it could not start or overran
     `timeout` (the whole group is killed with SIGKILL)."""
+    import asyncio  # here: the supervisor imports this module for script_env and never loads asyncio
+
     try:
         proc = await asyncio.create_subprocess_exec(
             *args, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
