@@ -27,6 +27,12 @@ from pykeepalived.lvs.backend import BackendThread
 pytestmark = pytest.mark.interop
 
 KEEPALIVED = shutil.which("keepalived") or "/usr/sbin/keepalived"
+# Both daemons log this line per checker once their checker process runs (pykeepalived after it
+# has programmed its IPVS table). Under the VM's TCG emulation pykeepalived needed 40-60 s to get
+# there (interpreter start, parsing, the checker child's imports; 13-20x slower than native, more
+# when the host is loaded): settle()'s bound starts only after it, READY_TIMEOUT only catches a hang.
+READY_LINE = "Activating healthchecker for service"
+READY_TIMEOUT = 300.0
 
 
 class Daemon:
@@ -56,6 +62,9 @@ class Daemon:
 
     def text(self) -> str:
         return self.log.read_text(errors="replace")
+
+    def ready(self) -> bool:
+        return READY_LINE in self.text()
 
 
 class Pair:
@@ -88,11 +97,25 @@ class Pair:
             (self.up / a).unlink(missing_ok=True)
 
     def start(self) -> None:
+        """Start both daemons and wait until each one's checker process runs (see READY_LINE)."""
         self.daemons = [
             Daemon([KEEPALIVED, "-f", str(self.conf)], self.ns_ka, self.dir, "keepalived"),
             Daemon([sys.executable, "-m", "pykeepalived", "-f", str(self.conf), "--lvs-backend", "ipvs"],
                    self.ns_py, self.dir, "pykeepalived"),
         ]
+        t0 = time.monotonic()
+        deadline = t0 + READY_TIMEOUT
+        while not all(d.ready() for d in self.daemons):
+            exited = [d for d in self.daemons if d.proc.poll() is not None and not d.ready()]
+            if exited or time.monotonic() > deadline:
+                what = (f"{', '.join(d.log.name for d in exited)} exited" if exited
+                        else f"no {READY_LINE!r} within {READY_TIMEOUT:.0f} s")
+                pytest.fail(f"daemon not ready: {what}\n{self.logs()}")
+            time.sleep(0.5)
+        print(f"both daemons ready after {time.monotonic() - t0:.1f} s")
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {d.log.name}\n{d.text()[-3000:]}" for d in self.daemons)
 
     def reload(self) -> None:
         for d in self.daemons:
@@ -112,8 +135,8 @@ class Pair:
             last = (ka, py)
             time.sleep(1.0)
         ka, py = self.tables()
-        logs = "\n".join(f"--- {d.log.name}\n{d.text()[-3000:]}" for d in self.daemons)
-        pytest.fail(f"tables differ or never settled\nkeepalived:   {_fmt(ka)}\npykeepalived: {_fmt(py)}\n{logs}")
+        pytest.fail(f"tables differ or never settled within {timeout:.0f} s\nkeepalived:   {_fmt(ka)}\n"
+                    f"pykeepalived: {_fmt(py)}\n{self.logs()}")
 
     def close(self) -> None:
         for d in self.daemons:
