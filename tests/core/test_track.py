@@ -98,6 +98,25 @@ def test_unweighted_script_without_result_starts_in_silent_fault(logs: list[str]
     assert router.state == State.BACKUP and actions == [Notify("INSTANCE", "VI_1", "BACKUP", 100)]
 
 
+def test_unweighted_script_failing_its_first_run_notifies_fault(logs: list[str]) -> None:
+    """The silent FAULT at start becomes a logged and notified FAULT when the script's first
+    result is a failure, as keepalived 2.2.7 writes FAULT to the FIFO (randomised histories,
+    seed 21024: we wrote nothing, so FIFO readers never learnt the instance was in FAULT)."""
+    t = Tracking("VI_1", 100, [Track("script", "chk")])
+    router = VirtualRouter(RouterParams(name="VI_1", vrid=51))
+    for ev in t.initial_events():
+        router.handle(ev, 0.0)
+    assert router.handle(Startup(), 0.0) == [] and router.state == State.FAULT
+    events = t.update("script", "chk", False)
+    assert events == [FaultChanged("script:chk", True)]
+    actions = [a for ev in events for a in router.handle(ev, 1.0)]
+    assert router.state == State.FAULT and actions == [Notify("INSTANCE", "VI_1", "FAULT", 100)]
+    assert logs[-1] == "(VI_1) Entering FAULT STATE"
+    assert t.update("script", "chk", False) == []             # said once
+    actions = [a for ev in t.update("script", "chk", True) for a in router.handle(ev, 2.0)]
+    assert router.state == State.BACKUP and actions == [Notify("INSTANCE", "VI_1", "BACKUP", 100)]
+
+
 def test_positive_weight_adds_while_ok_and_reverse_flips() -> None:
     """weight > 0 adds while OK; `reverse` adds it while failed instead."""
     t = Tracking("VI_1", 100, [Track("interface", "eth1", weight=10),

@@ -41,4 +41,14 @@ REGRESSIONS: tuple[Regression, ...] = (
         '{"impl": "pykeepalived", "priority": 110, "state": "BACKUP", "nopreempt": false, "preempt_delay": 0.0, '
         '"script_weight": -30, "trk_weight": null, "file_weight": 5}], "version": 3, "advert_int": 0.05, '
         '"unicast": false}, "events": [["trackfile", 0, 2], ["kill", 0, null], ["start", 0, null]]}'),
+    Regression(
+        "script-fails-first-run",
+        "pykeepalived started with a weight-0 vrrp_script whose first run fails: it logged 'VRRP_Script(chk) "
+        "failed' but no state line and wrote nothing to the notify FIFO (the silent FAULT at start was never "
+        "announced); keepalived 2.2.7 writes FAULT (found by seed 21024; fails before the fix, passes after)",
+        '{"seed": 21024, "cluster": {"nodes": [{"impl": "keepalived", "priority": 110, "state": "BACKUP", '
+        '"nopreempt": false, "preempt_delay": 0.0, "script_weight": -10, "trk_weight": null, "file_weight": null}, '
+        '{"impl": "pykeepalived", "priority": 100, "state": "MASTER", "nopreempt": false, "preempt_delay": 0.0, '
+        '"script_weight": 0, "trk_weight": null, "file_weight": null}], "version": 3, "advert_int": 0.1, '
+        '"unicast": false}, "events": [["script", 1, false], ["stop", 1, null], ["start", 1, null]]}'),
 )

@@ -216,12 +216,15 @@ class Tracking:
         key = (kind, name)
         if key not in self.tracks or self._values[key] == value:
             return []
+        was_unknown = self._values[key] is None
         self._values[key] = value
         events: list[TrackEvent] = []
         fault = self._fault_of(key)
         if fault != (key in self._faults):
             (self._faults.add if fault else self._faults.discard)(key)
             events.append(FaultChanged(self.tracks[key].source, fault))
+        elif fault and was_unknown:     # a first result confirms the silent initial fault
+            events.append(FaultChanged(self.tracks[key].source, True))
         priority = effective_priority(self.base_priority, self._total())
         if priority != self.priority:
             self.priority = priority

@@ -178,6 +178,7 @@ class VirtualRouter:
         self.takeover_times: deque[float] = deque(maxlen=256)
         self._last_master_advert_at: float | None = None
         self._initial_faults: set[str] = set()       # faults of scripts with no result yet
+        self._fault_quiet = False                     # in FAULT entered without log or notify
         # Sync-group hook: called when the master-down timer fires; False keeps us in BACKUP
         # (wanting MASTER) until the group lets every member go (core.sync_group).
         self.sync_gate: Callable[[VirtualRouter], bool] | None = None
@@ -330,6 +331,7 @@ class VirtualRouter:
             self.stats.release_master += 1
 
         self.state = to
+        self._fault_quiet = quiet and to == State.FAULT
         self.wantstate = to if to != State.INIT else self.wantstate
         self.last_transition = now
         self.last_transition_reason = reason
@@ -394,7 +396,14 @@ class VirtualRouter:
         return []
 
     def _on_fault_change(self, event: Event, now: float) -> list[Action]:
-        if not self._apply_fault(event):
+        changed = self._apply_fault(event)
+        if self._fault_quiet and self.state == State.FAULT and not self.faults <= self._initial_faults:
+            # FAULT entered silently at start (scripts with no result yet): a script's first
+            # failing result is when keepalived logs and notifies it.
+            self._fault_quiet = False
+            log.info("(%s) Entering FAULT STATE", self.name)
+            return [self._notify(self._state_word(State.FAULT))]
+        if not changed:
             return []
         if self.faults and self.state != State.FAULT:
             return self._transition(State.FAULT, now, "fault: " + ", ".join(sorted(self.faults)))
@@ -697,6 +706,8 @@ class VirtualRouter:
             self.faults.add(source)
             if isinstance(event, FaultChanged) and event.initial:
                 self._initial_faults.add(source)
+            else:
+                self._initial_faults.discard(source)
         else:
             self.faults.discard(source)
             self._initial_faults.discard(source)
