@@ -19,7 +19,6 @@ import hashlib
 import logging
 import os
 import re
-import secrets
 import shutil
 import signal
 import subprocess
@@ -30,6 +29,7 @@ from pathlib import Path
 import pytest
 from checklib import HERE, in_netns
 
+from harness import private_netns
 from pykeepalived.check import CheckerService
 from pykeepalived.config import load
 
@@ -184,57 +184,54 @@ def checker_lines(text: str) -> set[str]:
 
 @pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or "")
 def test_same_log_lines_as_keepalived(tmp_path: Path) -> None:
-    ns = f"pkchkvm-{os.getpid()}-{secrets.token_hex(3)}"
     conf = tmp_path / "keepalived.conf"
     conf.write_text(config(tmp_path))
-    subprocess.run(["ip", "netns", "add", ns], check=True)
-    servers = None
-    try:
-        subprocess.run(["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"], check=True)
-        servers = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, str(HERE / "servers.py")],
-                                   stdout=subprocess.PIPE, text=True, start_new_session=True)
-        assert servers.stdout is not None and servers.stdout.readline().strip() == "READY"
-
-        # keepalived, checker process only, in the foreground, logging to the console
-        log = tmp_path / "keepalived.log"
-        with open(log, "wb") as out:
-            ka = subprocess.Popen(["ip", "netns", "exec", ns, KEEPALIVED, "-n", "-l", "-C", "-f", str(conf),
-                                   "-p", str(tmp_path / "ka.pid"), "-c", str(tmp_path / "ka-c.pid")],
-                                  stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        time.sleep(RUN_FOR)
-        os.killpg(ka.pid, signal.SIGTERM)
-        ka.wait(20)
-        theirs = checker_lines(log.read_text(errors="replace"))
-
-        # ours on the same file, same namespace, same time budget
-        loaded = load(str(conf))
-        assert loaded.config is not None, loaded.diagnostics
-        messages: list[str] = []
-
-        class Collect(logging.Handler):
-            def emit(self, record: logging.LogRecord) -> None:
-                messages.append(record.getMessage())
-
-        handler = Collect(logging.INFO)
-        logging.getLogger("pykeepalived").addHandler(handler)
-        logging.getLogger("pykeepalived").setLevel(logging.INFO)
-
-        async def run() -> None:
-            service = CheckerService.from_config(loaded.config)  # type: ignore[arg-type]
-            await service.start(freeze_gc=False)
-            await asyncio.sleep(RUN_FOR)
-            await service.stop()
-
+    with private_netns("chkvm") as ns:
+        servers = None
         try:
-            in_netns(ns, run)
+            servers = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, str(HERE / "servers.py")],
+                                       stdout=subprocess.PIPE, text=True, start_new_session=True)
+            assert servers.stdout is not None and servers.stdout.readline().strip() == "READY"
+
+            # keepalived, checker process only, in the foreground, logging to the console
+            log = tmp_path / "keepalived.log"
+            with open(log, "wb") as out:
+                ka = subprocess.Popen(["ip", "netns", "exec", ns, KEEPALIVED, "-n", "-l", "-C", "-f", str(conf),
+                                       "-p", str(tmp_path / "ka.pid"), "-c", str(tmp_path / "ka-c.pid")],
+                                      stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            time.sleep(RUN_FOR)
+            os.killpg(ka.pid, signal.SIGTERM)
+            ka.wait(20)
+            theirs = checker_lines(log.read_text(errors="replace"))
+
+            # ours on the same file, same namespace, same time budget
+            loaded = load(str(conf))
+            assert loaded.config is not None, loaded.diagnostics
+            messages: list[str] = []
+
+            class Collect(logging.Handler):
+                def emit(self, record: logging.LogRecord) -> None:
+                    messages.append(record.getMessage())
+
+            handler = Collect(logging.INFO)
+            logging.getLogger("pykeepalived").addHandler(handler)
+            logging.getLogger("pykeepalived").setLevel(logging.INFO)
+
+            async def run() -> None:
+                service = CheckerService.from_config(loaded.config)  # type: ignore[arg-type]
+                await service.start(freeze_gc=False)
+                await asyncio.sleep(RUN_FOR)
+                await service.stop()
+
+            try:
+                in_netns(ns, run)
+            finally:
+                logging.getLogger("pykeepalived").removeHandler(handler)
+            ours = checker_lines("\n".join(messages))
         finally:
-            logging.getLogger("pykeepalived").removeHandler(handler)
-        ours = checker_lines("\n".join(messages))
-    finally:
-        if servers is not None:
-            os.killpg(servers.pid, signal.SIGKILL)
-            servers.wait()
-        subprocess.run(["ip", "netns", "del", ns], check=False)
+            if servers is not None:
+                os.killpg(servers.pid, signal.SIGKILL)
+                servers.wait()
 
     # what keepalived 2.2.7 logged for this setup (recorded in the VM): every checker kind is covered
     assert {

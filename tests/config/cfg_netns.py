@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import select
 import shutil
 import signal
@@ -15,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from harness import private_netns
 
 KEEPALIVED = "/usr/sbin/keepalived"
 SAMPLES = Path("/work/shared/keepalived-samples/conformance")
@@ -123,12 +124,8 @@ def netns() -> Iterator[Netns]:
         pytest.skip("real keepalived is not installed")
     if shutil.which("ip") is None:
         pytest.skip("iproute2 missing")
-    name = "cfgt" + secrets.token_hex(4)
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    try:
+    with private_netns("cfgt") as name:
         subprocess.run(["ip", "-n", name, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p"],
                        check=True)
         subprocess.run(["ip", "-n", name, "link", "set", "eth0", "up"], check=True)
         yield Netns(name)
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False)

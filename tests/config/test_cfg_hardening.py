@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import random
-import secrets
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import pytest
 from cfg_difffuzz import gen_macro, include_graph, rule_route_cases, vip_count_config
 from cfg_netns import KEEPALIVED, NS_INTERFACES, Netns
 
+from harness import private_netns
 from pykeepalived.config import load
 from pykeepalived.core.actions import Notify
 from pykeepalived.io.notify import fifo_line
@@ -131,16 +131,12 @@ def own_netns() -> Iterator[Netns]:
     """A private namespace with lo and eth0 (a veth, both ends up, 192.0.2.1/24 on eth0)."""
     if os.geteuid() != 0:
         pytest.skip("needs root to create a network namespace")
-    name = "cfgh" + secrets.token_hex(4)
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    try:
-        for cmd in (["link", "add", "eth0", "type", "veth", "peer", "name", "eth0p"], ["link", "set", "lo", "up"],
+    with private_netns("cfgh") as name:
+        for cmd in (["link", "add", "eth0", "type", "veth", "peer", "name", "eth0p"],
                     ["link", "set", "eth0", "up"], ["link", "set", "eth0p", "up"],
                     ["addr", "add", "192.0.2.1/24", "dev", "eth0"]):
             subprocess.run(["ip", "-n", name, *cmd], check=True)
         yield Netns(name)
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False)
 
 
 @pytest.mark.privileged

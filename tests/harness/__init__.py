@@ -29,12 +29,13 @@ from harness.lab import (
     is_root,
     missing_tools,
     our_namespaces,
+    private_netns,
 )
 from harness.pcap import Arp, Frame, NeighborAdvert, Vrrp, parse_ethernet, read_pcap, vrrp_frames
 from harness.wait import wait_until
 
 __all__ = [
     "LAN_V4", "PREFIX", "Arp", "Capture", "Frame", "GoldenCase", "golden_cases", "HarnessError", "Host", "Lab", "NeighborAdvert", "Proc",
-    "Vrrp", "VrrpDaemon", "cleanup_stale", "is_root", "keepalived_path", "missing_tools", "our_namespaces",
+    "Vrrp", "VrrpDaemon", "cleanup_stale", "is_root", "keepalived_path", "missing_tools", "our_namespaces", "private_netns",
     "parse_ethernet", "read_pcap", "vrrp_frames", "wait_until",
 ]

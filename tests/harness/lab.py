@@ -25,7 +25,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -301,6 +301,7 @@ class Host:
 
 
 _live_labs: set[Lab] = set()
+_live_namespaces: set[str] = set()      # private_netns() ones
 _handlers_installed = False
 
 
@@ -308,6 +309,33 @@ def _close_all() -> None:
     for lab in list(_live_labs):
         with contextlib.suppress(Exception):
             lab.close()
+    for ns in list(_live_namespaces):
+        with contextlib.suppress(Exception):
+            _remove_namespace(ns)
+
+
+def _new_tag() -> str:
+    """pkt-<pid>-<start time>-<random>-: cleanup_stale() can tell when its creator is gone."""
+    pid = os.getpid()
+    return f"{PREFIX}{pid}-{_start_time(pid)}-{secrets.token_hex(2)}-"
+
+
+@contextlib.contextmanager
+def private_netns(name: str) -> Iterator[str]:
+    """One bare namespace (lo up) for a test that needs no LAN, named with the harness tag.
+
+    Removed on exit (also when the test fails), on SIGTERM/SIGINT and at interpreter exit; if its
+    creator was SIGKILLed, the next session's cleanup_stale() removes it."""
+    _install_handlers()
+    ns = _new_tag() + name
+    _run(["ip", "netns", "add", ns])
+    _live_namespaces.add(ns)
+    try:
+        _run(["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"])
+        yield ns
+    finally:
+        _live_namespaces.discard(ns)
+        _remove_namespace(ns)
 
 
 def _install_handlers() -> None:
@@ -343,8 +371,7 @@ class Lab:
             raise HarnessError("network namespaces need root")
         if missing_tools("ip"):
             raise HarnessError("iproute2 (ip) is not installed")
-        pid = os.getpid()
-        self.tag = f"{PREFIX}{pid}-{_start_time(pid)}-{secrets.token_hex(2)}-"
+        self.tag = _new_tag()
         self._own_workdir = workdir is None
         self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix=self.tag))
         self.workdir.mkdir(parents=True, exist_ok=True)

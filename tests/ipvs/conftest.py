@@ -9,12 +9,13 @@ are per namespace), so a host's real table is never touched. Elsewhere they skip
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import subprocess
 from collections.abc import Iterator
 
 import pytest
+
+from harness import private_netns
 
 
 def ipvs_skip_reason() -> str | None:
@@ -40,11 +41,5 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture
 def netns() -> Iterator[str]:
     """A fresh network namespace (its own empty IPVS table), removed afterwards."""
-    name = f"pkaipvs-{os.getpid()}-{secrets.token_hex(3)}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    subprocess.run(["ip", "netns", "exec", name, "ip", "link", "set", "lo", "up"], check=True)
-    try:
+    with private_netns("ipvs") as name:
         yield name
-    finally:
-        subprocess.run(["ip", "netns", "pids", name], capture_output=True, check=False)
-        subprocess.run(["ip", "netns", "del", name], check=False)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from harness import private_netns
 from pykeepalived.core.lvs import Table
 from pykeepalived.lvs.backend import BackendThread
 
@@ -149,27 +150,20 @@ def _fmt(t: Table) -> str:
     return "\n  ".join([""] + [f"{k}: {s.attrs} {dict(s.dests)}" for k, s in sorted(t.services.items())])
 
 
-def _ns(tag: str) -> str:
-    name = f"pkaipvs-{tag}-{os.getpid()}-{time.monotonic_ns() % 100000}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    subprocess.run(["ip", "netns", "exec", name, "ip", "link", "set", "lo", "up"], check=True)
-    return name
-
-
 @pytest.fixture
 def pair() -> Iterator[Pair]:
     if not os.path.exists(KEEPALIVED):
         pytest.skip("needs the real keepalived 2.2.7")
     workdir = Path(f"/run/pka-ipvs-{os.getpid()}-{time.monotonic_ns() % 100000}")   # root-owned: script security
     workdir.mkdir(mode=0o755)
-    namespaces = [_ns("ka"), _ns("py")]
-    p = Pair(workdir, *namespaces)
     try:
-        yield p
+        with private_netns("ka") as ka_ns, private_netns("py") as py_ns:
+            p = Pair(workdir, ka_ns, py_ns)
+            try:
+                yield p
+            finally:
+                p.close()
     finally:
-        p.close()
-        for ns in namespaces:
-            subprocess.run(["ip", "netns", "del", ns], check=False)
         shutil.rmtree(workdir, ignore_errors=True)
 
 
