@@ -22,8 +22,8 @@ import pytest
 
 from harness.wait import wait_until
 from pykeepalived.core.params import VipSpec
-from pykeepalived.io.netlink import Netlink, vip_error
-from pykeepalived.io.rtnl import AddrRequests, addr_message, parse_acks
+from pykeepalived.io.netlink import Netlink
+from pykeepalived.io.rtnl import AddrRequests, addr_message, parse_acks, vip_error
 
 pytestmark = [pytest.mark.privileged, pytest.mark.timeout(120)]
 

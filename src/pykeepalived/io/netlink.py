@@ -21,7 +21,6 @@ import concurrent.futures
 import contextlib
 import ctypes
 import errno
-import ipaddress
 import logging
 import socket
 import struct
@@ -31,6 +30,28 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pykeepalived.core.params import VipSpec
+from pykeepalived.io.rtnl import (
+    HDR,
+    IFADDRMSG,
+    IFINFOMSG,
+    IFLA_ADDRESS,
+    IFLA_IFNAME,
+    NLM_F_DUMP,
+    NLM_F_REQUEST,
+    NLMSG_DONE,
+    NLMSG_ERROR,
+    RTM_DELADDR,
+    RTM_DELLINK,
+    RTM_GETADDR,
+    RTM_GETLINK,
+    RTM_NEWADDR,
+    RTM_NEWLINK,
+    SO_RCVBUFFORCE,
+    address_of,
+    parse_attrs,
+    vip_error,
+    vip_request,
+)
 
 if TYPE_CHECKING:      # imported on the netlink thread only (start-up cost, see above)
     from pyroute2 import AsyncIPRoute
@@ -41,22 +62,12 @@ T = TypeVar("T")
 
 IFF_UP = 0x1
 IFF_RUNNING = 0x40
-IFA_F_NODAD = 0x02
-IFA_F_HOMEADDRESS = 0x10
-IFA_F_MANAGETEMPADDR = 0x100
-IFA_F_NOPREFIXROUTE = 0x200
 RTMGRP_LINK = 0x1
 RTMGRP_IPV4_IFADDR = 0x10
 RTMGRP_IPV6_IFADDR = 0x100
-RTM_NEWLINK = 16
-RTM_DELLINK = 17
-RTM_NEWADDR = 20
-RTM_DELADDR = 21
 SO_ATTACH_FILTER = 26
-SO_RCVBUFFORCE = 33
 MONITOR_RCVBUF = 1 << 20
 MONITOR_BATCH = 16              # receives per wake-up of the monitor
-SCOPES = {"global": 0, "universe": 0, "site": 200, "link": 253, "host": 254, "nowhere": 255}
 
 
 @dataclass(slots=True)
@@ -83,55 +94,26 @@ def _link_up(flags: int) -> bool:
     return bool(flags & IFF_UP) and bool(flags & IFF_RUNNING)
 
 
-# rtnetlink, for the plain dump below
-NETLINK_ROUTE = 0
-NLMSG_ERROR = 2
-NLMSG_DONE = 3
-NLM_F_REQUEST = 0x1
-NLM_F_DUMP = 0x300
-RTM_GETLINK = 18
-RTM_GETADDR = 22
-IFLA_ADDRESS = 1
-IFLA_IFNAME = 3
-IFA_ADDRESS = 1
-IFA_LOCAL = 2
-_NLMSGHDR = struct.Struct("=IHHII")      # len, type, flags, seq, pid
-_IFINFOMSG = struct.Struct("=BxHiII")    # family, type, index, flags, change
-_IFADDRMSG = struct.Struct("=BBBBI")     # family, prefixlen, flags, scope, index
-_NLATTR = struct.Struct("=HH")
-
-
-def _attrs(data: bytes, start: int, end: int) -> dict[int, bytes]:
-    out: dict[int, bytes] = {}
-    while start + 4 <= end:
-        size, kind = _NLATTR.unpack_from(data, start)
-        if size < 4:
-            break
-        out.setdefault(kind & 0x3FFF, data[start + 4:start + size])
-        start += (size + 3) & ~3
-    return out
-
-
 def _dump(sock: socket.socket, msg_type: int, body: bytes, seq: int) -> list[tuple[int, bytes, int]]:
     """One NLM_F_DUMP request; returns (type, message, offset of its body) for every answer."""
-    sock.send(_NLMSGHDR.pack(_NLMSGHDR.size + len(body), msg_type, NLM_F_REQUEST | NLM_F_DUMP, seq, 0) + body)
+    sock.send(HDR.pack(HDR.size + len(body), msg_type, NLM_F_REQUEST | NLM_F_DUMP, seq, 0) + body)
     out: list[tuple[int, bytes, int]] = []
     while True:
         data = sock.recv(1 << 16)
         off = 0
-        while off + _NLMSGHDR.size <= len(data):
-            length, kind, _flags, got_seq, _pid = _NLMSGHDR.unpack_from(data, off)
-            if length < _NLMSGHDR.size:
+        while off + HDR.size <= len(data):
+            length, kind, _flags, got_seq, _pid = HDR.unpack_from(data, off)
+            if length < HDR.size:
                 return out
             if got_seq == seq:
                 if kind == NLMSG_DONE:
                     return out
                 if kind == NLMSG_ERROR:
-                    code = -struct.unpack_from("=i", data, off + _NLMSGHDR.size)[0]
+                    code = -struct.unpack_from("=i", data, off + HDR.size)[0]
                     if code:
                         raise OSError(code, f"rtnetlink dump: {errno.errorcode.get(code, code)}")
                 else:
-                    out.append((kind, data[off:off + length], _NLMSGHDR.size))
+                    out.append((kind, data[off:off + length], HDR.size))
             off += (length + 3) & ~3
 
 
@@ -139,84 +121,28 @@ def dump_interfaces() -> dict[str, Interface]:
     """Every interface by name, with MAC, state, IPv4 addresses and IPv6 link-locals (in the
     kernel's order): one RTM_GETLINK and one RTM_GETADDR dump on a plain rtnetlink socket,
     in the calling thread (what pyroute2's get_links() / addr("dump") report, without it)."""
-    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_ROUTE) as sock:
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, socket.NETLINK_ROUTE) as sock:
         sock.bind((0, 0))
         by_index: dict[int, Interface] = {}
-        for _kind, msg, at in _dump(sock, RTM_GETLINK, _IFINFOMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0), 1):
-            _family, _type, index, flags, _change = _IFINFOMSG.unpack_from(msg, at)
-            attrs = _attrs(msg, at + _IFINFOMSG.size, len(msg))
+        for _kind, msg, at in _dump(sock, RTM_GETLINK, IFINFOMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0), 1):
+            _family, _type, index, flags, _change = IFINFOMSG.unpack_from(msg, at)
+            attrs = parse_attrs(msg, at + IFINFOMSG.size, len(msg))
             name = attrs.get(IFLA_IFNAME, b"").split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
             by_index[index] = Interface(index=index, name=name, mac=attrs.get(IFLA_ADDRESS) or bytes(6),
                                         up=_link_up(flags))
-        for _kind, msg, at in _dump(sock, RTM_GETADDR, _IFADDRMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0), 2):
-            family, _plen, _flags, _scope, index = _IFADDRMSG.unpack_from(msg, at)
+        for _kind, msg, at in _dump(sock, RTM_GETADDR, IFADDRMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0), 2):
+            family, _plen, _flags, _scope, index = IFADDRMSG.unpack_from(msg, at)
             owner = by_index.get(index)
             if owner is None or family not in (socket.AF_INET, socket.AF_INET6):
                 continue
-            attrs = _attrs(msg, at + _IFADDRMSG.size, len(msg))
-            raw = attrs.get(IFA_ADDRESS) if family == socket.AF_INET6 else (attrs.get(IFA_LOCAL)
-                                                                             or attrs.get(IFA_ADDRESS))
-            if raw is None:
+            addr = address_of(family, parse_attrs(msg, at + IFADDRMSG.size, len(msg)))
+            if addr is None:
                 continue
-            addr = socket.inet_ntop(family, raw)
             if family == socket.AF_INET:
                 owner.ipv4.append(addr)
             elif addr.lower().startswith("fe80:"):
                 owner.ipv6_ll.append(addr)
     return {i.name: i for i in by_index.values()}
-
-
-def vip_request(vip: VipSpec, index: int) -> dict[str, Any]:
-    """pyroute2 `addr()` arguments for a VIP with keepalived's options (vrrp_ipaddress.c)."""
-    req: dict[str, Any] = {"index": index, "address": vip.address, "prefixlen": vip.prefix}
-    flags = 0
-    extra = 0
-    if vip.family == 6:
-        flags |= IFA_F_NODAD   # keepalived never runs DAD on a VIP
-    if vip.nodad:
-        flags |= IFA_F_NODAD
-    if vip.home:
-        flags |= IFA_F_HOMEADDRESS
-    if vip.mngtmpaddr:
-        extra |= IFA_F_MANAGETEMPADDR
-    if vip.noprefixroute:
-        extra |= IFA_F_NOPREFIXROUTE
-    if flags:
-        req["flags"] = flags
-    if extra:
-        req["IFA_FLAGS"] = flags | extra
-    if vip.peer:
-        req["local"] = vip.address
-        req["address"] = vip.peer.split("/")[0]
-    if vip.brd and vip.family == 4:
-        if vip.brd == "+":
-            net = ipaddress.ip_network(f"{vip.address}/{vip.prefix}", strict=False)
-            req["broadcast"] = str(net.broadcast_address)
-        elif vip.brd == "-":
-            pass
-        else:
-            req["broadcast"] = vip.brd
-    if vip.scope:
-        req["scope"] = SCOPES.get(vip.scope, None) if not vip.scope.isdigit() else int(vip.scope)
-        if req["scope"] is None:
-            raise ValueError(f"unknown scope {vip.scope!r}")
-    if vip.label:
-        req["label"] = vip.label
-    if vip.preferred_lft is not None:
-        req["preferred_lft"] = 0xFFFFFFFF if vip.preferred_lft == "forever" else int(vip.preferred_lft)
-    elif vip.family == 6 and vip.prefix == 128:
-        req["preferred_lft"] = 0   # keepalived deprecates an IPv6 /128 VIP unless "forever"
-    return req
-
-
-def vip_error(command: str, vip: VipSpec, code: int, text: str) -> str | None:
-    """The error text of a VIP request the kernel answered with `code` (an errno), as logged
-    after "(instance) "; None when there is nothing to say: done, an address to add already
-    there, or one to remove already gone."""
-    if code == 0 or (command == "add" and code == errno.EEXIST) or \
-            (command == "del" and code in (errno.EADDRNOTAVAIL, errno.ENOENT, errno.ENODEV)):
-        return None
-    return f"{command} {vip.address}/{vip.prefix}: {(code, text)}"
 
 
 def drop_new_addresses(sock: Any) -> None:
@@ -380,7 +306,7 @@ class Netlink:
         if self._mon is not None:
             return
         sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC,
-                             NETLINK_ROUTE)
+                             socket.NETLINK_ROUTE)
         try:
             for opt in (SO_RCVBUFFORCE, socket.SO_RCVBUF):
                 try:
@@ -429,25 +355,23 @@ class Netlink:
 
     def _dispatch(self, data: bytes) -> None:
         off = 0
-        while off + _NLMSGHDR.size <= len(data):
-            length, kind = _NLMSGHDR.unpack_from(data, off)[:2]
-            if length < _NLMSGHDR.size:
+        while off + HDR.size <= len(data):
+            length, kind = HDR.unpack_from(data, off)[:2]
+            if length < HDR.size:
                 return
-            body = off + _NLMSGHDR.size
+            body = off + HDR.size
             if kind in (RTM_NEWLINK, RTM_DELLINK):
-                index, flags = _IFINFOMSG.unpack_from(data, body)[2:4]
+                index, flags = IFINFOMSG.unpack_from(data, body)[2:4]
                 up = kind == RTM_NEWLINK and _link_up(flags)
                 if self._link_state.get(index) != up:
                     self._link_state[index] = up
                     if self._on_link is not None:
                         self._on_link(index, up)
             elif kind == RTM_DELADDR and self._on_addr_deleted is not None:
-                family, _plen, _flags, _scope, index = _IFADDRMSG.unpack_from(data, body)
-                attrs = _attrs(data, body + _IFADDRMSG.size, off + length)
-                raw = attrs.get(IFA_ADDRESS) if family == socket.AF_INET6 else (attrs.get(IFA_LOCAL)
-                                                                                 or attrs.get(IFA_ADDRESS))
-                if raw is not None and family in (socket.AF_INET, socket.AF_INET6):
-                    self._on_addr_deleted(index, socket.inet_ntop(family, raw))
+                family, _plen, _flags, _scope, index = IFADDRMSG.unpack_from(data, body)
+                addr = address_of(family, parse_attrs(data, body + IFADDRMSG.size, off + length))
+                if addr is not None:
+                    self._on_addr_deleted(index, addr)
             off += (length + 3) & ~3
 
     def close_monitor(self) -> None:

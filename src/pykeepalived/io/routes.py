@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from pykeepalived.config.model import Config, IpAddress, Route, Rule
 from pykeepalived.core.params import VipSpec
-from pykeepalived.io.netlink import Interface, Netlink, vip_request
+from pykeepalived.io.netlink import Interface, Netlink
+from pykeepalived.io.rtnl import vip_request
 
 if TYPE_CHECKING:      # pyroute2 is imported on the netlink thread only (io/netlink.py)
     from pyroute2 import AsyncIPRoute

@@ -1,4 +1,7 @@
-"""VIPs on the takeover path: hand-packed rtnetlink address requests sent from the loop.
+"""Plain rtnetlink, without pyroute2: the wire vocabulary (constants, headers, attributes)
+used by the VRRP process's monitor and interface dump (io/netlink.py), what a VIP's address
+request carries (`vip_request`, for pyroute2 and packed alike), and the VIPs on the takeover
+path: hand-packed address requests sent from the loop.
 
     addrs = AddrRequests(loop)
     addrs.open()                                   # in the VRRP process, in its namespace
@@ -14,7 +17,7 @@ when it returns), so the GARP / NA burst can follow at once. The ACKs are read l
 loop (`add_reader`) and matched to their requests by sequence number; each request's callback
 gets (0, "") or (errno, os.strerror(errno)).
 
-The messages set exactly what pyroute2's `addr()` sets for `netlink.vip_request()` (tested
+The messages set exactly what pyroute2's `addr()` sets for `vip_request()` (tested
 against the kernel's resulting addresses, tests/netns/test_rtnl_vips.py): family, prefix
 length, ifa_flags (nodad for IPv6, home), IFA_FLAGS (with mngtmpaddr / noprefixroute), scope,
 IFA_LOCAL (IPv4 always, as pyroute2 injects it; IPv6 with a peer), IFA_ADDRESS (the peer if
@@ -26,32 +29,45 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import ipaddress
 import logging
 import os
 import socket
 import struct
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from pykeepalived.core.params import VipSpec
-from pykeepalived.io.netlink import vip_request
 
 log = logging.getLogger(__name__)
 
 NLMSG_ERROR = 2
+NLMSG_DONE = 3
 NLM_F_REQUEST = 0x1
 NLM_F_ACK = 0x4
+NLM_F_DUMP = 0x300
 NLM_F_EXCL = 0x200
 NLM_F_CREATE = 0x400
 NLM_F_ACK_TLVS = 0x200          # on an ACK: TLVs (the extended ACK) follow
 NLM_F_CAPPED = 0x100            # on an ACK: only the request's header is echoed
+RTM_NEWLINK = 16
+RTM_DELLINK = 17
+RTM_GETLINK = 18
 RTM_NEWADDR = 20
 RTM_DELADDR = 21
+RTM_GETADDR = 22
+IFLA_ADDRESS = 1
+IFLA_IFNAME = 3
 IFA_ADDRESS = 1
 IFA_LOCAL = 2
 IFA_LABEL = 3
 IFA_BROADCAST = 4
 IFA_CACHEINFO = 6
 IFA_FLAGS = 8
+IFA_F_NODAD = 0x02
+IFA_F_HOMEADDRESS = 0x10
+IFA_F_MANAGETEMPADDR = 0x100
+IFA_F_NOPREFIXROUTE = 0x200
 SOL_NETLINK = 270
 NETLINK_CAP_ACK = 10
 NETLINK_EXT_ACK = 11
@@ -60,18 +76,94 @@ SO_RCVBUFFORCE = 33
 RCVBUF = 4 << 20
 DRAIN_AT = 512                  # unread ACKs: read them before sending more (never fill the buffer)
 FOREVER = 0xFFFFFFFF
+SCOPES = {"global": 0, "universe": 0, "site": 200, "link": 253, "host": 254, "nowhere": 255}
 
-_HDR = struct.Struct("=IHHII")          # nlmsghdr: len, type, flags, seq, pid
-_IFA = struct.Struct("=BBBBI")          # ifaddrmsg: family, prefixlen, flags, scope, index
-_NLA = struct.Struct("=HH")
+HDR = struct.Struct("=IHHII")           # nlmsghdr: len, type, flags, seq, pid
+IFINFOMSG = struct.Struct("=BxHiII")    # ifinfomsg: family, type, index, flags, change
+IFADDRMSG = struct.Struct("=BBBBI")     # ifaddrmsg: family, prefixlen, flags, scope, index
+NLA = struct.Struct("=HH")              # nlattr: len, type
 _SEQ_AT = 8
+
+
+def parse_attrs(data: bytes, start: int, end: int) -> dict[int, bytes]:
+    """The attributes between `start` and `end` by type (the first of each type)."""
+    out: dict[int, bytes] = {}
+    while start + NLA.size <= end:
+        size, kind = NLA.unpack_from(data, start)
+        if size < NLA.size:
+            break
+        out.setdefault(kind & 0x3FFF, data[start + NLA.size:start + size])
+        start += (size + 3) & ~3
+    return out
+
+
+def address_of(family: int, attrs: dict[int, bytes]) -> str | None:
+    """An RTM_*ADDR message's address as text: IPv4 its local address, IPv6 its address."""
+    raw = attrs.get(IFA_ADDRESS) if family == socket.AF_INET6 else attrs.get(IFA_LOCAL) or attrs.get(IFA_ADDRESS)
+    if raw is None or family not in (socket.AF_INET, socket.AF_INET6):
+        return None
+    return socket.inet_ntop(family, raw)
+
 
 Ack = Callable[[int, str], None]
 
 
+def vip_request(vip: VipSpec, index: int) -> dict[str, Any]:
+    """pyroute2 `addr()` arguments for a VIP with keepalived's options (vrrp_ipaddress.c)."""
+    req: dict[str, Any] = {"index": index, "address": vip.address, "prefixlen": vip.prefix}
+    flags = 0
+    extra = 0
+    if vip.family == 6:
+        flags |= IFA_F_NODAD   # keepalived never runs DAD on a VIP
+    if vip.nodad:
+        flags |= IFA_F_NODAD
+    if vip.home:
+        flags |= IFA_F_HOMEADDRESS
+    if vip.mngtmpaddr:
+        extra |= IFA_F_MANAGETEMPADDR
+    if vip.noprefixroute:
+        extra |= IFA_F_NOPREFIXROUTE
+    if flags:
+        req["flags"] = flags
+    if extra:
+        req["IFA_FLAGS"] = flags | extra
+    if vip.peer:
+        req["local"] = vip.address
+        req["address"] = vip.peer.split("/")[0]
+    if vip.brd and vip.family == 4:
+        if vip.brd == "+":
+            net = ipaddress.ip_network(f"{vip.address}/{vip.prefix}", strict=False)
+            req["broadcast"] = str(net.broadcast_address)
+        elif vip.brd == "-":
+            pass
+        else:
+            req["broadcast"] = vip.brd
+    if vip.scope:
+        req["scope"] = SCOPES.get(vip.scope, None) if not vip.scope.isdigit() else int(vip.scope)
+        if req["scope"] is None:
+            raise ValueError(f"unknown scope {vip.scope!r}")
+    if vip.label:
+        req["label"] = vip.label
+    if vip.preferred_lft is not None:
+        req["preferred_lft"] = 0xFFFFFFFF if vip.preferred_lft == "forever" else int(vip.preferred_lft)
+    elif vip.family == 6 and vip.prefix == 128:
+        req["preferred_lft"] = 0   # keepalived deprecates an IPv6 /128 VIP unless "forever"
+    return req
+
+
+def vip_error(command: str, vip: VipSpec, code: int, text: str) -> str | None:
+    """The error text of a VIP request the kernel answered with `code` (an errno), as logged
+    after "(instance) "; None when there is nothing to say: done, an address to add already
+    there, or one to remove already gone."""
+    if code == 0 or (command == "add" and code == errno.EEXIST) or \
+            (command == "del" and code in (errno.EADDRNOTAVAIL, errno.ENOENT, errno.ENODEV)):
+        return None
+    return f"{command} {vip.address}/{vip.prefix}: {(code, text)}"
+
+
 def _nla(kind: int, payload: bytes) -> bytes:
-    size = _NLA.size + len(payload)
-    return _NLA.pack(size, kind) + payload + b"\0" * (-size % 4)
+    size = NLA.size + len(payload)
+    return NLA.pack(size, kind) + payload + b"\0" * (-size % 4)
 
 
 def addr_message(command: str, index: int, vip: VipSpec) -> bytes:
@@ -99,13 +191,13 @@ def addr_message(command: str, index: int, vip: VipSpec) -> bytes:
         attrs.append(_nla(IFA_FLAGS, struct.pack("=I", req["IFA_FLAGS"])))
     if "preferred_lft" in req:
         attrs.append(_nla(IFA_CACHEINFO, struct.pack("=IIII", req["preferred_lft"], FOREVER, 0, 0)))
-    body = _IFA.pack(family, req["prefixlen"], req.get("flags", 0) & 0xFF, req.get("scope", 0) or 0, index) \
+    body = IFADDRMSG.pack(family, req["prefixlen"], req.get("flags", 0) & 0xFF, req.get("scope", 0) or 0, index) \
         + b"".join(attrs)
     if command == "add":
         kind, flags = RTM_NEWADDR, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
     else:
         kind, flags = RTM_DELADDR, NLM_F_REQUEST | NLM_F_ACK
-    return _HDR.pack(_HDR.size + len(body), kind, flags, 0, 0) + body
+    return HDR.pack(HDR.size + len(body), kind, flags, 0, 0) + body
 
 
 def parse_acks(data: bytes) -> list[tuple[int, int, str]]:
@@ -113,25 +205,19 @@ def parse_acks(data: bytes) -> list[tuple[int, int, str]]:
     kernel's extended-ACK message, or os.strerror(errno)."""
     out = []
     off = 0
-    while off + _HDR.size <= len(data):
-        length, kind, flags, seq, _pid = _HDR.unpack_from(data, off)
-        if length < _HDR.size or off + length > len(data):
+    while off + HDR.size <= len(data):
+        length, kind, flags, seq, _pid = HDR.unpack_from(data, off)
+        if length < HDR.size or off + length > len(data):
             break
-        if kind == NLMSG_ERROR and length >= _HDR.size + 4:
-            (code,) = struct.unpack_from("=i", data, off + _HDR.size)
+        if kind == NLMSG_ERROR and length >= HDR.size + 4:
+            (code,) = struct.unpack_from("=i", data, off + HDR.size)
             code = -code
             text = ""
             if code and flags & NLM_F_ACK_TLVS:
                 # after the error: the request's header (capped) or the whole request
-                echoed = _HDR.size if flags & NLM_F_CAPPED else struct.unpack_from("=I", data, off + 20)[0]
-                a = off + _HDR.size + 4 + ((echoed + 3) & ~3)
-                while a + _NLA.size <= off + length:
-                    alen, atype = _NLA.unpack_from(data, a)
-                    if alen < _NLA.size:
-                        break
-                    if atype & 0x3FFF == NLMSGERR_ATTR_MSG:
-                        text = data[a + 4:a + alen].split(b"\0", 1)[0].decode(errors="replace")
-                    a += (alen + 3) & ~3
+                echoed = HDR.size if flags & NLM_F_CAPPED else struct.unpack_from("=I", data, off + 20)[0]
+                tlvs = parse_attrs(data, off + HDR.size + 4 + ((echoed + 3) & ~3), off + length)
+                text = tlvs.get(NLMSGERR_ATTR_MSG, b"").split(b"\0", 1)[0].decode(errors="replace")
             out.append((seq, code, text or (os.strerror(code) if code else "")))
         off += (length + 3) & ~3
     return out

@@ -84,10 +84,10 @@ from pykeepalived.errors import EXIT_FATAL, EXIT_OK
 from pykeepalived.io import ipsec_ah
 from pykeepalived.io.ipsec_ah import AhSockets, IpsecAh
 from pykeepalived.io.l2 import L2Sender
-from pykeepalived.io.netlink import Interface, Netlink, vip_error
+from pykeepalived.io.netlink import Interface, Netlink
 from pykeepalived.io.notify import fifo_line
 from pykeepalived.io.production import Production
-from pykeepalived.io.rtnl import AddrRequests
+from pykeepalived.io.rtnl import AddrRequests, vip_error
 from pykeepalived.io.vmac import Vmacs
 from pykeepalived.io.vrrp_socket import VrrpSockets
 from pykeepalived.log import LineLimit, flush_suppressed

@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING
 
 from pykeepalived.config.model import Config, VrrpInstance
 from pykeepalived.core.params import RouterParams, VipSpec
-from pykeepalived.io.netlink import IFA_F_NODAD, Interface, Netlink
+from pykeepalived.io.netlink import Interface, Netlink
+from pykeepalived.io.rtnl import IFA_F_NODAD
 
 if TYPE_CHECKING:      # pyroute2 is imported on the netlink thread only (io/netlink.py)
     from pyroute2 import AsyncIPRoute
