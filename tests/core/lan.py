@@ -105,7 +105,6 @@ class Lan:
         if params.source_address is None:
             params = dataclasses.replace(params, source_address=address)
         node = Node(name, VirtualRouter(params), address)
-        node.router.lines.clock = lambda: self.now      # per-packet log lines: rate-limited on LAN time
         node.states.append((self.now, node.router.state))
         self.nodes[name] = node
         return node

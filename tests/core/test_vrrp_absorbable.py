@@ -59,7 +59,7 @@ def _with(event: AdvertReceived, **changes: Any) -> AdvertReceived:
 def _state(r: VirtualRouter) -> dict[str, Any]:
     """Everything of the router except what a copy of an accepted advert legitimately moves."""
     out = {k: v for k, v in vars(r).items()
-           if k not in ("_down_at", "_last_master_advert_at", "_absorbable", "stats", "sync_gate",
+           if k not in ("_down_at", "_last_master_advert_at", "_absorbable", "_now", "stats", "sync_gate",
                         "lines")}     # lines: the log rate limit's bookkeeping (no log line is asserted below)
     out["stats"] = {k: v for k, v in r.stats.as_dict().items() if k != "advert_rcvd"}
     return copy.deepcopy(out)

@@ -188,9 +188,12 @@ class VirtualRouter:
         self._lower_garp_at: list[float] = []        # MASTER: delayed lower-priority bursts (one each)
         self._preempt_until: float | None = None     # BACKUP: preempt_delay running until
         self._logged: set[str] = set()               # errors logged since the last state/master change
-        # Log lines a received packet causes are rate-limited (a flood writes one per packet);
-        # on the process's clock, which a simulation replaces with its own (lines.clock).
-        self.lines = LineLimit(log, f"({self.name}) ")
+        # Log lines a received packet causes are rate-limited (a flood writes one per packet).
+        # Their periods run on the time of the last event handled, unless the IO layer gives
+        # `lines.clock` its own clock (it does: a flood read late must not open a period per
+        # batch, and summaries are due even when no event comes); nothing here reads a clock.
+        self._now = 0.0
+        self.lines = LineLimit(log, f"({self.name}) ", clock=lambda: self._now)
         self._vip_packed = frozenset(v.packed for v in params.vips)
         self._peers = {p.packed: p for p in params.unicast_peers}
         self._source_packed = params.source_packed
@@ -212,6 +215,7 @@ class VirtualRouter:
     def handle(self, event: Event, now: float) -> list[Action]:
         """Process one event at time `now`; return the actions to perform, in order."""
         self._absorbable = None
+        self._now = now
         handler = _TABLE[(self.state, type(event))]
         return handler(self, event, now)
 

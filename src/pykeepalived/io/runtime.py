@@ -457,6 +457,7 @@ class VrrpRuntime:
             hoplimit = 255
         inst = Instance(slot=slot, model=vi, router=VirtualRouter(params), iface=iface, sock=sock, src=src,
                         dests=dests, hoplimit=hoplimit, vips_packed=[v.packed for v in params.vips][:255])
+        inst.router.lines.clock = self.clock     # per-packet lines: periods on the process's time
         if params.auth_type == AUTH_AH and family == socket.AF_INET:
             inst.ah = IpsecAh(params.auth_data, src, params.is_unicast)
             self.ah_sockets.get(iface.name, iface.index)
@@ -979,11 +980,9 @@ class VrrpRuntime:
         start = self.clock()
         mark = self._drain_mark if self._drain_mark is not None else start
         stop = start + DRAIN_BUDGET
-        limit = mark
         for sock in self.sockets:
             while True:
                 if sock.last_rx >= mark:             # read past the mark by the reader callbacks
-                    limit = min(limit, mark)
                     break
                 read_before = sock.rx_packets + sock.rx_errors   # absorbed packets count too
                 self._on_readable(sock)
@@ -995,7 +994,7 @@ class VrrpRuntime:
                     self._drain_mark = mark          # behind: resume on the next round
                     return -math.inf
         self._drain_mark = None
-        return limit
+        return mark
 
     def _arm(self) -> None:
         """Keep one timer at min(earliest core deadline, next advert); re-arm only if it moved.
