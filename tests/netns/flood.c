@@ -80,6 +80,8 @@ int main(int argc, char **argv) {
     setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one));
     long long sent = 0;
     unsigned int next = 0;
+    const char *rate_env = getenv("FLOOD_RATE");
+    double rate = rate_env ? atof(rate_env) : 0;
     double start = mono(), end = start + seconds;
     while (sent < max) {
         int n = BATCH;
@@ -102,7 +104,13 @@ int main(int argc, char **argv) {
         }
         sent += r;
         next = (next + (unsigned int)r) % (unsigned int)npkts;
-        if (mono() >= end) break;
+        double now = mono();
+        if (now >= end) break;
+        if (rate > 0 && start + sent / rate > now) {      /* paced: wait for this batch's slot */
+            double wait = start + sent / rate - now;
+            struct timespec ts = {(time_t)wait, (long)((wait - (time_t)wait) * 1e9)};
+            nanosleep(&ts, NULL);
+        }
     }
     double took = mono() - start;
     printf("sent %lld packets in %.3f seconds (%.0f/s)\n", sent, took, sent / (took > 0 ? took : 1));

@@ -18,6 +18,7 @@ master's adverts on the wire are its periodic ones only: a gap there is starvati
 
 from __future__ import annotations
 
+import os
 import re
 import struct
 import subprocess
@@ -141,9 +142,10 @@ def _wait_pid(d: VrrpDaemon, timeout: float = 10) -> int:
 
 def run_flood(lab: Lab, implementation: str = "pykeepalived", *, advert_int: float = 0.1,
               seconds: float = 3.0, max_packets: int = 2_000_000, settle: float = 1.0,
-              processes: int = 1, kill_master_after: float | None = None) -> FloodResult:
+              processes: int = 1, kill_master_after: float | None = None, rate: int = 0) -> FloodResult:
     """One flood (see the module docstring); with `kill_master_after`, the master is killed
-    (SIGKILL) that many seconds into the flood and the backup's takeover is timed on the wire."""
+    (SIGKILL) that many seconds into the flood and the backup's takeover is timed on the wire;
+    `rate`: packets a second at most, per flooding process (0: as fast as the machine goes)."""
     a, b, f = lab.add_hosts("a", "b", "f")
     flooder = compile_flooder(lab.workdir)
     cap = lab.capture(bpf=f"(ether src {a.mac()} or ether src {b.mac()}) and ip proto 112", name="adverts")
@@ -163,7 +165,8 @@ def run_flood(lab: Lab, implementation: str = "pykeepalived", *, advert_int: flo
     start_ns = time.time_ns()
     argv = ["ip", "netns", "exec", f.ns, str(flooder), "eth0", f"{seconds:g}", str(max_packets // processes),
             *flood_packets(a, b, f)]
-    senders = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = {**os.environ, "FLOOD_RATE": str(rate)}
+    senders = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
                for _ in range(processes)]
     kill_ns = None
     if kill_master_after is not None:
