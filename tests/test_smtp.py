@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import os
 import pwd
+import socket
+import time
 from dataclasses import replace
 
 import pytest
@@ -48,7 +50,7 @@ def _gd(port: int, **kw: object) -> GlobalDefs:
 
 
 def _expected_from() -> str:
-    return f"{pwd.getpwuid(os.getuid()).pw_name}@{smtp.local_name() or os.uname().nodename}"
+    return f"{pwd.getpwuid(os.getuid()).pw_name}@{asyncio.run(smtp.local_name()) or os.uname().nodename}"
 
 
 def _run_checker(gd_kw: dict[str, object]) -> list[bytes]:
@@ -70,7 +72,7 @@ def test_checker_alert_without_email_from_uses_keepalived_default() -> None:
     sender = _expected_from()
     assert f"MAIL FROM:<{sender}>\r\n".encode() in lines, lines
     assert f"From: {sender}\r\n".encode() in lines
-    assert f"HELO {smtp.local_name() or 'localhost'}\r\n".encode() == lines[0]
+    assert f"HELO {asyncio.run(smtp.local_name()) or 'localhost'}\r\n".encode() == lines[0]
 
 
 def test_configured_sender_and_helo_are_sent_as_given() -> None:
@@ -123,3 +125,36 @@ def test_unreachable_server_is_logged_as_keepalived_does(caplog: pytest.LogCaptu
     caplog.set_level("INFO")
     assert not asyncio.run(smtp.send_alert(_gd(port), "s", "b"))
     assert f"SMTP connection ERROR to [127.0.0.1]:{port}." in caplog.text
+
+
+def test_the_local_name_is_resolved_off_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A slow resolver (getaddrinfo blocking) must not stall the loop: the name is resolved on
+    the loop's executor, once per process."""
+    calls: list[str] = []
+
+    def slow_getaddrinfo(host: str, *args: object, **kw: object) -> list[tuple[object, ...]]:
+        calls.append(host)
+        time.sleep(0.3)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "canon.example.test", ("192.0.2.1", 0))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow_getaddrinfo)
+    monkeypatch.setattr(smtp, "_local_name", [])
+
+    async def main() -> tuple[str | None, int, str | None]:
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0.01)
+
+        task = asyncio.create_task(ticker())
+        name = await smtp.local_name()
+        task.cancel()
+        return name, ticks, await smtp.local_name()
+
+    name, ticks, again = asyncio.run(main())
+    assert name == again == "canon.example.test"
+    assert ticks >= 5, f"the loop stood still while resolving ({ticks} ticks in 0.3 s)"
+    assert len(calls) == 1

@@ -29,15 +29,25 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def local_name() -> str | None:
-    """keepalived's get_local_name(): the canonical name of uname's nodename, None if unknown."""
-    with contextlib.suppress(OSError):
-        for *_rest, canonname, _addr in socket.getaddrinfo(os.uname().nodename, None, flags=socket.AI_CANONNAME):
-            return canonname or None
-    return None
+_local_name: list[str | None] = []     # resolved once per process (keepalived: once at start)
 
 
-def email_from(gd: GlobalDefs) -> str:
+async def local_name() -> str | None:
+    """keepalived's get_local_name(): the canonical name of uname's nodename, None if unknown.
+
+    Resolved with the loop's getaddrinfo (a worker thread): a slow or dead resolver must not
+    stall the loop that sends adverts or runs checks; the answer is kept for the process."""
+    if not _local_name:
+        name = None
+        with contextlib.suppress(OSError):
+            infos = await asyncio.get_running_loop().getaddrinfo(os.uname().nodename, None,
+                                                                 flags=socket.AI_CANONNAME)
+            name = infos[0][3] or None if infos else None
+        _local_name[:] = [name]
+    return _local_name[0]
+
+
+def email_from(gd: GlobalDefs, local: str | None) -> str:
     """`notification_email_from`, else keepalived's default `user@local_name`."""
     if gd.notification_email_from:
         return gd.notification_email_from
@@ -45,11 +55,11 @@ def email_from(gd: GlobalDefs) -> str:
         user = pwd.getpwuid(os.getuid()).pw_name
     except KeyError:
         user = str(os.getuid())
-    return f"{user}@{local_name() or socket.gethostname()}"
+    return f"{user}@{local or socket.gethostname()}"
 
 
-def helo_name(gd: GlobalDefs) -> str:
-    return gd.smtp_helo_name or local_name() or "localhost"
+def helo_name(gd: GlobalDefs, local: str | None) -> str:
+    return gd.smtp_helo_name or local or "localhost"
 
 
 def message(gd: GlobalDefs, sender: str, subject: str, body: str) -> bytes:
@@ -73,12 +83,13 @@ async def send_alert(gd: GlobalDefs, subject: str, body: str) -> bool:
         return False
     if kalog.detail():
         log.info("Remote SMTP server %s connected.", server)
-    sender = email_from(gd)
+    local = None if gd.notification_email_from and gd.smtp_helo_name else await local_name()
+    sender = email_from(gd, local)
     try:
         async with asyncio.timeout(gd.smtp_connect_timeout):
             steps: list[tuple[bytes | None, int, str]] = [
                 (None, 220, ""),
-                (to_bytes(f"HELO {helo_name(gd)}\r\n"), 250, "HELO"),
+                (to_bytes(f"HELO {helo_name(gd, local)}\r\n"), 250, "HELO"),
                 (to_bytes(f"MAIL FROM:<{sender}>\r\n"), 250, "MAIL"),
                 *[(to_bytes(f"RCPT TO:<{a}>\r\n"), 250, "RCPT") for a in gd.notification_email],
                 (b"DATA\r\n", 354, "DATA"),
