@@ -39,6 +39,8 @@ VIP_SETS: tuple[tuple[str, ...], ...] = (
     ("192.0.2.102/24",),
 )
 NODE_NAMES = ("r1", "r2", "r3")
+# scheduling delays on the shared, loaded 2-core machine (seconds), added to each quiet period
+LOAD_MARGIN = 0.4
 
 
 @dataclass(frozen=True)
@@ -453,15 +455,12 @@ class Model:
 
     # timing ----------------------------------------------------------------------------------
     def settle_time(self, e: Event) -> float:
-        """How long after an event the cluster must have reached its final state (lower bound)."""
+        """The quiet period after an event, counted from when the daemons concerned showed they took
+        it in (the runner waits for their log lines: a script result, a reload, a start), by which
+        the cluster must have reached its final state: the slowest master-down interval (a backup
+        times out, or hears a lower priority and preempts), one advert (the loser hears the winner),
+        the longest preempt_delay, and a margin for a loaded machine."""
         c = self.c
-        md = c.master_down(1)
-        t = 1.5 * md + c.advert_int
-        if e.op in ("script", "trackfile"):
-            t += 1.3  # script interval 1 s and a fork; the track file is read by inotify
-        if e.op in ("start", "kill_child"):
-            t += 1.5  # daemon start-up (pykeepalived imports, keepalived's fork)
-        if e.op in ("link", "trackif"):
-            t += 0.3
+        t = c.master_down(1) + c.advert_int + LOAD_MARGIN
         t += max((self.preempt_delay(k) for k in range(self.n)), default=0.0)
-        return max(t, 0.6)
+        return t

@@ -33,6 +33,13 @@ from histories.model import NODE_NAMES, VIP_SETS, VRID, Event, History, Model
 
 # "(VI_1) Entering MASTER STATE", and at start-up "(VI_1): entering FAULT state due to script chk"
 STATE_RE = re.compile(r"\(VI_1\):? [Ee]ntering (MASTER|BACKUP|FAULT) (?:STATE|state)")
+PRIO_RE = re.compile(r"\(VI_1\) Changing effective priority from \d+ to (\d+)")
+RELOAD_RE = re.compile(r": Reload (?:complete|finished)$", re.M)
+# How long a daemon may take to show it took an event in (see Runner.acknowledged): a script runs
+# every second and forks; a daemon start is an exec, pykeepalived's imports and a fork, all slow on
+# a loaded machine.  Past this the quiet period runs anyway (the check then judges what it sees).
+ACK_TIMEOUT = {"start": 12.0, "kill_child": 8.0, "script": 5.0, "reload_prio": 5.0, "reload_vips": 5.0}
+ACK_TIMEOUT_DEFAULT = 3.0
 FIFO_RE = re.compile(r'^INSTANCE "VI_1" (MASTER|BACKUP|FAULT|STOP)\b')
 ALL_VIPS = sorted({v.split("/")[0] for s in VIP_SETS for v in s})
 
@@ -137,21 +144,33 @@ class FifoReader:
         self.lines: list[str] = []
         self._buf = b""
         self._stop = False
+        self._lock = threading.Lock()
         self.thread = threading.Thread(target=self._loop, daemon=True)
         self.thread.start()
+
+    def _read(self) -> None:
+        with self._lock:
+            while True:
+                try:
+                    chunk = os.read(self.fd, 65536)
+                except BlockingIOError:
+                    return
+                if not chunk:
+                    return
+                self._buf += chunk
+                *lines, self._buf = self._buf.split(b"\n")
+                self.lines.extend(x.decode(errors="replace") for x in lines)
 
     def _loop(self) -> None:
         while not self._stop:
             r, _, _ = select.select([self.fd], [], [], 0.2)
-            if not r:
-                continue
-            try:
-                chunk = os.read(self.fd, 65536)
-            except BlockingIOError:
-                continue
-            self._buf += chunk
-            *lines, self._buf = self._buf.split(b"\n")
-            self.lines.extend(x.decode(errors="replace") for x in lines)
+            if r:
+                self._read()
+
+    def sync(self) -> int:
+        """Read what is in the FIFO now; the number of lines so far (a mark for states())."""
+        self._read()
+        return len(self.lines)
 
     def states(self, start: int = 0) -> list[str]:
         """MASTER/BACKUP/FAULT of the FIFO lines from line `start` on (STOP left out)."""
@@ -253,9 +272,12 @@ class Runner:
     def start_daemon(self, i: int) -> None:
         impl = self.c.nodes[i].impl
         d = VrrpDaemon(self.hosts[i], self.config(i), implementation=impl, name=impl)
+        # the mark before the start: whatever the last daemon wrote (a stopped one has exited, a
+        # killed one wrote before it died) is read first, so every later line is the new daemon's
+        # (the mark taken after the start missed a BACKUP written meanwhile: seed 50000)
+        self.fifo_mark[i] = self.fifos[i].sync()
         d.start()
         self.daemons[i] = d
-        self.fifo_mark[i] = len(self.fifos[i].lines)
 
     def running(self, i: int) -> bool:
         d = self.daemons[i]
@@ -272,6 +294,89 @@ class Runner:
                     h.drop(f"ip saddr {self.addr[k]} meta l4proto 112")
             if i in self.loss:
                 h.drop("meta l4proto 112", percent=self.loss[i])
+
+    # acknowledgements --------------------------------------------------------------------------
+    def _log_offsets(self, i: int) -> tuple[int, int]:
+        d = self.daemons[i]
+        if d is None or d.proc is None:
+            return (0, 0)
+        return tuple(f.stat().st_size if f.exists() else 0 for f in (d.proc.out, d.proc.err))  # type: ignore[return-value]
+
+    def _log_since(self, i: int, offsets: tuple[int, int]) -> str:
+        d = self.daemons[i]
+        if d is None or d.proc is None:
+            return ""
+        out = []
+        for f, off in zip((d.proc.out, d.proc.err), offsets, strict=True):
+            with contextlib.suppress(OSError), open(f, "rb") as fh:
+                fh.seek(off)
+                out.append(fh.read().decode(errors="replace"))
+        return "".join(out)
+
+    def snapshot(self) -> list[tuple[object, tuple[int, int], int, tuple[bool, int]]]:
+        """Before an event: each node's daemon, log offsets, FIFO lines and modelled (fault, priority)."""
+        return [(self.daemons[i], self._log_offsets(i), self.fifos[i].sync(), self.model.fault_and_priority(i))
+                for i in range(len(self.hosts))]
+
+    def expected_acks(self, e: Event, before: list[tuple[object, tuple[int, int], int, tuple[bool, int]]]
+                      ) -> dict[int, list[tuple[str, re.Pattern[str], str | None]]]:
+        """What each active node must log to show it took the event in: a state line after a start
+        or a respawned VRRP child, a reload line after a SIGHUP, then the priority line (or a state
+        line, into or out of FAULT) when its modelled priority changed."""
+        m = self.model
+        needs: dict[int, list[tuple[str, re.Pattern[str], str | None]]] = {}
+        for i, (d_before, _, _, (fault_b, prio_b)) in enumerate(before):
+            if not m.active(i) or self.daemons[i] is None:
+                continue
+            want: list[tuple[str, re.Pattern[str], str | None]] = []
+            fault_a, prio_a = m.fault_and_priority(i)
+            if self.daemons[i] is not d_before:
+                want.append(("state", STATE_RE, None))     # a new daemon (the FIFO also counts)
+            elif e.op == "kill_child" and e.node == i:
+                want.append(("state", STATE_RE, None))
+            else:
+                if e.op == "reload_vips" or (e.op == "reload_prio" and e.node == i):
+                    want.append(("reload", RELOAD_RE, None))
+                if fault_a != fault_b:
+                    want.append(("state", STATE_RE, None))
+                elif not fault_a and prio_a != prio_b:
+                    want.append(("priority", PRIO_RE, str(prio_a)))
+                elif (e.op == "sigcont" and e.node == i and not fault_a and not fault_b
+                      and m.frozen_prio[i] != prio_a):
+                    want.append(("priority", PRIO_RE, str(prio_a)))   # a change made while it was stopped
+            if want:
+                needs[i] = want
+        return needs
+
+    def acknowledged(self, e: Event, before: list[tuple[object, tuple[int, int], int, tuple[bool, int]]]) -> int:
+        """Wait until each affected daemon logged that it took the event in (see expected_acks);
+        returns the time (ns) the quiet period starts from: the last acknowledgement, or now if the
+        wait ran out (noted in the timeline; the check then judges)."""
+        needs = self.expected_acks(e, before)
+        if not needs:
+            return time.time_ns()
+        limit = time.time() + ACK_TIMEOUT.get(e.op, ACK_TIMEOUT_DEFAULT)
+        while True:
+            missing = []
+            for i, want in needs.items():
+                d_before, offs, fifo_n, _ = before[i]
+                text = self._log_since(i, (0, 0) if self.daemons[i] is not d_before else offs)
+                for what, rx, value in want:
+                    if value is not None:
+                        hit = any(x == value for x in rx.findall(text))
+                    else:
+                        hit = rx.search(text) is not None
+                    if not hit and what == "state":
+                        mark = self.fifo_mark[i] if self.daemons[i] is not d_before else fifo_n
+                        hit = len(self.fifos[i].states(mark)) > 0   # keepalived's silent INIT -> FAULT
+                    if not hit:
+                        missing.append(f"{NODE_NAMES[i]} {what}" + (f" {value}" if value else ""))
+            if not missing:
+                return time.time_ns()
+            if time.time() > limit:
+                self.note(f"  not acknowledged: {', '.join(missing)}; quiet period from now")
+                return time.time_ns()
+            time.sleep(0.05)
 
     # the events ------------------------------------------------------------------------------
     def apply(self, e: Event) -> None:
@@ -509,12 +614,15 @@ class Runner:
                                 f"before its preempt_delay {delay:g}")
         return problems
 
-    def check(self, t_event: int, e: Event | None) -> None:
+    def check(self, t_event: int, e: Event | None, t_quiet: int | None = None) -> None:
+        """The invariants, once the quiet period after the event (from `t_quiet`, when the daemons
+        had taken it in) and one window of the wire have passed; polled until they hold or a
+        deadline.  `t_event` bounds the flap and preempt_delay checks."""
         m = self.model
-        settle = m.settle_time(e) if e is not None else 1.0 + m.settle_time(Event("start"))
+        settle = m.settle_time(e if e is not None else Event("start"))
         md = self.c.master_down(1)
         window = max(0.5, md + self.c.advert_int)
-        start = t_event + int(settle * 1e9)
+        start = (t_quiet if t_quiet is not None else t_event) + int(settle * 1e9)
         deadline = start + int((window + max(6.0, 8 * md)) * 1e9)
         problems: list[str] = []
         incumbents = set(m.definite)
@@ -558,21 +666,23 @@ class Runner:
         self.note(self.h.describe())
         try:
             t0 = time.time_ns()
+            before = self.snapshot()
             for i in range(len(self.hosts)):
                 self.start_daemon(i)
             self.note("start: all daemons")
             try:
-                self.check(t0, None)
+                self.check(t0, None, self.acknowledged(Event("start"), before))
             except InvariantError as exc:
                 r.failure = Failure(-1, "start", str(exc))
                 return r
             for n, e in enumerate(self.h.events):
                 self.note(f"event {n}: {e}")
+                before = self.snapshot()
                 t = time.time_ns()
                 self.apply(e)
                 r.events_applied += 1
                 try:
-                    self.check(t, e)
+                    self.check(t, e, self.acknowledged(e, before))
                 except InvariantError as exc:
                     r.failure = Failure(n, str(e), str(exc))
                     self.note(f"  FAILED: {exc}")
