@@ -193,7 +193,7 @@ def _evip_message(text: str) -> str | None:
                           ("inet6", 3, False, 1280, 76), ("inet", 2, True, 1500, 255), ("inet", 2, True, 1000, 231),
                           ("inet", 3, False, 1000, 239), ("inet6", 3, False, 68, 0)])
 def test_max_advert_addresses_is_keepalived_rule(family: str, version: int, ah: bool, mtu: int, most: int) -> None:
-    from pykeepalived.config.build import max_advert_addresses
+    from pykeepalived.config.complete import max_advert_addresses
     assert max_advert_addresses(family, version, ah, mtu) == most
 
 

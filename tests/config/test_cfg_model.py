@@ -11,7 +11,8 @@ import pytest
 from cfg_netns import NS_INTERFACES
 
 from pykeepalived.config import load_text
-from pykeepalived.config.model import GlobalDefs, IpAddress, VrrpInstance, resolve_instance, round_advert_int
+from pykeepalived.config.complete import resolve_instance, round_advert_int
+from pykeepalived.config.model import GlobalDefs, IpAddress, VrrpInstance
 
 
 def vi(**kw: object) -> VrrpInstance:

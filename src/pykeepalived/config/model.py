@@ -542,6 +542,8 @@ class VrrpInstance(_Value):
 
     def __post_init__(self) -> None:
         if self.effective is None:
+            from pykeepalived.config.complete import resolve_instance
+
             object.__setattr__(self, "effective", resolve_instance(self, DEFAULT_GLOBAL_DEFS))
 
     def with_effective(self, gd: GlobalDefs) -> VrrpInstance:
@@ -557,6 +559,8 @@ class VrrpInstance(_Value):
         hit = memo[1].get(id(self))
         if hit is not None and hit[0] is self:      # the entry holds `self`: its id is not reused
             return hit[1]
+        from pykeepalived.config.complete import resolve_instance
+
         effective = resolve_instance(self, gd)
         if effective == self.effective:
             out = self
@@ -575,125 +579,6 @@ class VrrpInstance(_Value):
 # VrrpInstance.with_effective: (global_defs, {id(instance): (instance, result)}) for the last
 # global_defs asked about (only the running configuration's instances are kept alive by it).
 _effective_memo: tuple[GlobalDefs, dict[int, tuple[VrrpInstance, VrrpInstance]]] | None = None
-
-
-def round_advert_int(version: int, configured: float) -> float:
-    """The advert interval keepalived 2.2.7 uses (vrrp_complete_instance): VRRPv2 whole seconds,
-    VRRPv3 10 ms units, each rounded half up in integer microseconds (v2: 2.5 s -> 3, 1.5 -> 2,
-    0.5 -> 1, 0.4 -> 1; v3: 0.145 -> 0.15; captured from keepalived's adverts), never 0, at most
-    255 s (v2) / 40.95 s (v3). The one copy: core uses the resolved value."""
-    unit, top = (1_000_000, 255) if version == 2 else (10_000, 4095)
-    us = round(configured * 1_000_000)      # keepalived reads 6 decimals into microseconds
-    units = (us + unit // 2) // unit
-    return min(top, max(1, units)) * unit / 1_000_000
-
-
-def resolve_instance(vi: VrrpInstance, gd: GlobalDefs) -> VrrpEffective:
-    """keepalived's vrrp_complete_instance() rules, as far as they change values:
-
-    * family: from the first VIP (else unicast peer / src); IPv6 means version 3;
-    * priority absent: 255 with state MASTER, else 100; state absent: MASTER iff priority 255;
-      state MASTER with priority < 255 gives BACKUP (keepalived: "State MASTER must match being
-      address owner") when strict, else the instance still starts as BACKUP-timer;
-    * nopreempt and preempt_delay are cleared for state MASTER / the address owner;
-    * advert_int default 1 s, v2 rounded to whole seconds, v3 to 10 ms;
-    * strict mode forces no_accept (unless owner), lower_prio_no_advert, owner_ignore_adverts,
-      down_timer_adverts 3; otherwise accept is the default;
-    * every per-instance garp/timer option falls back to the global_defs value.
-    """
-    family: Family = "inet"
-    if vi.virtual_ipaddress:
-        family = vi.virtual_ipaddress[0].family
-    elif vi.unicast_peer:
-        family = "inet" if vi.unicast_peer[0].address.version == 4 else "inet6"
-    elif vi.unicast_src_ip is not None:
-        family = "inet" if vi.unicast_src_ip.version == 4 else "inet6"
-    elif vi.mcast_src_ip is not None:
-        family = "inet" if vi.mcast_src_ip.version == 4 else "inet6"
-    version = vi.version if vi.version is not None else gd.vrrp_version
-    if family == "inet6":
-        version = 3
-    strict = gd.vrrp_strict if vi.strict_mode is None else vi.strict_mode
-
-    if vi.priority is None:
-        priority = 255 if vi.state == "MASTER" else 100
-    else:
-        priority = vi.priority
-    owner = priority == 255
-    if vi.state is None:
-        state: State = "MASTER" if owner else "BACKUP"
-    else:
-        state = vi.state
-    if strict and state == "MASTER" and not owner:
-        state = "BACKUP"
-    nopreempt = vi.nopreempt and not (state == "MASTER" or owner)
-    preempt_delay = vi.preempt_delay or 0.0
-    if state == "MASTER" or nopreempt or strict:
-        preempt_delay = 0.0
-
-    adv = 1.0 if vi.advert_int is None else vi.advert_int
-    advert_int = round_advert_int(version, adv)
-
-    accept = vi.accept if vi.accept is not None else True
-    if strict and vi.accept is None:
-        accept = owner
-    down = vi.down_timer_adverts if vi.down_timer_adverts is not None else gd.vrrp_down_timer_adverts
-    if strict:
-        down = 3
-    lower_prio_no_advert = gd.vrrp_lower_prio_no_advert if vi.lower_prio_no_advert is None \
-        else vi.lower_prio_no_advert
-    owner_ignore = gd.vrrp_owner_ignore_adverts if vi.owner_ignore_adverts is None else vi.owner_ignore_adverts
-    if strict:
-        lower_prio_no_advert = True
-        owner_ignore = True
-    if vi.mcast_dst_ip is not None:
-        mcast: IPAddress = vi.mcast_dst_ip
-    else:
-        mcast = gd.vrrp_mcast_group4 if family == "inet" else gd.vrrp_mcast_group6
-
-    def pick(own: float | int | None, glob: float | int) -> float:
-        return float(glob if own is None else own)
-
-    garp_delay = pick(vi.garp_master_delay, gd.vrrp_garp_master_delay)
-    garp_repeat = int(pick(vi.garp_master_repeat, gd.vrrp_garp_master_repeat))
-    return VrrpEffective(
-        state=state,
-        priority=priority,
-        address_owner=owner,
-        advert_int=advert_int,
-        version=version,
-        family=family,
-        nopreempt=nopreempt,
-        preempt_delay=preempt_delay,
-        accept=accept,
-        strict=strict,
-        mcast_dst_ip=mcast,
-        unicast_ttl=255 if vi.unicast_ttl is None else vi.unicast_ttl,
-        garp_master_delay=garp_delay,
-        garp_master_repeat=garp_repeat,
-        garp_master_refresh=pick(vi.garp_master_refresh, gd.vrrp_garp_master_refresh),
-        garp_master_refresh_repeat=int(pick(vi.garp_master_refresh_repeat, gd.vrrp_garp_master_refresh_repeat)),
-        garp_lower_prio_delay=pick(vi.garp_lower_prio_delay, gd.vrrp_garp_lower_prio_delay
-                                   if gd.vrrp_garp_lower_prio_delay is not None else garp_delay),
-        garp_lower_prio_repeat=int(pick(vi.garp_lower_prio_repeat, gd.vrrp_garp_lower_prio_repeat
-                                        if gd.vrrp_garp_lower_prio_repeat is not None else garp_repeat)),
-        garp_interval=gd.vrrp_garp_interval,
-        gna_interval=gd.vrrp_gna_interval,
-        down_timer_adverts=down,
-        lower_prio_no_advert=lower_prio_no_advert,
-        higher_prio_send_advert=gd.vrrp_higher_prio_send_advert if vi.higher_prio_send_advert is None
-        else vi.higher_prio_send_advert,
-        owner_ignore_adverts=owner_ignore,
-        check_unicast_src=(gd.vrrp_check_unicast_src if vi.check_unicast_src is None else vi.check_unicast_src)
-        or any(p.min_ttl is not None or p.max_ttl is not None for p in vi.unicast_peer),
-        skip_check_adv_addr=gd.vrrp_skip_check_adv_addr if vi.skip_check_adv_addr is None
-        else vi.skip_check_adv_addr,
-        v3_checksum_as_v2=gd.v3_checksum_as_v2 if vi.v3_checksum_as_v2 is None else vi.v3_checksum_as_v2,
-        notify_priority_changes=gd.vrrp_notify_priority_changes if vi.notify_priority_changes is None
-        else vi.notify_priority_changes,
-        smtp_alert=bool(vi.smtp_alert if vi.smtp_alert is not None
-                        else (gd.smtp_alert_vrrp if gd.smtp_alert_vrrp is not None else gd.smtp_alert)),
-    )
 
 
 # ---------------------------------------------------------------------------------------------
