@@ -21,6 +21,7 @@ import re
 import select
 import signal
 import struct
+import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
@@ -284,16 +285,38 @@ class Runner:
         return d is not None and d.alive
 
     def apply_net(self) -> None:
-        """nftables in each node: the partition (VRRP from the other side dropped) and loss."""
+        """The partition, then the loss.
+
+        The partition is cut on the bridge, between the nodes' bridge ports (VRRP only), in one
+        nftables transaction: every link of the LAN changes at once, as when a switch splits or
+        heals.  (Rules in each node, changed one node after the other, made a heal a sequence of
+        one-way links: seed 50063, r1 heard r2 and yielded while r3 still dropped r2's adverts,
+        so r3 heard nobody and took over, which the model of an atomic heal does not expect.)
+        Loss: a share of the VRRP a node receives, dropped in that node."""
+        rules = []
+        for g in self.model.groups:
+            for i in g:
+                for k in range(len(self.hosts)):
+                    if k not in g:
+                        rules.append(f'add rule bridge histories cut iifname "{self._port(k)}" '
+                                     f'oifname "{self._port(i)}" ip protocol 112 drop')
+        self.lab_nft("add table bridge histories\n"
+                     "add chain bridge histories cut { type filter hook forward priority -200; policy accept; }\n"
+                     "flush chain bridge histories cut\n" + "\n".join(rules))
         for i, h in enumerate(self.hosts):
             h.undrop()
-            for g in self.model.groups:
-                if i in g:
-                    continue
-                for k in g:
-                    h.drop(f"ip saddr {self.addr[k]} meta l4proto 112")
             if i in self.loss:
                 h.drop("meta l4proto 112", percent=self.loss[i])
+
+    def _port(self, i: int) -> str:
+        """Node i's port on the bridge (tests/harness names it p<host index>l<lan>)."""
+        return f"p{self.hosts[i].index}l0"
+
+    def lab_nft(self, script: str) -> None:
+        r = subprocess.run(["ip", "netns", "exec", self.lab.bridge_ns, "nft", "-f", "-"], input=script + "\n",
+                           capture_output=True, text=True, timeout=30)
+        if r.returncode != 0:
+            raise HarnessError(f"nft in the bridge namespace: {r.stderr.strip()}")
 
     # acknowledgements --------------------------------------------------------------------------
     def _log_offsets(self, i: int) -> tuple[int, int]:
