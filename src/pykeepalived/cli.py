@@ -149,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from pykeepalived.config.check import config_test
 
             return config_test(opts)
-        from pykeepalived.daemon import run
+        from pykeepalived.supervisor.process import run
 
         return run(opts)
     except PykeepalivedError as exc:

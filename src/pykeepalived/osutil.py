@@ -1,5 +1,6 @@
 """The one home of the libc glue the daemon needs through ctypes: setns, prctl, malloc_trim,
-inotify; and of the real-time signal numbers keepalived uses. Imports nothing of ours, so every
+inotify, the proc connector socket (opened by the supervisor before setns, used by the VRRP
+child's vrrp_track_process); and of the real-time signal numbers keepalived uses. Imports nothing of ours, so every
 layer may use it.
 
 Python 3.11 has none of these in `os` (os.setns arrives in 3.12); each wrapper is a few lines
@@ -12,6 +13,7 @@ import contextlib
 import ctypes
 import os
 import signal
+import socket
 import struct
 
 # keepalived's real-time signals, as glibc numbers them (SIGRTMIN is 34 there, not the kernel's 32):
@@ -125,3 +127,55 @@ def inotify_read(fd: int) -> list[tuple[int, int, str]]:
         out.append((wd, mask, name))
         offset += size + length
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# The proc connector (vrrp_track_process: fork/exec/exit events from the kernel)
+
+NETLINK_CONNECTOR = 11
+CN_IDX_PROC = 1
+
+
+def open_proc_connector() -> socket.socket | None:
+    """A netlink proc-connector socket bound to the process-event group, or None where the kernel
+    refuses it (the connector exists only in the initial network namespace: keepalived opens
+    it before entering `net_namespace`, and a daemon started inside a namespace polls /proc).
+    Events flow once `proc_listen(sock, True)` has been sent."""
+    try:
+        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC, NETLINK_CONNECTOR)
+    except OSError:
+        return None
+    try:
+        sock.bind((0, CN_IDX_PROC))
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        return None
+    return sock
+
+
+# The process-wide connector socket: opened by the supervisor before setns() (inherited by the
+# forked VRRP process) or on first use, and kept across reloads (inside a namespace it could
+# not be opened again).
+_connector: socket.socket | None = None
+_connector_tried = False
+
+
+def preopen_proc_connector() -> None:
+    """Call before entering `net_namespace` (setns), as keepalived does: the connector exists
+    only in the initial network namespace; the VRRP process's trackers then use this socket."""
+    global _connector, _connector_tried
+    if not _connector_tried:
+        _connector, _connector_tried = open_proc_connector(), True
+
+
+def proc_connector() -> socket.socket | None:
+    preopen_proc_connector()
+    return _connector
+
+
+def release_proc_connector() -> None:
+    global _connector
+    if _connector is not None:
+        _connector.close()
+        _connector = None

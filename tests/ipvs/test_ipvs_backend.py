@@ -158,9 +158,9 @@ def test_runtime_start_adopts_existing_table_fixing_only_the_difference(netns: s
     """A restarted checker process finds most of its table in the kernel: it sends only the fixes."""
     import asyncio
 
+    from pykeepalived.checker.lvs_runtime import LvsRuntime
     from pykeepalived.config import load_text
     from pykeepalived.core.lvs import AddDest, AddService
-    from pykeepalived.lvs.process import LvsRuntime
 
     svc = ServiceKey(AF_INET, PROTO_TCP, "192.0.2.10", 80)
     foreign = ServiceKey(AF_INET, PROTO_TCP, "198.51.100.1", 22)

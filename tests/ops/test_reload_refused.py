@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from pykeepalived import daemon, pidfile
+from pykeepalived import child, pidfile
 from pykeepalived.status.metrics import render_metrics
+from pykeepalived.supervisor.process import Supervisor
 
 CONF = """global_defs {
   dynamic_interfaces
@@ -37,13 +38,13 @@ vrrp_instance VI_1 {
 
 
 @pytest.fixture
-def sup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> daemon.Supervisor:
+def sup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Supervisor:
     cfg = tmp_path / "keepalived.conf"
     cfg.write_text(CONF)
     opts = argparse.Namespace(config_file=str(cfg), config_id=None, all_config=False, namespace=None)
-    loaded = daemon.load_config(opts, quiet=True)
+    loaded = child.load_config(opts, quiet=True)
     assert loaded.config is not None and loaded.config.vrrp_instances
-    s = daemon.Supervisor(opts, loaded.config, pidfile.PidFiles(str(tmp_path / "a.pid"), str(tmp_path / "v.pid"),
+    s = Supervisor(opts, loaded.config, pidfile.PidFiles(str(tmp_path / "a.pid"), str(tmp_path / "v.pid"),
                                                                 str(tmp_path / "c.pid"), False))
     s.hups = 0  # type: ignore[attr-defined]
 
@@ -55,7 +56,7 @@ def sup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> daemon.Supervisor:
     return s
 
 
-def metrics(s: daemon.Supervisor) -> dict[str, float]:
+def metrics(s: Supervisor) -> dict[str, float]:
     text = render_metrics({"daemon": s.daemon_info(), "children": {}}).decode()
     return {sample.name: sample.value for f in text_string_to_metric_families(text) for sample in f.samples
             if sample.name.startswith("pykeepalived_")}
@@ -70,7 +71,7 @@ def errors(caplog: pytest.LogCaptureFixture) -> list[str]:
     ("directory", "it is a directory"),
     ("executable", "not a regular non-executable file"),
 ])
-def test_unreadable_file_is_refused(sup: daemon.Supervisor, caplog: pytest.LogCaptureFixture,
+def test_unreadable_file_is_refused(sup: Supervisor, caplog: pytest.LogCaptureFixture,
                                     how: str, reason: str) -> None:
     cfg = Path(sup.opts.config_file)
     running = sup.config
@@ -104,7 +105,7 @@ def test_unreadable_file_is_refused(sup: daemon.Supervisor, caplog: pytest.LogCa
     assert m["pykeepalived_reload_failures_total"] == 1
 
 
-def test_unusable_file_is_refused_the_same_way(sup: daemon.Supervisor, caplog: pytest.LogCaptureFixture) -> None:
+def test_unusable_file_is_refused_the_same_way(sup: Supervisor, caplog: pytest.LogCaptureFixture) -> None:
     """A file that parses to something that cannot run (here a fatal include_check miss) is
     refused too, logged at ERROR and counted: the same visibility as a missing file."""
     cfg = Path(sup.opts.config_file)
@@ -121,9 +122,9 @@ def test_child_keeps_its_configuration_when_the_file_vanished(tmp_path: Path, ca
     cfg = tmp_path / "keepalived.conf"
     opts = argparse.Namespace(config_file=str(cfg), config_id=None, all_config=False)
     caplog.set_level(logging.INFO)
-    assert daemon.reload_config_for_child(opts) is None
+    assert child.reload_config_for_child(opts) is None
     assert errors(caplog) == [f"Reload refused: configuration file {cfg} cannot be read (No such file or directory)"
                               " - keeping the running configuration"]
     cfg.write_text(CONF)
-    assert daemon.reload_config_for_child(opts).vrrp_instances[0].name == "VI_1"  # type: ignore[union-attr]
+    assert child.reload_config_for_child(opts).vrrp_instances[0].name == "VI_1"  # type: ignore[union-attr]
     assert os.path.exists(cfg)

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from harness import Host, Lab, Proc, wait_until
-from pykeepalived import daemon
+from pykeepalived.child import install_reload_handler
+from pykeepalived.supervisor import children, process, reload_timer
 
 pytestmark = pytest.mark.privileged
 
@@ -38,31 +39,31 @@ vrrp_instance VI_1 {
 
 
 def test_restart_delay_is_keepalived_backoff() -> None:
-    child = daemon.Child("vrrp", "VRRP", "/x")
+    child = children.Child("vrrp", "VRRP", "/x")
     child.started = 1000.0
-    delays = [daemon.calc_restart_delay(child, 1001.0) for _ in range(10)]
+    delays = [children.calc_restart_delay(child, 1001.0) for _ in range(10)]
     assert delays == [0, 1, 2, 4, 8, 16, 32, 60, 60, 60]
     child.started = 1000.0
-    assert daemon.calc_restart_delay(child, 1060.5) == 0      # ran more than 60 s: at once, reset
+    assert children.calc_restart_delay(child, 1060.5) == 0      # ran more than 60 s: at once, reset
     assert child.next_delay == 0
-    assert daemon.calc_restart_delay(child, 1001.0) == 0      # then the backoff starts again
+    assert children.calc_restart_delay(child, 1001.0) == 0      # then the backoff starts again
     assert child.next_delay == 1
 
 
 def test_child_status_lines() -> None:
-    assert daemon.describe_status(7, 2 << 8) == ("pid 7 exited with permanent error CONFIG. Terminating", 2)
-    assert daemon.describe_status(7, 1 << 8) == ("pid 7 exited with permanent error FATAL. Terminating", 1)
-    assert daemon.describe_status(7, 4 << 8)[1] == 4
-    assert daemon.describe_status(7, 3 << 8) == ("pid 7 exited with status 3", None)
-    assert daemon.describe_status(7, signal.SIGKILL) == (
+    assert children.describe_status(7, 2 << 8) == ("pid 7 exited with permanent error CONFIG. Terminating", 2)
+    assert children.describe_status(7, 1 << 8) == ("pid 7 exited with permanent error FATAL. Terminating", 1)
+    assert children.describe_status(7, 4 << 8)[1] == 4
+    assert children.describe_status(7, 3 << 8) == ("pid 7 exited with status 3", None)
+    assert children.describe_status(7, signal.SIGKILL) == (
         "pid 7 exited due to signal 9 (Killed) - has rlimit_rttime been exceeded?", None)
-    assert daemon.describe_status(7, 0) == ("", None)
+    assert children.describe_status(7, 0) == ("", None)
 
 
 @pytest.mark.parametrize("text,value", [("0177", 0o177), ("0x7f", 0x7F), ("127", 127), ("0", 0),
                                         ("abc", None), ("01000", None), ("-1", None)])
 def test_umask_parsing(text: str, value: int | None) -> None:
-    assert daemon.parse_umask(text) == value
+    assert process.parse_umask(text) == value
 
 
 # --- in a namespace --------------------------------------------------------------------------
@@ -303,14 +304,14 @@ def test_syslog_idents_of_parent_and_child(lab: Lab, tmp_path: Path) -> None:
 
 def test_reload_time_parsing() -> None:
     now = time.mktime((2026, 11, 25, 12, 0, 0, 0, 0, -1))
-    assert daemon.parse_reload_time("13:00:00", now) == (now + 3600, False)
-    assert daemon.parse_reload_time("11:00:00", now) == (now + 23 * 3600, False)   # tomorrow
-    assert daemon.parse_reload_time("2026-11-25 12:00:05", now) == (now + 5, True)
-    assert daemon.parse_reload_time("26-11-25 12:00:05", now) == (now + 5, True)
-    assert daemon.parse_reload_time("2026-11-25 11:00:00", now) == "past"
-    assert daemon.parse_reload_time("25:00:00", now) == "invalid"
-    assert daemon.parse_reload_time("tomorrow", now) == "invalid"
-    utc = daemon.parse_reload_time("2030-01-01 00:00:00Z", now)
+    assert reload_timer.parse_reload_time("13:00:00", now) == (now + 3600, False)
+    assert reload_timer.parse_reload_time("11:00:00", now) == (now + 23 * 3600, False)   # tomorrow
+    assert reload_timer.parse_reload_time("2026-11-25 12:00:05", now) == (now + 5, True)
+    assert reload_timer.parse_reload_time("26-11-25 12:00:05", now) == (now + 5, True)
+    assert reload_timer.parse_reload_time("2026-11-25 11:00:00", now) == "past"
+    assert reload_timer.parse_reload_time("25:00:00", now) == "invalid"
+    assert reload_timer.parse_reload_time("tomorrow", now) == "invalid"
+    utc = reload_timer.parse_reload_time("2030-01-01 00:00:00Z", now)
     assert utc == (1893456000.0, True)
 
 
@@ -401,15 +402,22 @@ def test_child_reload_handler_reads_off_loop_and_applies(tmp_path: Path) -> None
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        daemon.install_reload_handler(loop, opts, applied.append)
+        reload = install_reload_handler(loop, opts, applied.append)
+
+        async def finished(n: int) -> None:     # a parse takes seconds on a loaded machine
+            for _ in range(3000):
+                if reload.done >= n:
+                    return
+                await asyncio.sleep(0.01)
+
         try:
             os.kill(os.getpid(), signal.SIGHUP)
-            await asyncio.sleep(0.5)
+            await finished(1)
             cfg.write_text("vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 1\n  priority\n}\n")
             os.kill(os.getpid(), signal.SIGHUP)
-            await asyncio.sleep(0.5)
+            await finished(2)
         finally:
-            loop.remove_signal_handler(signal.SIGHUP)
+            reload.close()
 
     uvloop.run(main())
     assert len(applied) == 1

@@ -501,8 +501,10 @@ def test_unsupported_features_are_named_and_the_rest_runs(lab: Lab) -> None:
     assert p.returncode == 0
 
 
-def test_supervisor_never_loads_the_runtimes(lab: Lab) -> None:
-    """The supervisor stays small: uvloop, pyroute2 and asyncio are loaded by the VRRP child only."""
+def test_children_are_forked_with_their_code_loaded_and_the_supervisor_runs_no_loop(lab: Lab) -> None:
+    """Issue 19 item 1: the supervisor imports the VRRP child's code before it forks (the child and
+    every respawned one start with it loaded, the pages shared), but it never runs an event loop
+    or a thread itself: one task, no epoll instance; the child runs on uvloop."""
     r1 = lab.add_host("r1")
     p, wd = _spawn(r1, conf(150), name="lean")
     p.wait_output(r"Startup complete", 20)
@@ -512,9 +514,15 @@ def test_supervisor_never_loads_the_runtimes(lab: Lab) -> None:
     def libs(pid: int) -> str:
         return Path(f"/proc/{pid}/maps").read_text()
 
+    def epolls(pid: int) -> int:
+        fds = Path(f"/proc/{pid}/fd")
+        return sum(1 for fd in fds.iterdir() if "eventpoll" in os.readlink(fd))
+
     parent = int((wd / "lean.pid").read_text().split()[0])
-    assert "uvloop" not in libs(parent) and "_asyncio" not in libs(parent), "the supervisor loaded an event loop"
-    assert "uvloop" in libs(child), "the VRRP child runs on uvloop"
+    assert "uvloop" in libs(parent), "the supervisor did not load the child's code before the fork"
+    assert len(list(Path(f"/proc/{parent}/task").iterdir())) == 1, "the supervisor runs a thread"
+    assert epolls(parent) == 0, "the supervisor runs an event loop"
+    assert "uvloop" in libs(child) and epolls(child) >= 1, "the VRRP child runs on uvloop"
     p.stop(10)
 
 

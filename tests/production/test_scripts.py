@@ -226,7 +226,7 @@ def test_script_environment_is_keepalived_s(sdir: ScriptDir, monkeypatch: pytest
             assert child is not None
             return await asyncio.wait_for(child.done, 5)
         if runner == "startup":
-            from pykeepalived.daemon import run_script as run_startup
+            from pykeepalived.supervisor.process import run_script as run_startup
             run_startup(_script(script), 5, "startup_script")
             return 0
         from pykeepalived.check.hub import run_script

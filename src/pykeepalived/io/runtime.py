@@ -527,7 +527,7 @@ class VrrpRuntime:
 
     def _install_signals(self) -> None:
         install_signal_handlers(self.loop, self.routers, lambda: self.config)
-        from pykeepalived.daemon import install_reload_handler  # the parent's half lives there
+        from pykeepalived.child import install_reload_handler  # the children's reload contract
 
         install_reload_handler(self.loop, self.opts, self.reload)
         self.loop.add_signal_handler(signal.SIGTERM, self._request_stop, "SIGTERM")
@@ -1221,7 +1221,7 @@ def run_vrrp(config: Config, opts: argparse.Namespace) -> int:
 
     `opts` is the keepalived(8) argparse namespace from cli.py: log_detail (-D), ignore_sigint,
     dont_release_vrrp (-V), vrrp_pid_file (the status channel socket sits beside it) and what
-    `daemon.install_reload_handler` needs to re-read the file on SIGHUP. Returns 0 after
+    `child.install_reload_handler` needs to re-read the file on SIGHUP. Returns 0 after
     SIGTERM/SIGINT, 1 (EXIT_FATAL) when the config cannot run here (missing interface, no
     source address, socket errors). Logging must already be configured by the caller.
     """

@@ -40,6 +40,14 @@ from pykeepalived import osutil
 from pykeepalived.config.model import Config, TrackFile, TrackProcess, VrrpInstance, VrrpScript, VrrpSyncGroup
 from pykeepalived.core.track import ProcessQuorum, ScriptState
 from pykeepalived.io.notify import Child, Prepared, ScriptRunner
+from pykeepalived.osutil import (  # noqa: F401 - the proc connector lives in osutil (the supervisor opens it)
+    CN_IDX_PROC,
+    NETLINK_CONNECTOR,
+    open_proc_connector,
+    preopen_proc_connector,
+    proc_connector,
+    release_proc_connector,
+)
 
 log = logging.getLogger(__name__)
 
@@ -293,8 +301,6 @@ def count_processes(spec: TrackProcess) -> int:
     return len(scan_processes([spec])[0][spec.name])
 
 
-NETLINK_CONNECTOR = 11
-CN_IDX_PROC = 1
 CN_VAL_PROC = 1
 PROC_CN_MCAST_LISTEN = 1
 PROC_CN_MCAST_IGNORE = 2
@@ -309,24 +315,6 @@ _EV_HEAD = struct.Struct("=IIQ")            # what, cpu, timestamp_ns
 _EV_PIDS = struct.Struct("=iiii")           # fork: parent pid/tgid, child pid/tgid; others: pid, tgid
 
 
-def open_proc_connector() -> socket.socket | None:
-    """A netlink proc-connector socket bound to the process-event group, or None where the kernel
-    refuses it (the connector exists only in the initial network namespace: keepalived opens
-    it before entering `net_namespace`, and a daemon started inside a namespace polls /proc).
-    Events flow once `proc_listen(sock, True)` has been sent."""
-    try:
-        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC, NETLINK_CONNECTOR)
-    except OSError:
-        return None
-    try:
-        sock.bind((0, CN_IDX_PROC))
-        sock.setblocking(False)
-    except OSError:
-        sock.close()
-        return None
-    return sock
-
-
 def proc_listen(sock: socket.socket, listen: bool) -> bool:
     """PROC_CN_MCAST_LISTEN / _IGNORE: the kernel counts listeners and sends events while any."""
     op = struct.pack("=I", PROC_CN_MCAST_LISTEN if listen else PROC_CN_MCAST_IGNORE)
@@ -338,33 +326,6 @@ def proc_listen(sock: socket.socket, listen: bool) -> bool:
         log.info("Failed to set/clear process event listen - errno %d - %s", exc.errno, exc.strerror)
         return False
     return True
-
-
-# The process-wide connector socket: opened by the supervisor before setns() (inherited by the
-# forked VRRP process) or on first use, and kept across reloads (inside a namespace it could
-# not be opened again).
-_connector: socket.socket | None = None
-_connector_tried = False
-
-
-def preopen_proc_connector() -> None:
-    """Call before entering `net_namespace` (setns), as keepalived does: the connector exists
-    only in the initial network namespace; the VRRP process's trackers then use this socket."""
-    global _connector, _connector_tried
-    if not _connector_tried:
-        _connector, _connector_tried = open_proc_connector(), True
-
-
-def proc_connector() -> socket.socket | None:
-    preopen_proc_connector()
-    return _connector
-
-
-def release_proc_connector() -> None:
-    global _connector
-    if _connector is not None:
-        _connector.close()
-        _connector = None
 
 
 def proc_events(data: bytes) -> list[tuple[int, int, int, int, int]]:

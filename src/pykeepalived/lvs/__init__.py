@@ -7,6 +7,6 @@
   `nftables.check_config` lists what it cannot do, with file:line).
 * `backend.BackendThread` runs one backend on its own thread (optionally inside a network
   namespace); `backend.choose` implements `--lvs-backend auto|ipvs|nftables`.
-* `process.run_checkers(config, opts)` is the checker child: checkers -> LvsState -> backend,
-  with keepalived's notify FIFO lines and quorum scripts.
+* the checker child that drives them is `pykeepalived.checker` (checkers -> LvsState -> backend,
+  with keepalived's notify FIFO lines and quorum scripts).
 """

@@ -1,11 +1,9 @@
-"""The checker child: checkers -> core.lvs -> backend, with keepalived's notifications.
+"""The checker child's LVS side: health -> core.lvs -> backend, with keepalived's notifications.
 
-    run_checkers(config, opts) -> exit status      (started by daemon.py in the checker child)
-
-On a uvloop loop: the checkers (`pykeepalived.check`) publish per-real-server health through
-their HealthHub; `LvsState` turns that into the desired table plus quorum notifications; the
-difference from what is programmed goes to the backend on its own thread (IPVS or nftables).
-Changes arriving in the same loop tick are applied as one diff.
+The checkers (`pykeepalived.check`) publish per-real-server health through their HealthHub;
+`LvsRuntime.on_health` hands it to `LvsState`, which turns it into the desired table plus quorum
+notifications; the difference from what is programmed goes to the backend on its own thread
+(IPVS or nftables). Changes arriving in the same loop tick are applied as one diff.
 
 Who notifies what (as keepalived's ipwrapper.c): the hub runs `notify_up`/`notify_down`; this
 module runs `quorum_up`/`quorum_down`, writes the `RS ...`/`VS ...` lines (with keepalived's
@@ -13,23 +11,16 @@ trailing NUL) to `notify_fifo` and `lvs_notify_fifo`, runs the omega notifies at
 the `rs_init_notifies` ones at start.
 
 Start-up adopts what the kernel already holds (only the difference is sent; services that are
-not ours are left alone, unless `lvs_flush`). SIGHUP reloads: unchanged checkers keep their
-verdicts (`CheckerService.carry_over`), LvsState keeps quorum and real-server state, and only
-changed services are touched. `ha_suspend` pauses a virtual server's checkers while its address
-is not on this host.
+not ours are left alone, unless `lvs_flush`). A reload (`LvsRuntime.reload`) keeps quorum and
+real-server state, and only changed services are touched.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
-import ipaddress
 import logging
-import os
-import signal
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from pykeepalived.core.lvs import (
@@ -47,10 +38,8 @@ from pykeepalived.core.lvs import (
     diff,
     from_model,
 )
-from pykeepalived.errors import EXIT_CONFIG, EXIT_FATAL, EXIT_OK
 from pykeepalived.io.notify import FifoWriter as NotifyFifo
-from pykeepalived.lvs.backend import BackendError, BackendThread
-from pykeepalived.status.channel import channel_path, serve_snapshots
+from pykeepalived.lvs.backend import BackendThread
 
 log = logging.getLogger(__name__)
 
@@ -234,173 +223,3 @@ async def _run_script(cmd: str, timeout: float | None = None) -> int | None:
         log.info("Failed to exec script %s - %s", cmd, exc)
         return None
     return await run_script(args, cmd, timeout)
-
-
-HA_SUSPEND_POLL = 1.0     # seconds between looks at the local addresses (only with ha_suspend)
-
-
-def local_addresses() -> set[str]:
-    """Every address configured on this host (this network namespace)."""
-    from pyroute2 import IPRoute
-
-    out: set[str] = set()
-    with IPRoute() as ipr:
-        for msg in ipr.get_addr():
-            for name in ("IFA_LOCAL", "IFA_ADDRESS"):
-                value = msg.get_attr(name)
-                if value:
-                    out.add(str(ipaddress.ip_address(value)))
-    return out
-
-
-class HaSuspend:
-    """ha_suspend: the checkers of a virtual server run only while its address is on this host.
-
-    keepalived follows address events; we look every HA_SUSPEND_POLL seconds (pyroute2 on its own
-    thread, never on the uvloop loop), and only when some virtual server asks for it."""
-
-    def __init__(self, config: Any) -> None:
-        self.config = config
-        self._pool: ThreadPoolExecutor | None = None
-
-    def _targets(self) -> list[tuple[str, str]]:
-        return [(vs.key, str(vs.address)) for vs in self.config.virtual_servers
-                if vs.ha_suspend and vs.address is not None and vs.fwmark is None and vs.group is None]
-
-    async def check(self, service: Any) -> None:
-        targets = self._targets()
-        if not targets:
-            return
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(1, thread_name_prefix="ha-suspend")
-        try:
-            local = await asyncio.get_running_loop().run_in_executor(self._pool, local_addresses)
-        except Exception as exc:   # noqa: BLE001 - a failed look changes nothing
-            log.info("ha_suspend: cannot read local addresses - %s", exc)
-            return
-        for key, addr in targets:
-            service.set_enabled(key, addr in local)
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False)
-
-
-def checkers_snapshot(config: Any, hub: Any, runtime: LvsRuntime) -> dict[str, Any]:
-    """The checker child's answer on its status channel: every virtual server with the
-    checkers' verdict on each real server, and the size of the table programmed in the kernel."""
-    by_vs: dict[str, list[dict[str, Any]]] = {}
-    for h in hub.snapshot():
-        by_vs.setdefault(h.key.vs, []).append({
-            "name": f"[{h.key.address}]:{h.key.port}", "address": str(h.key.address), "port": h.key.port,
-            "alive": h.alive, "weight": h.weight})
-    return {
-        "process": "checkers",
-        "pid": os.getpid(),
-        "virtual_servers": [{"name": vs.key, "protocol": vs.protocol, "scheduler": vs.lvs_sched,
-                             "real_servers": by_vs.get(vs.key, [])} for vs in config.virtual_servers],
-        "programmed": {"services": len(runtime.programmed.services), "real_servers": runtime.programmed.dest_count()},
-    }
-
-
-def _resolve(fut: asyncio.Future[None]) -> None:
-    if not fut.done():
-        fut.set_result(None)
-
-
-async def _main(config: Any, opts: argparse.Namespace) -> int:
-    from pykeepalived.check.hub import HealthHub
-    from pykeepalived.check.service import CheckerService
-
-    requested = getattr(opts, "lvs_backend", "auto") or "auto"
-    netns = getattr(config, "net_namespace_ipvs", None) or None
-    try:
-        backend = await asyncio.get_running_loop().run_in_executor(
-            None, lambda: BackendThread(requested, netns=netns))
-    except (BackendError, OSError) as exc:
-        log.error("%s", exc)
-        return EXIT_FATAL
-    try:
-        if backend.name == "nftables":
-            from pykeepalived.lvs.nftables import check_config
-
-            problems = check_config(from_model(config))
-            for problem in problems:
-                log.error("%s", problem)
-            if problems:
-                return EXIT_CONFIG
-        runtime = LvsRuntime(config, backend, release_on_stop=not getattr(opts, "dont_release_ipvs", False))
-        hub = HealthHub()
-        service = CheckerService.from_config(config, hub=hub)
-        await runtime.start(hub.snapshot())
-        hub.subscribe(runtime.on_health)
-        suspender = HaSuspend(config)
-        await suspender.check(service)
-        await service.start()
-        current = {"config": config, "hub": hub}   # what the status channel reports; reload swaps both
-        status_path = channel_path(opts.checkers_pid_file) if getattr(opts, "checkers_pid_file", None) else None
-        status_server = None
-        if status_path is not None:
-            try:
-                status_server = await serve_snapshots(
-                    status_path, lambda: checkers_snapshot(current["config"], current["hub"], runtime))
-            except OSError as exc:
-                log.warning("checker status channel not available: %s", exc)
-
-        loop = asyncio.get_running_loop()
-        stopping = loop.create_future()
-        reloads: asyncio.Queue[None] = asyncio.Queue()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, _resolve, stopping)
-        loop.add_signal_handler(signal.SIGHUP, reloads.put_nowait, None)
-
-        async def reloader() -> None:
-            nonlocal service
-            while True:
-                await reloads.get()
-                from pykeepalived.daemon import reload_config_for_child
-
-                new = reload_config_for_child(opts)
-                if new is None:
-                    continue
-                log.info("Reloading")
-                hub2 = HealthHub()
-                service2 = CheckerService.from_config(new, hub=hub2)
-                await service.stop()
-                service2.carry_over(service)        # unchanged checkers keep their verdicts
-                service = service2
-                await runtime.reload(new, hub2.snapshot())
-                hub2.subscribe(runtime.on_health)
-                current.update(config=new, hub=hub2)
-                suspender.config = new
-                await service.start()
-                await suspender.check(service)
-
-        reload_task = loop.create_task(reloader())
-
-        async def watch_addresses() -> None:
-            while True:
-                await asyncio.sleep(HA_SUSPEND_POLL)
-                await suspender.check(service)
-
-        watch_task = loop.create_task(watch_addresses())
-        await stopping
-        if status_server is not None and status_path is not None:
-            status_server.close()
-            with contextlib.suppress(OSError):
-                os.unlink(status_path)
-        reload_task.cancel()
-        watch_task.cancel()
-        suspender.close()
-        await service.stop()
-        await runtime.stop()
-        return EXIT_OK
-    finally:
-        await asyncio.get_running_loop().run_in_executor(None, backend.close)
-
-
-def run_checkers(config: Any, opts: argparse.Namespace) -> int:
-    """The checker child's entry point: run until SIGTERM/SIGINT, reload on SIGHUP; the exit status."""
-    import uvloop
-
-    return int(uvloop.run(_main(config, opts)))

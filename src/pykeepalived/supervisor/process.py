@@ -1,59 +1,37 @@
 """keepalived's process model: a parent supervisor with a VRRP child and a checker child.
 
-The parent reads and validates the configuration, owns the pid files, forks the children
-(each runs its own event loop), respawns a child that dies, relays signals and runs the
-startup/shutdown scripts. It never runs an event loop itself: it blocks the signals it cares
-about and takes them synchronously with sigtimedwait(), so there are no handler races and
-the fork()s happen in a single-threaded process.
+    run(opts) -> exit status          (cli.py, without -t/-d)
 
-Contract with the children (see docs in the module-level functions below):
-
-* VRRP child: `pykeepalived.io.runtime.run_vrrp(config, opts) -> int` runs in the forked
-  process, signals unblocked; SIGTERM/SIGINT/SIGCHLD have default dispositions and the relayed
-  ones (HUP, USR1, USR2, SIGRTMIN+2, SIGRTMAX-1) are ignored until the runtime installs its
-  handlers. `opts.pid_file`, `opts.vrrp_pid_file`, `opts.checkers_pid_file` hold the resolved
-  pid file paths; logging is already configured (ident Keepalived_vrrp). The runtime owns:
-  - SIGTERM/SIGINT: orderly stop;
-  - SIGHUP: `install_reload_handler(loop, opts, apply)` reads the file off the loop and calls
-    `apply(new_config)` (which applies the config/reload.py diff); or call
-    `reload_config_for_child(opts)` itself;
-  - SIGUSR1/SIGUSR2/SIGRTMIN+2/SIGRTMAX-1: `status.dumps.install_signal_handlers(loop,
-    routers, config)`.
-  Its return value is the exit status: 1 (FATAL), 2 (CONFIG) and 4 (MISSING_PERMISSION) stop
-  the whole daemon, anything else gets the child respawned (keepalived's backoff).
-* checker child: `pykeepalived.lvs.process.run_checkers(config, opts) -> int`, same rules.
+The parent reads and validates the configuration (`child.load_config`), owns the pid files,
+forks the children (`children.py`: each runs its own event loop), respawns a child that dies,
+relays signals, reloads (SIGHUP, `reload_time_file`: `reload_timer.py`), tells systemd
+(`sdnotify`) and runs the startup/shutdown scripts. It never runs an event loop itself: it
+blocks the signals it cares about and takes them synchronously with sigtimedwait(), so there
+are no handler races and the fork()s happen in a single-threaded process.
 """
 
 from __future__ import annotations
 
 import argparse
-import calendar
 import contextlib
 import gc
-import importlib
-import importlib.util
 import logging
 import os
 import platform
 import resource
 import signal
-import stat
 import sys
 import time
 import traceback
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:    # the supervisor itself never runs an event loop (memory: see entry_available)
-    import asyncio
+from typing import Any
 
 from pykeepalived import KEEPALIVED_COMPAT, __version__, pidfile, sdnotify
 from pykeepalived import log as kalog
+from pykeepalived.child import load_config, unread_main_file
 from pykeepalived.errors import (
     EXIT_CONFIG,
     EXIT_FATAL,
-    EXIT_MISSING_PERMISSION,
     EXIT_NO_CONFIG,
     EXIT_OK,
     EXIT_PROGRAM_ERROR,
@@ -62,31 +40,28 @@ from pykeepalived.osutil import (
     SIGJSON,
     SIGSTATS_CLEAR,
     enter_netns,
+    preopen_proc_connector,
     return_free_memory,
-    set_parent_death_signal,
     set_process_name,
 )
 from pykeepalived.scripts import script_env
+from pykeepalived.supervisor.children import (
+    SUPERVISED_SIGNALS,
+    Child,
+    calc_restart_delay,
+    child_main,
+    describe_status,
+    entry_available,
+    preload,
+    process_names,
+)
+from pykeepalived.supervisor.children import config_value as _gd
+from pykeepalived.supervisor.reload_timer import ReloadTimer
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("pykeepalived.supervisor")
 
 VERSION_STRING = f"pykeepalived v{__version__} (keepalived {KEEPALIVED_COMPAT} compatible)"
 DEFAULT_UMASK = 0o177
-
-SUPERVISED_SIGNALS: frozenset[int] = frozenset({
-    signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGUSR2, signal.SIGCHLD,
-    SIGJSON, SIGSTATS_CLEAR,
-})
-
-# Exit statuses of a child that stop everything instead of a respawn (lib/scheduler.c).
-PERMANENT_ERRORS = {EXIT_FATAL: "FATAL", EXIT_CONFIG: "CONFIG", EXIT_MISSING_PERMISSION: "MISSING_PERMISSION"}
-RESPAWN_RESET_AFTER = 60.0   # a child that ran longer than this is restarted at once
-RESPAWN_MAX_DELAY = 60
-
-# Test seam: "module:function" replacing a child's entry point (tests of the supervisor itself).
-ENTRY_ENV = {"vrrp": "PYKEEPALIVED_VRRP_ENTRY", "checker": "PYKEEPALIVED_CHECKER_ENTRY"}
-
-ChildEntry = Callable[[Any, argparse.Namespace], int]
 
 
 # --------------------------------------------------------------------------------------------
@@ -96,8 +71,6 @@ ChildEntry = Callable[[Any, argparse.Namespace], int]
 def _enter_or_log(name: str) -> bool:
     # The proc connector (vrrp_track_process) exists only in the initial network namespace:
     # open it before setns(), as keepalived does; the forked VRRP process inherits it.
-    from pykeepalived.io.trackers import preopen_proc_connector
-
     preopen_proc_connector()
     try:
         enter_netns(name)
@@ -138,389 +111,6 @@ def _daemonize() -> bool:
     if fd > 2:
         os.close(fd)
     return True
-
-
-def _gd(config: Any, name: str, default: Any = None) -> Any:
-    """A global_defs value, tolerant of model fields that do not exist (yet)."""
-    gd = getattr(config, "global_defs", None)
-    value = getattr(gd, name, None) if gd is not None else None
-    if value is None and gd is not None:
-        for key, args in getattr(gd, "other", ()):
-            if key == name:
-                return args[0] if len(args) == 1 else (args or True)
-    return default if value is None else value
-
-
-# --------------------------------------------------------------------------------------------
-# Configuration
-
-
-@dataclass(slots=True)
-class Loaded:
-    config: Any | None
-    exit_code: int          # keepalived's -t code (0, 5, 6), or 4 when the configuration cannot run
-    messages: list[str] = field(default_factory=list)
-
-
-def load_config(opts: argparse.Namespace, *, quiet: bool = False) -> Loaded:
-    """Read opts.config_file, logging every diagnostic with its file:line as keepalived does."""
-    from pykeepalived import config as kaconfig
-    from pykeepalived.config.model import Level
-
-    result = kaconfig.load(opts.config_file, config_id=getattr(opts, "config_id", None),
-                           all_config=bool(getattr(opts, "all_config", False)))
-    messages = [d.format() for d in result.diagnostics]
-    if not quiet:
-        for m in messages:
-            log.info("%s", m)
-    exit_code = result.exit_code
-    # A non-existent interface, a fatal error or an instance without VRID or interface
-    # (`stops`) makes keepalived's VRRP child exit CONFIG
-    # (the -t code stays 5 when a higher-numbered error is also present): cannot run.
-    if any(d.level in (Level.BAD_IF, Level.FATAL) or d.stops for d in result.diagnostics):
-        exit_code = 4
-    return Loaded(result.config, exit_code, messages)
-
-
-def unread_main_file(opts: argparse.Namespace, loaded: Loaded) -> str | None:
-    """Why the main configuration file was not read at all (None when it was).
-
-    keepalived 2.2.7 treats a missing or unreadable file like an empty one: at a reload every
-    instance and VIP goes. We refuse such a reload; this gives the reason to log."""
-    files: tuple[str, ...] | None = getattr(loaded.config, "files", None)
-    if files:
-        return None
-    path = opts.config_file
-    try:
-        st = os.stat(path)
-    except OSError as exc:
-        return exc.strerror or str(exc)
-    if stat.S_ISDIR(st.st_mode):
-        return "it is a directory"
-    if not stat.S_ISREG(st.st_mode) or st.st_mode & 0o111:
-        return "not a regular non-executable file"
-    try:
-        with open(path, "rb"):
-            pass
-    except OSError as exc:
-        return exc.strerror or str(exc)
-    # Readable now: it was not a moment ago (replaced while we read it), or the loader
-    # stopped before reading it; either way nothing of it was used.
-    return "it could not be read when the reload began" if loaded.config is not None else None
-
-
-def reload_config_for_child(opts: argparse.Namespace) -> Any | None:
-    """The child's half of a reload (SIGHUP from the parent).
-
-    The parent has just re-read and accepted the configuration before signalling, so the
-    child reads the same file with the same options and gets the same model. Returns None
-    when the file can no longer be used: the child must then keep its running configuration."""
-    try:
-        loaded = load_config(opts, quiet=True)
-    except Exception:  # never let a parser bug take the child down on reload
-        log.error("Reload: configuration could not be read:\n%s", traceback.format_exc())
-        return None
-    reason = unread_main_file(opts, loaded)
-    if reason is not None:
-        log.error("Reload refused: configuration file %s cannot be read (%s) - keeping the running "
-                  "configuration", opts.config_file, reason)
-        return None
-    if loaded.config is None or loaded.exit_code == 4:
-        log.error("Reload: configuration file %s is unusable - keeping the running configuration",
-                  opts.config_file)
-        return None
-    return loaded.config
-
-
-def install_reload_handler(loop: asyncio.AbstractEventLoop, opts: argparse.Namespace,
-                           apply: Callable[[Any], object]) -> None:
-    """Child side of SIGHUP, ready to use: the file is read on a worker thread (a big
-    configuration never holds up the loop's adverts), then `apply(new_config)` runs on the
-    loop. It is not called when the file is unusable. A SIGHUP arriving while a reload is in
-    progress queues exactly one more."""
-    state = {"busy": False, "again": False}
-
-    def finished(fut: asyncio.Future[Any]) -> None:
-        state["busy"] = False
-        config = None if fut.cancelled() or fut.exception() is not None else fut.result()
-        if config is not None:
-            try:
-                apply(config)
-            except Exception:
-                log.error("Reload could not be applied:\n%s", traceback.format_exc().rstrip())
-        if state["again"]:
-            state["again"] = False
-            start()
-
-    def start() -> None:
-        if state["busy"]:
-            state["again"] = True
-            return
-        state["busy"] = True
-        fut = loop.run_in_executor(None, reload_config_for_child, opts)
-        fut.add_done_callback(finished)
-
-    loop.add_signal_handler(signal.SIGHUP, start)
-
-
-# --------------------------------------------------------------------------------------------
-# Children
-
-
-@dataclass(slots=True)
-class Child:
-    kind: str                 # "vrrp" | "checker"
-    label: str                # "VRRP" | "Healthcheck" (keepalived's wording in logs)
-    pid_file: str
-    pid: int = 0
-    started: float = 0.0      # monotonic
-    next_delay: int = 0       # keepalived's *_next_restart_delay
-    restart_at: float | None = None
-    starts: int = 0
-
-    @property
-    def running(self) -> bool:
-        return self.pid > 0
-
-
-def _entry_point(kind: str) -> tuple[str, str]:
-    """(module, function) of a child's entry point."""
-    override = os.environ.get(ENTRY_ENV[kind])
-    if override:
-        module, _, func = override.partition(":")
-        return module, func
-    if kind == "vrrp":
-        return "pykeepalived.io.runtime", "run_vrrp"
-    return "pykeepalived.lvs.process", "run_checkers"
-
-
-# The VRRP child's sans-IO modules (no asyncio, uvloop or pyroute2: see entry_available),
-# imported by the parent before it forks: a child, and every respawned one, starts with them
-# loaded (they were 30-40 % of its import time; +4 MiB in the parent, shared with the child).
-PRELOAD = {"vrrp": ("pykeepalived.core.events", "pykeepalived.core.actions", "pykeepalived.core.params",
-                    "pykeepalived.core.vrrp", "pykeepalived.core.sync_group", "pykeepalived.core.track",
-                    "pykeepalived.config.reload")}
-
-
-def preload(kind: str) -> None:
-    if os.environ.get(ENTRY_ENV[kind]):      # a test entry point: nothing of ours is needed
-        return
-    for module in PRELOAD.get(kind, ()):
-        try:
-            importlib.import_module(module)
-        except ImportError:                  # the child reports a broken install itself
-            return
-
-
-def _resolve_entry(kind: str) -> ChildEntry:
-    module, func = _entry_point(kind)
-    entry: ChildEntry = getattr(importlib.import_module(module), func)
-    return entry
-
-
-def entry_available(kind: str) -> str | None:
-    """None when the child's entry module exists, else the reason. The module is imported in
-    the child only: the supervisor never loads uvloop, pyroute2 or the runtimes (memory)."""
-    module, _ = _entry_point(kind)
-    try:
-        found = importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError) as exc:
-        return f"{type(exc).__name__}: {exc}"
-    return None if found else f"No module named {module!r}"
-
-
-def _child_main(child: Child, config: Any, opts: argparse.Namespace, parent: int) -> int:
-    """Runs in the forked child; its return value is the exit status."""
-    # The parent relays HUP/USR1/USR2/JSON/STATS_CLEAR: ignored until the runtime installs
-    # its handlers, so a relayed signal can never kill a child that does not use it.
-    for sig in SUPERVISED_SIGNALS:
-        signal.signal(sig, signal.SIG_DFL if sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD)
-                      else signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_SETMASK, [])
-    set_parent_death_signal(signal.SIGTERM)
-    if os.getppid() != parent:      # the parent died before PR_SET_PDEATHSIG took effect
-        return EXIT_OK
-    kalog.setup(opts, "vrrp" if child.kind == "vrrp" else "checker", instance=getattr(config, "instance", None),
-                namespace=getattr(opts, "namespace", None) or getattr(config, "net_namespace", None))
-    names = _process_names(config)
-    set_process_name(names[child.kind])
-    pidfile.write(child.pid_file)
-    try:
-        try:
-            entry = _resolve_entry(child.kind)
-        except (ImportError, AttributeError) as exc:   # a broken install: respawning cannot help
-            log.error("%s child process can not be started: %s: %s", child.label, type(exc).__name__, exc)
-            return EXIT_FATAL
-        code = entry(config, opts)
-        return int(code) if code is not None else EXIT_OK
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else EXIT_FATAL
-    except KeyboardInterrupt:
-        return EXIT_OK
-    except Exception:
-        log.error("%s child failed:\n%s", child.label, traceback.format_exc().rstrip())
-        return EXIT_PROGRAM_ERROR
-    finally:
-        pidfile.remove_if_ours(child.pid_file, os.getpid())
-        kalog.flush()
-
-
-def _process_names(config: Any) -> dict[str, str]:
-    """setproctitle names: keepalived's when `process_names` / `*_process_name` are set."""
-    default = "pykeepalived"
-    named = bool(_gd(config, "process_names", False))
-    return {
-        "parent": _gd(config, "process_name", "keepalived" if named else default),
-        "vrrp": _gd(config, "vrrp_process_name", "keepalived_vrrp" if named else default),
-        "checker": _gd(config, "checker_process_name", "keepalived_ipvs" if named else default),
-    }
-
-
-def calc_restart_delay(child: Child, now: float) -> int:
-    """keepalived's calc_restart_delay(): 0 if it ran > 60 s, else 0, 1, 2, 4 ... 60 s."""
-    if now - child.started >= RESPAWN_RESET_AFTER:
-        child.next_delay = 0
-        return 0
-    delay = child.next_delay
-    if not delay:
-        child.next_delay = 1
-    elif child.next_delay > RESPAWN_MAX_DELAY // 2:
-        child.next_delay = RESPAWN_MAX_DELAY
-    else:
-        child.next_delay *= 2
-    log.info("Restart of %s process delayed %u seconds to limit respawn rate", child.label, delay)
-    return delay
-
-
-def describe_status(pid: int, status: int) -> tuple[str, int | None]:
-    """keepalived's report_child_status(): the log line and the permanent exit code, if any."""
-    prog = f"pid {pid}"
-    if os.WIFEXITED(status):
-        code = os.WEXITSTATUS(status)
-        if code in PERMANENT_ERRORS:
-            return f"{prog} exited with permanent error {PERMANENT_ERRORS[code]}. Terminating", code
-        if code != 0:
-            return f"{prog} exited with status {code}", None
-        return "", None
-    if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
-        if sig == signal.SIGSEGV:
-            return f"{prog} exited due to segmentation fault (SIGSEGV).", None
-        try:
-            name = signal.strsignal(sig) or str(sig)
-        except ValueError:
-            name = str(sig)
-        extra = " - has rlimit_rttime been exceeded?" if sig == signal.SIGKILL else ""
-        return f"{prog} exited due to signal {sig} ({name}){extra}", None
-    return "", None
-
-
-# --------------------------------------------------------------------------------------------
-# reload_time_file: a reload at the time written in a file (keepalived's reload_monitor.c)
-
-
-def parse_reload_time(text: str, now: float) -> tuple[float, bool] | str:
-    """`HH:MM:SS`, `YY-MM-DD HH:MM:SS` or `YYYY-MM-DD HH:MM:SS`, optional trailing `Z` (UTC).
-
-    Returns (epoch seconds, date_given) or the reason it is ignored. A bare time already
-    past today means tomorrow; a past date is refused."""
-    t = text.strip()
-    utc = t.endswith("Z")
-    if utc:
-        t = t[:-1]
-    formats = {8: "%H:%M:%S", 17: "%y-%m-%d %H:%M:%S", 19: "%Y-%m-%d %H:%M:%S"}
-    fmt = formats.get(len(t))
-    if fmt is None:
-        return "invalid"
-    try:
-        parsed = time.strptime(t, fmt)
-    except ValueError:
-        return "invalid"
-    base = time.gmtime(now) if utc else time.localtime(now)
-    if len(t) == 8:
-        fields = (base.tm_year, base.tm_mon, base.tm_mday, parsed.tm_hour, parsed.tm_min, parsed.tm_sec)
-    else:
-        fields = (parsed.tm_year, parsed.tm_mon, parsed.tm_mday, parsed.tm_hour, parsed.tm_min, parsed.tm_sec)
-    tup = (*fields, 0, 0, -1)
-    when = float(calendar.timegm(tup)) if utc else time.mktime(tup)
-    if when <= now:
-        if len(t) != 8:
-            return "past"
-        when += 86400.0
-    return when, len(t) != 8
-
-
-def _fmt_time(t: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
-
-
-@dataclass(slots=True)
-class ReloadTimer:
-    """Watches `reload_time_file` (polled once a second) and says when a reload is due."""
-
-    path: str
-    repeat: bool = False
-    when: float | None = None
-    date_given: bool = False
-    seen: tuple[float, int] | None = None     # (mtime, size) of the file last read
-
-    POLL = 1.0
-
-    def check(self, now: float) -> None:
-        try:
-            st = os.stat(self.path)
-        except OSError:
-            if self.seen is not None:
-                self.seen = None
-                self.cancel()
-            return
-        key = (st.st_mtime, st.st_size)
-        if key == self.seen:
-            return
-        self.seen = key
-        try:
-            with open(self.path, encoding="utf-8", errors="replace") as f:
-                text = f.readline(20).rstrip("\n")
-        except OSError:
-            self.cancel()
-            return
-        parsed = parse_reload_time(text, now)
-        if parsed == "invalid":
-            log.info("Invalid reload time '%s' specified - ignoring", text)
-            self.cancel()
-            return
-        if parsed == "past":
-            log.info("Reload date/time is in the past - ignoring")
-            self.cancel()
-            return
-        assert isinstance(parsed, tuple)
-        when, self.date_given = parsed
-        if when == self.when:
-            return
-        if self.when is not None:
-            log.info("Reload time updated from %s to %s", _fmt_time(self.when), _fmt_time(when))
-        else:
-            log.info("Scheduling reload for %s", _fmt_time(when))
-        self.when = when
-
-    def cancel(self) -> None:
-        if self.when is not None:
-            log.info("Cancelling reload scheduled for %s", _fmt_time(self.when))
-        self.when = None
-
-    def due(self, now: float) -> bool:
-        """True once the scheduled time has come; the file is removed unless it repeats daily."""
-        if self.when is None or now < self.when:
-            return False
-        self.when = None
-        if not self.repeat or self.date_given:
-            with contextlib.suppress(OSError):
-                os.unlink(self.path)
-        self.seen = None          # a repeating HH:MM:SS file is read again: tomorrow's time
-        return True
-
-    def wait(self, now: float) -> float:
-        return self.POLL if self.when is None else max(0.0, min(self.POLL, self.when - now))
 
 
 # --------------------------------------------------------------------------------------------
@@ -636,7 +226,7 @@ class Supervisor:
             code = EXIT_PROGRAM_ERROR
             try:
                 self.close_inherited_status_sockets()
-                code = _child_main(child, self.config, self.opts, parent)
+                code = child_main(child, self.config, self.opts, parent)
             finally:
                 os._exit(code)
         gc.unfreeze()
@@ -1064,7 +654,7 @@ def run(opts: argparse.Namespace) -> int:
     old_core_pattern = _core_dump(opts)
     if not pidfile.write(pids.main):
         return EXIT_FATAL
-    names = _process_names(config)
+    names = process_names(config)
     set_process_name(names["parent"])
     if getattr(config, "has_bfd", False):
         log.info("BFD is not supported by pykeepalived - bfd_instance blocks are ignored")
@@ -1111,4 +701,4 @@ def run(opts: argparse.Namespace) -> int:
     return sup.exit_code
 
 
-__all__ = ["run", "reload_config_for_child", "calc_restart_delay", "describe_status"]
+__all__ = ["Supervisor", "log_options", "parse_umask", "run", "run_script"]
