@@ -28,6 +28,7 @@ log = logging.getLogger("pykeepalived.check")
 USER_AGENT = "KeepAliveClient"
 READ_CHUNK = 65536
 REGEX_KEEP = 1 << 20  # bytes of body kept for the regex (keepalived streams through 4 KiB)
+HEAD_MAX = 4095      # keepalived's MAX_BUFFER_LENGTH - 1: a head not ended within it is no response
 
 REGEX_FLAGS = {
     "caseless": re.IGNORECASE,
@@ -102,7 +103,7 @@ class Fetch:
         """keepalived's http_process_response: header first, then body bytes into MD5."""
         if not self.extracted:
             buf += data
-            end = buf.find(b"\r\n\r\n")
+            end = buf.find(b"\r\n\r\n", 0, HEAD_MAX)
             if end < 0:
                 return
             self.extracted = True
@@ -170,6 +171,8 @@ async def fetch(co: ConnOpts, request: bytes, *, ssl_ctx: ssl.SSLContext | None 
             if not data:
                 break
             result.feed(data, buf)
+            if not result.extracted and len(buf) >= HEAD_MAX:
+                break        # keepalived's buffer is full: it reads 0 bytes, as at EOF
     finally:
         writer.close()
     if not result.extracted:
