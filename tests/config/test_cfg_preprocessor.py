@@ -10,7 +10,14 @@ import pytest
 from cfg_netns import NS_INTERFACES, Netns
 
 from pykeepalived.config import load, load_text
-from pykeepalived.config.lexer import Preprocessor, brace_expand, decomment, split_script, split_words
+from pykeepalived.config.lexer import (
+    BraceError,
+    Preprocessor,
+    brace_expand,
+    decomment,
+    split_script,
+    split_words,
+)
 
 TREE = Path(__file__).parent / "fixtures" / "tree"
 
@@ -90,6 +97,21 @@ def test_split_words_and_script() -> None:
 def test_brace_expand() -> None:
     assert brace_expand("a{b,c{d,e}}f") == ["abf", "acdf", "acef"]
     assert brace_expand("x{y}z") == ["x{y}z"]
+
+
+def test_brace_expand_is_bounded(tmp_path: Path) -> None:
+    """`{a,b}` n times is 2**n names: 30 times (150 bytes of include) took all memory and hours
+    (seen profiling fuzz/fuzz_lexer.py). Past MAX_BRACE_NAMES the include is refused with an error."""
+    assert len(brace_expand("{a,b}" * 13)) == 8192
+    with pytest.raises(BraceError):
+        brace_expand("{a,b}" * 14)
+    (tmp_path / "a").write_text("kept\n")
+    p = Preprocessor(config_id="host1", environ={})
+    lines = p.read_text(f"include {tmp_path}/{'{a,b}' * 30}\ninclude {tmp_path}/{{a,b}}\nafter\n")
+    assert [ln.text for ln in lines] == ["kept", "after"]
+    target = f"{tmp_path}/{'{a,b}' * 30}"
+    assert [d.message for d in p.diagnostics if "more than" in d.message] == [
+        f"Brace pattern expands to more than 10000 names: '{target[:80]}' - skipping"]
 
 
 def pre_lines(text: str, **kw: object) -> list[str]:

@@ -34,6 +34,10 @@ MAX_INCLUDE_DEPTH = 10000
 # the line, once they have produced this many lines or nest this deep.
 MAX_EXPANDED_LINES = 250_000
 MAX_EXPANSION_DEPTH = 100
+MAX_SEQ_VALUES = 100_000  # values of one ~SEQ (its list is built at once)
+# Names one include pattern may expand to: `{a,b}` repeated n times is 2**n names (keepalived hands
+# the pattern to glob(GLOB_BRACE) and spins through them; seen profiling fuzz/fuzz_lexer.py).
+MAX_BRACE_NAMES = 10_000
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SPECIAL = re.compile(r'[!#"\\]')
 _BRACE_OR_QUOTE = re.compile(r'[{}"]')
@@ -212,8 +216,13 @@ def decomment(s: str) -> tuple[str, bool]:
 # Brace expansion and globbing for include
 
 
+class BraceError(ValueError):
+    pass
+
+
 def brace_expand(pattern: str) -> list[str]:
-    """csh-style `{a,b}` expansion (nesting allowed); a brace with no comma stays literal."""
+    """csh-style `{a,b}` expansion (nesting allowed); a brace with no comma stays literal.
+    Raises BraceError past MAX_BRACE_NAMES names (the work stays within a few times that)."""
     depth = 0
     start = -1
     for i, c in enumerate(pattern):
@@ -246,6 +255,8 @@ def brace_expand(pattern: str) -> list[str]:
                 out: list[str] = []
                 for p in parts:
                     out.extend(brace_expand(prefix + p + suffix))
+                    if len(out) > MAX_BRACE_NAMES:
+                        raise BraceError(f"Brace pattern expands to more than {MAX_BRACE_NAMES} names")
                 return out
     return [pattern]
 
@@ -380,7 +391,12 @@ class Preprocessor:
 
     def _glob(self, pattern: str) -> list[str]:
         out: list[str] = []
-        for p in brace_expand(pattern):
+        try:
+            names = brace_expand(pattern)
+        except BraceError as exc:
+            self.error(Level.GENERAL_ERROR, f"{exc}: '{pattern[:80]}'")
+            return out
+        for p in names:
             if _has_wildcard(p):
                 found = sorted(globmod.glob(p))
             else:
@@ -431,7 +447,11 @@ class Preprocessor:
         frame = self._frames[-1]
         checks = set(self._checks) | set(INCLUDE_WORDS[word])
         pattern = target if os.path.isabs(target) else os.path.join(frame.directory, target)
-        alternatives = brace_expand(pattern)
+        try:
+            alternatives = brace_expand(pattern)
+        except BraceError as exc:
+            self.error(Level.GENERAL_ERROR, f"{exc}: '{target[:80]}' - skipping")
+            return
         matches = [m for m in self._glob(pattern) if not m.endswith("/")]
         missing = False
         if "m" in checks and not matches:
@@ -837,7 +857,7 @@ class Preprocessor:
         if hexa and (start < 0 or end < 0):
             self.error(Level.GENERAL_ERROR, f"~SEQx is only valid for positive numbers '{buf}'")
             return True
-        if abs(end - start) // abs(step) > 100000:
+        if abs(end - start) // abs(step) > MAX_SEQ_VALUES:
             self.error(Level.GENERAL_ERROR, f"~SEQ range too large '{buf}'")
             return True
         vals = [format(v, "x") if hexa else str(v) for v in range(start, end + (1 if step > 0 else -1), step)]
