@@ -13,7 +13,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
 PY=${PYTHON:-$ROOT/.venv/bin/python}
 case "$TARGET" in
-    lexer) MAX_LEN=1024 ;;
+    lexer) MAX_LEN=512 ;;
     http) MAX_LEN=2048 ;;
     *) echo "fuzz: unknown target $TARGET (lexer or http)" >&2; exit 2 ;;
 esac
