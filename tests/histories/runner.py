@@ -637,6 +637,27 @@ class Runner:
                                 f"before its preempt_delay {delay:g}")
         return problems
 
+    def pauses(self, t0: int, t1: int) -> str:
+        """For a failure's message: masters whose adverts paused longer than three advert intervals
+        in [t0, t1] (a starved process on the loaded machine: its backups time out rightly)."""
+        limit = 3 * self.c.advert_int
+        last: dict[str, int] = {}
+        worst: dict[str, float] = {}
+        for ts, src, v in self.tail.between(t0, t1):
+            if v.priority == 0:
+                last.pop(src, None)
+                continue
+            if src in last:
+                gap = (ts - last[src]) / 1e9
+                if limit < gap < 10.0:   # longer: it was no master meanwhile
+                    worst[src] = max(worst.get(src, 0.0), gap)
+            last[src] = ts
+        if not worst:
+            return ""
+        return (" [adverts paused: " + ", ".join(f"{NODE_NAMES[self.index_of[a]] if a in self.index_of else a} "
+                                                 f"{g:.3f} s" for a, g in sorted(worst.items()))
+                + " > 3 x advert_int: a starved master?]")
+
     def check(self, t_event: int, e: Event | None, t_quiet: int | None = None) -> None:
         """The invariants, once the quiet period after the event (from `t_quiet`, when the daemons
         had taken it in) and one window of the wire have passed; polled until they hold or a
@@ -672,7 +693,7 @@ class Runner:
                 if flaps:
                     raise InvariantError("no transition was due, yet "
                                          + ", ".join(NODE_NAMES[k] for k in flaps if k >= 0)
-                                         + " advertised after the event (a flap)")
+                                         + " advertised after the event (a flap)" + self.pauses(t_event, now))
             if not problems:
                 m.observed(masters)
                 self.last_masters = masters
@@ -680,7 +701,7 @@ class Runner:
                                               or "none"))
                 return
             if time.time_ns() > deadline:
-                raise InvariantError("; ".join(problems))
+                raise InvariantError("; ".join(problems) + self.pauses(t_event, time.time_ns()))
             time.sleep(0.2)
 
     # the history -----------------------------------------------------------------------------
