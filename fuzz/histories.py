@@ -73,6 +73,7 @@ def _record(h: History, twin: str, status: str, r: Result | None, seconds: float
     if r is not None and r.failure is not None:
         rec["failure"] = {"event_index": r.failure.event_index, "event": r.failure.event,
                           "message": r.failure.message}
+        rec["starved"] = "adverts paused" in r.failure.message   # see Runner.pauses
     if reproduction:
         rec["reproduction"] = reproduction
     return rec
@@ -204,6 +205,7 @@ def count_records(paths: list[str]) -> dict[str, object]:
         "pure_twins": sum(1 for r in played if r["twin"] == "pure" and "pykeepalived" in r["impls"]),
         "keepalived_only": sum(1 for r in played if r["impls"] == ["keepalived"]),
         "results": {k: sum(1 for r in recs if r["result"] == k) for k in ("ok", "fail", "flaky", "error")},
+        "flaky_with_a_starved_master": sum(1 for r in recs if r["result"] == "flaky" and r.get("starved")),
         "seeds": f"{min(r['seed'] for r in recs)}-{max(r['seed'] for r in recs)}" if recs else "",
         "hours_of_history": round(sum(r["seconds"] for r in played) / 3600, 1),
     }
