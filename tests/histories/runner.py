@@ -445,6 +445,7 @@ class Runner:
                 d.stop()
         elif e.op == "start":
             if not self.running(i):
+                self._clear_orphans(i)
                 self.start_daemon(i)
         elif e.op == "link":
             assert h is not None
@@ -484,6 +485,17 @@ class Runner:
                 return
             self._cont(i)
         m.apply(e, advertised)
+
+    def _clear_orphans(self, i: int) -> None:
+        """VIPs a SIGKILLed daemon left behind that the config no longer has (a reload changed
+        the VIPs meanwhile): no daemon owns them (keepalived and pykeepalived remove only their
+        configured VIPs at start), so the operator removes them before the restart.  Seed 70042:
+        r2 killed as master of 192.0.2.102, the VIPs reloaded to .100/.101, r2 restarted: .102
+        stayed, and the check took it for a backup holding a VIP."""
+        want = {v.split("/")[0] for v in self.vips()}
+        for a in sorted(set(self.hosts[i].addresses("eth0", family=4)) & set(ALL_VIPS) - want):
+            self.hosts[i].run(["ip", "addr", "del", f"{a}/24", "dev", "eth0"], check=False)
+            self.note(f"  removed {a} from {NODE_NAMES[i]} (left by a killed daemon, no longer configured)")
 
     def _cont(self, i: int) -> None:
         d = self.daemons[i]
