@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_OF = {
     "ip": "iproute2", "ss": "iproute2", "nft": "nftables", "tcpdump": "tcpdump", "ping": "iputils-ping",
     "keepalived": "keepalived", "modprobe": "kmod", "sysctl": "procps", "pkill": "procps",
-    "openssl": "openssl", "unshare": "util-linux", "nsenter": "util-linux", "useradd": "passwd",
+    "openssl": "openssl", "unshare": "util-linux", "nsenter": "util-linux", "setpriv": "util-linux", "useradd": "passwd",
     "userdel": "passwd", "ipvsadm": "ipvsadm", "gcc": "gcc", "cc": "gcc", "mount": "mount", "umount": "mount",
 }
 # Essential: yes in Debian 12 (coreutils, dash), present on every installation

@@ -1,7 +1,7 @@
 """The one home of the libc glue the daemon needs through ctypes: setns, prctl, malloc_trim,
 inotify, the proc connector socket (opened by the supervisor before setns, used by the VRRP
-child's vrrp_track_process); and of the real-time signal numbers keepalived uses. Imports nothing of ours, so every
-layer may use it.
+child's vrrp_track_process), the capability check at start; and of the real-time signal numbers
+keepalived uses. Imports nothing of ours, so every layer may use it.
 
 Python 3.11 has none of these in `os` (os.setns arrives in 3.12); each wrapper is a few lines
 around the libc call with errno turned into OSError where the caller wants one.
@@ -91,6 +91,35 @@ def return_free_memory() -> None:
     (6-7 MiB after reading 1000 instances)."""
     with contextlib.suppress(OSError, AttributeError):
         libc.malloc_trim(0)
+
+
+# -- capabilities -----------------------------------------------------------------------------
+
+CAP_NET_ADMIN = 12
+CAP_NET_RAW = 13
+# What the daemon cannot run without: raw sockets for VRRP adverts, GARP and NA (NET_RAW);
+# addresses, routes, rules, IPVS and nftables over netlink (NET_ADMIN).
+REQUIRED_CAPABILITIES = {"CAP_NET_ADMIN": CAP_NET_ADMIN, "CAP_NET_RAW": CAP_NET_RAW}
+
+
+def effective_capabilities(status_path: str = "/proc/self/status") -> int | None:
+    """The CapEff bit mask of this process; None when /proc does not say."""
+    try:
+        with open(status_path, encoding="ascii") as f:
+            for line in f:
+                if line.startswith("CapEff:"):
+                    return int(line.split()[1], 16)
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def missing_capabilities(status_path: str = "/proc/self/status") -> list[str]:
+    """Names of the REQUIRED_CAPABILITIES this process lacks ([] also when /proc cannot tell)."""
+    eff = effective_capabilities(status_path)
+    if eff is None:
+        return []
+    return [name for name, bit in REQUIRED_CAPABILITIES.items() if not eff >> bit & 1]
 
 
 # -- inotify ----------------------------------------------------------------------------------

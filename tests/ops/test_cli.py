@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -67,3 +70,53 @@ def test_signum_matches_real_keepalived() -> None:
         ours = run(f"--signum={name}")
         theirs = subprocess.run([ka, f"--signum={name}"], capture_output=True, text=True, timeout=10)
         assert (ours.returncode, ours.stdout) == (theirs.returncode, theirs.stdout), name
+
+
+def test_version_says_which_fast_path_runs() -> None:
+    from pykeepalived import _fastpath
+
+    assert f"fast path: {_fastpath.IMPLEMENTATION}" in run("-v").stderr
+    pure = subprocess.run([*PYKA, "-v"], capture_output=True, text=True, timeout=30,
+                          env={**os.environ, "PYKEEPALIVED_NO_EXTENSIONS": "1"})
+    assert "fast path: pure" in pure.stderr
+
+
+def test_config_test_on_a_missing_file_fails_with_the_file_named(tmp_path: Path) -> None:
+    """A deliberate difference: keepalived 2.2.7 exits 0 here (its issue 955)."""
+    missing = tmp_path / "missing.conf"
+    p = run("-t", "-f", str(missing))
+    assert p.returncode == 6
+    assert f"configuration file {missing} not found" in p.stderr
+    assert run("-t", "-e", "-f", str(missing)).returncode == 4   # -e: keepalived's own 4, unchanged
+
+
+def test_missing_capabilities_reads_capeff(tmp_path: Path) -> None:
+    from pykeepalived.osutil import missing_capabilities
+
+    status = tmp_path / "status"
+    status.write_text("Name:\tx\nCapEff:\t000001ffffffffff\n")
+    assert missing_capabilities(str(status)) == []
+    status.write_text("Name:\tx\nCapEff:\t0000000000000000\n")
+    assert missing_capabilities(str(status)) == ["CAP_NET_ADMIN", "CAP_NET_RAW"]
+    status.write_text(f"CapEff:\t{1 << 12:016x}\n")               # NET_ADMIN only
+    assert missing_capabilities(str(status)) == ["CAP_NET_RAW"]
+    assert missing_capabilities(str(tmp_path / "absent")) == []   # /proc silent: do not refuse
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to start a process as another user")
+def test_non_root_start_names_the_missing_capabilities_and_exits_4() -> None:
+    with tempfile.TemporaryDirectory(prefix="pyka-nonroot-") as d:   # pytest's tmp_path is root-only
+        where = Path(d)
+        where.chmod(0o777)
+        conf = where / "k.conf"
+        conf.write_text("global_defs {\n  router_id nonroot\n}\n")
+        conf.chmod(0o644)
+        pids = [a for what in ("-p", "-r", "-c") for a in (what, str(where / f"{what[1]}.pid"))]
+        # setpriv, not subprocess's user=: the latter cannot exec this venv's python here (EACCES)
+        p = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *PYKA, "-n", "-l",
+                            "-f", str(conf), *pids], capture_output=True, text=True, timeout=30, cwd="/")
+        out = p.stdout + p.stderr
+        assert p.returncode == 4, out
+        assert "needs root" in out and "missing: CAP_NET_ADMIN, CAP_NET_RAW" in out
+        assert "Operation not permitted" not in out
+        assert not any(where.glob("*.pid"))

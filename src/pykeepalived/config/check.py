@@ -7,6 +7,7 @@ import sys
 from typing import TextIO
 
 from pykeepalived.config.loader import load
+from pykeepalived.errors import EXIT_NO_CONFIG
 from pykeepalived.textbytes import ERRORS, to_bytes
 
 
@@ -52,5 +53,11 @@ def config_test(opts: argparse.Namespace) -> int:
         if logfile is not None:
             logfile.close()
     if test is not None:
+        if result.main_missing and result.exit_code == 0:
+            # Deliberate difference: keepalived 2.2.7 passes -t on a missing file (its issue 955),
+            # so a CI gate passes on a typo. Under -e keepalived already fails (4), kept as is.
+            print(f"pykeepalived: configuration file {opts.config_file} not found; -t fails (exit "
+                  f"{EXIT_NO_CONFIG}) where keepalived 2.2.7 exits 0", file=sys.stderr)
+            return EXIT_NO_CONFIG
         return result.exit_code
     return 0 if result.config is not None else 1

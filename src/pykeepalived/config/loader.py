@@ -12,6 +12,7 @@ class LoadResult:
     config: Config | None
     diagnostics: list[Diagnostic] = field(default_factory=list)
     exit_code: int = 0
+    main_missing: bool = False  # no file matched the main path (keepalived then runs an empty config)
 
     @property
     def level(self) -> Level:
@@ -41,7 +42,7 @@ def load(path: str, *, config_id: str | None = None, all_config: bool = False,
         return LoadResult(None, diags, stop)
     if lines is None and not all_config:
         config = Config()  # keepalived runs (and -t passes) with no configuration at all
-    return LoadResult(config, diags, exit_code_for(level))
+    return LoadResult(config, diags, exit_code_for(level), main_missing=lines is None)
 
 
 def load_text(text: str, *, name: str = "<string>", config_id: str | None = None,

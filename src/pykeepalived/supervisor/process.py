@@ -32,6 +32,7 @@ from pykeepalived.child import load_config, unread_main_file
 from pykeepalived.errors import (
     EXIT_CONFIG,
     EXIT_FATAL,
+    EXIT_MISSING_PERMISSION,
     EXIT_NO_CONFIG,
     EXIT_OK,
     EXIT_PROGRAM_ERROR,
@@ -40,6 +41,7 @@ from pykeepalived.osutil import (
     SIGJSON,
     SIGSTATS_CLEAR,
     enter_netns,
+    missing_capabilities,
     preopen_proc_connector,
     return_free_memory,
     set_process_name,
@@ -531,6 +533,13 @@ def _log_startup(argv: list[str]) -> None:
     u = platform.uname()
     log.info("Running on %s %s %s", u.system, u.release, u.version)
     log_options("Command line", " ".join(f"'{a}'" for a in argv))
+    from pykeepalived import _fastpath
+
+    if _fastpath.IMPLEMENTATION == "compiled":
+        log.info("fast path: compiled")
+    else:  # every start says it: the pure twins are 7-32x slower per packet
+        log.warning("fast path: pure (the Cython modules are not built%s; pure-Python twins run)",
+                    ", PYKEEPALIVED_NO_EXTENSIONS is set" if _fastpath.NO_EXTENSIONS else "")
 
 
 def log_options(option: str, text: str) -> None:
@@ -592,6 +601,17 @@ def run(opts: argparse.Namespace) -> int:
         log.info("Stopped %s", VERSION_STRING)
         return EXIT_NO_CONFIG
     log.info("Configuration file %s", opts.config_file)
+    missing = missing_capabilities()
+    if missing:
+        # Checked before anything is touched: without them the VRRP child died later with a bare
+        # "Operation not permitted" (raw socket, netlink), exit 1.
+        text = (f"pykeepalived needs root (capabilities CAP_NET_RAW for VRRP, GARP and NA raw sockets and "
+                f"CAP_NET_ADMIN for addresses, routes and IPVS/nftables); missing: {', '.join(missing)}")
+        log.error("%s", text)
+        if not opts.log_console:
+            print(text, file=sys.stderr)
+        log.info("Stopped %s", VERSION_STRING)
+        return EXIT_MISSING_PERMISSION
     # The configuration is checked (interfaces!) inside the namespace the daemon will run in:
     # -s is entered before reading; a config net_namespace is entered and the file read again.
     cli_namespace = getattr(opts, "namespace", None)
