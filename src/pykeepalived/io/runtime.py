@@ -510,7 +510,7 @@ class VrrpRuntime:
         prod = self.production
         trackers = trackers_snapshot(prod.trackers.scripts, prod.values) if prod is not None else None
         snap = vrrp_snapshot(self.routers(), sync_groups=prod.groups.values() if prod is not None else (),
-                             trackers=trackers)
+                             trackers=trackers, in_turns=True)
         bounds, cumulative, total, count = self.sender.gap_histogram()
         snap["advert_gaps"] = {"buckets": [[b, c] for b, c in zip(bounds, cumulative, strict=True)] + [["+Inf", count]],
                                "sum": total, "count": count}

@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from pykeepalived.status.channel import Rows
 from pykeepalived.status.dumps import wall_time
 
 
@@ -75,11 +76,14 @@ def trackers_snapshot(scripts: Iterable[Any], values: dict[tuple[str, str], Any]
 
 def vrrp_snapshot(routers: Sequence[Any], *, sync_groups: Iterable[Any] = (),
                   trackers: dict[str, Any] | None = None,
-                  extra: Callable[[], dict[str, Any]] | None = None) -> dict[str, Any]:
+                  extra: Callable[[], dict[str, Any]] | None = None, in_turns: bool = False) -> dict[str, Any]:
+    """`in_turns`: the instances as `Rows`, made while the status channel writes them (the
+    VRRP loop keeps running between slices); otherwise a plain list."""
+    rows = Rows(routers, instance_snapshot)
     snap: dict[str, Any] = {
         "process": "vrrp",
         "pid": os.getpid(),
-        "instances": [instance_snapshot(r) for r in routers],
+        "instances": rows if in_turns else rows.made(),
         "sync_groups": [{"name": g.name, "state": g.state.name if hasattr(g.state, "name") else str(g.state),
                          "members": [m.name for m in g.members]} for g in sync_groups],
         "trackers": trackers if trackers is not None else {"scripts": []},
