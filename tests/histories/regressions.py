@@ -51,4 +51,16 @@ REGRESSIONS: tuple[Regression, ...] = (
         '{"impl": "pykeepalived", "priority": 100, "state": "MASTER", "nopreempt": false, "preempt_delay": 0.0, '
         '"script_weight": 0, "trk_weight": null, "file_weight": null}], "version": 3, "advert_int": 0.1, '
         '"unicast": false}, "events": [["script", 1, false], ["stop", 1, null], ["start", 1, null]]}'),
+    Regression(
+        "killed-master-vips-reloaded",
+        "a runner rule, not a daemon bug: r2, SIGKILLed as master of 192.0.2.102, keeps .102 on eth0; the VIPs "
+        "are then reloaded to .100/.101 and r2 restarted. Neither keepalived 2.2.7 nor pykeepalived removes an "
+        "address its config no longer has, so the runner removes such leftovers before a restart; the check "
+        "failed 'r2 (not master) has VIPs' before (seed 70042, with r2 pykeepalived or keepalived)",
+        '{"seed": 70042, "cluster": {"nodes": [{"impl": "pykeepalived", "priority": 100, "state": "BACKUP", '
+        '"nopreempt": false, "preempt_delay": 0.0, "script_weight": 20, "trk_weight": null, '
+        '"file_weight": null}, {"impl": "pykeepalived", "priority": 100, "state": "BACKUP", "nopreempt": true, '
+        '"preempt_delay": 0.0, "script_weight": null, "trk_weight": null, "file_weight": null}], "version": 3, '
+        '"advert_int": 0.05, "unicast": true}, "events": [["reload_vips", -1, 2], ["partition", -1, [[1], '
+        '[0]]], ["kill", 1, null], ["heal", -1, null], ["reload_vips", -1, 1], ["start", 1, null]]}'),
 )
