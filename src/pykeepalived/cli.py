@@ -89,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     # pykeepalived's own options.
     a("--status-listen", metavar="ADDR:PORT|unix:PATH", help="serve the read-only status API and /metrics")
     a("--status-token-file", metavar="FILE", help="bearer token required by a non-loopback status listener")
+    a("--metrics-names", choices=("mehdy", "gen2brain", "both"), default="mehdy",
+      help="VRRP counter names in /metrics: mehdy/keepalived-exporter's, gen2brain/keepalived_exporter's, both")
     a("--lvs-backend", choices=("auto", "ipvs", "nftables"), default="auto",
       help="LVS backend: IPVS, nftables, or auto (IPVS when the kernel has ip_vs)")
     return p

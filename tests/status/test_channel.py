@@ -123,7 +123,7 @@ def test_the_api_sees_all_4000_instances(child: Child, monkeypatch: pytest.Monke
         assert status == 200 and json.loads(body)["stats"]["advert_sent"] == N - 1
         status, body = get(t.server.port, "/metrics")
         families = {f.name: f for f in text_string_to_metric_families(body.decode())}
-        assert len(families["keepalived_advert_sent"].samples) == N
+        assert len(families["keepalived_advertisements_sent"].samples) == N
     finally:
         t.stop()
 

@@ -39,8 +39,8 @@ def test_instance_fields_follow_the_router() -> None:
 def test_metrics_from_a_real_router() -> None:
     r = elected_router()
     text = render_metrics({"daemon": {}, "children": {"vrrp": vrrp_snapshot([r])}}).decode()
-    assert 'keepalived_become_master_total{iname="VI_1",intf="veth0",state="MASTER",vrid="51"} 1.0' in text
-    assert 'keepalived_vrrp_state{iname="VI_1",intf="veth0",ip_address="192.0.2.100",vrid="51"} 2.0' in text
+    assert 'keepalived_become_master_total{iname="VI_1",intf="veth0",vrid="51"} 1.0' in text
+    assert 'keepalived_vrrp_state{iname="VI_1",intf="veth0",ip_address="192.0.2.100/24",vrid="51"} 2.0' in text
 
 
 def test_histogram_is_cumulative() -> None:

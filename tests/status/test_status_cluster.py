@@ -83,7 +83,7 @@ def test_api_follows_the_cluster_through_a_failover(lab: Lab) -> None:
     status, body = api(r1, "/metrics")
     fams = {f.name: f for f in text_string_to_metric_families(body.decode())}
     state = fams["keepalived_vrrp_state"].samples[0]
-    assert state.labels == {"iname": "VI_1", "intf": "eth0", "vrid": "51", "ip_address": "192.0.2.100"}
+    assert state.labels == {"iname": "VI_1", "intf": "eth0", "vrid": "51", "ip_address": "192.0.2.100/24"}
     assert state.value == 2.0
 
     # The USR2 stats file and the API agree on the backup.

@@ -139,14 +139,15 @@ def test_metrics_parse_with_exporter_names(api: srv.StatusThread) -> None:
     assert status == 200 and headers["Content-Type"].startswith("text/plain")
     families = {f.name: f for f in text_string_to_metric_families(body.decode())}
     assert families["keepalived_up"].samples[0].value == 1.0
-    sent = families["keepalived_advert_sent"].samples[0]
-    assert sent.name == "keepalived_advert_sent_total" and sent.value == 42.0
-    assert sent.labels == {"iname": "VI_1", "intf": "veth0", "vrid": "51", "state": "MASTER"}
+    sent = families["keepalived_advertisements_sent"].samples[0]
+    assert sent.name == "keepalived_advertisements_sent_total" and sent.value == 42.0
+    assert sent.labels == {"iname": "VI_1", "intf": "veth0", "vrid": "51"}  # no state label (mehdy >= 1.3.0)
     vrrp_state = families["keepalived_vrrp_state"].samples[0]
-    assert vrrp_state.labels["ip_address"] == "192.0.2.100" and vrrp_state.value == 2.0
+    assert vrrp_state.labels["ip_address"] == "192.0.2.100/24" and vrrp_state.value == 2.0
     assert families["keepalived_script_status"].samples[0].labels == {"name": "chk_haproxy"}
-    for key in ("become_master", "release_master", "packet_len_err", "auth_failure", "pri_zero_sent"):
-        assert f"keepalived_{key}" in families
+    for name in ("become_master", "release_master", "packet_length_errors", "authentication_failure",
+                 "priority_zero_sent"):
+        assert f"keepalived_{name}" in families
 
 
 def test_snapshot_is_cached_against_floods(api: srv.StatusThread, child: FakeChild) -> None:

@@ -1,55 +1,78 @@
 """Prometheus exposition of a status snapshot.
 
-Metric names and labels follow the widely used keepalived exporters, so existing
-Grafana dashboards keep working: the VRRP series of mehdy/keepalived-exporter
-(`keepalived_advert_rcvd_total{iname,intf,vrid,state}`, `keepalived_vrrp_state
-{iname,intf,vrid,ip_address}`, ...) and the LVS series of gen2brain/keepalived_exporter
-(`keepalived_lvs_vip_conn{addr,proto}`, ...). Our own metrics are prefixed `pykeepalived_`.
+Metric names and labels are those of the keepalived exporters as they are today, so the
+dashboards and alerts people already run keep working (docs/metrics.md lists every series):
+
+- VRRP: mehdy/keepalived-exporter v1.x (names since its 2020 rename, labels since v1.3.0):
+  counters `keepalived_advertisements_received_total{iname,intf,vrid}`, ...; the state as its own
+  gauge `keepalived_vrrp_state{iname,intf,vrid,ip_address}` (one series per VIP, as keepalived
+  prints it: `ADDR[/PREFIX]`, `intf` the VIP's device; one with `ip_address=""` for an instance
+  without VIPs), `keepalived_vrrp_excluded_state` (virtual_ipaddress_excluded),
+  `keepalived_script_status{name}` / `keepalived_script_state{name}`, `keepalived_up`.
+  With `--metrics-names gen2brain` (or `both`), gen2brain/keepalived_exporter's VRRP counters
+  (`keepalived_vrrp_advert_rcvd{name,intf,vrid}`, ... without `_total`), minus its `state` label.
+- LVS: gen2brain/keepalived_exporter's (mehdy's has none): `keepalived_lvs_vip_conn{addr,proto}`,
+  `keepalived_lvs_rs_in_bytes{vip,addr,proto}`, ... from the kernel's IPVS counters.
+
+No label of a counter changes when the state changes: a failover never starts a new series, so
+`increase(keepalived_become_master_total[5m])` counts it. Our own series are `pykeepalived_*`.
+
+The text is written here (exposition format 0.0.4) rather than by prometheus_client, which
+appends `_total` to every counter: gen2brain's counters have no such suffix.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
-
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import (
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    HistogramMetricFamily,
-    Metric,
-)
 
 from pykeepalived.status.channel import Snapshot
 from pykeepalived.status.snapshot import histogram
 
-# stats key in the snapshot (keepalived's JSON names) -> exporter metric name (without _total).
-VRRP_COUNTERS = {
-    "advert_rcvd": ("keepalived_advert_rcvd", "Advertisements received"),
-    "advert_sent": ("keepalived_advert_sent", "Advertisements sent"),
-    "become_master": ("keepalived_become_master", "Became master"),
-    "release_master": ("keepalived_release_master", "Released master"),
-    "packet_len_err": ("keepalived_packet_len_err", "Packet length errors"),
-    "advert_interval_err": ("keepalived_advert_interval_err", "Advertisement interval errors"),
-    "ip_ttl_err": ("keepalived_ip_ttl_err", "TTL errors"),
-    "invalid_type_rcvd": ("keepalived_invalid_type_rcvd", "Invalid type errors"),
-    "addr_list_err": ("keepalived_addr_list_err", "Address list errors"),
-    "invalid_authtype": ("keepalived_invalid_authtype", "Authentication invalid"),
-    "authtype_mismatch": ("keepalived_authtype_mismatch", "Authentication mismatch"),
-    "auth_failure": ("keepalived_auth_failure", "Authentication failure"),
-    "pri_zero_rcvd": ("keepalived_pri_zero_rcvd", "Priority zero received"),
-    "pri_zero_sent": ("keepalived_pri_zero_sent", "Priority zero sent"),
-}
-LVS_COUNTERS = {
-    "conns": ("conn", "connections"),
-    "inpkts": ("in_packets", "in packets"),
-    "outpkts": ("out_packets", "out packets"),
-    "inbytes": ("in_bytes", "in bytes"),
-    "outbytes": ("out_bytes", "out bytes"),
-}
-STATE_NAMES = {0: "INIT", 1: "BACKUP", 2: "MASTER", 3: "FAULT"}
-VRRP_LABELS = ["iname", "intf", "vrid", "state"]
+NAME_SETS = ("mehdy", "gen2brain", "both")
+DEFAULT_NAMES = "mehdy"
 
+# keepalived's stats key (its JSON names, our snapshot's) -> mehdy/keepalived-exporter's counter
+# (internal/collector/collector.go) and gen2brain/keepalived_exporter's (collector/collector.go).
+VRRP_COUNTERS: tuple[tuple[str, str, str, str], ...] = (
+    ("advert_rcvd", "keepalived_advertisements_received_total", "keepalived_vrrp_advert_rcvd",
+     "Advertisements received"),
+    ("advert_sent", "keepalived_advertisements_sent_total", "keepalived_vrrp_advert_sent", "Advertisements sent"),
+    ("become_master", "keepalived_become_master_total", "keepalived_vrrp_become_master", "Became master"),
+    ("release_master", "keepalived_release_master_total", "keepalived_vrrp_release_master", "Released master"),
+    ("packet_len_err", "keepalived_packet_length_errors_total", "keepalived_vrrp_packet_len_err",
+     "Packet length errors"),
+    ("advert_interval_err", "keepalived_advertisements_interval_errors_total",
+     "keepalived_vrrp_advert_interval_err", "Advertisement interval errors"),
+    ("ip_ttl_err", "keepalived_ip_ttl_errors_total", "keepalived_vrrp_ip_ttl_err", "TTL errors"),
+    ("invalid_type_rcvd", "keepalived_invalid_type_received_total", "keepalived_vrrp_invalid_type_rcvd",
+     "Invalid type errors"),
+    ("addr_list_err", "keepalived_address_list_errors_total", "keepalived_vrrp_addr_list_err",
+     "Address list errors"),
+    ("invalid_authtype", "keepalived_authentication_invalid_total", "keepalived_vrrp_invalid_authtype",
+     "Authentication invalid"),
+    ("authtype_mismatch", "keepalived_authentication_mismatch_total", "keepalived_vrrp_authtype_mismatch",
+     "Authentication mismatch"),
+    ("auth_failure", "keepalived_authentication_failure_total", "keepalived_vrrp_auth_failure",
+     "Authentication failure"),
+    ("pri_zero_rcvd", "keepalived_priority_zero_received_total", "keepalived_vrrp_pri_zero_rcvd",
+     "Priority zero received"),
+    ("pri_zero_sent", "keepalived_priority_zero_sent_total", "keepalived_vrrp_pri_zero_sent", "Priority zero sent"),
+)
+# the kernel's IPVS counters (IPVS_STATS_ATTR_*) -> gen2brain's series suffix
+LVS_COUNTERS = (
+    ("conns", "conn", "connections"),
+    ("inpkts", "in_packets", "in packets"),
+    ("outpkts", "out_packets", "out packets"),
+    ("inbytes", "in_bytes", "in bytes"),
+    ("outbytes", "out_bytes", "out bytes"),
+)
+SCRIPT_STATUS = {"BAD": 0, "GOOD": 1}  # mehdy: VRRPScriptStatuses; INIT is not exported
+MEHDY_VRRP_LABELS = ("iname", "intf", "vrid")
+GEN2BRAIN_VRRP_LABELS = ("name", "intf", "vrid")
+VIP_LABELS = ("iname", "intf", "vrid", "ip_address")
 
 RELOAD_BOUNDS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -58,7 +81,7 @@ def label_value(value: object) -> str:
     """A label value the UTF-8 exposition can carry. Names read from the config keep bytes
     that are not UTF-8 as surrogates (surrogateescape): those come out as `\\xNN` escapes
     instead of failing the whole scrape with a UnicodeEncodeError."""
-    s = str(value)
+    s = "" if value is None else str(value)
     try:
         s.encode("utf-8")
         return s
@@ -70,124 +93,214 @@ def label_value(value: object) -> str:
         return s.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def _histogram(name: str, doc: str, data: dict[str, Any] | list[float] | None) -> HistogramMetricFamily | None:
+def floatToGoString(value: float) -> str:  # noqa: N802 - prometheus_client's name, its output
+    """A sample value as prometheus_client writes it (`1.0`, `+Inf`, `NaN`)."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return repr(float(value))
+
+
+def _escape_label(s: str) -> str:
+    return s.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
+
+
+def _escape_help(s: str) -> str:
+    return s.replace("\\", r"\\").replace("\n", r"\n")
+
+
+@dataclass
+class Family:
+    """One metric family: its samples are (sample name suffix, label values, value)."""
+
+    name: str
+    type: str  # counter | gauge | histogram
+    help: str
+    labels: tuple[str, ...] = ()
+    samples: list[tuple[str, tuple[tuple[str, str], ...], float]] = field(default_factory=list)
+
+    def add(self, values: Sequence[object], value: float, suffix: str = "",
+            extra: tuple[tuple[str, str], ...] = ()) -> None:
+        pairs = tuple(zip(self.labels, (label_value(v) for v in values), strict=True)) + extra
+        self.samples.append((suffix, pairs, float(value)))
+
+    def render(self) -> str:
+        out = [f"# HELP {self.name} {_escape_help(self.help)}\n# TYPE {self.name} {self.type}\n"]
+        for suffix, pairs, value in self.samples:
+            labels = ",".join(f'{k}="{_escape_label(v)}"' for k, v in sorted(pairs))
+            out.append(f"{self.name}{suffix}{{{labels}}} {floatToGoString(value)}\n" if labels
+                       else f"{self.name}{suffix} {floatToGoString(value)}\n")
+        return "".join(out)
+
+
+def _histogram(name: str, doc: str, data: dict[str, Any] | list[float] | None) -> Family | None:
     """`data` is {"buckets": [[upper_bound, cumulative_count], ...], "sum": s} or raw values."""
     if isinstance(data, list):
         data = histogram(data, RELOAD_BOUNDS)
     if not data or not data.get("buckets"):
         return None
-    buckets = [(("+Inf" if b == "+Inf" or b == float("inf") else repr(float(b))), float(c))
+    buckets = [("+Inf" if b == "+Inf" or b == float("inf") else floatToGoString(float(b)), float(c))
                for b, c in data["buckets"]]
     if buckets[-1][0] != "+Inf":
         buckets.append(("+Inf", float(data.get("count", buckets[-1][1]))))
-    return HistogramMetricFamily(name, doc, buckets=buckets, sum_value=float(data.get("sum", 0.0)))
+    fam = Family(name, "histogram", doc)
+    for bound, count in buckets:
+        fam.add((), count, "_bucket", (("le", bound),))
+    fam.add((), buckets[-1][1], "_count")
+    fam.add((), float(data.get("sum", 0.0)), "_sum")
+    return fam
 
 
-class SnapshotCollector:
-    def __init__(self, snap: Snapshot) -> None:
-        self.snap = snap
+def vip_label(entry: dict[str, Any]) -> str:
+    """A VIP as keepalived prints it (ipaddresstos): the address, `/PREFIX` unless a host route."""
+    addr = str(entry.get("address", ""))
+    prefix = entry.get("prefixlen")
+    full = 128 if ":" in addr else 32
+    return addr if prefix is None or int(prefix) == full else f"{addr}/{prefix}"
 
-    def collect(self) -> Iterator[Metric]:
-        children = self.snap.get("children", {})
-        vrrp = children.get("vrrp", {})
-        up = GaugeMetricFamily("keepalived_up", "Status")
-        up.add_metric([], 0.0 if any("error" in c for c in children.values()) or not children else 1.0)
-        yield up
-        yield from self._vrrp(vrrp)
-        yield from self._scripts(vrrp.get("trackers", {}).get("scripts", []))
-        yield from self._lvs(children.get("checkers", {}).get("virtual_servers", []))
-        yield from self._own(vrrp, self.snap.get("daemon", {}))
 
-    def _vrrp(self, vrrp: dict[str, Any]) -> Iterator[Metric]:
-        instances = vrrp.get("instances", [])
-        state = GaugeMetricFamily("keepalived_vrrp_state", "State of vrrp",
-                                  labels=["iname", "intf", "vrid", "ip_address"])
-        garp = CounterMetricFamily("keepalived_garp_delay", "Gratuitous ARP delay", labels=VRRP_LABELS)
-        counters = {key: CounterMetricFamily(name, doc, labels=VRRP_LABELS)
-                    for key, (name, doc) in VRRP_COUNTERS.items()}
-        for inst in instances:
-            code = int(inst.get("state_code", 0))
-            labels = [label_value(inst.get("name", "")), label_value(inst.get("interface", "")),
-                      label_value(inst.get("vrid", "")), STATE_NAMES.get(code, label_value(inst.get("state", "")))]
-            for vip in inst.get("vips", []):
-                state.add_metric([labels[0], labels[1], labels[2], label_value(str(vip).split("/")[0])], float(code))
-            garp.add_metric(labels, float(inst.get("garp_delay", 0)))
-            stats = inst.get("stats", {})
-            for key, family in counters.items():
-                family.add_metric(labels, float(stats.get(key, 0)))
-        yield state
+def _vip_entries(inst: dict[str, Any], excluded: bool) -> list[dict[str, Any]]:
+    entries = inst.get("vip_entries")
+    if entries is not None:
+        return [e for e in entries if bool(e.get("excluded")) == excluded]
+    if excluded:
+        return []
+    out = []
+    for vip in inst.get("vips", []):  # "ADDR/PREFIX" (an older child's snapshot)
+        addr, _, prefix = str(vip).partition("/")
+        out.append({"address": addr, "prefixlen": int(prefix) if prefix else None})
+    return out
+
+
+def lvs_addr(address: str, port: int | None = None, fwmark: int | None = None) -> str:
+    """gen2brain's address label: Go's `IP.String() + ":" + port` (IPv6 without brackets, as it
+    writes them); a fwmark service `fwmark:N` (gen2brain writes `<nil>:0` for every one)."""
+    if fwmark:
+        return f"fwmark:{fwmark}"
+    return f"{address}:{port or 0}"
+
+
+def collect(snap: Snapshot, names: str = DEFAULT_NAMES) -> Iterator[Family]:
+    children = snap.get("children", {})
+    vrrp = children.get("vrrp", {})
+    up = Family("keepalived_up", "gauge", "Status")
+    up.add((), 0.0 if any("error" in c for c in children.values()) or not children else 1.0)
+    yield up
+    yield from _vrrp(vrrp.get("instances", []), names)
+    yield from _scripts(vrrp.get("trackers", {}).get("scripts", []))
+    checkers = children.get("checkers", {})
+    yield from _lvs(checkers.get("virtual_servers", []), checkers.get("kernel"))
+    yield from _own(vrrp, snap.get("daemon", {}))
+
+
+def _vrrp(instances: list[dict[str, Any]], names: str) -> Iterator[Family]:
+    state = Family("keepalived_vrrp_state", "gauge", "State of vrrp", VIP_LABELS)
+    excluded = Family("keepalived_vrrp_excluded_state", "gauge", "State of vrrp with excluded VIP", VIP_LABELS)
+    garp = Family("keepalived_gratuitous_arp_delay_total", "counter", "Gratuitous ARP delay", MEHDY_VRRP_LABELS)
+    mehdy = [Family(m, "counter", doc, MEHDY_VRRP_LABELS) for _, m, _, doc in VRRP_COUNTERS] \
+        if names in ("mehdy", "both") else []
+    gen2brain = [Family(g, "counter", doc, GEN2BRAIN_VRRP_LABELS) for _, _, g, doc in VRRP_COUNTERS] \
+        if names in ("gen2brain", "both") else []
+    for inst in instances:
+        code = float(inst.get("state_code", 0))
+        intf = inst.get("interface") or ""
+        key = (inst.get("name", ""), intf, inst.get("vrid", ""))
+        vips = _vip_entries(inst, False)
+        for vip in vips:
+            state.add((key[0], vip.get("dev") or intf, key[2], vip_label(vip)), code)
+        if not vips:  # mehdy: "record vrrp_state metric even when VIPs are not defined"
+            state.add((*key, ""), code)
+        for vip in _vip_entries(inst, True):
+            excluded.add((key[0], vip.get("dev") or intf, key[2], vip_label(vip)), code)
+        garp.add(key, float(inst.get("garp_delay", 0)))
+        stats = inst.get("stats", {})
+        for i, (stat, *_rest) in enumerate(VRRP_COUNTERS):
+            value = float(stats.get(stat, 0))
+            if mehdy:
+                mehdy[i].add(key, value)
+            if gen2brain:
+                gen2brain[i].add(key, value)
+    yield state
+    if excluded.samples:
+        yield excluded
+    if mehdy:
         yield garp
-        yield from counters.values()
-
-    def _scripts(self, scripts: list[dict[str, Any]]) -> Iterator[Metric]:
-        status = GaugeMetricFamily("keepalived_script_status", "Tracker Script Status", labels=["name"])
-        state = GaugeMetricFamily("keepalived_script_state", "Tracker Script State", labels=["name"])
-        for script in scripts:
-            status.add_metric([label_value(script.get("name"))], 1.0 if script.get("status") == "GOOD" else 0.0)
-            state.add_metric([label_value(script.get("name"))], float(script.get("state_code", 0)))
-        yield status
-        yield state
-
-    def _lvs(self, services: list[dict[str, Any]]) -> Iterator[Metric]:
-        if not services:
-            return
-        families: dict[str, GaugeMetricFamily] = {}
-        for side in ("vip", "rs"):
-            for key, (suffix, doc) in LVS_COUNTERS.items():
-                families[f"{side}:{key}"] = GaugeMetricFamily(
-                    f"keepalived_lvs_{side}_{suffix}", f"{side.upper()} {doc}", labels=["addr", "proto"])
-        up = GaugeMetricFamily("pykeepalived_real_server_up", "Checkers' verdict on a real server (1 up)",
-                               labels=["vs", "rs"])
-        weight = GaugeMetricFamily("pykeepalived_real_server_weight", "Weight the checkers give a real server",
-                                   labels=["vs", "rs"])
-        for vs in services:
-            proto = label_value(vs.get("protocol", "")).upper()
-            # Kernel traffic counters only when the snapshot carries them (read from IPVS).
-            if "stats" in vs:
-                for key in LVS_COUNTERS:
-                    families[f"vip:{key}"].add_metric([label_value(vs.get("name", "")), proto],
-                                                      float(vs["stats"].get(key, 0)))
-            for rs in vs.get("real_servers", []):
-                if "stats" in rs:
-                    for key in LVS_COUNTERS:
-                        families[f"rs:{key}"].add_metric([label_value(rs.get("name", "")), proto],
-                                                         float(rs["stats"].get(key, 0)))
-                labels = [label_value(vs.get("name", "")), label_value(rs.get("name", ""))]
-                up.add_metric(labels, 1.0 if rs.get("alive") else 0.0)
-                weight.add_metric(labels, float(rs.get("weight", 0)))
-        yield from (f for f in families.values() if f.samples)
-        yield up
-        yield weight
-
-    def _own(self, vrrp: dict[str, Any], daemon: dict[str, Any]) -> Iterator[Metric]:
-        for name, doc, data in (
-            ("pykeepalived_advert_send_gap_ratio",
-             "Gap between consecutive adverts sent by a master, as a multiple of its nominal interval",
-             vrrp.get("advert_gaps")),
-            ("pykeepalived_takeover_seconds",
-             "Time from the last advert heard from the old master to becoming master, as measured here",
-             vrrp.get("takeovers")),
-            ("pykeepalived_reload_duration_seconds", "Duration of configuration reloads",
-             daemon.get("reload_durations")),
-        ):
-            family = _histogram(name, doc, data)
-            if family is not None:
-                yield family
-        reloads = CounterMetricFamily("pykeepalived_reloads", "Configuration reloads done")
-        reloads.add_metric([], float(daemon.get("reload_count", 0)))
-        yield reloads
-        failures = CounterMetricFamily(
-            "pykeepalived_reload_failures",
-            "Configuration reloads refused (file missing or unreadable, unusable, failed validation)")
-        failures.add_metric([], float(daemon.get("reload_failures", 0)))
-        yield failures
-        last_ok = GaugeMetricFamily("pykeepalived_config_last_reload_successful",
-                                    "1 unless the last reload was refused (the running configuration was kept)")
-        last_ok.add_metric([], 1.0 if daemon.get("last_reload_ok", True) else 0.0)
-        yield last_ok
+    yield from mehdy
+    yield from gen2brain
 
 
-def render_metrics(snap: Snapshot) -> bytes:
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(SnapshotCollector(snap))
-    return generate_latest(registry)
+def _scripts(scripts: list[dict[str, Any]]) -> Iterator[Family]:
+    status = Family("keepalived_script_status", "gauge", "Tracker Script Status", ("name",))
+    state = Family("keepalived_script_state", "gauge", "Tracker Script State", ("name",))
+    for script in scripts:
+        name = script.get("name", "")
+        if script.get("status") in SCRIPT_STATUS:
+            status.add((name,), SCRIPT_STATUS[script["status"]])
+        state.add((name,), float(script.get("state_code", 0)))
+    yield from (f for f in (status, state) if f.samples)
+
+
+def _lvs(services: list[dict[str, Any]], kernel: list[dict[str, Any]] | None) -> Iterator[Family]:
+    """The checkers' verdicts (ours) and, when the backend reads them, the kernel's counters
+    (gen2brain's series, one per kernel service and destination, as its exporter lists them)."""
+    if kernel:
+        vip = {k: Family(f"keepalived_lvs_vip_{s}", "counter", f"VIP {doc}", ("addr", "proto"))
+               for k, s, doc in LVS_COUNTERS}
+        rs = {k: Family(f"keepalived_lvs_rs_{s}", "counter", f"RS {doc}", ("vip", "addr", "proto"))
+              for k, s, doc in LVS_COUNTERS}
+        for svc in kernel:
+            addr, proto = svc.get("addr", ""), str(svc.get("proto", 0))
+            for key, family in vip.items():
+                family.add((addr, proto), float(svc.get("stats", {}).get(key, 0)))
+            for dest in svc.get("dests", []):
+                for key, family in rs.items():
+                    family.add((addr, dest.get("addr", ""), proto), float(dest.get("stats", {}).get(key, 0)))
+        yield from vip.values()
+        yield from (f for f in rs.values() if f.samples)
+    if not services:
+        return
+    up = Family("pykeepalived_real_server_up", "gauge", "Checkers' verdict on a real server (1 up)", ("vs", "rs"))
+    weight = Family("pykeepalived_real_server_weight", "gauge", "Weight the checkers give a real server",
+                    ("vs", "rs"))
+    for vs in services:
+        for real in vs.get("real_servers", []):
+            labels = (vs.get("name", ""), real.get("name", ""))
+            up.add(labels, 1.0 if real.get("alive") else 0.0)
+            weight.add(labels, float(real.get("weight", 0)))
+    yield from (f for f in (up, weight) if f.samples)
+
+
+def _own(vrrp: dict[str, Any], daemon: dict[str, Any]) -> Iterator[Family]:
+    for name, doc, data in (
+        ("pykeepalived_advert_send_gap_ratio",
+         "Gap between consecutive adverts sent by a master, as a multiple of its nominal interval",
+         vrrp.get("advert_gaps")),
+        ("pykeepalived_takeover_seconds",
+         "Time from the last advert heard from the old master to becoming master, as measured here",
+         vrrp.get("takeovers")),
+        ("pykeepalived_reload_duration_seconds", "Duration of configuration reloads",
+         daemon.get("reload_durations")),
+    ):
+        family = _histogram(name, doc, data)
+        if family is not None:
+            yield family
+    reloads = Family("pykeepalived_reloads_total", "counter", "Configuration reloads done")
+    reloads.add((), float(daemon.get("reload_count", 0)))
+    yield reloads
+    failures = Family("pykeepalived_reload_failures_total", "counter",
+                      "Configuration reloads refused (file missing or unreadable, unusable, failed validation)")
+    failures.add((), float(daemon.get("reload_failures", 0)))
+    yield failures
+    last_ok = Family("pykeepalived_config_last_reload_successful", "gauge",
+                     "1 unless the last reload was refused (the running configuration was kept)")
+    last_ok.add((), 1.0 if daemon.get("last_reload_ok", True) else 0.0)
+    yield last_ok
+
+
+def render_families(families: Iterable[Family]) -> bytes:
+    return "".join(f.render() for f in families).encode()
+
+
+def render_metrics(snap: Snapshot, names: str = DEFAULT_NAMES) -> bytes:
+    return render_families(collect(snap, names))

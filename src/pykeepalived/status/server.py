@@ -161,12 +161,14 @@ def _instances(snap: Snapshot) -> list[dict[str, Any]]:
     return list(vrrp.get("instances", []))
 
 
-def route(path: str, snap: Snapshot) -> tuple[int, str, bytes]:
-    """Map a request path onto (status, content type, body). Raises HttpError."""
+def route(path: str, snap: Snapshot, names: str = "mehdy") -> tuple[int, str, bytes]:
+    """Map a request path onto (status, content type, body). Raises HttpError.
+
+    `names`: which exporter's VRRP counter names /metrics uses (--metrics-names)."""
     from pykeepalived.status.metrics import render_metrics
 
     if path == "/metrics":
-        return 200, "text/plain; version=0.0.4; charset=utf-8", render_metrics(snap)
+        return 200, "text/plain; version=0.0.4; charset=utf-8", render_metrics(snap, names)
     children = snap["children"]
     body: Any
     if path == "/":
@@ -199,10 +201,11 @@ def route(path: str, snap: Snapshot) -> tuple[int, str, bytes]:
 
 
 class StatusServer:
-    def __init__(self, listen: Listen, token: str | None, source: SnapshotSource) -> None:
+    def __init__(self, listen: Listen, token: str | None, source: SnapshotSource, names: str = "mehdy") -> None:
         self.listen = listen
         self.token = token
         self.source = source
+        self.names = names
         # pending connections (head not yet complete and authorised), oldest first
         self.pending: dict[asyncio.WriteTransport, None] = {}
         self.authorised: set[asyncio.WriteTransport] = set()
@@ -274,7 +277,7 @@ class StatusServer:
             method, path, headers = parse_head(head)
             check_request(method, headers, self.token)
             self._promote(writer)
-            status, ctype, body = route(path.split("?", 1)[0], await self.source.get())
+            status, ctype, body = route(path.split("?", 1)[0], await self.source.get(), self.names)
         except (TimeoutError, OSError, asyncio.IncompleteReadError):
             raise  # the connection itself failed or timed out: _handle drops it
         except HttpError as err:
@@ -333,7 +336,8 @@ class StatusThread:
     """The status server on its own thread and loop, started and stopped by the supervisor."""
 
     def __init__(self, listen: Listen, token: str | None, daemon_info: Callable[[], dict[str, Any]],
-                 channels: Callable[[], dict[str, str]]) -> None:
+                 channels: Callable[[], dict[str, str]], names: str = "mehdy") -> None:
+        self._names = names
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._error: BaseException | None = None
@@ -353,7 +357,7 @@ class StatusThread:
         listen, token, daemon_info, channels = self._args
         try:
             source = SnapshotSource(daemon_info, channels)
-            self.server = StatusServer(listen, token, source)
+            self.server = StatusServer(listen, token, source, self._names)
             self._loop.run_until_complete(self.server.start())
         except (OSError, socket.gaierror) as exc:
             self._error = exc
@@ -383,6 +387,7 @@ def start_from_options(opts: Any, daemon_info: Callable[[], dict[str, Any]],
         return None
     listen = parse_listen(spec)
     token = read_token(getattr(opts, "status_token_file", None), listen)
-    thread = StatusThread(listen, token, daemon_info, channels).start()
+    names = getattr(opts, "metrics_names", None) or "mehdy"
+    thread = StatusThread(listen, token, daemon_info, channels, names).start()
     log.info("Status API listening on %s", spec)
     return thread

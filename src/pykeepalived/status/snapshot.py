@@ -35,6 +35,9 @@ def instance_snapshot(router: Any) -> dict[str, Any]:
         "effective_priority": router.effective_priority,
         "vips": [f"{v.address}/{v.prefixlen if v.prefixlen is not None else (32 if p.family == 4 else 128)}"
                  for v in p.vips],
+        "vip_entries": [{"address": v.address, "prefixlen": v.prefixlen, "dev": v.dev or p.interface,
+                         "excluded": excluded}
+                        for excluded, vips in ((False, p.vips), (True, getattr(p, "evips", ()))) for v in vips],
         "vips_present": state == 2,
         "master_address": _addr(router.master_address),
         "master_priority": router.master_priority,
