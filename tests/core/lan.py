@@ -1,8 +1,10 @@
 """A simulated LAN: real VirtualRouters, a hand-driven clock, an in-memory link.
 
-The LAN plays the IO layer's role: it performs the routers' actions, and in particular it
-sends the periodic adverts of StartAdvertising itself, from ideal times, without calling the
-core (as io/runtime does).  Every advert goes through the real pure codec
+Every host (the nodes of one address) has the daemon's own `core.engine.VrrpEngine`: events
+go through it as in the VRRP process (a sync group's members move together there, not here).
+The LAN plays the IO layer's role: it performs the actions the engine returns, and in
+particular it sends the periodic adverts of StartAdvertising itself, from ideal times,
+without calling the core (as the VRRP runtime does).  Every advert goes through the real pure codec
 (`encode_advert` then `decode_advert`), so rejections arrive as AdvertRejected exactly as
 they would from the socket layer.
 
@@ -25,14 +27,19 @@ from pykeepalived._fastpath import (
 from pykeepalived.core import timing
 from pykeepalived.core.actions import (
     Action,
+    AddNoAcceptRules,
     AddVips,
+    InstallRoutes,
     Notify,
+    RemoveNoAcceptRules,
+    RemoveRoutes,
     RemoveVips,
     SendAdvert,
     SendGratuitous,
     StartAdvertising,
     StopAdvertising,
 )
+from pykeepalived.core.engine import VrrpEngine
 from pykeepalived.core.events import (
     AdvertReceived,
     AdvertRejected,
@@ -65,6 +72,8 @@ class Node:
     advertising: tuple[float, float, int] | None = None   # (t0, interval, priority)
     adverts_scheduled: int = 0                            # k of the next ideal time t0 + k*interval
     vips_up: bool = False
+    routes_up: bool = False    # virtual_routes / virtual_rules installed
+    no_accept: bool = False    # the VIPs in the no_accept drop set
     link_up: bool = True       # the cable: a down link neither sends nor receives
     dead: bool = False         # hard-killed: no events, no timers, nothing sent
     actions: list[tuple[float, Action]] = field(default_factory=list)
@@ -95,7 +104,7 @@ class Lan:
         self.drop_rules: list[DropRule] = []
         self.duplicate = False
         self.partitions: list[set[str]] | None = None
-        self.groups: dict[str, SyncGroup] = {}         # node name -> its sync group
+        self.engines: dict[str, VrrpEngine[Node]] = {}    # per host (address): the daemon's engine
         self._queue: list[tuple[float, int, str, Event]] = []
         self._seq = itertools.count()
 
@@ -107,13 +116,15 @@ class Lan:
         node = Node(name, VirtualRouter(params), address)
         node.states.append((self.now, node.router.state))
         self.nodes[name] = node
+        self.engines.setdefault(address, VrrpEngine()).add(node)
         return node
 
     def sync_group(self, group: str, *names: str) -> SyncGroup:
         """Join the named nodes (one host's instances) in a vrrp_sync_group."""
-        sg = SyncGroup(group, [self.nodes[n].router for n in names])
-        for n in names:
-            self.groups[n] = sg
+        hosts = {self.nodes[n].address for n in names}
+        assert len(hosts) == 1, f"a sync group is one host's: {names} are on {sorted(hosts)}"
+        sg = self.engines[hosts.pop()].add_sync_group(group, [self.nodes[n].router.name for n in names])
+        assert sg is not None
         return sg
 
     def __getitem__(self, name: str) -> Node:
@@ -182,14 +193,8 @@ class Lan:
     # ------------------------------------------------------------------ the IO role
 
     def _deliver(self, node: Node, event: Event) -> None:
-        group = self.groups.get(node.name)
-        if group is None:
-            results = [(node.router, node.router.handle(event, self.now))]
-        else:
-            results = group.handle(node.router, event, self.now)
-        by_router = {id(n.router): n for n in self.nodes.values()}
-        for router, actions in results:
-            target = by_router[id(router)]
+        for target, actions in self.engines[node.address].handle(node, event, self.now):
+            router = target.router
             if target.states[-1][1] != router.state:
                 target.states.append((self.now, router.state))
             for action in actions:
@@ -208,6 +213,10 @@ class Lan:
             node.vips_up = True
         elif isinstance(action, RemoveVips):
             node.vips_up = False
+        elif isinstance(action, InstallRoutes | RemoveRoutes):
+            node.routes_up = isinstance(action, InstallRoutes)
+        elif isinstance(action, AddNoAcceptRules | RemoveNoAcceptRules):
+            node.no_accept = isinstance(action, AddNoAcceptRules)
         elif isinstance(action, SendGratuitous):
             node.garps.append((self.now, action.count))
         elif isinstance(action, Notify):

@@ -10,7 +10,7 @@ import pytest
 
 from pykeepalived.config import load_text
 from pykeepalived.config.model import Config
-from pykeepalived.io.production import build_tracking, static_track_interfaces
+from pykeepalived.core.engine import build_tracking, static_track_interfaces
 
 INSTANCES = "".join(f"vrrp_instance {n} {{\n interface eth0\n virtual_router_id {i}\n priority 100\n"
                     f" virtual_ipaddress {{\n 192.0.2.{i}/24\n }}\n}}\n" for i, n in ((1, "VI_1"), (2, "VI_2")))

@@ -10,14 +10,20 @@ Log lines are not actions: the core logs keepalived's exact texts itself through
 `logging.getLogger("pykeepalived.core.vrrp")` (INFO), so the IO layer only has to route
 that logger to syslog/stderr like any other.
 
-Don't subclass these: the IO layer dispatches on the exact type.
+Every effect of the VRRP side is one of these (the VIPs, their no_accept drop rules, virtual
+routes and rules, adverts, GARP/NA, notifications): what `core/vrrp.py` returns is the whole
+list of what the IO layer does. Don't subclass these: the IO layer dispatches on the type.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pykeepalived.core.params import VipSpec
+
+if TYPE_CHECKING:
+    from pykeepalived.config.model import Route, Rule
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +55,8 @@ class SendAdvert:
 
 @dataclass(frozen=True, slots=True)
 class AddVips:
-    """Add the VIPs and excluded VIPs.  `accept=False` means: install the no_accept drop
-    rules (nftables) for the VIPs, as keepalived does for a non-accept master."""
+    """Add the VIPs and excluded VIPs.  `accept` is the instance's accept mode; a non-accept
+    master's drop rules are their own action (AddNoAcceptRules, just before this one)."""
 
     vips: tuple[VipSpec, ...]
     evips: tuple[VipSpec, ...]
@@ -59,11 +65,45 @@ class AddVips:
 
 @dataclass(frozen=True, slots=True)
 class RemoveVips:
-    """Remove the VIPs and excluded VIPs (and the no_accept drop rules if `accept=False`)."""
+    """Remove the VIPs and excluded VIPs (a non-accept instance's drop rules go with
+    RemoveNoAcceptRules, just before this one)."""
 
     vips: tuple[VipSpec, ...]
     evips: tuple[VipSpec, ...]
     accept: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AddNoAcceptRules:
+    """A non-accept master must neither answer nor send from its VIPs: put these addresses in
+    the no_accept drop set (nftables, io/firewall.py), as keepalived does (vrrp_nftables.c)."""
+
+    addresses: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveNoAcceptRules:
+    """Take these addresses out of the no_accept drop set."""
+
+    addresses: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class InstallRoutes:
+    """Install the instance's virtual_routes / virtual_rules (entering MASTER, or the ones a
+    reload added while MASTER). keepalived adds rules after routes (a rule may name a table)."""
+
+    routes: tuple[Route, ...]
+    rules: tuple[Rule, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveRoutes:
+    """Remove these virtual_routes / virtual_rules (leaving MASTER, or the ones a reload
+    removed or changed while MASTER). Rules go before routes."""
+
+    routes: tuple[Route, ...]
+    rules: tuple[Rule, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +137,10 @@ Action = (
     | SendAdvert
     | AddVips
     | RemoveVips
+    | AddNoAcceptRules
+    | RemoveNoAcceptRules
+    | InstallRoutes
+    | RemoveRoutes
     | SendGratuitous
     | Notify
 )

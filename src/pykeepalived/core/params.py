@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from pykeepalived.config.model import GlobalDefs, IpAddress, VrrpInstance
+    from pykeepalived.config.model import GlobalDefs, IpAddress, Route, Rule, VrrpInstance
 
 VRRP_MCAST_GROUP4 = "224.0.0.18"
 VRRP_MCAST_GROUP6 = "ff02::12"
@@ -129,6 +129,8 @@ class RouterParams:
     notify_priority_changes: bool = False
     notify_deleted: bool = False            # else a deleted instance notifies FAULT
     log_detail: bool = False                # keepalived -D: the extra "detail" log lines
+    virtual_routes: tuple[Route, ...] = ()  # installed while MASTER (InstallRoutes / RemoveRoutes)
+    virtual_rules: tuple[Rule, ...] = ()
 
     def __post_init__(self) -> None:
         problems = []
@@ -209,6 +211,8 @@ class RouterParams:
             notify_priority_changes=eff.notify_priority_changes,
             notify_deleted=vi.notify_deleted is not None or vi.notify_deleted_set,
             log_detail=log_detail,
+            virtual_routes=vi.virtual_routes,
+            virtual_rules=vi.virtual_rules,
         )
 
     @property

@@ -33,11 +33,16 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from enum import IntEnum
 
+from pykeepalived.config.reload import delta, route_key, rule_key
 from pykeepalived.core import timing
 from pykeepalived.core.actions import (
     Action,
+    AddNoAcceptRules,
     AddVips,
+    InstallRoutes,
     Notify,
+    RemoveNoAcceptRules,
+    RemoveRoutes,
     RemoveVips,
     SendAdvert,
     SendGratuitous,
@@ -278,8 +283,12 @@ class VirtualRouter:
             gone = [v for v in old.vips if v not in params.vips], [v for v in old.evips if v not in params.evips]
             new = [v for v in params.vips if v not in old.vips], [v for v in params.evips if v not in old.evips]
             if gone[0] or gone[1]:
+                if not old.accept:
+                    actions.append(RemoveNoAcceptRules(tuple(v.address for v in gone[0] + gone[1])))
                 actions.append(RemoveVips(tuple(gone[0]), tuple(gone[1]), old.accept))
             if new[0] or new[1]:
+                if not params.accept:
+                    actions.append(AddNoAcceptRules(tuple(v.address for v in new[0] + new[1])))
                 actions.append(AddVips(tuple(new[0]), tuple(new[1]), params.accept))
                 if params.garp_master_repeat > 0:
                     actions.append(SendGratuitous(params.garp_master_repeat, tuple(new[0] + new[1])))
@@ -310,6 +319,8 @@ class VirtualRouter:
             # One advert at once (as 2.2.7 on SIGHUP): the new schedule starts an interval later.
             at = next(i for i, a in enumerate(actions) if isinstance(a, StartAdvertising))
             actions.insert(at, self._send(self.effective_priority))
+        if master:
+            actions.extend(_route_changes(old, params))
         return actions
 
     # ------------------------------------------------------------------ the one transition
@@ -322,6 +333,7 @@ class VirtualRouter:
         frm = self.state
         p = self.params
         actions: list[Action] = []
+        routes_out: Action | None = None   # virtual_routes / rules: out leaving MASTER, in entering it
 
         # Exit MASTER: stop the adverts; say goodbye with priority 0 unless another router
         # has just won (then keepalived just goes quiet); drop the VIPs.
@@ -330,6 +342,8 @@ class VirtualRouter:
             if to in (State.FAULT, State.STOP, State.DELETED):
                 actions.append(self._send(0))
             actions.extend(self._remove_vips())
+            if p.virtual_routes or p.virtual_rules:
+                routes_out = RemoveRoutes(p.virtual_routes, p.virtual_rules)
             self._garp_at = self._garp_refresh_at = None
             self._lower_garp_at.clear()
             self.stats.release_master += 1
@@ -361,6 +375,8 @@ class VirtualRouter:
             self.master_address = self._source_packed
             self.master_priority = self.effective_priority
             self.stats.become_master += 1
+            if p.virtual_routes or p.virtual_rules:
+                routes_out = InstallRoutes(p.virtual_routes, p.virtual_rules)
         elif to == State.BACKUP:
             self._preempt_until = None
             log.info("(%s) Entering BACKUP STATE%s", self.name, suffix)
@@ -371,6 +387,8 @@ class VirtualRouter:
         else:   # STOP, DELETED: terminal
             self._down_at = None
 
+        if routes_out is not None:
+            actions.append(routes_out)       # before the notify scripts run, as keepalived
         if not quiet:
             actions.append(self._notify(self._state_word(to)))
         return actions
@@ -730,14 +748,23 @@ class VirtualRouter:
         if not p.vips and not p.evips:
             return []
         log.info("(%s) setting VIPs.", self.name)
-        return [AddVips(p.vips, p.evips, p.accept)]
+        if p.accept:
+            return [AddVips(p.vips, p.evips, True)]
+        # The drop rules first: a non-accept master never answers on its VIPs.
+        return [AddNoAcceptRules(self._vip_addresses), AddVips(p.vips, p.evips, False)]
 
     def _remove_vips(self) -> list[Action]:
         p = self.params
         if not p.vips and not p.evips:
             return []
         log.info("(%s) removing VIPs.", self.name)
-        return [RemoveVips(p.vips, p.evips, p.accept)]
+        if p.accept:
+            return [RemoveVips(p.vips, p.evips, True)]
+        return [RemoveNoAcceptRules(self._vip_addresses), RemoveVips(p.vips, p.evips, False)]
+
+    @property
+    def _vip_addresses(self) -> tuple[str, ...]:
+        return tuple(v.address for v in self.params.vips + self.params.evips)
 
     def _gratuitous(self, count: int) -> list[Action]:
         addresses = self.params.vips + self.params.evips
@@ -752,6 +779,21 @@ class VirtualRouter:
         if state == State.DELETED and not self.params.notify_deleted:
             return "FAULT"     # keepalived notifies a deleted instance as FAULT (§3.1)
         return state.name
+
+
+def _route_changes(old: RouterParams, new: RouterParams) -> list[Action]:
+    """A MASTER's reload: the virtual routes / rules that went or changed out, the new and
+    changed ones in (changed: same key, other attributes)."""
+    routes = delta(old.virtual_routes, new.virtual_routes, route_key)
+    rules = delta(old.virtual_rules, new.virtual_rules, rule_key)
+    out: list[Action] = []
+    gone = (routes.removed + tuple(o for o, _ in routes.changed), rules.removed + tuple(o for o, _ in rules.changed))
+    added = (routes.added + tuple(n for _, n in routes.changed), rules.added + tuple(n for _, n in rules.changed))
+    if gone[0] or gone[1]:
+        out.append(RemoveRoutes(*gone))
+    if added[0] or added[1]:
+        out.append(InstallRoutes(*added))
+    return out
 
 
 # ---------------------------------------------------------------------- the transition table

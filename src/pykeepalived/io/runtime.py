@@ -48,23 +48,27 @@ import socket
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, assert_never
 
 import uvloop
 
 from pykeepalived._fastpath import advert_io, codec, wheel
 from pykeepalived.config.model import Config, GlobalDefs, VrrpInstance
-from pykeepalived.config.reload import delta, route_key, rule_key
 from pykeepalived.core.actions import (
     Action,
+    AddNoAcceptRules,
     AddVips,
+    InstallRoutes,
     Notify,
+    RemoveNoAcceptRules,
+    RemoveRoutes,
     RemoveVips,
     SendAdvert,
     SendGratuitous,
     StartAdvertising,
     StopAdvertising,
 )
+from pykeepalived.core.engine import VrrpEngine
 from pykeepalived.core.events import (
     AdvertReceived,
     AdvertRejected,
@@ -315,7 +319,10 @@ class VrrpRuntime:
         self._warned: set[str] = set()
         self._all_vips: set[Any] = set()
         self._status_server: asyncio.AbstractServer | None = None
-        self.production: Production | None = None   # trackers, sync groups, notify, firewall, routes
+        # Made when the instances start, made again on a reload that changes instances:
+        self.engine: VrrpEngine[Instance] | None = None   # sync groups, tracking, start-up order, link delays
+        self.production: Production | None = None   # trackers, notify, firewall, routes (IO services)
+        self._link_timer: asyncio.TimerHandle | None = None   # the engine's next held link change
 
     # ------------------------------------------------------------------ start / stop
 
@@ -359,31 +366,32 @@ class VrrpRuntime:
         timers start when it does."""
         if self.stopping.done():
             return
-        self.production = prod = Production(self)
+        prod, engine = self._new_engine(None)
         now = self.clock()
         for inst in self.instances:
             if not inst.iface.up:
                 self._handle(inst, LinkChanged(up=False), now)
-        prod.prepare_startup(now)
-        units = collections.deque(prod.startup_units())
+        prod.notifier.start()
+        engine.prepare_startup(now, prod.trackers.files.initial(), self._interface_up)
+        units = collections.deque(engine.startup_units())
         # Adverts that came while the process was building itself say nothing of the master
         # now (an instance not started ignores them anyway): dropped unread, not decoded.
         self._discard_backlog()
-        self._start_slice(prod, units)
+        self._start_slice(engine, units)
 
-    def _start_slice(self, prod: Production, units: collections.deque[Instance | SyncGroup]) -> None:
-        if self.stopping.done() or prod is not self.production:
+    def _start_slice(self, engine: VrrpEngine[Instance], units: collections.deque[Instance | SyncGroup]) -> None:
+        if self.stopping.done() or engine is not self.engine:
             return
         try:
-            self._start_units(prod, units)
+            self._start_units(engine, units)
         except Exception as exc:    # as if start() had raised: the child exits and is respawned
             self.stopping.set_exception(exc)
 
-    def _start_units(self, prod: Production, units: collections.deque[Instance | SyncGroup]) -> None:
+    def _start_units(self, engine: VrrpEngine[Instance], units: collections.deque[Instance | SyncGroup]) -> None:
         drops: dict[Any, int] = {}
         for _ in range(min(STARTUP_BATCH, len(units))):
             now = self.clock()
-            pairs = prod.start_unit(units.popleft(), now)
+            pairs = engine.start_unit(units.popleft(), now)
             self._perform(pairs, now)
             for inst, _ in pairs:
                 d = inst.router.deadline()
@@ -393,13 +401,34 @@ class VrrpRuntime:
                     inst.watch = StartWatch(d, d - now, drops[inst.sock])
         if units:
             self._arm()
-            self.loop.call_soon(self._held(self._start_slice), prod, units)
+            self.loop.call_soon(self._held(self._start_slice), engine, units)
             return
         now = self.clock()
-        self._perform(prod.finish_startup(now), now)
+        self._perform(engine.finish_startup(now), now)
+        assert self.production is not None
+        self.production.start(self.vmacs.pairs())
         self._arm()
         if any(vi.virtual_routes or vi.virtual_rules for vi in self.config.vrrp_instances):
             self.netlink.warm_up()   # pyroute2 for a master's routes, imported on its thread now
+
+    def _new_engine(self, previous: tuple[Production, VrrpEngine[Instance]] | None
+                    ) -> tuple[Production, VrrpEngine[Instance]]:
+        """The engine of the current config and instances, with its IO services; a reload's
+        takes over the previous one's tracker results, held link changes and services."""
+        prod = Production(self.config, self.netlink, self.interfaces, self._on_tracker, self.loop, self.pending,
+                          None if previous is None else previous[0])
+        engine = VrrpEngine.from_config(self.config, self.instances)
+        for name in prod.trackers.insecure:     # dropped at load: it no longer affects anything
+            engine.preset("script", name, True)
+        if previous is not None:
+            engine.adopt_values(previous[1].values)
+            engine.adopt_links(previous[1])
+        self.production, self.engine = prod, engine
+        return prod, engine
+
+    def _interface_up(self, name: str) -> bool | None:
+        iface = self.interfaces.get(name)
+        return None if iface is None else iface.up
 
     def _discard_backlog(self) -> None:
         for sock in self.sockets:
@@ -507,9 +536,10 @@ class VrrpRuntime:
 
     def snapshot(self) -> dict[str, Any]:
         """The status channel's answer (status API, `pykeepalived status`)."""
-        prod = self.production
-        trackers = trackers_snapshot(prod.trackers.scripts, prod.values) if prod is not None else None
-        snap = vrrp_snapshot(self.routers(), sync_groups=prod.groups.values() if prod is not None else (),
+        prod, engine = self.production, self.engine
+        trackers = trackers_snapshot(prod.trackers.scripts, engine.values) \
+            if prod is not None and engine is not None else None
+        snap = vrrp_snapshot(self.routers(), sync_groups=engine.groups.values() if engine is not None else (),
                              trackers=trackers, in_turns=True)
         bounds, cumulative, total, count = self.sender.gap_histogram()
         snap["advert_gaps"] = {"buckets": [[b, c] for b, c in zip(bounds, cumulative, strict=True)] + [["+Inf", count]],
@@ -597,9 +627,11 @@ class VrrpRuntime:
             self.interfaces.update(await self.netlink.interfaces())
             self._iface_gen += 1
             self.vmacs.adopt(self.interfaces)
-        if rebuild_production and self.production is not None:
-            await self.production.stop()
-            self.production = None
+        previous = None
+        if rebuild_production and self.production is not None and self.engine is not None:
+            previous = (self.production, self.engine)
+            self.production.retire()
+            self.production = self.engine = None
         kept = {inst.model.name: inst for inst in self.instances}
         live: list[Instance] = []
         added: list[Instance] = []
@@ -616,14 +648,17 @@ class VrrpRuntime:
             live.append(current)
         self.instances = live
         now = self.clock()
-        if self.production is None:
+        if self.production is None or self.engine is None:
             # Startup is ignored by running routers, so only the new ones start; trackers
             # are evaluated afresh for everyone, as keepalived does on reload.
-            self.production = Production(self)
-            self._perform(self.production.startup(now), now)
+            prod, engine = self._new_engine(previous)
+            prod.notifier.start()
+            self._perform(engine.startup(now, prod.trackers.files.initial(), self._interface_up), now)
+            prod.start(self.vmacs.pairs())
         else:
             for inst in added:
                 self._handle(inst, Startup(), now)
+        assert self.production is not None
         new_vmacs = [p for p in self.vmacs.pairs() if p[0] not in created_before]
         if new_vmacs:
             self.production.firewall.add_vmacs(new_vmacs)
@@ -633,13 +668,13 @@ class VrrpRuntime:
     def _write_states_to_fifos(self) -> None:
         """fifo_write_vrrp_states_on_reload: the FIFOs get every instance's and sync group's
         state again (a FIFO reader may have missed what happened around the reload)."""
-        prod = self.production
-        if prod is None or not self.config.global_defs.fifo_write_vrrp_states_on_reload:
+        prod, engine = self.production, self.engine
+        if prod is None or engine is None or not self.config.global_defs.fifo_write_vrrp_states_on_reload:
             return
         shown = (State.MASTER, State.BACKUP, State.FAULT)
         notes = [Notify("INSTANCE", inst.router.name, inst.router.state.name, inst.router.effective_priority)
                  for inst in self.instances if inst.router.state in shown]
-        notes += [Notify("GROUP", g.name, g.state.name, 0) for g in prod.groups.values() if g.state in shown]
+        notes += [Notify("GROUP", g.name, g.state.name, 0) for g in engine.groups.values() if g.state in shown]
         for note in notes:
             line = fifo_line(note)
             for fifo in prod.notifier.fifos:
@@ -662,7 +697,6 @@ class VrrpRuntime:
     def _reconfigure(self, inst: Instance, vi: VrrpInstance, iface: Interface, params: RouterParams,
                      now: float) -> None:
         """Apply a changed vrrp_instance to its running router: no state change, no advert gap."""
-        old = inst.model
         inst.model, inst.iface = vi, iface
         assert params.source_address is not None
         inst.src = ipaddress.ip_address(params.source_address).packed
@@ -678,29 +712,8 @@ class VrrpRuntime:
         # schedule is kept; a StartAdvertising below re-schedules for a new priority/interval).
         self._build(inst, inst.periodic_priority if inst.periodic_priority != -1 else inst.built_priority,
                     force=True)
-        self._execute(inst, actions, now)
+        self._execute(inst, actions, now)      # virtual routes / rules a MASTER changes included
         self._rearm(inst)
-        prod = self.production
-        if prod is None or inst.router.state != State.MASTER:
-            return
-        routes = delta(old.virtual_routes, vi.virtual_routes, route_key)
-        rules = delta(old.virtual_rules, vi.virtual_rules, rule_key)
-        gone = (routes.removed + tuple(o for o, _ in routes.changed), rules.removed + tuple(o for o, _ in rules.changed))
-        added = (routes.added + tuple(n for _, n in routes.changed), rules.added + tuple(n for _, n in rules.changed))
-        if vi.virtual_routes or vi.virtual_rules:
-            prod.masters.add(vi.name)
-        else:
-            prod.masters.discard(vi.name)
-        if gone[0] or gone[1] or added[0] or added[1]:
-            async def swap() -> None:
-                if gone[0] or gone[1]:
-                    await prod.routes.apply(vi.name, gone[0], gone[1], add=False)
-                if added[0] or added[1]:
-                    await prod.routes.apply(vi.name, added[0], added[1], add=True)
-
-            task = self.loop.create_task(swap())
-            self.pending.add(task)
-            task.add_done_callback(self.pending.discard)
 
     def _forget(self, inst: Instance) -> None:
         """Drop a deleted instance from demux, sender and wheel (its slot is never reused)."""
@@ -728,11 +741,11 @@ class VrrpRuntime:
                 self._flush_shortcut(inst)
         unowned = [inst for inst in self.instances if inst.router.state != State.MASTER]
         for inst in self.instances:
-            pairs = self.production.dispatch(inst, Shutdown(), now) if self.production is not None \
+            pairs = self.engine.handle(inst, Shutdown(), now) if self.engine is not None \
                 else [(inst, inst.router.handle(Shutdown(), now))]
             for target, actions in pairs:
-                if not release:
-                    actions = [a for a in actions if not isinstance(a, RemoveVips)]
+                if not release:    # -V: the VIPs (and their drop rules) stay
+                    actions = [a for a in actions if not isinstance(a, RemoveVips | RemoveNoAcceptRules)]
                 self._execute(target, actions, now)
         if release and getattr(self.opts, "release_vips", False):
             for inst in unowned:
@@ -740,7 +753,7 @@ class VrrpRuntime:
         if self.pending:
             await asyncio.wait(list(self.pending), timeout=SHUTDOWN_TIMEOUT)
         if self.production is not None:
-            await self.production.stop()
+            await self.production.stop(self.vmacs.remove)
         self.close()
 
     def _release_unowned(self, inst: Instance) -> None:
@@ -749,12 +762,8 @@ class VrrpRuntime:
         p = inst.params
         if p.vips or p.evips:
             self._vips(inst, RemoveVips(p.vips, p.evips, True))   # no_accept rules exist only on a master
-        vi = inst.model
-        prod = self.production
-        if prod is not None and vi.name not in prod.masters and (vi.virtual_routes or vi.virtual_rules):
-            task = self.loop.create_task(prod.routes.apply(vi.name, vi.virtual_routes, vi.virtual_rules, add=False))
-            self.pending.add(task)
-            task.add_done_callback(self.pending.discard)
+        if (p.virtual_routes or p.virtual_rules) and self.production is not None:   # not MASTER: not installed by us
+            self.production.routes_apply(p.name, p.virtual_routes, p.virtual_rules, add=False)
 
     def _held(self, callback: Any) -> Any:
         """`callback` with its log lines written after it returns (see LogHold)."""
@@ -770,6 +779,8 @@ class VrrpRuntime:
         return run
 
     def close(self) -> None:
+        if self._link_timer is not None:
+            self._link_timer.cancel()
         self._logs.uninstall()
         if self._status_server is not None:
             self._status_server.close()
@@ -787,15 +798,16 @@ class VrrpRuntime:
     # ------------------------------------------------------------------ events in
 
     def _handle(self, inst: Instance, event: Event, now: float) -> None:
+        """Deliver one event (through the engine: sync groups) and perform what follows.
+        (_on_readable does the same inline: the per-advert path.)"""
         if inst.shortcut is not None:
             self._flush_shortcut(inst)
-        if self.production is not None and inst.router.name in self.production.group_of:
-            self._perform(self.production.dispatch(inst, event, now), now)
-            return
-        actions = inst.router.handle(event, now)
-        if actions:
-            self._execute(inst, actions, now)
-        self._rearm(inst)
+        engine = self.engine
+        for target, actions in (engine.handle(inst, event, now) if engine is not None
+                                else ((inst, inst.router.handle(event, now)),)):
+            if actions:
+                self._execute(target, actions, now)
+            self._rearm(target)
 
     def _perform(self, pairs: list[tuple[Instance, list[Action]]], now: float) -> None:
         """Perform the actions of several instances (a sync group moving together), in order."""
@@ -819,6 +831,7 @@ class VrrpRuntime:
         if not packets:
             return
         by_vrid = self.demux.get((sock.ifindex, sock.family), {})
+        engine = self.engine
         v6 = sock.family == socket.AF_INET6
         family = codec.AF_INET6 if v6 else codec.AF_INET
         for payload, src, dst, ttl, _ifindex, rx_time in packets:
@@ -845,7 +858,14 @@ class VrrpRuntime:
                 self._handle(inst, AdvertRejected(RejectReason(reason), src), rx_time)
                 continue
             event = AdvertReceived(advert, src, dst, ttl)
-            self._handle(inst, event, rx_time)
+            # _handle inline (the per-advert path): the engine routes it, its actions are performed.
+            if inst.shortcut is not None:
+                self._flush_shortcut(inst)
+            for target, actions in (engine.handle(inst, event, rx_time) if engine is not None
+                                    else ((inst, inst.router.handle(event, rx_time)),)):
+                if actions:
+                    self._execute(target, actions, rx_time)
+                self._rearm(target)
             if len(candidates) == 1 and SHORTCUT:
                 self._maybe_shortcut(inst, event, payload, rx_time)
         self._arm()
@@ -898,7 +918,7 @@ class VrrpRuntime:
             return
         d = inst.deadline
         if (d is None or d <= rx_time or len(event.src) != len(event.dst)
-                or (self.production is not None and router.name in self.production.group_of)):
+                or (self.engine is not None and router.name in self.engine.group_of)):
             return
         inst.sock.arm_shortcut(inst.params.vrid, payload, event.src, event.dst, event.ttl, d - rx_time, rx_time)
         inst.shortcut = event
@@ -959,7 +979,13 @@ class VrrpRuntime:
             if d is not None and d <= limit:
                 if inst.watch is not None and self._hold(inst, d, now):
                     continue
-                self._handle(inst, DeadlineReached(), now)
+                # _handle inline (the takeover path; the wheel never holds a shortcut's instance)
+                engine = self.engine
+                for target, actions in (engine.handle(inst, DeadlineReached(), now) if engine is not None
+                                        else ((inst, inst.router.handle(DeadlineReached(), now)),)):
+                    if actions:
+                        self._execute(target, actions, now)
+                    self._rearm(target)
             elif d is not None:       # moved later since it was scheduled
                 inst.deadline = d
                 self.wheel.schedule(slot, d)
@@ -1010,24 +1036,81 @@ class VrrpRuntime:
             self._timer_at = at
             self._timer.arm(at)
 
+    def _ifname(self, ifindex: int) -> str | None:
+        return next((n for n, i in self.interfaces.items() if i.index == ifindex), None)
+
     def _on_link(self, ifindex: int, up: bool) -> None:
-        if self.production is not None and self.production.delay_link(ifindex, up, self._on_link):
-            return                                   # interface_up_down_delays
+        engine = self.engine
         now = self.clock()
+        if engine is not None and engine.delay_link(ifindex, self._ifname(ifindex), up, now):
+            self._arm_links(now)                     # interface_up_down_delays
+            return
         for inst in self.instances:
             if inst.iface.index == ifindex:
                 inst.iface.up = up
                 self._handle(inst, LinkChanged(up=up), now)
-        if self.production is not None:
-            self.production.on_link(ifindex, up, now)
+        if self.production is not None:             # track_interface
+            name = self._ifname(ifindex)
+            if name is not None:
+                self._track("interface", name, up, now)
+                if up:
+                    self.production.reinstate_static(name)
+            elif self.config.global_defs.dynamic_interfaces:
+                self.production.spawn(self._new_interface(ifindex, up))
         self._arm()
+
+    def _arm_links(self, now: float) -> None:
+        """A timer for the engine's next held link change (a stale one finds nothing due)."""
+        engine = self.engine
+        due = None if engine is None else engine.link_deadline()
+        if self._link_timer is not None:
+            self._link_timer.cancel()
+            self._link_timer = None
+        if due is not None:
+            self._link_timer = self.loop.call_later(max(0.0, due - now), self._held(self._links_due))
+
+    def _links_due(self) -> None:
+        self._link_timer = None
+        engine = self.engine
+        if engine is None:
+            return
+        now = self.clock()
+        for ifindex, up in engine.due_links(now):
+            assert isinstance(ifindex, int)
+            self._on_link(ifindex, up)
+        self._arm_links(now)
+
+    async def _new_interface(self, ifindex: int, up: bool) -> None:
+        """dynamic_interfaces: a tracked interface created (again) under a new index."""
+        current = await self.netlink.interfaces()
+        if self.engine is None:
+            return
+        tracked = self.engine.tracked_interfaces()
+        for name, iface in current.items():
+            if iface.index == ifindex and name in tracked:
+                old = self.interfaces.get(name)
+                if old is None or old.index != ifindex:
+                    log.info("Interface %s added (index %d)", name, ifindex)
+                    self.interfaces[name] = iface
+                self._track("interface", name, up, self.clock())
+        self._arm()
+
+    def _on_tracker(self, kind: str, name: str, value: bool | int | None) -> None:
+        self._track(kind, name, value, self.clock())
+        self._arm()
+
+    def _track(self, kind: str, name: str, value: bool | int | None, now: float) -> None:
+        """A tracker's new result: the engine says which instances get which event."""
+        if self.engine is not None:
+            for inst, event in self.engine.track(kind, name, value):
+                self._handle(inst, event, now)
 
     def _on_addr_deleted(self, ifindex: int, address: str) -> None:
         key = (ifindex, ipaddress.ip_address(address).compressed)
         owner = self.installed.get(key)
         if owner is None:
-            if self.production is not None:
-                self.production.on_addr_deleted(ifindex, address)   # static_ipaddress is put back
+            if self.production is not None:         # static_ipaddress is put back
+                self.production.on_addr_deleted(ifindex, address, self.interfaces)
             return
         # The notification may be stale: the monitor runs on the netlink thread, so the RTM_DELADDR
         # of our own removal (leaving MASTER, or the start-up clean-up of a VIP a killed daemon left)
@@ -1057,24 +1140,39 @@ class VrrpRuntime:
     # ------------------------------------------------------------------ actions out
 
     def _execute(self, inst: Instance, actions: list[Action], now: float) -> None:
+        prod = self.production
         for action in actions:
-            kind = type(action)
-            if kind is SendAdvert:
-                self._send_advert(inst, action.priority)  # type: ignore[union-attr]
-            elif kind is StartAdvertising:
-                a: Any = action
-                self._build(inst, a.priority, a.interval_s)
-                inst.periodic_priority = a.priority
-                self.sender.start(inst.slot, a.interval_s, now + a.interval_s)
-            elif kind is StopAdvertising:
-                self.sender.stop(inst.slot)
-                inst.periodic_priority = -1
-            elif kind is AddVips or kind is RemoveVips:
-                self._vips(inst, action)  # type: ignore[arg-type]
-            elif kind is SendGratuitous:
-                self._gratuitous(inst, action)  # type: ignore[arg-type]
-            elif kind is Notify and self.production is not None:
-                self.production.notify(inst, action)  # type: ignore[arg-type]
+            match action:
+                case SendAdvert():
+                    self._send_advert(inst, action.priority)
+                case StartAdvertising():
+                    self._build(inst, action.priority, action.interval_s)
+                    inst.periodic_priority = action.priority
+                    self.sender.start(inst.slot, action.interval_s, now + action.interval_s)
+                case StopAdvertising():
+                    self.sender.stop(inst.slot)
+                    inst.periodic_priority = -1
+                case AddVips() | RemoveVips():
+                    self._vips(inst, action)
+                case SendGratuitous():
+                    self._gratuitous(inst, action)
+                case AddNoAcceptRules():
+                    if prod is not None:
+                        prod.firewall.add(action.addresses)
+                case RemoveNoAcceptRules():
+                    if prod is not None:
+                        prod.firewall.remove(action.addresses)
+                case InstallRoutes():
+                    if prod is not None:
+                        prod.routes_apply(inst.params.name, action.routes, action.rules, add=True)
+                case RemoveRoutes():
+                    if prod is not None:
+                        prod.routes_apply(inst.params.name, action.routes, action.rules, add=False)
+                case Notify():
+                    if prod is not None:
+                        prod.notifier.notify(action)
+                case _:
+                    assert_never(action)
 
     def _build(self, inst: Instance, priority: int, interval_s: float | None = None, *, force: bool = False) -> None:
         """Prebuild `inst`'s adverts with `priority`: one packet per destination. Nothing to
@@ -1144,8 +1242,6 @@ class VrrpRuntime:
         plan = inst.vip_plans.get(command)
         if plan is None or plan[0] is not action.vips or plan[1] is not action.evips or plan[2] != self._iface_gen:
             plan = self._vip_plan(inst, command, action.vips, action.evips)
-        if self.production is not None:
-            self.production.vips(inst, action)   # no_accept drop rules
         name = inst.params.name
         requests = []
         for key, vip, msg, error in plan[3]:
