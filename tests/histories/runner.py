@@ -619,6 +619,15 @@ class Runner:
             # keepalived 2.2.7 as well: a master that stays master when another one yields to it (a
             # partition healed) sends no GARP, so the client keeps the loser's MAC until it re-resolves
             got = self.client.neigh(vip)
+            if got is None:
+                # the loser's entry was probed, unanswered (it removed the VIP): FAILED.  The next
+                # packet resolves anew by broadcast, and only the master may answer (seed 90015)
+                self.client.ping(vip, timeout=1)
+                got = self.client.neigh(vip)
+                if got != mac:
+                    return [f"client's neighbour entry for {vip} is {got} after its stale entry failed and "
+                            f"a ping resolved it anew: master {NODE_NAMES[k]} is {mac}"]
+                return []
             if got not in (mac, announcer):
                 return [f"client's neighbour entry for {vip} is {got}: neither master {NODE_NAMES[k]} nor the "
                         f"last ARP announcement ({announcer})"]
