@@ -89,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     # pykeepalived's own options.
     a("--status-listen", metavar="ADDR:PORT|unix:PATH", help="serve the read-only status API and /metrics")
     a("--status-token-file", metavar="FILE", help="bearer token required by a non-loopback status listener")
+    a("--status-tls-cert", metavar="FILE", help="serve the status API over TLS with this certificate (PEM)")
+    a("--status-tls-key", metavar="FILE", help="the private key of --status-tls-cert (PEM)")
     a("--metrics-names", choices=("mehdy", "gen2brain", "both"), default="mehdy",
       help="VRRP counter names in /metrics: mehdy/keepalived-exporter's, gen2brain/keepalived_exporter's, both")
     a("--lvs-backend", choices=("auto", "ipvs", "nftables"), default="auto",

@@ -472,13 +472,33 @@ def test_status_api_started_by_the_supervisor(lab: Lab) -> None:
     assert d.wait_exit() == 0
 
 
-def test_status_api_that_cannot_listen_stops_the_start(lab: Lab) -> None:
+def test_unusable_status_options_do_not_stop_the_daemon(lab: Lab) -> None:
+    """The status API never takes the failover daemon down: a bad option is an ERROR line and the
+    daemon runs without the API (it used to exit 1, and restart-loop under systemd)."""
     h = lab.add_host("r1")
     d = Pyka(h, CONF, "--status-listen", "192.0.2.250:9650", "--status-token-file", "/nonexistent-token")
-    assert d.wait_exit() == 1
-    assert "--status-token-file /nonexistent-token: No such file or directory" in d.log()
-    assert "test child running" not in d.log()
-    assert not d.pid_file.exists()
+    d.wait_log(r"test child running")
+    assert "Status API not started: --status-token-file /nonexistent-token: No such file or directory" in d.log()
+    assert d.pid_file.exists()
+    d.proc.send_signal(signal.SIGTERM)
+    assert d.wait_exit() == 0
+
+
+def test_status_port_in_use_does_not_stop_the_daemon(lab: Lab) -> None:
+    """A taken port (9650 is gen2brain's exporter default) is logged at ERROR with the address and
+    retried; the daemon and its children run on, and the API comes up once the port is free."""
+    h = lab.add_host("r1")
+    holder = h.spawn([sys.executable, "-c", "import socket,time\ns=socket.create_server(('127.0.0.1', 9650))\n"
+                      "print('held', flush=True)\ntime.sleep(60)"], name="holder")
+    holder.wait_output("held")
+    d = Pyka(h, CONF, "--status-listen", "127.0.0.1:9650")
+    d.wait_log(r"Status API: cannot listen on 127\.0\.0\.1:9650: Address already in use - retrying")
+    d.wait_log(r"test child running")
+    assert d.proc.alive and d.pid_file.exists()
+    holder.stop()
+    d.wait_log(r"Status API listening on 127\.0\.0\.1:9650", 30)
+    d.proc.send_signal(signal.SIGTERM)
+    assert d.wait_exit() == 0
 
 
 def test_scripts_do_not_inherit_the_blocked_signals(lab: Lab) -> None:

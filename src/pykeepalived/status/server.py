@@ -6,7 +6,8 @@ status channel, at most once per CACHE_SECONDS however many clients ask (longer 
 snapshots are slow to gather: see SnapshotSource).
 
 Hardening: loopback only unless the operator names another address, and then a
-bearer token is required; GET/HEAD only; request head limited to MAX_HEAD_BYTES and
+bearer token and TLS (--status-tls-cert/--status-tls-key) are required, so the token never
+crosses the network in clear; GET/HEAD only; request head limited to MAX_HEAD_BYTES and
 HEAD_TIMEOUT seconds; one request per connection; a client that does not read its answer
 within WRITE_TIMEOUT is dropped. Nothing a client sends can change state.
 
@@ -18,6 +19,10 @@ oldest pending connection is closed to make room (a client that sends its head a
 every real client does, is never the oldest), and a head must be complete within
 HEAD_TIMEOUT. So hundreds of half-sent requests cost an authorised client nothing; only when
 every slot is held by authorised requests is a new connection refused.
+
+The status API can never take the daemon down: unusable options are logged at ERROR and the
+daemon runs without it; an address that cannot be bound (a port in use) is logged at ERROR
+and retried every BIND_RETRY_SECONDS (StatusThread).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import json
 import logging
 import os
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -91,10 +97,7 @@ def parse_listen(spec: str) -> Listen:
 
 def read_token(path: str | None, listen: Listen) -> str | None:
     if path is None:
-        if not listen.is_loopback:
-            raise StatusConfigError(
-                f"--status-listen {listen.host}:{listen.port} is not a loopback address: "
-                "a bearer token is required (--status-token-file FILE)")
+        check_exposure(listen, None, None)
         return None
     try:
         with open(path, encoding="utf-8") as f:
@@ -201,10 +204,12 @@ def route(path: str, snap: Snapshot, names: str = "mehdy") -> tuple[int, str, by
 
 
 class StatusServer:
-    def __init__(self, listen: Listen, token: str | None, source: SnapshotSource, names: str = "mehdy") -> None:
+    def __init__(self, listen: Listen, token: str | None, source: SnapshotSource,
+                 tls: ssl.SSLContext | None = None, names: str = "mehdy") -> None:
         self.listen = listen
         self.token = token
         self.source = source
+        self.tls = tls
         self.names = names
         # pending connections (head not yet complete and authorised), oldest first
         self.pending: dict[asyncio.WriteTransport, None] = {}
@@ -223,9 +228,10 @@ class StatusServer:
             self._server = await asyncio.start_unix_server(self._handle, self.listen.path,
                                                            limit=MAX_HEAD_BYTES)
         else:
-            self._server = await asyncio.start_server(self._handle, self.listen.host, self.listen.port,
-                                                      limit=MAX_HEAD_BYTES, reuse_address=True,
-                                                      backlog=MAX_CONNECTIONS)
+            self._server = await asyncio.start_server(
+                self._handle, self.listen.host, self.listen.port, limit=MAX_HEAD_BYTES, reuse_address=True,
+                backlog=MAX_CONNECTIONS, ssl=self.tls,
+                ssl_handshake_timeout=HEAD_TIMEOUT if self.tls is not None else None)
 
     @property
     def port(self) -> int:
@@ -332,38 +338,79 @@ def parse_head(head: bytes) -> tuple[str, str, dict[str, str]]:
     return parts[0], parts[1], headers
 
 
+BIND_RETRY_SECONDS = 10.0
+
+
+def tls_context(cert: str | None, key: str | None) -> ssl.SSLContext | None:
+    """--status-tls-cert/--status-tls-key: a server context (TLS 1.2 at least), or None."""
+    if not cert and not key:
+        return None
+    if not cert or not key:
+        raise StatusConfigError("--status-tls-cert and --status-tls-key go together")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        ctx.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        raise StatusConfigError(f"--status-tls-cert {cert} / --status-tls-key {key}: {exc}") from None
+    return ctx
+
+
+def check_exposure(listen: Listen, token: str | None, tls: ssl.SSLContext | None) -> None:
+    """A non-loopback listener needs a bearer token, and TLS so the token never crosses the
+    network in clear."""
+    if listen.is_loopback:
+        return
+    where = f"--status-listen {listen.host}:{listen.port}"
+    if token is None:
+        raise StatusConfigError(f"{where} is not a loopback address: "
+                                "a bearer token is required (--status-token-file FILE)")
+    if tls is None:
+        raise StatusConfigError(f"{where} is not a loopback address: TLS is required so the bearer token "
+                                "is not sent in clear (--status-tls-cert FILE --status-tls-key FILE)")
+
+
 class StatusThread:
-    """The status server on its own thread and loop, started and stopped by the supervisor."""
+    """The status server on its own thread and loop, started and stopped by the supervisor.
+
+    It never stops the daemon: when the address cannot be bound (a port in use, an address not
+    yet configured) the error is logged at ERROR with the address and the bind is retried every
+    BIND_RETRY_SECONDS, while VRRP and the checkers run on."""
 
     def __init__(self, listen: Listen, token: str | None, daemon_info: Callable[[], dict[str, Any]],
-                 channels: Callable[[], dict[str, str]], names: str = "mehdy") -> None:
-        self._names = names
+                 channels: Callable[[], dict[str, str]], *, tls: ssl.SSLContext | None = None,
+                 names: str = "mehdy", retry: float = BIND_RETRY_SECONDS) -> None:
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self.server: StatusServer | None = None
+        self.listening = threading.Event()
+        self.bind_failures = 0
+        self.retry = retry
         self._args = (listen, token, daemon_info, channels)
+        self._tls = tls
+        self._names = names
         self._thread = threading.Thread(target=self._run, name="status-api", daemon=True)
 
+    @property
+    def where(self) -> str:
+        listen = self._args[0]
+        if listen.path is not None:
+            return f"unix:{listen.path}"
+        return f"[{listen.host}]:{listen.port}" if ":" in (listen.host or "") else f"{listen.host}:{listen.port}"
+
     def start(self) -> StatusThread:
+        """Start the thread; returns once the first bind was tried (whatever its outcome)."""
         self._thread.start()
         self._ready.wait(10)
-        if self._error is not None:
-            raise StatusConfigError(f"status API: cannot listen: {self._error}")
         return self
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
         listen, token, daemon_info, channels = self._args
-        try:
-            source = SnapshotSource(daemon_info, channels)
-            self.server = StatusServer(listen, token, source, self._names)
-            self._loop.run_until_complete(self.server.start())
-        except (OSError, socket.gaierror) as exc:
-            self._error = exc
-            self._ready.set()
-            return
-        self._ready.set()
+        source = SnapshotSource(daemon_info, channels)
+        self.server = StatusServer(listen, token, source, self._tls, self._names)
+        self._loop.create_task(self._bind())
         self._loop.run_forever()
         # Connections still being served (or waiting for their heads) end with the loop.
         tasks = asyncio.all_tasks(self._loop)
@@ -373,6 +420,28 @@ class StatusThread:
         self._loop.run_until_complete(self.server.close())
         self._loop.close()
 
+    async def _bind(self) -> None:
+        assert self.server is not None
+        while True:
+            try:
+                await self.server.start()
+            except (OSError, socket.gaierror, UnicodeError) as exc:
+                self._error = exc
+                self.bind_failures += 1
+                if self.bind_failures == 1 or self.bind_failures % 30 == 0:
+                    log.error("Status API: cannot listen on %s: %s - retrying every %g s; VRRP and checkers "
+                              "run on (failed %d time(s))", self.where,
+                              os.strerror(exc.errno) if isinstance(exc, OSError) and exc.errno else exc,
+                              self.retry, self.bind_failures)
+                self._ready.set()
+                await asyncio.sleep(self.retry)
+                continue
+            self._error = None
+            log.info("Status API listening on %s%s", self.where, " (TLS)" if self._tls is not None else "")
+            self.listening.set()
+            self._ready.set()
+            return
+
     def stop(self) -> None:
         if self._loop.is_running():
             self._loop.call_soon_threadsafe(self._loop.stop)
@@ -381,13 +450,20 @@ class StatusThread:
 
 def start_from_options(opts: Any, daemon_info: Callable[[], dict[str, Any]],
                        channels: Callable[[], dict[str, str]]) -> StatusThread | None:
-    """What the supervisor calls: None unless --status-listen was given."""
+    """What the supervisor calls: None unless --status-listen was given, or when its options are
+    unusable (logged at ERROR: the daemon runs on without the status API, never stops for it)."""
     spec = getattr(opts, "status_listen", None)
     if not spec:
         return None
-    listen = parse_listen(spec)
-    token = read_token(getattr(opts, "status_token_file", None), listen)
+    try:
+        listen = parse_listen(spec)
+        token = read_token(getattr(opts, "status_token_file", None), listen)
+        tls = tls_context(getattr(opts, "status_tls_cert", None), getattr(opts, "status_tls_key", None))
+        if tls is not None and listen.path is not None:
+            raise StatusConfigError(f"--status-listen {spec}: TLS is for TCP listeners, not unix sockets")
+        check_exposure(listen, token, tls)
+    except StatusConfigError as exc:
+        log.error("Status API not started: %s (VRRP and checkers run on)", exc)
+        return None
     names = getattr(opts, "metrics_names", None) or "mehdy"
-    thread = StatusThread(listen, token, daemon_info, channels, names).start()
-    log.info("Status API listening on %s", spec)
-    return thread
+    return StatusThread(listen, token, daemon_info, channels, tls=tls, names=names).start()
