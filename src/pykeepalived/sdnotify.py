@@ -34,8 +34,10 @@ def monotonic_usec() -> int:
     return time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
 
 
-def ready(pid: int | None = None) -> bool:
-    return notify(f"READY=1\nMAINPID={os.getpid() if pid is None else pid}")
+def ready(pid: int | None = None, status: str | None = None) -> bool:
+    """READY=1 (after start or a reload), with a one-line STATUS= (`systemctl status` shows it)."""
+    line = "" if status is None else "\nSTATUS=" + " ".join(status.split())[:400]
+    return notify(f"READY=1\nMAINPID={os.getpid() if pid is None else pid}{line}")
 
 
 def reloading() -> bool:

@@ -53,6 +53,7 @@ def sup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Supervisor:
 
     monkeypatch.setattr(s, "signal_children", hup)
     monkeypatch.setattr(s, "start_children", lambda: True)
+    s.remember_config_files()  # as run() does after the first load
     return s
 
 
@@ -114,6 +115,66 @@ def test_unusable_file_is_refused_the_same_way(sup: Supervisor, caplog: pytest.L
     sup.reload()
     assert sup.hups == 0 and sup.reload_failures == 1 and not sup.last_reload_ok  # type: ignore[attr-defined]
     assert any("keeping the running configuration" in e and str(cfg) in e for e in errors(caplog))
+
+
+def test_a_refused_reload_is_visible_in_metrics_api_and_systemd(sup: Supervisor, tmp_path: Path,
+                                                               caplog: pytest.LogCaptureFixture,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 15 step 2: a refused reload is an ERROR line, pykeepalived_reload_failures_total,
+    pykeepalived_config_last_reload_successful 0, pykeepalived_config_changed_on_disk 1 (the file
+    on disk is not what runs), its reason in /v1/daemon (last_reload_ok/last_reload_error) and a
+    STATUS= line to systemd; a good reload clears all of it."""
+    import json
+    import socket
+    import time
+
+    from pykeepalived.status.server import route
+
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(tmp_path / "notify"))
+    notify.settimeout(5)
+    monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "notify"))
+
+    def api() -> dict[str, object]:
+        return dict(json.loads(route("/v1/daemon", {"daemon": sup.daemon_info(), "children": {}})[2]))
+
+    loaded_at = sup.config_loaded_at
+    m = metrics(sup)
+    assert m["pykeepalived_config_changed_on_disk"] == 0 and m["pykeepalived_config_last_reload_successful"] == 1
+    assert m["pykeepalived_config_last_reload_success_timestamp_seconds"] == loaded_at
+    assert api()["last_reload_ok"] is True and api()["last_reload_error"] is None
+
+    cfg = Path(sup.opts.config_file)
+    cfg.write_text("global_defs {\n  include_check\n}\ninclude /nonexistent/*.conf\n" + CONF)
+    caplog.set_level(logging.INFO)
+    sup.reload()
+    assert any("keeping the running configuration" in e for e in errors(caplog))
+    m = metrics(sup)
+    assert m["pykeepalived_reload_failures_total"] == 1 and m["pykeepalived_config_last_reload_successful"] == 0
+    assert m["pykeepalived_config_changed_on_disk"] == 1
+    assert m["pykeepalived_config_last_reload_success_timestamp_seconds"] == loaded_at
+    info = api()
+    assert info["last_reload_ok"] is False and isinstance(info["last_reload_time"], float)
+    error = str(info["last_reload_error"])
+    assert error.startswith(f"configuration file {cfg} cannot run: ") and f"({cfg}: Line 4)" in error, error
+    assert notify.recv(4096).startswith(b"RELOADING=1")
+    ready = notify.recv(4096).decode()
+    assert ready.startswith("READY=1\nMAINPID=") and "\nSTATUS=Reload refused, running the previous " \
+        f"configuration: configuration file {cfg} cannot run: " in ready and "\n" not in ready.split("STATUS=")[1]
+
+    time.sleep(0.01)
+    cfg.write_text(CONF)
+    sup.reload()
+    m = metrics(sup)
+    assert m["pykeepalived_config_last_reload_successful"] == 1 and m["pykeepalived_config_changed_on_disk"] == 0
+    assert m["pykeepalived_config_last_reload_success_timestamp_seconds"] > loaded_at
+    assert api()["last_reload_ok"] is True and api()["last_reload_error"] is None
+    assert notify.recv(4096).startswith(b"RELOADING=1")
+    assert notify.recv(4096).decode().endswith("\nSTATUS=Running; configuration reloaded")
+    # edited and not reloaded: the running configuration is no longer what the file says
+    cfg.write_text(CONF.replace("priority 100", "priority 101"))
+    assert metrics(sup)["pykeepalived_config_changed_on_disk"] == 1
+    notify.close()
 
 
 def test_child_keeps_its_configuration_when_the_file_vanished(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

@@ -267,7 +267,15 @@ def test_systemd_notify_protocol(lab: Lab, tmp_path: Path) -> None:
         assert s.recv(4096).decode() == f"READY=1\nMAINPID={d.proc.pid}"
         d.proc.send_signal(signal.SIGHUP)
         assert re.fullmatch(r"RELOADING=1\nMONOTONIC_USEC=\d+", s.recv(4096).decode())
-        assert s.recv(4096).decode() == f"READY=1\nMAINPID={d.proc.pid}"
+        assert s.recv(4096).decode() == f"READY=1\nMAINPID={d.proc.pid}\nSTATUS=Running; configuration reloaded"
+        # a refused reload: systemd's STATUS= says so (`systemctl status` shows it)
+        d.conf.write_text("vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 1\n  priority\n}\n"
+                          "include /nonexistent/*.conf\nglobal_defs {\n  include_check\n}\n")
+        d.proc.send_signal(signal.SIGHUP)
+        assert re.fullmatch(r"RELOADING=1\nMONOTONIC_USEC=\d+", s.recv(4096).decode())
+        refused = s.recv(4096).decode()
+        assert refused.startswith(f"READY=1\nMAINPID={d.proc.pid}\nSTATUS=Reload refused, running the previous "
+                                  f"configuration: "), refused
         d.proc.send_signal(signal.SIGTERM)
         assert s.recv(4096).decode() == "STOPPING=1"
         assert d.wait_exit() == 0

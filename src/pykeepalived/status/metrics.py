@@ -296,6 +296,17 @@ def _own(vrrp: dict[str, Any], daemon: dict[str, Any]) -> Iterator[Family]:
                      "1 unless the last reload was refused (the running configuration was kept)")
     last_ok.add((), 1.0 if daemon.get("last_reload_ok", True) else 0.0)
     yield last_ok
+    if daemon.get("config_loaded") is not None:
+        loaded = Family("pykeepalived_config_last_reload_success_timestamp_seconds", "gauge",
+                        "When the running configuration was loaded (start or last successful reload), Unix time")
+        loaded.add((), float(daemon["config_loaded"]))
+        yield loaded
+    if "config_changed_on_disk" in daemon:
+        changed = Family("pykeepalived_config_changed_on_disk", "gauge",
+                         "1 when the configuration files on disk differ from the running configuration "
+                         "(edited and not reloaded, or the reload was refused)")
+        changed.add((), 1.0 if daemon["config_changed_on_disk"] else 0.0)
+        yield changed
 
 
 def render_families(families: Iterable[Family]) -> bytes:

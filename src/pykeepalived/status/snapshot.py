@@ -53,6 +53,24 @@ def instance_snapshot(router: Any) -> dict[str, Any]:
     }
 
 
+def config_digest(files: Iterable[str]) -> str:
+    """A digest of the configuration files as they are on disk now (their paths and contents; an
+    unreadable file counts as its error), to tell whether the running configuration still matches
+    them (pykeepalived_config_changed_on_disk). A file newly matched by an include glob is not
+    seen until one of the files read changes."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for path in files:
+        h.update(os.fsencode(path) + b"\0")
+        try:
+            with open(path, "rb") as f:
+                h.update(hashlib.sha256(f.read()).digest())
+        except OSError as exc:
+            h.update(f"unreadable: {exc.errno}".encode())
+    return h.hexdigest()
+
+
 def histogram(values: Iterable[float], bounds: Sequence[float]) -> dict[str, Any]:
     """Cumulative Prometheus-style buckets of `values`."""
     vals = list(values)

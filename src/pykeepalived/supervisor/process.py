@@ -134,6 +134,9 @@ class Supervisor:
     reload_durations: list[float] = field(default_factory=list)
     reload_failures: int = 0           # reloads refused (file unreadable, unusable, failed validation)
     last_reload_ok: bool = True
+    last_reload_error: str | None = None  # why the last reload was refused (None: it was not)
+    last_reload_at: float | None = None   # when the last reload was tried (None: never)
+    config_digest: str | None = None      # status.snapshot.config_digest of the running configuration's files
     status: Any = None                 # status.server.StatusThread when --status-listen is given
 
     def daemon_info(self) -> dict[str, Any]:
@@ -151,9 +154,29 @@ class Supervisor:
             "reload_durations": list(self.reload_durations[-100:]),
             "reload_failures": self.reload_failures,
             "last_reload_ok": self.last_reload_ok,
+            "last_reload_error": self.last_reload_error,
+            "last_reload_time": self.last_reload_at,
+            "config_changed_on_disk": self._config_changed_on_disk(),
             "pids": {kind: c.pid for kind, c in list(self.children.items()) if c.running},
             "pid_files": {"main": self.pids.main, "vrrp": self.pids.vrrp, "checkers": self.pids.checkers},
         }
+
+    def _config_files(self) -> tuple[str, ...]:
+        return tuple(getattr(self.config, "files", None) or (self.opts.config_file,))
+
+    def _config_changed_on_disk(self) -> bool:
+        """The files the running configuration was read from differ now (edited and not reloaded,
+        or the reload was refused). Read from the status thread: a few small files, once a scrape."""
+        from pykeepalived.status.snapshot import config_digest
+
+        if self.config_digest is None:
+            return False
+        return config_digest(self._config_files()) != self.config_digest
+
+    def remember_config_files(self) -> None:
+        from pykeepalived.status.snapshot import config_digest
+
+        self.config_digest = config_digest(self._config_files())
 
     def start_status_api(self) -> bool:
         """--status-listen: the read-only API on its own thread (started with signals blocked,
@@ -375,9 +398,9 @@ class Supervisor:
                 os.close(os.open(str(handshake), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644))
         try:
             loaded = load_config(self.opts, quiet=True)
-        except Exception:
+        except Exception as exc:
             log.error("Reload failed - configuration could not be read:\n%s", traceback.format_exc().rstrip())
-            self._reload_refused()
+            self._reload_refused(f"configuration could not be read: {exc!r}")
             return
         finally:
             if handshake:
@@ -387,7 +410,7 @@ class Supervisor:
         if reason is not None:
             log.error("Reload refused: configuration file %s cannot be read (%s) - keeping the running "
                       "configuration", self.opts.config_file, reason)
-            self._reload_refused()
+            self._reload_refused(f"configuration file {self.opts.config_file} cannot be read ({reason})")
             return
         if check is not None and (loaded.config is None or loaded.exit_code != 0):
             target = str(check) or "/dev/null"
@@ -395,7 +418,7 @@ class Supervisor:
             for message in loaded.messages:
                 log.info("%s", message)
             log.error("New config failed validation, see %s for details", target)
-            self._reload_refused()
+            self._reload_refused("new config failed validation", loaded.messages)
             return
         log.info("Reloading ...")
         for message in loaded.messages:
@@ -403,10 +426,13 @@ class Supervisor:
         if loaded.config is None or loaded.exit_code == 4 or not self._reloadable(loaded.config):
             log.error("Reload of configuration file %s failed - keeping the running configuration",
                       self.opts.config_file)
-            self._reload_refused()
+            self._reload_refused(f"configuration file {self.opts.config_file} cannot run", loaded.messages)
             return
         self.last_reload_ok = True
+        self.last_reload_error = None
+        self.last_reload_at = time.time()
         self.config = loaded.config
+        self.remember_config_files()
         self.config_loaded_at = time.time()
         self.reloads += 1
         self.signal_children(signal.SIGHUP)
@@ -414,12 +440,20 @@ class Supervisor:
         self.setup_reload_timer()
         self.reload_durations.append(time.monotonic() - began)
         log.info("Reload finished")
-        sdnotify.ready()
+        sdnotify.ready(status="Running; configuration reloaded")
 
-    def _reload_refused(self) -> None:
+    def _reload_refused(self, reason: str, messages: list[str] | None = None) -> None:
+        """Count and keep a refused reload's reason for the status API (last_reload_error,
+        pykeepalived_config_last_reload_successful 0) and systemd (STATUS=). `messages`: the
+        loader's diagnostics (file:line), the first five go into the reason."""
+        errors = list(messages or ())
+        if len(errors) > 5:
+            errors = errors[:5] + [f"(+{len(errors) - 5} more)"]
         self.reload_failures += 1
         self.last_reload_ok = False
-        sdnotify.ready()
+        self.last_reload_at = time.time()
+        self.last_reload_error = reason + (": " + "; ".join(errors[:5]) if errors else "")
+        sdnotify.ready(status=f"Reload refused, running the previous configuration: {self.last_reload_error}")
 
     def _reloadable(self, new: Any) -> bool:
         """The network namespace and the instance name are fixed for the daemon's life."""
@@ -685,6 +719,7 @@ def run(opts: argparse.Namespace) -> int:
 
     signal.pthread_sigmask(signal.SIG_BLOCK, SUPERVISED_SIGNALS)
     sup = Supervisor(opts, config, pids)
+    sup.remember_config_files()
     try:
         if not sup.start_status_api():
             sup.exit_code = EXIT_FATAL
