@@ -80,7 +80,7 @@ CELLS = {c.name: c for c in (
 
 def daemon_ready() -> bool:
     """True when `python -m pykeepalived` can load a config (the CLI daemon path works)."""
-    return importlib.util.find_spec("pykeepalived.config.build") is not None
+    return importlib.util.find_spec("pykeepalived.config.loader") is not None
 
 
 class PyDaemon(VrrpDaemon):

@@ -1,5 +1,6 @@
-"""keepalived.conf: preprocessor (lexer.py), block grammar (grammar.py), keyword table
-(keywords.py) building the typed model (model.py), `-t` (check.py) and reload diff (reload.py).
+"""keepalived.conf: preprocessor (lexer.py), block grammar (grammar.py), the keyword tables
+(keywords/<block>.py, run by blocks.py), keepalived's completion rules (complete.py) building the
+typed model (model.py), `-t` (check.py) and reload diff (reload.py); loader.py runs the steps.
 
 Public API::
 

@@ -16,8 +16,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from pykeepalived.config import model as m
-from pykeepalived.config.build import CHECKER_CLASSES, Ctx, Fields, user_exists
+from pykeepalived.config.blocks import Ctx, Fields
 from pykeepalived.config.grammar import Node
+from pykeepalived.config.keywords.checkers import CHECKER_CLASSES
+from pykeepalived.config.keywords.global_defs import user_exists
 from pykeepalived.config.model import Level, Pos
 
 # ---------------------------------------------------------------------------------------------

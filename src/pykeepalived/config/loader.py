@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pykeepalived.config.model import Config, Diagnostic, Level, exit_code_for
+
+if TYPE_CHECKING:
+    from pykeepalived.config.lexer import Line
 
 
 @dataclass(slots=True)
@@ -19,12 +23,31 @@ class LoadResult:
         return max((d.level for d in self.diagnostics), default=Level.OK)
 
 
+def build(lines: list[Line], *, main_file: str, files: tuple[str, ...],
+          interfaces: frozenset[str] | None = None,
+          prior: list[Diagnostic] | None = None) -> tuple[Config | None, list[Diagnostic], int | None]:
+    """Lines -> block tree -> keyword handlers -> completion: the model, all diagnostics, and the
+    exit code when keepalived would stop at once (else None)."""
+    from pykeepalived.config.blocks import Ctx, Fields, StopParse, block_kind, walk
+    from pykeepalived.config.complete import complete
+    from pykeepalived.config.grammar import build_tree
+    from pykeepalived.config.keywords.root import ROOT
+
+    diags: list[Diagnostic] = list(prior or [])
+    ctx = Ctx(diags)
+    f: Fields = {}
+    try:
+        walk(ctx, build_tree(lines, ROOT, block_kind, ctx.err), ROOT, f)
+    except StopParse as stop:
+        return None, diags, stop.code
+    return complete(ctx, f, files, interfaces), diags, None
+
+
 def load(path: str, *, config_id: str | None = None, all_config: bool = False,
          interfaces: frozenset[str] | None = None) -> LoadResult:
     """Load keepalived.conf at `path`. Never raises on bad input; see LoadResult.
 
     `interfaces`: the interface names that exist (None: read them from the running system)."""
-    from pykeepalived.config.build import build
     from pykeepalived.config.lexer import Preprocessor
 
     pre = Preprocessor(config_id=config_id, all_config=all_config)
@@ -48,7 +71,6 @@ def load(path: str, *, config_id: str | None = None, all_config: bool = False,
 def load_text(text: str, *, name: str = "<string>", config_id: str | None = None,
               interfaces: frozenset[str] | None = None) -> LoadResult:
     """Load configuration text (relative includes resolve against the current directory)."""
-    from pykeepalived.config.build import build
     from pykeepalived.config.lexer import Preprocessor
 
     pre = Preprocessor(config_id=config_id)
