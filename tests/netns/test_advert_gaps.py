@@ -7,12 +7,13 @@ import asyncio
 import time
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from vrrp_pair import CELLS, start
 
 from harness.lab import Lab
 from harness.wait import wait_until
 from pykeepalived.status.channel import channel_path, fetch_snapshot
-from pykeepalived.status.metrics import SnapshotCollector
+from pykeepalived.status.metrics import render_metrics
 
 pytestmark = [pytest.mark.privileged, pytest.mark.timeout(60)]
 
@@ -39,7 +40,8 @@ def test_advert_gaps_in_snapshot_and_metrics(lab: Lab) -> None:
     time.sleep(0.3)
     later = asyncio.run(fetch_snapshot(path))
     assert later["advert_gaps"]["count"] > count      # live, not a copy taken at start
-    metrics = {m.name: m for m in SnapshotCollector({"children": {"vrrp": later}}).collect()}
+    text = render_metrics({"daemon": {}, "children": {"vrrp": later}}).decode()
+    metrics = {m.name: m for m in text_string_to_metric_families(text)}
     family = metrics["pykeepalived_advert_send_gap_ratio"]
     rendered = {s.labels.get("le"): s.value for s in family.samples if s.name.endswith("_bucket")}
     assert rendered["+Inf"] == later["advert_gaps"]["count"]
