@@ -441,6 +441,13 @@ class Model:
         for k in after - before:  # back from FAULT, started: a backup (or MASTER if so configured)
             if not (e.op == "sigcont" and k == i):  # continued: where it was (set above)
                 self._restarted(k)
+        if e.op == "link" and e.arg and self.c.unicast and i in after:
+            # Unicast: while i's link was down its peers' ARP entries for it failed, and their
+            # adverts to it wait in their kernels' neighbour queues until ARP resolves; i, back
+            # in BACKUP, may hear nothing for a master-down interval and take over until it meets
+            # the master (seed 110021: r2's adverts to r1 were released the moment r1, master
+            # for 0.2 s, sent its own ARP request).  keepalived is in the same place.
+            self.possible.add(i)
         self.definite &= after
         self.possible &= after
 

@@ -153,6 +153,23 @@ def test_vip_deleted_on_master_makes_it_backup() -> None:
     assert _ok(m) == {0, 1}  # an election among nopreempt nodes: either may win the race
 
 
+def test_unicast_link_up_may_take_over_until_it_meets_the_master() -> None:
+    """Seed 110021 (unicast, 0.05 s): r1's link came up, r2's adverts to it sat in r2's neighbour
+    queue (its ARP entry for r1 had failed) until r1, master after 0.18 s of silence, sent its own
+    ARP request; then r1 met r2 (120) and yielded.  Multicast needs no ARP: no such window."""
+    m = Model(Cluster((NodeSpec(PY, 100), NodeSpec(KA, 120)), 3, 0.05, unicast=True))
+    m.observed({1})
+    m.apply(Event("link", 0, False))
+    m.observed({1})
+    m.apply(Event("link", 0, True))
+    assert 0 in m.possible and _ok(m) == {1}    # the meeting: r2 stays
+    m = _model(NodeSpec(PY, 100), NodeSpec(KA, 120))
+    m.observed({1})
+    m.apply(Event("link", 0, False))
+    m.apply(Event("link", 0, True))
+    assert not m.possible
+
+
 # ---------------------------------------------------------------------------------------------
 # real histories
 
