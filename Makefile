@@ -1,7 +1,7 @@
 # Conveniences for developers; CI and the README use the ci/ scripts directly.
 PY := .venv/bin/python
 
-.PHONY: test demo setup build lint test-compiled test-pure golden clean-netns bench fuzz
+.PHONY: test demo setup build dist install lint test-compiled test-pure golden clean-netns bench fuzz
 
 test:                  ## the whole suite as CI runs it (setup, compiled + pure, lint, fuzz, IPVS VM)
 	ci/test.sh
@@ -14,6 +14,12 @@ setup:                 ## apt packages, .venv, editable install
 
 build:                 ## rebuild the Cython fast path in place after editing .pyx
 	$(PY) setup.py -q build_ext --inplace
+
+dist:                  ## sdist + compiled wheel into dist/ (python -m build; fails without a compiler)
+	PYKEEPALIVED_REQUIRE_COMPILED=1 $(PY) -m build
+
+install:               ## as an operator on Debian 12: /opt/pykeepalived venv, /usr/sbin/pykeepalived, the unit
+	ci/install.sh
 
 lint:
 	$(PY) -m ruff check src tests

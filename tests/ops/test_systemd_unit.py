@@ -31,7 +31,13 @@ def test_unit_is_notify_with_reload_and_keeps_raw_sockets_and_netlink() -> None:
     s = settings(UNIT.read_text())
     assert s["Type"] == "notify"
     assert s["ExecReload"] == "/bin/kill -HUP $MAINPID"
-    assert s["ExecStart"].split()[1] == "--dont-fork"
+    assert s["ExecStart"].split()[:2] == ["/usr/sbin/pykeepalived", "--dont-fork"]  # ci/install.sh's symlink
+    assert s["ExecStart"].endswith(" $DAEMON_ARGS")
+    env_files = [line.split("=", 1)[1] for line in UNIT.read_text().splitlines()
+                 if line.startswith("EnvironmentFile=")]
+    # an operator's existing /etc/default/keepalived first, ours (which wins) second
+    assert env_files == ["-/etc/default/keepalived", "-/etc/default/pykeepalived"]
+    assert "PIDFile" not in s                          # Type=notify: the main PID is the one started
     families = s["RestrictAddressFamilies"].split()
     assert {"AF_NETLINK", "AF_INET", "AF_INET6", "AF_UNIX", "AF_PACKET"} <= set(families)
     caps = s["CapabilityBoundingSet"].split()
@@ -50,7 +56,7 @@ def test_default_file_args_parse() -> None:
 def test_systemd_analyze_verify(tmp_path: Path) -> None:
     exe = Path(sys.executable).with_name("pykeepalived")
     unit = tmp_path / "pykeepalived.service"
-    text = UNIT.read_text().replace("/usr/bin/pykeepalived", str(exe))
+    text = UNIT.read_text().replace("/usr/sbin/pykeepalived", str(exe))
     text = re.sub(r"^ConditionFileNotEmpty=.*$", "", text, flags=re.M)
     unit.write_text(text)
     p = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60)
