@@ -106,10 +106,14 @@ def help_text() -> str:
         longs = [o for o in action.option_strings if o.startswith("--")]
         name = (shorts[0] + ", " if shorts else "    ") + (longs[0] if longs else "")
         if action.nargs != 0:
-            meta = action.metavar or action.dest.upper()
+            meta = action.metavar or ("|".join(action.choices) if action.choices else action.dest.upper())
             name += f"[={meta}]" if action.nargs == "?" else f"={meta}"
         text = (action.help or "")[:1].upper() + (action.help or "")[1:]
         lines.append(f"  {name:<29}{text}" if len(name) < 29 else f"  {name}\n{'':31}{text}")
+    lines += ["", "Commands of pykeepalived's own (each has its --help):",
+              "  pykeepalived status [--json]  the running daemon's instances and state (read-only)",
+              "  pykeepalived genhash ...      keepalived's genhash: a page's digest for HTTP_GET/SSL_GET",
+              "                                (also -T/--genhash as the first option, as in keepalived)"]
     return "\n".join(lines)
 
 

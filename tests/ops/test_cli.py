@@ -28,6 +28,9 @@ def test_help_is_keepalived_usage_on_stderr() -> None:
                  "      --signum=SIGFUNC ", "  -t, --config-test[=FILE] "):
         assert line in p.stderr, line
     assert run("-h").stderr == p.stderr
+    # pykeepalived's own subcommands and the --lvs-backend values are listed
+    assert "  pykeepalived status " in p.stderr and "  pykeepalived genhash " in p.stderr
+    assert "--lvs-backend=auto|ipvs|nftables" in p.stderr
 
 
 def test_version_on_stderr() -> None:
