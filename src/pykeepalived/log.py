@@ -131,15 +131,29 @@ class _ConsoleFormatter(logging.Formatter):
 
 
 class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """`-l`: stderr, resolved at emit time so that tests capturing stderr see the lines."""
+    """`-l`: stderr, resolved at emit time so that tests capturing stderr see the lines.
+
+    Bytes of the configuration that are not UTF-8 (an instance name in Latin-1: kept as
+    surrogates by the loader) are written back as they were, as keepalived writes them;
+    stderr's own text layer would print them as `\\udcXX`."""
 
     def __init__(self) -> None:
         super().__init__(sys.stderr)
         self.setFormatter(_ConsoleFormatter())
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.stream = sys.stderr
-        super().emit(record)
+        self.stream = stream = sys.stderr
+        raw = getattr(stream, "buffer", None)
+        if raw is None:
+            super().emit(record)
+            return
+        try:
+            line = (self.format(record) + "\n").encode("utf-8", ERRORS)
+            stream.flush()              # what went through the text layer comes first
+            raw.write(line)
+            raw.flush()
+        except Exception:
+            self.handleError(record)
 
 
 class LogFileHandler(logging.Handler):

@@ -8,6 +8,7 @@ import os
 import re
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -118,3 +119,19 @@ def test_syslog_ident_with_namespace_and_instance(syslog_sock: socket.socket) ->
     kalog.setup(opts(), "checker", namespace="blue")
     logging.getLogger("t").info("x")
     assert f" Keepalived_healthcheckers_blue[{os.getpid()}]: x" in syslog_sock.recv(4096).decode()
+
+
+def test_console_writes_non_utf8_config_bytes_back_raw() -> None:
+    """An instance named in Latin-1 (kept by the loader as surrogates) is written to the
+    console as its original bytes, as keepalived does; it came out as `\\udce9` before."""
+    code = ("import logging, sys\n"
+            "from pykeepalived import log as kalog\n"
+            "sys.stderr.write('text first\\n')\n"
+            "h = kalog.ConsoleHandler(); lg = logging.getLogger('t'); lg.addHandler(h); lg.propagate = False\n"
+            "lg.warning('(%s) Entering MASTER STATE', 'VI_' + b'\\xe9'.decode('utf-8', 'surrogateescape'))\n"
+            "lg.warning('plain %s', '\\u00e9')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60, check=True).stderr
+    lines = out.splitlines()
+    assert lines[0] == b"text first"
+    assert lines[1].endswith(b": (VI_\xe9) Entering MASTER STATE"), lines
+    assert lines[2].endswith(": plain \u00e9".encode()), lines
