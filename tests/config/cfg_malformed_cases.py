@@ -30,7 +30,7 @@ CASES: list[tuple[str, str, int, int | None]] = [
     ("unknown_root_keyword", "foo_bar 1\n", 5, 1),
     ("unknown_global_keyword", "global_defs {\n  router_id x\n  no_such_thing 1\n}\n", 5, 3),
     ("unknown_instance_keyword", vi("    prio 100"), 5, 4),
-    ("missing_close_brace", "global_defs {\n  router_id x\n", 5, 2),
+    ("missing_close_brace", "global_defs {\n  router_id x\n", 5, None),  # keepalived: unlocated
     ("extra_close_brace", "global_defs {\n  router_id x\n}\n}\n", 5, 4),
     ("unexpected_open_brace", "{\n}\n", 5, 1),
     ("priority_out_of_range", vi("    priority 300"), 5, 4),

@@ -379,8 +379,8 @@ class Preprocessor:
     def _finish(self) -> None:
         if self._block_stack and self.fatal_exit is None:
             n = len(self._block_stack)
-            self.diagnostics.append(Diagnostic(Level.MISSING_BOB, self._out[-1].file if self._out else None,
-                                               self._out[-1].line if self._out else None,
+            # keepalived reports it after the whole read, where no file or line is current
+            self.diagnostics.append(Diagnostic(Level.MISSING_BOB, None, None,
                                                f"There are {n} missing '}}'s or extra '{{'s"))
             last = self._out[-1] if self._out else Line("", "", 0)
             for _ in range(n):

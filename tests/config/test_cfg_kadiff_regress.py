@@ -1,0 +1,40 @@
+"""Regressions found by the differential config fuzzer (fuzz/config_diff.py, issue 16): each case
+is a file on which ours differed from keepalived 2.2.7 `-t` (run in a namespace with lo and eth0),
+with keepalived's exit code and the line of its first located message ("(FILE: Line N)" or, for
+a one-file configuration, "(Line N)"; None: no message names a line)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from pykeepalived.config import load
+
+IFS = frozenset({"lo", "eth0", "eth0p"})
+
+# id -> (config, keepalived's exit code, line of its first located message)
+CASES: dict[str, tuple[str, int, int | None]] = {
+    # "There are N missing '}'s" is reported after the read, unlocated; the first located
+    # message is the '{' that was not expected
+    "missing-eob-unlocated": ("virtual_server 10.1.0.1 80 {\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n"
+                              "  quorum 3 {\n  real_server 10.2.0.1 80 {\n    weight 1\n  }\n}\n", 5, 5),
+}
+
+
+def first_line(path: Path) -> tuple[int, int | None]:
+    r = load(str(path), interfaces=IFS)
+    return r.exit_code, next((d.line for d in r.diagnostics if d.line is not None and d.file), None)
+
+
+@pytest.mark.parametrize("cid", sorted(CASES))
+def test_same_exit_and_first_located_line_as_keepalived(tmp_path: Path, cid: str) -> None:
+    text, code, line = CASES[cid]
+    path = tmp_path / "keepalived.conf"
+    path.write_text(text)
+    cwd = os.getcwd()
+    try:
+        assert first_line(path) == (code, line)
+    finally:
+        os.chdir(cwd)
