@@ -20,6 +20,13 @@ CASES: dict[str, tuple[str, int, int | None]] = {
     # message is the '{' that was not expected
     "missing-eob-unlocated": ("virtual_server 10.1.0.1 80 {\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n"
                               "  quorum 3 {\n  real_server 10.2.0.1 80 {\n    weight 1\n  }\n}\n", 5, 5),
+    # keywords whose 2.2.7 handler ignores its parameters: no "Invalid value" (exit 0)
+    "switch-ignores-value-instance": ("vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n  nopreempt 255\n"
+                                      "  virtual_ipaddress {\n    10.0.0.1\n  }\n}\n", 0, None),
+    "switch-ignores-value-global": ("global_defs {\n  vrrp_strict maybe\n  enable_traps x\n}\n", 0, None),
+    "switch-ignores-value-vs": ("virtual_server 10.1.0.1 80 {\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n  alpha x\n"
+                                "  real_server 10.2.0.1 80 {\n    weight 1\n  }\n}\n", 0, None),
+    "switch-ignores-value-bfd": ("bfd_instance b {\n  neighbor_ip 10.0.0.2\n  passive 1\n  checker x\n}\n", 0, None),
 }
 
 

@@ -177,6 +177,13 @@ def flag(field: str, value: bool = True) -> Handler:
     return h
 
 
+def switch(field: str, value: bool = True) -> Handler:
+    """A keyword whose keepalived 2.2.7 handler ignores its parameters (`nopreempt 255` is nopreempt)."""
+    def h(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+        f[field] = value
+    return h
+
+
 # How an invalid value is reported after the number message; keepalived's words per keyword.
 # Placeholders: {kw} keyword, {v} value, {name} the enclosing block's name.
 BAD_VALUE = "{kw} '{v}' invalid - ignoring"

@@ -17,6 +17,7 @@ from pykeepalived.config.blocks import (
     pos,
     rest_text,
     string,
+    switch,
     timer,
     user_and_group,
     value_lines,
@@ -104,7 +105,7 @@ VRRP_SCRIPT: dict[str, Handler] = {
     "rise": integer("rise", 1, 2147483647, "({name}): vrrp script rise value '{v}' invalid, defaulting to 1", 1),
     "fall": integer("fall", 1, 2147483647, "({name}): vrrp script fall value '{v}' invalid, defaulting to 1", 1),
     "user": user_and_group,
-    "init_fail": flag("init_fail"),
+    "init_fail": switch("init_fail"),
 }
 
 
@@ -179,14 +180,14 @@ BFD_INSTANCE: dict[str, Handler] = {
     "min_tx": integer("min_tx", 1, 1000000),
     "idle_tx": integer("idle_tx", 1, 1000000),
     "multiplier": integer("multiplier", 1, 255),
-    "passive": flag("passive"),
+    "passive": switch("passive"),
     "ttl": integer("ttl", 1, 255),
     "hoplimit": integer("hoplimit", 1, 255),
     "max_hops": integer("max_hops", 0, 255),
     "multihop": flag("multihop"),
     "weight": weight_reverse(-253, 253),
-    "vrrp": flag("_vrrp_only"),
-    "checker": flag("_checker_only"),
+    "vrrp": switch("_vrrp_only"),
+    "checker": switch("_checker_only"),
 }
 
 

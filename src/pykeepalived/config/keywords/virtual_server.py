@@ -17,6 +17,7 @@ from pykeepalived.config.blocks import (
     pos,
     script,
     string,
+    switch,
     timer,
     value_lines,
     walk,
@@ -107,7 +108,7 @@ def _h_sorry_inhibit(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
     if "sorry_server" not in f:
         ctx.warn(node, "Ignoring sorry_server inhibit used before or without sorry_server")
         return
-    flag("sorry_server_inhibit")(ctx, node, w, f)
+    switch("sorry_server_inhibit")(ctx, node, w, f)
 
 
 def _h_sorry_method(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
@@ -167,9 +168,9 @@ VIRTUAL_SERVER: dict[str, Handler] = {
     "persistence_engine": string("persistence_engine"),
     "protocol": _h_protocol,
     "ip_family": _h_ip_family,
-    "ha_suspend": flag("ha_suspend"),
-    "alpha": flag("alpha"),
-    "omega": flag("omega"),
+    "ha_suspend": switch("ha_suspend"),
+    "alpha": switch("alpha"),
+    "omega": switch("omega"),
     "quorum": integer("quorum", 1, 4294967295, "Quorum {v} must be in [1, 4294967295]. Setting to 1.", 1),
     "hysteresis": integer("hysteresis", 0, 2147483647),
     "quorum_up": script("quorum_up"),
@@ -177,7 +178,7 @@ VIRTUAL_SERVER: dict[str, Handler] = {
     "sorry_server": _h_sorry_server,
     "sorry_server_inhibit": _h_sorry_inhibit,
     "sorry_server_lvs_method": _h_sorry_method,
-    "inhibit_on_failure": flag("inhibit_on_failure"),
+    "inhibit_on_failure": switch("inhibit_on_failure"),
     "smtp_alert": flag("smtp_alert"),
     "virtualhost": string("virtualhost"),
     "snmp_name": string("snmp_name"),

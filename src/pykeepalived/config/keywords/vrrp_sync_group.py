@@ -11,6 +11,7 @@ from pykeepalived.config.blocks import (
     flag,
     keyword_rules,
     script,
+    switch,
     value_lines,
 )
 from pykeepalived.config.grammar import Node
@@ -33,11 +34,11 @@ SYNC_GROUP: dict[str, Handler] = {
     "notify_fault": script("notify_fault"),
     "notify_stop": script("notify_stop"),
     "notify": script("notify"),
-    "smtp_alert": flag("smtp_alert"),
+    "smtp_alert": switch("smtp_alert"),
     "notify_priority_changes": flag("notify_priority_changes"),
-    "global_tracking": deprecated(flag("sync_group_tracking_weight"), "({name}) global_tracking is deprecated. "
+    "global_tracking": deprecated(switch("sync_group_tracking_weight"), "({name}) global_tracking is deprecated. "
                                   "Use track_interface/script/file on the sync group"),
-    "sync_group_tracking_weight": flag("sync_group_tracking_weight"),
+    "sync_group_tracking_weight": switch("sync_group_tracking_weight"),
 }
 
 
