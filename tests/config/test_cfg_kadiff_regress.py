@@ -26,6 +26,15 @@ CASES: dict[str, tuple[str, int, int | None]] = {
     "switch-ignores-value-global": ("global_defs {\n  vrrp_strict maybe\n  enable_traps x\n}\n", 0, None),
     "switch-ignores-value-vs": ("virtual_server 10.1.0.1 80 {\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n  alpha x\n"
                                 "  real_server 10.2.0.1 80 {\n    weight 1\n  }\n}\n", 0, None),
+    # process tuning is validated as 2.2.7's global_parser.c does (ours kept any value)
+    "process-priority": ("global_defs {\n  router_id r\n  vrrp_priority 20\n}\n", 5, 3),
+    "process-cpu-affinity": ("global_defs {\n  checker_cpu_affinity 100000\n}\n", 5, 2),
+    "process-rt-priority": ("global_defs {\n  router_id r\n  bfd_rt_priority 100\n}\n", 5, 3),
+    "process-rlimit": ("global_defs {\n  vrrp_rlimit_rttime x\n}\n", 5, 2),
+    "process-rcv-bufs": ("global_defs {\n  process_monitor_rcv_bufs -1\n}\n", 5, 2),
+    "process-rcv-bufs-force": ("global_defs {\n  vrrp_rlimit_rtime 5\n  lvs_netlink_cmd_rcv_bufs_force maybe\n}\n", 5, 3),
+    "process-rx-bufs": ("global_defs {\n  vrrp_rx_bufs_multiplier 1\n  vrrp_rx_bufs_policy MTU ADVERT\n}\n", 5, 3),
+    "process-missing": ("global_defs {\n  vrrp_priority\n}\n", 5, 2),
     "switch-ignores-value-bfd": ("bfd_instance b {\n  neighbor_ip 10.0.0.2\n  passive 1\n  checker x\n}\n", 0, None),
 }
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
+import os
+import re
 
 from pykeepalived.config import model as m
 from pykeepalived.config.blocks import (
@@ -344,7 +346,124 @@ GLOBAL_DEFS: dict[str, Handler] = {
 }
 
 
-# Process, socket-buffer, SNMP and D-Bus tuning: validated for presence, kept raw in `other`.
+# Process tuning, validated as keepalived 2.2.7's global_parser.c does (value kept raw in `other`).
+def _h_process_priority(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    proc = w[0].split("_", 1)[0]
+    if len(w) < 2:
+        ctx.warn(node, f"No {proc} process priority specified")
+    elif ctx.int_(node, w[1], -20, 19) is None:
+        ctx.warn(node, f"Invalid {proc} process priority specified")
+    else:
+        ignored(ctx, node, w, f)
+
+
+def _h_rt_priority(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    proc = w[0].split("_", 1)[0]
+    if len(w) < 2:
+        ctx.warn(node, f"No {proc} process real-time priority specified")
+        return
+    v = ctx.int_(node, w[1], -2147483648, 2147483647)
+    if v is None:
+        ctx.warn(node, f"{proc} process real-time priority '{w[1]}' invalid")
+        return
+    lo, hi = os.sched_get_priority_min(os.SCHED_RR), os.sched_get_priority_max(os.SCHED_RR)
+    if v < lo:
+        ctx.warn(node, f"{proc} process real-time priority {v} less than minimum {lo} - setting to minimum")
+    elif v > hi:
+        ctx.warn(node, f"{proc} process real-time priority {v} greater than maximum {hi} - setting to maximum")
+    ignored(ctx, node, w, f)
+
+
+def _h_cpu_affinity(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    proc = w[0].split("_", 1)[0]
+    if len(w) < 2:
+        ctx.warn(node, f"No {proc} cpu_id set specified")
+        return
+    ncpus = os.sysconf("SC_NPROCESSORS_ONLN")
+    for s in w[1:]:
+        v = ctx.int_(node, s, 0, ncpus - 1)
+        if v is None:
+            ctx.warn(node, f"Invalid cpu_id:{_c_strtol(s)} specified for {proc} process")
+            return
+    ignored(ctx, node, w, f)
+
+
+def _c_strtol(s: str) -> int:
+    """What C's strtol makes of `s` (the value keepalived prints after a failed read)."""
+    mt = re.match(r"\s*([+-]?\d+)", s)
+    v = int(mt.group(1)) if mt else 0
+    return max(-2147483648, min(2147483647, v))
+
+
+def _h_rt_rlimit(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    proc = w[0].split("_", 1)[0]  # *_rlimit_rtime: deprecated, logged (not in -t's output) by keepalived
+    ctx.need(node, w, 1)
+    if ctx.int_(node, w[1], 1, 4294967295) is None:
+        ctx.warn(node, f"Invalid {proc} real-time limit - {w[1]}")
+        return
+    ignored(ctx, node, w, f)
+
+
+def _h_rcv_bufs(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    kind = w[0].removesuffix("_rcv_bufs")
+    if len(w) < 2:
+        ctx.warn(node, f"{kind}_rcv_bufs size missing")
+    elif ctx.int_(node, w[1], 0, 4294967295) is None:
+        ctx.warn(node, f"{kind}_rcv_bufs size ({w[1]}) invalid")
+    else:
+        ignored(ctx, node, w, f)
+
+
+def _h_rcv_bufs_force(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    if len(w) >= 2 and w[1] not in ("true", "on", "yes", "false", "off", "no"):
+        ctx.warn(node, f"Invalid value '{w[1]}' for global {w[0]} specified")
+        return
+    ignored(ctx, node, w, f)
+
+
+def _h_rx_bufs_policy(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    if len(w) < 2:
+        ctx.warn(node, "vrrp_rx_bufs_policy missing")
+        return
+    size = mtu = advert = False
+    for s in w[1:]:
+        if s.upper() == "MTU":
+            mtu = True
+        elif s.upper() == "ADVERT":
+            advert = True
+        elif ctx.int_(node, w[1], 0, 4294967295) is None:  # keepalived reads word 1 here, whichever is bad
+            ctx.warn(node, f"Invalid vrrp_rx_bufs_policy {s}")
+        else:
+            size = True
+    if size and (mtu or advert):
+        ctx.warn(node, "Cannot set vrrp_rx_bufs_policy size and policy, ignoring policy")
+    elif mtu and advert:
+        ctx.warn(node, "Cannot set both vrrp_rx_bufs_policy MTU and ADVERT, ignoring ADVERT")
+    ignored(ctx, node, w, f)
+
+
+def _h_rx_bufs_multiplier(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    if len(w) != 2:
+        ctx.warn(node, "Invalid vrrp_rx_bufs_multiplier")
+    elif ctx.int_(node, w[1], 1, 4294967295) is None:
+        ctx.warn(node, f"Invalid vrrp_rx_bufs_multiplier {w[1]}")
+    else:
+        ignored(ctx, node, w, f)
+
+
+for _k in ("vrrp", "checker", "bfd"):
+    GLOBAL_DEFS[f"{_k}_priority"] = _h_process_priority
+    GLOBAL_DEFS[f"{_k}_rt_priority"] = _h_rt_priority
+    GLOBAL_DEFS[f"{_k}_cpu_affinity"] = _h_cpu_affinity
+    GLOBAL_DEFS[f"{_k}_rlimit_rttime"] = _h_rt_rlimit
+    GLOBAL_DEFS[f"{_k}_rlimit_rtime"] = _h_rt_rlimit
+for _k in ("vrrp_netlink_cmd", "vrrp_netlink_monitor", "lvs_netlink_cmd", "lvs_netlink_monitor", "process_monitor"):
+    GLOBAL_DEFS[f"{_k}_rcv_bufs"] = _h_rcv_bufs
+    GLOBAL_DEFS[f"{_k}_rcv_bufs_force"] = _h_rcv_bufs_force
+GLOBAL_DEFS["vrrp_rx_bufs_policy"] = _h_rx_bufs_policy
+GLOBAL_DEFS["vrrp_rx_bufs_multiplier"] = _h_rx_bufs_multiplier
+
+# SNMP and D-Bus tuning: validated for presence, kept raw in `other`.
 for _k in ("snmp_socket", "snmp_vs_stats_update_interval", "snmp_rs_stats_update_interval", "dbus_service_name",
            "vrrp_netlink_cmd_rcv_bufs", "vrrp_netlink_monitor_rcv_bufs", "lvs_netlink_cmd_rcv_bufs",
            "lvs_netlink_monitor_rcv_bufs", "process_monitor_rcv_bufs", "vrrp_rx_bufs_policy",
