@@ -1,8 +1,8 @@
 """atheris target: the HTTP parsers facing the network, fed arbitrary bytes.
 
 Run through fuzz/run_target.sh http. Byte 0 of each input picks what the rest is (its low three
-bits: the two parsers get 7 inputs in 8; rendering /metrics is ~6x slower per input, through the
-Prometheus client, and its label escaping is a few lines):
+bits: the two parsers get 7 inputs in 8; /metrics names get 1 in 8, their check runs the
+Prometheus client's parser) and bits 5-6 the exporter names of /metrics (--metrics-names):
 
 - mode & 7 in 0-3, a request to the status API (status/server.py): the head as the server would
   read it (up to the first blank line, or the whole input plus one), parsed, checked (method,
@@ -14,8 +14,9 @@ Prometheus client, and its label escaping is a few lines):
   with a token configured and never for `Authorization: Bearer TOKEN`, 503 never: every child
   answers); and anything else that escapes (the server would answer 500) is a crash.
 - mode & 7 == 7, names in /metrics: the input split at NUL bytes gives an instance name,
-  interface, VIP and script name (decoded as the config loader does, with surrogateescape).
-  The exposition must render, parse with the Prometheus parser, and give the names back.
+  interface, VIP (address/prefix) and script name (decoded as the config loader does, with
+  surrogateescape). The exposition (written by metrics.py) must render, parse with the
+  Prometheus client's parser, and give the names back.
 - mode & 7 in 4-6, a response to the HTTP_GET checker (check/http.py): fed to `Fetch.feed` in
   one piece and again cut at points taken from the input. Both must agree (header, status,
   Content-Length, bytes counted, MD5, kept body), and agree with an independent reading (the
@@ -53,7 +54,7 @@ SNAP = {"daemon": {"version": "fuzz", "reload_count": 1, "reload_durations": [0.
                      "checkers": {"pid": 2, "virtual_servers": []}}}
 
 
-def status_request(data: bytes, token: str | None) -> None:
+def status_request(data: bytes, token: str | None, names: str) -> None:
     end = data.find(b"\r\n\r\n")
     head = data[:end + 4] if end >= 0 else data + b"\r\n\r\n"
     if len(head) > server.MAX_HEAD_BYTES:  # the stream reader stops there with 431
@@ -61,7 +62,7 @@ def status_request(data: bytes, token: str | None) -> None:
     try:
         method, path, headers = server.parse_head(head)
         server.check_request(method, headers, token)
-        status, ctype, body = server.route(path.split("?", 1)[0], SNAP)
+        status, ctype, body = server.route(path.split("?", 1)[0], SNAP, names)
     except server.HttpError as err:
         if err.status not in server.REASONS or not err.message:
             raise AssertionError(f"unknown status {err.status} / empty message for {head!r}") from None
@@ -110,18 +111,23 @@ def refused(status: int, head: bytes, token: str | None) -> None:
             raise AssertionError(f"401 with the right token: {head!r}")
 
 
-def metric_names(data: bytes) -> None:
+def metric_names(data: bytes, names: str) -> None:
     parts = [p.decode("utf-8", errors="surrogateescape") for p in data.split(b"\0")]
     name, intf, vip, script = (parts + ["", "", "", ""])[:4]
+    # A VIP as the VRRP child's snapshot gives it (address, prefix length); the address string is
+    # the input's, to reach the escaping, though a real one is always an IP address.
+    addr, _, prefix = vip.partition("/")
+    entry = {"address": addr, "prefixlen": int(prefix) if prefix.isascii() and prefix.isdigit() else None}
     snap = {"daemon": {"reload_count": 0},
-            "children": {"vrrp": {"instances": [dict(INSTANCE, name=name, interface=intf, vips=[vip])],
+            "children": {"vrrp": {"instances": [dict(INSTANCE, name=name, interface=intf, vip_entries=[entry])],
                                   "trackers": {"scripts": [{"name": script, "status": "BAD", "state_code": 1}]}}}}
-    text = metrics.render_metrics(snap).decode("utf-8")
-    # The Prometheus parser is slow (7 ms for the whole page): it reads only the lines checked.
+    text = metrics.render_metrics(snap, names).decode("utf-8")
+    # The exposition is written by metrics.py itself (since 362a765): the Prometheus client's
+    # parser is the oracle; it reads only the lines checked (it is slow).
     wanted = [ln for ln in text.split("\n") if ln.startswith(("keepalived_vrrp_state{", "keepalived_script_status{"))]
     families = {f.name: f for f in text_string_to_metric_families("\n".join(wanted) + "\n")}
     (state,) = families["keepalived_vrrp_state"].samples
-    want = [metrics.label_value(name), metrics.label_value(intf), metrics.label_value(vip.split("/")[0])]
+    want = [metrics.label_value(name), metrics.label_value(intf), metrics.label_value(metrics.vip_label(entry))]
     got = [state.labels["iname"], state.labels["intf"], state.labels["ip_address"]]
     if got != want:
         raise AssertionError(f"labels {got!r} != {want!r}")
@@ -173,12 +179,13 @@ def one_input(data: bytes) -> None:
         return
     mode, rest = data[0], data[1:]
     kind = mode & 7
+    names = metrics.NAME_SETS[(mode >> 5) % len(metrics.NAME_SETS)]  # --metrics-names
     if kind < 4:
-        status_request(rest, TOKEN if mode & 0x10 else None)
+        status_request(rest, TOKEN if mode & 0x10 else None, names)
     elif kind < 7:
         checker_response(rest)
     else:
-        metric_names(rest)
+        metric_names(rest, names)
 
 
 def main() -> None:
