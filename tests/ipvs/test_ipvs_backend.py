@@ -209,3 +209,43 @@ def test_lvs_sync_daemon_follows_the_vrrp_role(ipvs: BackendThread, netns: str) 
     assert [(d.state, d.syncid) for d in ipvs.run(lambda b: b.sync_daemons())] == [(SYNC_BACKUP, 5)]
     ipvs.run(lambda b: b.stop_sync_daemons())
     assert ipvs.run(lambda b: b.sync_daemons()) == []
+
+
+def test_traffic_counters_are_the_kernels(ipvs: BackendThread, netns: str) -> None:
+    """Issue 15: read_stats gives the kernel's counters as ipvsadm shows them, moved by real
+    datagrams through a UDP virtual server (sent from this namespace: IPVS schedules local
+    clients at LOCAL_OUT), and /metrics carries them under gen2brain's names."""
+    import sys
+
+    from pykeepalived.status.metrics import render_metrics
+    from pykeepalived.status.snapshot import kernel_lvs_snapshot
+
+    def ns(*argv: str) -> None:
+        subprocess.run(["ip", "netns", "exec", netns, *argv], check=True, capture_output=True, timeout=30)
+
+    ns("ip", "link", "set", "lo", "up")
+    ns("ip", "link", "add", "d0", "type", "dummy")
+    ns("ip", "link", "set", "d0", "up")
+    ns("ip", "addr", "add", "10.9.9.1/24", "dev", "d0")
+    key = ServiceKey(AF_INET, PROTO_UDP, "192.0.2.50", 5353)
+    dest = DestKey("10.9.9.2", 5353)
+    want = Table({key: Service(ServiceAttrs("rr"), {dest: DestAttrs(Fwd.MASQ, 1)})})
+    assert ipvs.run(lambda b: b.apply(diff(want, b.read()))) == []
+    sender = ("import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+              "for i in range(5):\n    s.sendto(b'x' * 100, ('192.0.2.50', 5353))\n")
+    ns(sys.executable, "-c", sender)
+    rows = ipvs.run(lambda b: b.read_stats([key]))
+    assert [(k, [d for d, _ in ds]) for k, _, ds in rows] == [(key, [dest])]
+    svc, dstats = rows[0][1], rows[0][2][0][1]
+    # ipvsadm -Ln --stats --exact: Prot LocalAddress:Port Conns InPkts OutPkts InBytes OutBytes
+    lines = [line.split() for line in ipvsadm(netns, "-Ln", "--stats", "--exact").splitlines()]
+    (vs_line,) = [f for f in lines if f[:2] == ["UDP", "192.0.2.50:5353"]]
+    (rs_line,) = [f for f in lines if f[:2] == ["->", "10.9.9.2:5353"]]
+    assert [svc[k] for k in ("conns", "inpkts", "outpkts", "inbytes", "outbytes")] == [int(x) for x in vs_line[2:7]]
+    assert [dstats[k] for k in ("conns", "inpkts", "outpkts", "inbytes", "outbytes")] == \
+        [int(x) for x in rs_line[2:7]]
+    assert svc["conns"] >= 1 and svc["inpkts"] >= 5 and svc["inbytes"] >= 5 * 128, svc
+    page = render_metrics({"daemon": {}, "children": {"checkers": {"kernel": kernel_lvs_snapshot(rows)}}}).decode()
+    assert f'keepalived_lvs_vip_in_packets{{addr="192.0.2.50:5353",proto="17"}} {float(svc["inpkts"])}' in page
+    assert f'keepalived_lvs_rs_conn{{addr="10.9.9.2:5353",proto="17",vip="192.0.2.50:5353"}} ' \
+        f'{float(dstats["conns"])}' in page

@@ -227,3 +227,5 @@ def test_status_api_reports_virtual_and_real_servers(run: Run) -> None:
     metrics = _api(run.host, "/metrics")
     assert 'pykeepalived_real_server_up{rs="[198.51.100.12]:8080",vs="192.0.2.200:80/TCP"} 0.0' in metrics
     assert 'pykeepalived_real_server_up{rs="[198.51.100.11]:8080",vs="192.0.2.200:80/TCP"} 1.0' in metrics
+    # the nftables backend has no per-service traffic counters: no keepalived_lvs_* series (issue 15)
+    assert "keepalived_lvs_" not in metrics

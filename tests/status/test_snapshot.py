@@ -83,3 +83,35 @@ def test_metrics_survive_names_with_non_utf8_bytes() -> None:
     fams = {f.name: f for f in text_string_to_metric_families(render_metrics(snap).decode())}
     assert fams["keepalived_vrrp_state"].samples[0].labels["iname"] == "VI_\\xe9"
     assert fams["keepalived_script_status"].samples[0].labels["name"] == "chk_\\xff"
+
+
+def test_ipvs_counters_are_read_from_stats64_or_stats() -> None:
+    """IPVS_SVC_ATTR_STATS64 (all u64) is preferred; IPVS_SVC_ATTR_STATS mixes u32 (conns,
+    packets, rates) and u64 (bytes). The kernel nests them as attributes 10 / 12."""
+    import struct
+
+    from pykeepalived.lvs.ipvs import STATS_FIELDS, parse_nlas, stats_from_nlas
+
+    def nla(kind: int, payload: bytes) -> bytes:
+        length = 4 + len(payload)
+        return struct.pack("=HH", length, kind) + payload + b"\0" * (-length % 4)
+
+    values = [3, 30, 20, 3000, 9000, 1, 2, 3, 400, 500]
+    stats64 = b"".join(nla(i + 1, struct.pack("=Q", v)) for i, v in enumerate(values))
+    stats32 = b"".join(nla(i + 1, struct.pack("=Q" if name.endswith("bytes") else "=I", v))
+                       for i, (name, v) in enumerate(zip(STATS_FIELDS, values, strict=True)))
+    want = dict(zip(STATS_FIELDS, values, strict=True))
+    assert stats_from_nlas(parse_nlas(nla(1, b"\2\0") + nla(0x8000 | 12, stats64))) == want
+    assert stats_from_nlas(parse_nlas(nla(0x8000 | 10, stats32))) == want
+    assert stats_from_nlas(parse_nlas(nla(1, b"\2\0"))) == {}
+
+
+def test_kernel_rows_become_gen2brain_labels() -> None:
+    from pykeepalived.core.lvs import DestKey, ServiceKey
+    from pykeepalived.status.snapshot import kernel_lvs_snapshot
+
+    rows = [(ServiceKey(2, 6, "192.0.2.200", 80), {"conns": 1}, [(DestKey("198.51.100.11", 8080), {"conns": 1})]),
+            (ServiceKey(10, 17, "2001:db8::1", 53), {}, []), (ServiceKey(2, 0, "", 0, 7), {}, [])]
+    snap = kernel_lvs_snapshot(rows)
+    assert [(s["addr"], s["proto"]) for s in snap] == [("192.0.2.200:80", 6), ("2001:db8::1:53", 17), ("fwmark:7", 0)]
+    assert snap[0]["dests"] == [{"addr": "198.51.100.11:8080", "stats": {"conns": 1}}]

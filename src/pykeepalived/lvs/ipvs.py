@@ -397,6 +397,29 @@ def dest_from_raw(raw: bytes, service_af: int) -> tuple[DestKey, DestAttrs]:
                       _u("=H", a.get(_DEST["TUN_FLAGS"])) if tunnel else 0))
 
 
+# IPVS_STATS_ATTR_1..10, in the nested IPVS_SVC_ATTR_STATS(64) / IPVS_DEST_ATTR_STATS(64)
+STATS_FIELDS = ("conns", "inpkts", "outpkts", "inbytes", "outbytes", "cps", "inpps", "outpps", "inbps", "outbps")
+_STATS_ATTR, _STATS64_ATTR = 10, 12   # the same numbers in a service and in a destination
+
+
+def stats_from_nlas(a: dict[int, bytes]) -> dict[str, int]:
+    """The kernel's traffic counters of a service or destination (its attributes, parse_nlas):
+    IPVS_*_ATTR_STATS64 (all u64) when present, else IPVS_*_ATTR_STATS (u32 and u64)."""
+    raw64 = a.get(_STATS64_ATTR)
+    if raw64 is not None:
+        st = parse_nlas(raw64)
+        return {name: _u("=Q", st.get(i + 1)) for i, name in enumerate(STATS_FIELDS)}
+    raw = a.get(_STATS_ATTR)
+    if raw is None:
+        return {}
+    st = parse_nlas(raw)
+    return {name: _u("=Q" if len(st.get(i + 1) or b"") >= 8 else "=I", st.get(i + 1))
+            for i, name in enumerate(STATS_FIELDS)}
+
+
+ServiceStats = tuple[ServiceKey, dict[str, int], list[tuple[DestKey, dict[str, int]]]]
+
+
 class IpvsSocket(GenericNetlinkSocket):  # type: ignore[misc]
     pass
 
@@ -555,6 +578,27 @@ class IpvsBackend:
                     dests[dk] = da
             services[key] = Service(attrs, dests)
         return Table(services, self.read_timeouts())
+
+    def read_stats(self, keys: Iterable[ServiceKey] | None = None) -> list[ServiceStats]:
+        """The kernel's traffic counters (connections, packets, bytes, rates) of every service
+        (or only `keys`) and of each of its destinations, as `ipvsadm -Ln --stats --exact` shows them."""
+        out: list[ServiceStats] = []
+        wanted = None if keys is None else set(keys)
+        for block in self._dump(CMD_GET_SERVICE, b""):
+            raw = parse_nlas(block).get(1)          # IPVS_CMD_ATTR_SERVICE
+            if raw is None:
+                continue
+            key, _attrs = service_from_raw(raw)
+            if wanted is not None and key not in wanted:
+                continue
+            dests = []
+            for dblock in self._dump(CMD_GET_DEST, _svc_bytes(key, None)):
+                draw = parse_nlas(dblock).get(2)    # IPVS_CMD_ATTR_DEST
+                if draw is not None:
+                    dk, _da = dest_from_raw(draw, key.af)
+                    dests.append((dk, stats_from_nlas(parse_nlas(draw))))
+            out.append((key, stats_from_nlas(parse_nlas(raw)), dests))
+        return out
 
     # -- lvs_sync_daemon -------------------------------------------------------------------------
     def _daemon_cmd(self, cmd: int, d: SyncDaemon, full: bool) -> None:

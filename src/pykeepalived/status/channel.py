@@ -18,7 +18,7 @@ mode 0600, so every daemon instance (and every test namespace) has its own.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -83,14 +83,18 @@ def channel_path(pid_file: str) -> str:
     return (base if ext == ".pid" else pid_file) + ".sock"
 
 
-async def serve_snapshots(path: str, build: Callable[[], Snapshot]) -> asyncio.AbstractServer:
-    """Child side: answer every connection on `path` with `build()` as JSON."""
+async def serve_snapshots(path: str, build: Callable[[], Snapshot | Awaitable[Snapshot]]) -> asyncio.AbstractServer:
+    """Child side: answer every connection on `path` with `build()` (or what it awaits) as JSON."""
     import asyncio
+    import inspect
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             async with asyncio.timeout(FETCH_TIMEOUT):
-                async for piece in encode_in_turns(build()):
+                snap = build()
+                if inspect.isawaitable(snap):  # a builder that waits for something (the checker child's
+                    snap = await snap          # kernel counters, read on its backend thread)
+                async for piece in encode_in_turns(snap):
                     writer.write(piece)
                     await writer.drain()
         except (TimeoutError, OSError):

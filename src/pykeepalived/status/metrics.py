@@ -173,14 +173,6 @@ def _vip_entries(inst: dict[str, Any], excluded: bool) -> list[dict[str, Any]]:
     return out
 
 
-def lvs_addr(address: str, port: int | None = None, fwmark: int | None = None) -> str:
-    """gen2brain's address label: Go's `IP.String() + ":" + port` (IPv6 without brackets, as it
-    writes them); a fwmark service `fwmark:N` (gen2brain writes `<nil>:0` for every one)."""
-    if fwmark:
-        return f"fwmark:{fwmark}"
-    return f"{address}:{port or 0}"
-
-
 def collect(snap: Snapshot, names: str = DEFAULT_NAMES) -> Iterator[Family]:
     children = snap.get("children", {})
     vrrp = children.get("vrrp", {})

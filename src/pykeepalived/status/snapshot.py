@@ -71,6 +71,24 @@ def config_digest(files: Iterable[str]) -> str:
     return h.hexdigest()
 
 
+def lvs_addr(address: str, port: int | None = None, fwmark: int | None = None) -> str:
+    """gen2brain/keepalived_exporter's address label: Go's `IP.String() + ":" + port` (IPv6
+    without brackets, as it writes them); a fwmark service `fwmark:N` (gen2brain writes `<nil>:0`
+    for every one, which would merge them into one series)."""
+    if fwmark:
+        return f"fwmark:{fwmark}"
+    return f"{address}:{port or 0}"
+
+
+def kernel_lvs_snapshot(rows: Iterable[Any]) -> list[dict[str, Any]]:
+    """The kernel's IPVS counters (lvs.ipvs.IpvsBackend.read_stats rows: (ServiceKey, stats,
+    [(DestKey, stats)])) as the checker child's snapshot carries them ("kernel")."""
+    return [{"addr": lvs_addr(key.addr, key.port, key.fwmark), "proto": key.protocol, "af": key.af,
+             "stats": stats,
+             "dests": [{"addr": lvs_addr(d.addr, d.port), "stats": dstats} for d, dstats in dests]}
+            for key, stats, dests in rows]
+
+
 def histogram(values: Iterable[float], bounds: Sequence[float]) -> dict[str, Any]:
     """Cumulative Prometheus-style buckets of `values`."""
     vals = list(values)
