@@ -221,12 +221,14 @@ def test_traffic_counters_are_the_kernels(ipvs: BackendThread, netns: str) -> No
     from pykeepalived.status.snapshot import kernel_lvs_snapshot
 
     def ns(*argv: str) -> None:
-        subprocess.run(["ip", "netns", "exec", netns, *argv], check=True, capture_output=True, timeout=30)
+        r = subprocess.run(["ip", "netns", "exec", netns, *argv], capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, (argv, r.stderr)
 
     ns("ip", "link", "set", "lo", "up")
     ns("ip", "link", "add", "d0", "type", "dummy")
     ns("ip", "link", "set", "d0", "up")
     ns("ip", "addr", "add", "10.9.9.1/24", "dev", "d0")
+    ns("ip", "route", "add", "192.0.2.0/24", "dev", "d0")     # the VIP is routed, not local
     key = ServiceKey(AF_INET, PROTO_UDP, "192.0.2.50", 5353)
     dest = DestKey("10.9.9.2", 5353)
     want = Table({key: Service(ServiceAttrs("rr"), {dest: DestAttrs(Fwd.MASQ, 1)})})
@@ -234,7 +236,16 @@ def test_traffic_counters_are_the_kernels(ipvs: BackendThread, netns: str) -> No
     sender = ("import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
               "for i in range(5):\n    s.sendto(b'x' * 100, ('192.0.2.50', 5353))\n")
     ns(sys.executable, "-c", sender)
-    rows = ipvs.run(lambda b: b.read_stats([key]))
+    # The kernel folds its per-CPU counters into what a dump reports every 2 s (the rate
+    # estimator's tick): wait until the five datagrams show, then both readers see the same.
+    import time
+
+    deadline = time.monotonic() + 15
+    while True:
+        rows = ipvs.run(lambda b: b.read_stats([key]))
+        if rows and rows[0][1].get("inpkts", 0) >= 5 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     assert [(k, [d for d, _ in ds]) for k, _, ds in rows] == [(key, [dest])]
     svc, dstats = rows[0][1], rows[0][2][0][1]
     # ipvsadm -Ln --stats --exact: Prot LocalAddress:Port Conns InPkts OutPkts InBytes OutBytes
