@@ -19,8 +19,9 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "pykeepalived"
 
 # Leaf modules anyone may import: error types, the logging setup, config text back to bytes,
 # the libc glue (osutil: setns, prctl, malloc_trim, inotify), the SMTP dialogue (smtp: the checkers
-# and the VRRP notifier both mail; check/ may not import io/), script_env (scripts: the same).
-LEAVES = {"errors", "log", "textbytes", "osutil", "smtp", "scripts", "pykeepalived"}   # pykeepalived: __init__ (version, compat)
+# and the VRRP notifier both mail; check/ may not import io/), script_env (scripts: the same),
+# the dataclasses bytecode cache (installed by the package's __init__, saved by the supervisor).
+LEAVES = {"errors", "log", "textbytes", "osutil", "smtp", "scripts", "dataclass_cache", "pykeepalived"}   # pykeepalived: __init__ (version, compat)
 
 # layer -> the layers of ours it may import (besides itself and LEAVES).
 ALLOWED: dict[str, set[str]] = {

@@ -26,7 +26,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-from pykeepalived import KEEPALIVED_COMPAT, __version__, pidfile, sdnotify
+from pykeepalived import KEEPALIVED_COMPAT, __version__, dataclass_cache, pidfile, sdnotify
 from pykeepalived import log as kalog
 from pykeepalived.child import load_config, unread_main_file
 from pykeepalived.errors import (
@@ -729,6 +729,7 @@ def run(opts: argparse.Namespace) -> int:
             run_script(startup, float(_gd(config, "startup_script_timeout", 10)), "startup_script")
         if not sup.start_children():
             log.info("Warning - keepalived has no configuration to run")
+        dataclass_cache.save()      # the children's code is imported: the next start finds it compiled
         return_free_memory()
         log.info("Startup complete")
         sdnotify.ready()
