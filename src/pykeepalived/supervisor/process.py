@@ -17,7 +17,6 @@ import contextlib
 import gc
 import logging
 import os
-import platform
 import resource
 import signal
 import sys
@@ -564,8 +563,8 @@ def run_script(script: Any, timeout: float, what: str) -> None:
 
 def _log_startup(argv: list[str]) -> None:
     log.info("Starting %s", VERSION_STRING)
-    u = platform.uname()
-    log.info("Running on %s %s %s", u.system, u.release, u.version)
+    u = os.uname()
+    log.info("Running on %s %s %s", u.sysname, u.release, u.version)
     log_options("Command line", " ".join(f"'{a}'" for a in argv))
     from pykeepalived import _fastpath
 

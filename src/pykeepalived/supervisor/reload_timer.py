@@ -4,7 +4,6 @@ The supervisor polls the file once a second (`ReloadTimer.check`), and reloads w
 
 from __future__ import annotations
 
-import calendar
 import contextlib
 import logging
 import os
@@ -38,7 +37,12 @@ def parse_reload_time(text: str, now: float) -> tuple[float, bool] | str:
     else:
         fields = (parsed.tm_year, parsed.tm_mon, parsed.tm_mday, parsed.tm_hour, parsed.tm_min, parsed.tm_sec)
     tup = (*fields, 0, 0, -1)
-    when = float(calendar.timegm(tup)) if utc else time.mktime(tup)
+    if utc:
+        import calendar  # only with reload_time_file: calendar imports locale and datetime
+
+        when = float(calendar.timegm(tup))
+    else:
+        when = time.mktime(tup)
     if when <= now:
         if len(t) != 8:
             return "past"
