@@ -8,6 +8,7 @@ pid files, respawn, signal relay, exit status of the daemon) is the real supervi
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import signal
@@ -25,7 +26,7 @@ def sleeper(config: Any, opts: argparse.Namespace) -> int:
     for sig, name in names.items():
         signal.signal(sig, lambda s, f, n=name: log.info("child got %s", n))
     signal.signal(signal.SIGTERM, lambda s, f: sys.exit(0))
-    log.info("test child running pid=%d ppid=%d", os.getpid(), os.getppid())
+    log.info("test child running pid=%d ppid=%d gc=%s", os.getpid(), os.getppid(), gc.isenabled())
     while True:
         time.sleep(0.2)
 

@@ -160,6 +160,18 @@ def test_killed_child_is_respawned_with_backoff(lab: Lab) -> None:
     assert d.proc.alive
 
 
+def test_children_run_with_the_cyclic_gc(lab: Lab) -> None:
+    """The supervisor starts with the cyclic GC off (start-up CPU); a child, first or respawned,
+    runs with it on."""
+    h = lab.add_host("r1")
+    d = Pyka(h, CONF)
+    d.wait_log(r"test child running pid=\d+ ppid=\d+ gc=True")
+    child = wait_until(d.child_pid, 5)
+    os.kill(child, signal.SIGKILL)
+    wait_until(lambda: d.log().count("gc=True") == 2 or None, 15, message=d.log())
+    assert "gc=False" not in d.log()
+
+
 @pytest.mark.parametrize("code,word", [(1, "FATAL"), (2, "CONFIG"), (4, "MISSING_PERMISSION")])
 def test_permanent_child_errors_stop_the_daemon(lab: Lab, code: int, word: str) -> None:
     h = lab.add_host("r1")
@@ -564,10 +576,11 @@ def test_log_files_per_process(lab: Lab) -> None:
     d = Pyka(h, CONF, f"--log-file={base}", "--flush-log-file")
     d.wait_log(r"test child running")
     child = wait_until(d.child_pid, 5)
-    parent_log = wait_until(lambda: base.exists() and base.read_text(), 5)
+    # the child may run (and log) before the parent logs the fork: wait for the parent's line
+    parent_log = wait_until(lambda: base.exists() and f"Starting VRRP child process, pid={child}" in base.read_text()
+                            and base.read_text(), 5, message="the parent's log file has no 'Starting VRRP child'")
     child_log = wait_until(lambda: (lab.workdir / "ka_vrrp.log").exists() and
                            (lab.workdir / "ka_vrrp.log").read_text(), 5)
-    assert f"Starting VRRP child process, pid={child}" in parent_log
     assert "test child running" in child_log and "test child running" not in parent_log
     assert re.match(r"\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}: Starting pykeepalived", parent_log)
 

@@ -508,8 +508,8 @@ def test_children_are_forked_with_their_code_loaded_and_the_supervisor_runs_no_l
     r1 = lab.add_host("r1")
     p, wd = _spawn(r1, conf(150), name="lean")
     p.wait_output(r"Startup complete", 20)
-    child = int((wd / "lean.vrrp.pid").read_text().split()[0])
     wait_until(lambda: r1.has_address(VIP) or None, 10, message="VIP not on eth0")
+    child = int((wd / "lean.vrrp.pid").read_text().split()[0])
 
     def libs(pid: int) -> str:
         return Path(f"/proc/{pid}/maps").read_text()
