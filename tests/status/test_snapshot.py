@@ -115,3 +115,44 @@ def test_kernel_rows_become_gen2brain_labels() -> None:
     snap = kernel_lvs_snapshot(rows)
     assert [(s["addr"], s["proto"]) for s in snap] == [("192.0.2.200:80", 6), ("2001:db8::1:53", 17), ("fwmark:7", 0)]
     assert snap[0]["dests"] == [{"addr": "198.51.100.11:8080", "stats": {"conns": 1}}]
+
+
+def test_checker_snapshot_carries_kernel_counters_or_says_why_not() -> None:
+    """The checker child's channel answer: with a backend that reads counters (IPVS) the rows
+    come from the backend's thread (BackendThread.call) under 'kernel'; with one that cannot
+    (nftables) 'kernel_counters' says so and /metrics has no keepalived_lvs_* series."""
+    import asyncio
+    from types import SimpleNamespace
+    from typing import Any
+
+    from pykeepalived.checker.process import checkers_snapshot_with_counters
+    from pykeepalived.core.lvs import DestKey, Service, ServiceAttrs, ServiceKey, Table
+
+    key = ServiceKey(2, 6, "192.0.2.200", 80)
+    rows = [(key, {"conns": 4}, [(DestKey("198.51.100.11", 8080), {"conns": 4})])]
+
+    class Ipvs:
+        def read_stats(self, keys: list[ServiceKey]) -> Any:
+            assert keys == [key]
+            return rows
+
+    class Backend:
+        def __init__(self, inner: object, name: str) -> None:
+            self.inner, self.name = inner, name
+
+        async def call(self, fn: Any) -> Any:
+            return fn(self.inner)
+
+    hub = SimpleNamespace(snapshot=lambda: [])
+    config = SimpleNamespace(virtual_servers=[])
+    for inner, name in ((Ipvs(), "ipvs"), (object(), "nftables")):
+        runtime: Any = SimpleNamespace(backend=Backend(inner, name),
+                                       programmed=Table({key: Service(ServiceAttrs("rr"), {})}))
+        snap = asyncio.run(checkers_snapshot_with_counters(config, hub, runtime))
+        page = render_metrics({"daemon": {}, "children": {"checkers": snap}}).decode()
+        if name == "ipvs":
+            assert snap["kernel"][0]["addr"] == "192.0.2.200:80"
+            assert 'keepalived_lvs_vip_conn{addr="192.0.2.200:80",proto="6"} 4.0' in page
+        else:
+            assert "kernel" not in snap and snap["kernel_counters"] == "not available with the nftables backend"
+            assert "keepalived_lvs_" not in page
