@@ -256,8 +256,10 @@ class Netlink:
 
     async def interfaces(self) -> dict[str, Interface]:
         """Every interface by name, with MAC, state, IPv4 addresses and IPv6 link-locals
-        (`dump_interfaces`, read here without the netlink thread)."""
-        found = dump_interfaces()
+        (`dump_interfaces`, on a worker thread: the dump waits for the kernel's RTNL lock, which
+        other namespaces' and links' changes may hold for hundreds of milliseconds, and the loop
+        must go on sending adverts meanwhile, e.g. during a reload)."""
+        found = await asyncio.to_thread(dump_interfaces)
         for iface in found.values():
             self._link_state[iface.index] = iface.up
         return found
