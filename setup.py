@@ -37,6 +37,14 @@ def pure_banner(reason: str) -> None:
     if REQUIRE_COMPILED:
         raise SystemExit(f"pykeepalived: PYKEEPALIVED_REQUIRE_COMPILED=1 and the fast path cannot be built: {reason}")
     print(text, file=sys.stderr)
+    # pip shows a build backend's output only with -v; the terminal of an interactive install
+    # still gets the banner (nothing happens without one, e.g. in CI: the build log has it).
+    if not sys.stderr.isatty():
+        try:
+            with open("/dev/tty", "w") as tty:
+                tty.write(text)
+        except OSError:
+            pass
 
 
 class OptionalBuildExt(build_ext):
