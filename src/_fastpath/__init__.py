@@ -51,8 +51,9 @@ def _select() -> tuple[str, dict[str, ModuleType]]:
             return "compiled", {name: importlib.import_module(f"{__name__}.{name}") for name in MODULES}
         except ImportError as exc:
             warnings.warn(f"pykeepalived: compiled fast path unavailable ({exc}); using the pure-Python twins "
-                          "(build with `python setup.py build_ext --inplace`, or set "
-                          "PYKEEPALIVED_NO_EXTENSIONS=1 to silence this)", RuntimeWarning, stacklevel=2)
+                          "(installed: reinstall with gcc and the Python headers, Debian: gcc python3-dev; "
+                          "a checkout: `python setup.py build_ext --inplace`; PYKEEPALIVED_NO_EXTENSIONS=1 "
+                          "silences this)", RuntimeWarning, stacklevel=2)
     return "pure", {name: pure(name) for name in MODULES}
 
 
