@@ -24,7 +24,8 @@ def test_global_defaults() -> None:
     g = GlobalDefs()
     assert (g.vrrp_garp_master_delay, g.vrrp_garp_master_repeat, g.vrrp_version) == (5.0, 5, 2)
     assert str(g.vrrp_mcast_group4) == "224.0.0.18" and str(g.vrrp_mcast_group6) == "ff02::12"
-    assert g.vrrp_down_timer_adverts == 3 and g.garp_lower_prio_delay == 5.0 and g.garp_lower_prio_repeat == 5
+    e = resolve_instance(vi(), g)  # the lower-priority GARP values fall back to the master ones
+    assert g.vrrp_down_timer_adverts == 3 and e.garp_lower_prio_delay == 5.0 and e.garp_lower_prio_repeat == 5
 
 
 def test_priority_and_state_completion() -> None:

@@ -375,16 +375,6 @@ class GlobalDefs(_Value):
     other: tuple[tuple[str, tuple[str, ...]], ...] = ()
     pos: Pos = NOPOS
 
-    @property
-    def garp_lower_prio_delay(self) -> float:
-        d = self.vrrp_garp_lower_prio_delay
-        return self.vrrp_garp_master_delay if d is None else d
-
-    @property
-    def garp_lower_prio_repeat(self) -> int:
-        r = self.vrrp_garp_lower_prio_repeat
-        return self.vrrp_garp_master_repeat if r is None else r
-
 
 DEFAULT_GLOBAL_DEFS = GlobalDefs()
 
@@ -466,10 +456,10 @@ class VrrpEffective(_Value):
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class VrrpInstance(_Value):
     """vrrp_instance NAME. Fields hold what was configured (None = not given);
-    `effective` holds the resolved values. Build with `resolve_instance` semantics:
-    when `effective` is not passed it is computed against default global_defs; the
-    loader passes the one computed against the file's global_defs. After
-    `dataclasses.replace`, call `with_effective(gd)` to recompute."""
+    `effective` holds the resolved values, computed once by the config (config/complete.py)
+    against the file's global_defs: consumers read them, never recompute them. When
+    `effective` is not passed it is computed against default global_defs (tests); after
+    `dataclasses.replace`, complete.resolve_instance(vi, gd) gives the new values."""
 
     name: str
     pos: Pos = NOPOS
@@ -546,39 +536,9 @@ class VrrpInstance(_Value):
 
             object.__setattr__(self, "effective", resolve_instance(self, DEFAULT_GLOBAL_DEFS))
 
-    def with_effective(self, gd: GlobalDefs) -> VrrpInstance:
-        """A copy whose `effective` is recomputed against `gd` (this instance itself when that
-        changes nothing, as for every instance of a loaded file against its own global_defs).
-
-        Remembered for the last `gd` asked about: the VRRP process asks five times per instance
-        while it starts (0.3 ms each at 1000 instances on a loaded machine)."""
-        global _effective_memo
-        memo = _effective_memo
-        if memo is None or memo[0] is not gd:
-            memo = _effective_memo = (gd, {})
-        hit = memo[1].get(id(self))
-        if hit is not None and hit[0] is self:      # the entry holds `self`: its id is not reused
-            return hit[1]
-        from pykeepalived.config.complete import resolve_instance
-
-        effective = resolve_instance(self, gd)
-        if effective == self.effective:
-            out = self
-        else:
-            import dataclasses
-
-            out = dataclasses.replace(self, effective=effective)
-        memo[1][id(self)] = (self, out)
-        return out
-
     @property
     def family(self) -> Family:
         return self.effective.family
-
-
-# VrrpInstance.with_effective: (global_defs, {id(instance): (instance, result)}) for the last
-# global_defs asked about (only the running configuration's instances are kept alive by it).
-_effective_memo: tuple[GlobalDefs, dict[int, tuple[VrrpInstance, VrrpInstance]]] | None = None
 
 
 # ---------------------------------------------------------------------------------------------

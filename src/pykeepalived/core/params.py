@@ -151,17 +151,19 @@ class RouterParams:
 
     @classmethod
     def from_model(cls, vi: VrrpInstance, gd: GlobalDefs, *, log_detail: bool = False) -> RouterParams:
-        """The parameters of one configured `vrrp_instance`, resolved against `global_defs`.
+        """The parameters of one configured `vrrp_instance` of a loaded configuration whose
+        global_defs are `gd`.
 
-        `vi.effective` already holds keepalived's completion rules (defaults, strict mode,
-        rounding); this adds what only the VRRP engine cares about: vrrp_min_garp, the
-        authentication rules (v2 only, ignored in strict mode) and the unicast peer TTL range.
-        `log_detail` is keepalived's -D.
+        `vi.effective` holds keepalived's completion rules, resolved once by the config
+        (config/complete.py: defaults, strict mode, rounding; authentication is dropped for
+        VRRPv3 and strict mode); this adds vrrp_min_garp and the strict-mode GARP rules (not yet
+        in `effective`: the -d dump shows the unminimised GARP values) and the unicast peer TTL
+        range. `log_detail` is keepalived's -D.
         """
-        eff = vi.with_effective(gd).effective
+        eff = vi.effective
         source = vi.unicast_src_ip if vi.unicast_src_ip is not None else vi.mcast_src_ip
         auth_type, auth_data = AUTH_NONE, b""
-        if vi.authentication is not None and eff.version == 2 and not eff.strict:
+        if vi.authentication is not None:
             auth_type = AUTH_PASS if vi.authentication.auth_type == "PASS" else AUTH_AH
             auth_data = vi.authentication.auth_pass[:8]
         garp_repeat, garp_delay = eff.garp_master_repeat, eff.garp_master_delay

@@ -271,5 +271,5 @@ class Tracking:
                 reverse = ref.reverse if ref.reverse is not None else (obj.weight_reverse if obj is not None
                                                                        else False)
                 tracks.append(Track(kind, ref.name, weight, reverse))
-        return cls(vi.name, vi.with_effective(config.global_defs).effective.priority, tracks,
+        return cls(vi.name, vi.effective.priority, tracks,
                    ignore_weights=ignore_weights)

@@ -354,7 +354,7 @@ class Notifier:
             ("MASTER", vi.notify_master), ("BACKUP", vi.notify_backup), ("FAULT", vi.notify_fault),
             ("STOP", vi.notify_stop), ("DELETED", vi.notify_deleted),
             ("MASTER_RX_LOWER_PRI", vi.notify_master_rx_lower_pri)) if (prepared := p(script)) is not None}
-        return _Scripts(by_state, p(vi.notify), vi.with_effective(self.config.global_defs).effective.smtp_alert)
+        return _Scripts(by_state, p(vi.notify), vi.effective.smtp_alert)
 
     def _group_scripts(self, g: VrrpSyncGroup) -> _Scripts:
         p = self.runner.prepare

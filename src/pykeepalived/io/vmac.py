@@ -64,7 +64,7 @@ def vmac_specs(config: Config) -> dict[str, VmacSpec]:
 def _own(vi: VrrpInstance, config: Config) -> tuple[str | None, int]:
     """The instance's base interface and family."""
     gd = config.global_defs
-    return vi.interface or gd.default_interface, 6 if vi.with_effective(gd).effective.family == "inet6" else 4
+    return vi.interface or gd.default_interface, 6 if vi.effective.family == "inet6" else 4
 
 
 def address_vmac_key(vi: VrrpInstance, config: Config, dev: str | None, family: int,
@@ -112,7 +112,7 @@ def vmac_spec(vi: VrrpInstance, config: Config) -> VmacSpec | None:
         return None
     gd = config.global_defs
     vrid = vi.virtual_router_id
-    v6 = vi.with_effective(gd).effective.family == "inet6"
+    v6 = vi.effective.family == "inet6"
     mac = vi.use_vmac.mac
     if mac is None:
         mac = f"00:00:5e:00:{2 if v6 else 1:02x}:{vrid:02x}"
