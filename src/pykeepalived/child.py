@@ -5,7 +5,7 @@
     ChildReload(loop, opts, apply).install()     # SIGHUP -> parse OFF the loop -> apply ON it
 
 The parent (`supervisor/`) re-reads and accepts a file before it signals the children; each child
-(`vrrp/` or today `io/runtime.py`, and `checker/`) reads the same file with the same options and
+(`vrrp/` and `checker/`) reads the same file with the same options and
 gets the same model. A child never parses on its event loop: a big configuration takes seconds
 to parse, and the loop sends adverts (VRRP) and runs every check (checker). The parse runs on a
 worker thread; `apply(new_config)` then runs on the loop. `apply` may return an awaitable (the

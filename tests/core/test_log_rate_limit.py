@@ -11,7 +11,7 @@ import pytest
 
 from pykeepalived import log as kalog
 from pykeepalived.core.events import AdvertRejected, RejectReason
-from pykeepalived.io.runtime import HOLD_MAX, LogHold
+from pykeepalived.vrrp.runtime import HOLD_MAX, LogHold
 
 from .conftest import Lines
 from .helpers import advert, backup, master, packed

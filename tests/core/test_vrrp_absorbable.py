@@ -1,6 +1,6 @@
 """`VirtualRouter.absorbable`: which adverts the IO layer may absorb copies of in compiled code.
 
-The runtime's steady-state shortcut (io/runtime.py `_maybe_shortcut`) lets the socket absorb
+The runtime's steady-state shortcut (vrrp/runtime.py `_maybe_shortcut`) lets the socket absorb
 byte-identical copies of an advert and replays only the last one. That is right only for an
 advert whose copies would do nothing but restart the master-down timer: a master's advert
 accepted the plain way. Arming it on an advert the core discarded or rejected let every copy

@@ -1,7 +1,7 @@
 """A pykeepalived backup takes over from a master that should no longer be master.
 
 Issue 18 bug 1 and issue 24 item 1: the backup's steady-state shortcut (compiled code that
-absorbs copies of the master's advert, io/runtime.py `_maybe_shortcut`) also armed itself on
+absorbs copies of the master's advert, vrrp/runtime.py `_maybe_shortcut`) also armed itself on
 adverts the core had discarded, so their copies restarted the master-down timer:
 
 * a master whose advertised priority falls below the backup's (preempt allowed) was never

@@ -1,4 +1,4 @@
-"""The backup's steady-state shortcut (io/runtime.py `_maybe_shortcut`) driven with real packets.
+"""The backup's steady-state shortcut (vrrp/runtime.py `_maybe_shortcut`) driven with real packets.
 
 `VrrpRuntime._on_readable` and `_on_timer` run on a real `AdvertSocket` (each twin, `aio`)
 bound to `lo` in a private network namespace; crafted IPv4 adverts are sent to it through a
@@ -33,8 +33,8 @@ from pykeepalived.core.actions import Action
 from pykeepalived.core.events import Startup
 from pykeepalived.core.params import AUTH_PASS, RouterParams, UnicastPeer, VipSpec
 from pykeepalived.core.vrrp import State, VirtualRouter
-from pykeepalived.io.runtime import Instance, VrrpRuntime
 from pykeepalived.io.vrrp_socket import join_group, open_vrrp_socket
+from pykeepalived.vrrp.runtime import Instance, VrrpRuntime
 
 pytestmark = [pytest.mark.privileged, pytest.mark.timeout(30)]
 
@@ -87,14 +87,14 @@ class Harness:
         rt._timer = _Timer()  # type: ignore[assignment]
         rt.sockets = [self.sock]  # type: ignore[assignment]
         self.actions: list[Action] = []
-        rt._execute = lambda inst, actions, now: self.actions.extend(actions)  # type: ignore[method-assign]
+        rt.execute = lambda inst, actions, now: self.actions.extend(actions)
         self.inst = Instance(slot=0, model=None, router=VirtualRouter(params), iface=None,  # type: ignore[arg-type]
                              sock=self.sock, src=_ip(ME), dests=[_ip(GROUP)], hoplimit=255, vips_packed=[])
         rt.instances.append(self.inst)
         rt.by_slot = {0: self.inst}
         rt.demux = {(self.idx, socket.AF_INET): {VRID: [self.inst]}}
         self.rt = rt
-        rt._handle(self.inst, Startup(), time.monotonic())
+        rt.handle(self.inst, Startup(), time.monotonic())
         assert self.router.state == State.BACKUP
         self._raws = [raw]
 

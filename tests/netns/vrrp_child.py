@@ -13,7 +13,7 @@ import sys
 
 from pykeepalived.cli import build_parser
 from pykeepalived.config import load
-from pykeepalived.io.runtime import run_vrrp
+from pykeepalived.vrrp.process import run_vrrp
 
 
 def main() -> int:

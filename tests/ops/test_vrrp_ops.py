@@ -1,4 +1,4 @@
-"""Operations with the real VRRP child (io/runtime.py) in namespaces, keepalived 2.2.7 as the peer:
+"""Operations with the real VRRP child (vrrp/) in namespaces, keepalived 2.2.7 as the peer:
 respawn after kill -9, reload (broken and good), live dump files against live state and a capture."""
 
 from __future__ import annotations

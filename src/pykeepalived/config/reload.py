@@ -1,5 +1,5 @@
 """Reload identity and equality: what a SIGHUP changed, for the VRRP child's reload
-(io/runtime.py: an instance's virtual routes and rules). `delta(old, new, key)` says which
+(vrrp/: an instance's virtual routes and rules). `delta(old, new, key)` says which
 items were added, removed, changed or kept; identity keys follow keepalived's reload matching
 (routes by (type, destination, table, metric), rules by their full text); positions (file:line)
 never make a difference: moving a block inside the file is not a change.

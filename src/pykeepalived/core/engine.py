@@ -23,7 +23,8 @@ What it decides:
 * start-up order: trackers' initial state applied silently before Startup, config order,
   a sync group's members started as one unit, a reload's running routers left running;
 * interface_up_down_delays: a link change held for its delay, dropped if the link changes
-  back within it (`delay_link`, `link_deadline`, `due_links`: time is an argument here too).
+  back within it (`delay_link`, `link_deadline`, `due_links`: time is an argument here too);
+* what a reload changes (`plan_reload(old, new)` -> `ReloadPlan`, applied by vrrp/reload.py).
 
 The daemon's VRRP runtime and the simulated LAN of the tests (`tests/core/lan.py`) drive this
 same engine.
@@ -31,8 +32,11 @@ same engine.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from pykeepalived.core.actions import Action
@@ -107,6 +111,41 @@ def build_tracking(vi: VrrpInstance, config: Config, static_interfaces: Sequence
                 tracks.append(Track(kind, ref.name, weight, reverse))
     ignore = group is not None and not group.sync_group_tracking_weight
     return Tracking(vi.name, own.base_priority, tracks, ignore_weights=ignore)
+
+
+_POS = re.compile(r"pos=Pos\([^)]*\)")
+
+
+def same(a: object, b: object) -> bool:
+    """Equal configuration, ignoring where in the files it was written."""
+    return a == b or _POS.sub("", repr(a)) == _POS.sub("", repr(b))
+
+
+@dataclass(frozen=True, slots=True)
+class ReloadPlan:
+    """What a reload does to the VRRP side (vrrp/reload.py applies it)."""
+
+    unchanged: bool                 # nothing but file positions changed: only the FIFOs hear the states again
+    keep: frozenset[str]            # same configuration: left running untouched
+    changed: tuple[str, ...]        # configuration changed: in place if its identity allows, else deleted + added
+    removed: tuple[str, ...]        # gone: deleted (priority 0 if master, VIPs removed, DELETED notified)
+    added: tuple[str, ...]          # new: built and started
+    rebuild: bool                   # a new engine: sync groups re-made, trackers evaluated afresh
+
+
+def plan_reload(old: Config, new: Config) -> ReloadPlan:
+    if same(old, new):
+        return ReloadPlan(True, frozenset(vi.name for vi in new.vrrp_instances), (), (), (), False)
+    before = {vi.name: vi for vi in old.vrrp_instances}
+    after = {vi.name: vi for vi in new.vrrp_instances}
+    keep = frozenset(name for name, vi in after.items() if name in before and same(before[name], vi))
+    changed = tuple(name for name in before if name in after and name not in keep)
+    removed = tuple(name for name in before if name not in after)
+    added = tuple(name for name in after if name not in before)
+    strip = dict(vrrp_instances=(), files=())
+    outside = same(dataclasses.replace(old, **strip), dataclasses.replace(new, **strip))  # type: ignore[arg-type]
+    rebuild = not outside or len(keep) != len(new.vrrp_instances) or len(keep) != len(old.vrrp_instances)
+    return ReloadPlan(False, keep, changed, removed, added, rebuild)
 
 
 class VrrpEngine(Generic[U]):
@@ -311,4 +350,4 @@ class VrrpEngine(Generic[U]):
         return out
 
 
-__all__ = ["Routed", "VrrpEngine", "build_tracking", "static_track_interfaces"]
+__all__ = ["ReloadPlan", "Routed", "VrrpEngine", "build_tracking", "plan_reload", "same", "static_track_interfaces"]

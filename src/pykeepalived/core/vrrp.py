@@ -231,7 +231,7 @@ class VirtualRouter:
         the master-down timer restarted from its arrival (and, the first time, the master or
         the interval learnt).  Handling a byte-identical copy (same source, destination and
         TTL) later would then do exactly the same and nothing else, so the IO layer may
-        absorb such copies and replay only the last one (io/runtime.py, _maybe_shortcut).
+        absorb such copies and replay only the last one (vrrp/runtime.py, _maybe_shortcut).
 
         Every other advert is False: discarded (lower priority while free to preempt), held
         only by a running preempt_delay, priority 0, or rejected by validation (TTL, version,

@@ -1,6 +1,6 @@
 """The supervisor's children: how one is started (fork), named, reported and respawned.
 
-    VRRP child:    pykeepalived.io.runtime:run_vrrp(config, opts) -> exit status
+    VRRP child:    pykeepalived.vrrp.process:run_vrrp(config, opts) -> exit status
     checker child: pykeepalived.checker.process:run_checkers(config, opts) -> exit status
 
 A child is forked from the supervisor, never exec'd: the supervisor has already imported the
@@ -57,7 +57,7 @@ RESPAWN_RESET_AFTER = 60.0   # a child that ran longer than this is restarted at
 RESPAWN_MAX_DELAY = 60
 
 # The children's entry points, named (never imported by name here: see the layer rules).
-ENTRY = {"vrrp": ("pykeepalived.io.runtime", "run_vrrp"),
+ENTRY = {"vrrp": ("pykeepalived.vrrp.process", "run_vrrp"),
          "checker": ("pykeepalived.checker.process", "run_checkers")}
 # Test seam: "module:function" replacing a child's entry point (tests of the supervisor itself).
 ENTRY_ENV = {"vrrp": "PYKEEPALIVED_VRRP_ENTRY", "checker": "PYKEEPALIVED_CHECKER_ENTRY"}

@@ -3,7 +3,7 @@ rules, the no_accept firewall, static addresses. They decide nothing: `core/engi
 decides (sync groups, tracking, start-up order, interface delays) and the router's actions
 say what to do (InstallRoutes, AddNoAcceptRules, Notify, ...).
 
-    services = Production(config, netlink, interfaces, on_tracker, loop, pending, previous)
+    services = Services(config, netlink, interfaces, on_tracker, loop, pending, previous)
     services.routes_apply(name, routes, rules, add=True)    # InstallRoutes / RemoveRoutes
     services.firewall.add(addresses)                       # AddNoAcceptRules
     services.notifier.notify(note)                         # Notify
@@ -11,7 +11,7 @@ say what to do (InstallRoutes, AddNoAcceptRules, Notify, ...).
     services.retire()                                      # a reload: the next one takes over
     await services.stop(config, vmacs)                     # at exit: tear everything down
 
-On a reload a new Production takes over from the previous one (`previous`): the running
+On a reload new Services take over from the previous one (`previous`): the running
 scripts' runner, the notifier's FIFOs, the firewall's tables and the script trackers' states
 go on, so that a reload neither flaps instances nor duplicates rules.
 """
@@ -38,10 +38,10 @@ log = logging.getLogger(__name__)
 OnTracker = Callable[[str, str, "bool | int | None"], None]
 
 
-class Production:
+class Services:
     def __init__(self, config: Config, netlink: Netlink, interfaces: dict[str, Interface], on_tracker: OnTracker,
                  loop: asyncio.AbstractEventLoop, pending: set[asyncio.Future[Any]],
-                 previous: Production | None = None) -> None:
+                 previous: Services | None = None) -> None:
         self.config = config
         self.loop = loop
         self.pending = pending                    # the runtime's tasks, awaited at shutdown
@@ -104,7 +104,7 @@ class Production:
         return task
 
     def retire(self) -> None:
-        """A reload: the trackers stop; the kernel state stays for the next Production."""
+        """A reload: the trackers stop; the kernel state stays for the next Services."""
         self.trackers.stop()
 
     async def stop(self, remove_vmacs: Callable[[], Coroutine[Any, Any, Any]]) -> None:
@@ -116,4 +116,4 @@ class Production:
         await remove_vmacs()
 
 
-__all__ = ["Production"]
+__all__ = ["Services"]

@@ -1,30 +1,29 @@
-"""The VRRP process: one uvloop loop driving every `VirtualRouter` of the config.
+"""The VRRP child's loop side: sockets, demultiplexing, the one timer; feeds the engine.
 
-    exit_code = run_vrrp(config, opts)      # inside the VRRP child (or in the foreground)
+    rt = VrrpRuntime(config, opts); await rt.prepare(); rt.begin()   # vrrp/process.py does this
 
-What runs where:
+An event reaches its router through `core.engine.VrrpEngine.handle` (sync groups, tracking),
+and the actions that come back go to `vrrp/execute.py` (`self.execute`). What runs where:
 
 * receive: one raw socket per interface and family (`vrrp_socket.VrrpSockets`), watched with
   `loop.add_reader`; `advert_io.recv_batch()` drains it, each packet is demultiplexed by VRID,
-  decoded by the codec and handed to its router as `AdvertReceived` / `AdvertRejected`;
+  decoded by the codec and handed to the engine as `AdvertReceived` / `AdvertRejected`;
 * periodic master adverts: `advert_io.AdvertSender`, prebuilt per instance and sent from ideal
   times in batches, without calling the core per advert;
 * steady-state backups: once a backup has accepted its master's advert, identical copies are
   absorbed by the socket in compiled code (count + receive time only) and replayed to the
-  core before anything else reaches it (see `_maybe_shortcut`);
+  core before anything else reaches it (see `_maybe_shortcut`, `VirtualRouter.absorbable`);
 * timers: one `TimerWheel` entry per instance for the core's own deadline, and a single
   timer for min(wheel, next advert), re-armed only when that time moves. That timer is an
   absolute CLOCK_MONOTONIC timerfd watched with `add_reader` (`advert_io.DeadlineTimer`)
   rather than `loop.call_at`: uvloop rounds its timers to whole milliseconds, which would
   add up to a millisecond to every failover and advert;
-* VIPs: `rtnl.AddrRequests`, prebuilt RTM_NEWADDR / RTM_DELADDR requests sent from the loop
-  (the kernel adds the address inside the send), their ACKs read later by the loop;
 * link/address monitoring and the slower netlink work (routes, rules, VMACs):
-  `netlink.Netlink` (pyroute2 on its own thread);
-* GARP / unsolicited NA: `l2.L2Sender`, right after the VIPs;
+  `netlink.Netlink` (pyroute2 on its own thread); link changes go through the engine's
+  interface_up_down_delays, tracker results through `engine.track`;
 * auth_type AH (VRRPv2 over IPv4): `ipsec_ah` (AH header, sequence counter, ICV; one raw
   IPPROTO_AH socket per interface for receiving);
-* SIGTERM / SIGINT: every router gets `Shutdown` (priority-0 advert, VIPs removed), exit 0.
+* `shutdown()`: every router gets `Shutdown` (priority-0 advert, VIPs removed).
 
 The clock is `time.monotonic()` (the same CLOCK_MONOTONIC libuv uses), in seconds.
 """
@@ -36,37 +35,21 @@ import asyncio
 import collections
 import contextlib
 import dataclasses
-import functools
 import gc
 import ipaddress
 import logging
 import math
-import os
-import re
-import signal
 import socket
 import sys
 import time
-from dataclasses import dataclass, field
-from typing import Any, assert_never
-
-import uvloop
+from typing import Any
 
 from pykeepalived._fastpath import advert_io, codec, wheel
 from pykeepalived.config.model import Config, GlobalDefs, VrrpInstance
 from pykeepalived.core.actions import (
     Action,
-    AddNoAcceptRules,
-    AddVips,
-    InstallRoutes,
-    Notify,
     RemoveNoAcceptRules,
-    RemoveRoutes,
     RemoveVips,
-    SendAdvert,
-    SendGratuitous,
-    StartAdvertising,
-    StopAdvertising,
 )
 from pykeepalived.core.engine import VrrpEngine
 from pykeepalived.core.events import (
@@ -74,31 +57,26 @@ from pykeepalived.core.events import (
     AdvertRejected,
     DeadlineReached,
     Event,
-    InstanceDeleted,
     LinkChanged,
     RejectReason,
     Shutdown,
-    Startup,
     VipDeleted,
 )
-from pykeepalived.core.params import AUTH_AH, AUTH_NONE, RouterParams, VipSpec
+from pykeepalived.core.params import AUTH_AH, RouterParams
 from pykeepalived.core.sync_group import SyncGroup
 from pykeepalived.core.vrrp import State, VirtualRouter
-from pykeepalived.errors import EXIT_FATAL, EXIT_OK
 from pykeepalived.io import ipsec_ah
 from pykeepalived.io.ipsec_ah import AhSockets, IpsecAh
 from pykeepalived.io.l2 import L2Sender
 from pykeepalived.io.netlink import Interface, Netlink
-from pykeepalived.io.notify import fifo_line
-from pykeepalived.io.production import Production
-from pykeepalived.io.rtnl import AddrRequests, vip_error
+from pykeepalived.io.rtnl import AddrRequests
 from pykeepalived.io.vmac import Vmacs
 from pykeepalived.io.vrrp_socket import VrrpSockets
 from pykeepalived.log import LineLimit, flush_suppressed
 from pykeepalived.osutil import return_free_memory
-from pykeepalived.status.channel import channel_path, serve_snapshots
-from pykeepalived.status.dumps import install_signal_handlers
-from pykeepalived.status.snapshot import trackers_snapshot, vrrp_snapshot
+from pykeepalived.vrrp.execute import Executor
+from pykeepalived.vrrp.instance import Instance, StartWatch
+from pykeepalived.vrrp.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -131,73 +109,12 @@ async def _has_address(ipr: Any, ifindex: int, address: str) -> bool:
     return False
 
 
-# (vips, evips, interfaces generation) it was made for, then per target: (installed key, VIP,
-# the packed request or None, the error if it cannot be packed)
-VipPlan = tuple[tuple[VipSpec, ...], tuple[VipSpec, ...], int,
-                list[tuple[tuple[int, str], VipSpec, "bytes | None", str]]]
-
-
-@dataclass(slots=True)
-class StartWatch:
-    """A backup's first master-down timer, started while the process was starting: it must
-    not run out on adverts the process was too busy to read (see VrrpRuntime._hold)."""
-
-    deadline: float        # the core's deadline when the timer started
-    interval: float        # its master-down interval
-    drops: int             # the socket's drop counter then
-    until: float = 0.0     # DeadlineReached held back until
-    holds: int = 0
-
-
 def socket_drops(sock: socket.socket) -> int:
     """Packets the kernel dropped on `sock` because its receive buffer was full (-1: unknown)."""
     try:
         return int.from_bytes(sock.getsockopt(socket.SOL_SOCKET, SO_MEMINFO, 36)[32:36], sys.byteorder)
     except OSError:
         return -1
-
-
-@dataclass(slots=True, eq=False)
-class Instance:
-    """The runtime's record of one vrrp_instance: its router plus everything IO needs."""
-
-    slot: int
-    model: VrrpInstance
-    router: VirtualRouter
-    iface: Interface
-    sock: Any                      # advert_io.AdvertSocket
-    src: bytes                     # packed advert source address
-    dests: list[bytes]             # packed destinations: the group, or every unicast peer
-    hoplimit: int
-    vips_packed: list[bytes]
-    built_priority: int = -1       # priority of the packets prebuilt in the sender
-    built_wire: int = -1           # and their advert interval field
-    periodic_priority: int = -1    # priority of the running schedule (-1: not advertising)
-    deadline: float | None = None
-    one_off_sent: int = 0          # SendAdvert adverts (the core counts those itself)
-    periodic_counted: int = 0      # periodic adverts already added to router.stats
-    shortcut: AdvertReceived | None = None   # the advert the socket absorbs copies of (BACKUP)
-    shortcut_counted: int = 0      # absorbed copies already added to router.stats
-    ah: IpsecAh | None = None      # auth_type AH (IPv4 v2): key and sequence counter (io/ipsec_ah.py)
-    vip_plans: dict[str, VipPlan] = field(default_factory=dict)   # "add" / "del": see VrrpRuntime._vip_plan
-    watch: StartWatch | None = None   # the master-down timer started at Startup (see _hold)
-
-    @property
-    def params(self) -> RouterParams:
-        return self.router.params
-
-
-_POS = re.compile(r"pos=Pos\([^)]*\)")
-
-
-def _same(a: object, b: object) -> bool:
-    """Equal configuration, ignoring where in the files it was written."""
-    return a == b or _POS.sub("", repr(a)) == _POS.sub("", repr(b))
-
-
-def _same_outside_instances(a: Config, b: Config) -> bool:
-    strip = dict(vrrp_instances=(), files=())
-    return _same(dataclasses.replace(a, **strip), dataclasses.replace(b, **strip))  # type: ignore[arg-type]
 
 
 def startup_delay(startup_delay: float, delay_after_boot: float, uptime_file: str = "/proc/uptime") -> float:
@@ -210,10 +127,6 @@ def startup_delay(startup_delay: float, delay_after_boot: float, uptime_file: st
         except (OSError, ValueError, IndexError):
             left = 0.0
     return max(startup_delay, left, 0.0)
-
-
-def _wire_interval(version: int, seconds: float) -> int:
-    return int(seconds + 0.5) if version == 2 else max(1, int(seconds * 100 + 0.5))
 
 
 def router_params(vi: VrrpInstance, gd: GlobalDefs, log_detail: bool) -> RouterParams:
@@ -305,28 +218,29 @@ class VrrpRuntime:
         self.sockets = VrrpSockets(self.loop, self._held(self._on_readable))
         self.ah_sockets = AhSockets(self.loop, self._held(self._on_ah_readable))
         self.netlink = Netlink(self.loop, on_link=self._on_link, on_addr_deleted=self._on_addr_deleted)
-        self.addrs = AddrRequests(self.loop)         # VIP add / delete (see _vips)
-        self._iface_gen = 0                          # bumped when self.interfaces is re-read (VIP plans)
+        self.addrs = AddrRequests(self.loop)         # VIP add / delete (see Executor.vips)
         self.l2 = L2Sender(self.loop, self.clock)
         self.vmacs = Vmacs(self.netlink, config)     # use_vmac interfaces
         self.interfaces: dict[str, Interface] = {}
-        self.installed: dict[tuple[int, str], tuple[Instance, str]] = {}  # our VIPs on the kernel
+        self.executor = Executor(self.loop, self.clock, self.interfaces, self.sender, self.addrs, self.l2)
+        self.execute = self.executor.execute         # (bound once: the takeover path calls it)
         self.pending: set[asyncio.Future[Any]] = set()
         self.stopping = self.loop.create_future()
         self._timer = advert_io.DeadlineTimer()
         self._timer_at = math.inf
         self._drain_mark: float | None = None     # a drain that is behind reads up to this time (see _drain)
-        self._warned: set[str] = set()
-        self._all_vips: set[Any] = set()
-        self._status_server: asyncio.AbstractServer | None = None
+        self.all_vips: set[Any] = set()
         # Made when the instances start, made again on a reload that changes instances:
         self.engine: VrrpEngine[Instance] | None = None   # sync groups, tracking, start-up order, link delays
-        self.production: Production | None = None   # trackers, notify, firewall, routes (IO services)
+        self.services: Services | None = None   # trackers, notify, firewall, routes (IO services)
         self._link_timer: asyncio.TimerHandle | None = None   # the engine's next held link change
 
     # ------------------------------------------------------------------ start / stop
 
-    async def start(self) -> None:
+    async def prepare(self) -> None:
+        """Everything but the instances' start: sockets, interfaces, VMACs, routers, adverts
+        and VIP requests prebuilt, the netlink monitor, the timer (process.py then installs
+        the signal handlers and the status channel, and calls `begin`)."""
         # The netlink thread runs pure-Python pyroute2 code; by default it could keep the GIL
         # for 5 ms while an advert or a takeover is due. Make it yield within 0.5 ms.
         sys.setswitchinterval(GIL_SWITCH_INTERVAL)
@@ -334,19 +248,20 @@ class VrrpRuntime:
         self.netlink.start()
         self.addrs.open()
         await self.vmacs.create()
-        self.interfaces = await self.netlink.interfaces()
+        self.interfaces.update(await self.netlink.interfaces())   # the executor and services share the dict
         self.vmacs.adopt(self.interfaces)
         self.l2.configure(self.config, {s.name: s.base for s in self.vmacs.specs.values()})
-        log_detail = bool(getattr(self.opts, "log_detail", False))
         gd = self.config.global_defs
-        self._all_vips = {ip.address.ip for vi in self.config.vrrp_instances
-                          for ip in vi.virtual_ipaddress + vi.virtual_ipaddress_excluded}
+        self.all_vips = {ip.address.ip for vi in self.config.vrrp_instances
+                         for ip in vi.virtual_ipaddress + vi.virtual_ipaddress_excluded}
         for vi in self.config.vrrp_instances:
-            self.instances.append(self._build_instance(vi, gd, log_detail))
+            self.instances.append(self.build_instance(vi, gd))
         await self.netlink.start_monitor()
         self.loop.add_reader(self._timer.fileno(), self._held(self._on_timer))
-        self._install_signals()
-        await self._serve_status()
+
+    def begin(self) -> None:
+        """Start the instances (after vrrp_startup_delay / vrrp_delay_after_boot)."""
+        gd = self.config.global_defs
         # Everything built so far lives as long as the process: keep the cyclic GC from
         # walking it again (a collection in the middle of a takeover costs milliseconds).
         gc.collect()
@@ -366,13 +281,13 @@ class VrrpRuntime:
         timers start when it does."""
         if self.stopping.done():
             return
-        prod, engine = self._new_engine(None)
+        services, engine = self.new_engine(None)
         now = self.clock()
         for inst in self.instances:
             if not inst.iface.up:
-                self._handle(inst, LinkChanged(up=False), now)
-        prod.notifier.start()
-        engine.prepare_startup(now, prod.trackers.files.initial(), self._interface_up)
+                self.handle(inst, LinkChanged(up=False), now)
+        services.notifier.start()
+        engine.prepare_startup(now, services.trackers.files.initial(), self.interface_up)
         units = collections.deque(engine.startup_units())
         # Adverts that came while the process was building itself say nothing of the master
         # now (an instance not started ignores them anyway): dropped unread, not decoded.
@@ -392,7 +307,7 @@ class VrrpRuntime:
         for _ in range(min(STARTUP_BATCH, len(units))):
             now = self.clock()
             pairs = engine.start_unit(units.popleft(), now)
-            self._perform(pairs, now)
+            self.perform(pairs, now)
             for inst, _ in pairs:
                 d = inst.router.deadline()
                 if inst.router.state == State.BACKUP and d is not None:
@@ -400,33 +315,34 @@ class VrrpRuntime:
                         drops[inst.sock] = socket_drops(inst.sock.sock)
                     inst.watch = StartWatch(d, d - now, drops[inst.sock])
         if units:
-            self._arm()
+            self.arm()
             self.loop.call_soon(self._held(self._start_slice), engine, units)
             return
         now = self.clock()
-        self._perform(engine.finish_startup(now), now)
-        assert self.production is not None
-        self.production.start(self.vmacs.pairs())
-        self._arm()
+        self.perform(engine.finish_startup(now), now)
+        assert self.services is not None
+        self.services.start(self.vmacs.pairs())
+        self.arm()
         if any(vi.virtual_routes or vi.virtual_rules for vi in self.config.vrrp_instances):
             self.netlink.warm_up()   # pyroute2 for a master's routes, imported on its thread now
 
-    def _new_engine(self, previous: tuple[Production, VrrpEngine[Instance]] | None
-                    ) -> tuple[Production, VrrpEngine[Instance]]:
+    def new_engine(self, previous: tuple[Services, VrrpEngine[Instance]] | None
+                   ) -> tuple[Services, VrrpEngine[Instance]]:
         """The engine of the current config and instances, with its IO services; a reload's
         takes over the previous one's tracker results, held link changes and services."""
-        prod = Production(self.config, self.netlink, self.interfaces, self._on_tracker, self.loop, self.pending,
-                          None if previous is None else previous[0])
+        services = Services(self.config, self.netlink, self.interfaces, self._on_tracker, self.loop, self.pending,
+                            None if previous is None else previous[0])
         engine = VrrpEngine.from_config(self.config, self.instances)
-        for name in prod.trackers.insecure:     # dropped at load: it no longer affects anything
+        for name in services.trackers.insecure:     # dropped at load: it no longer affects anything
             engine.preset("script", name, True)
         if previous is not None:
             engine.adopt_values(previous[1].values)
             engine.adopt_links(previous[1])
-        self.production, self.engine = prod, engine
-        return prod, engine
+        self.services = self.executor.services = services
+        self.engine = engine
+        return services, engine
 
-    def _interface_up(self, name: str) -> bool | None:
+    def interface_up(self, name: str) -> bool | None:
         iface = self.interfaces.get(name)
         return None if iface is None else iface.up
 
@@ -468,10 +384,10 @@ class VrrpRuntime:
         inst.deadline = when
         self.wheel.schedule(inst.slot, when)
 
-    def _build_instance(self, vi: VrrpInstance, gd: GlobalDefs, log_detail: bool) -> Instance:
+    def build_instance(self, vi: VrrpInstance, gd: GlobalDefs) -> Instance:
         slot = self._next_slot
         self._next_slot += 1
-        iface, params = self._params(vi, gd, log_detail)
+        iface, params = self.resolve(vi, gd)
         family = socket.AF_INET if params.family == 4 else socket.AF_INET6
         assert params.source_address is not None
         src = ipaddress.ip_address(params.source_address).packed
@@ -493,28 +409,28 @@ class VrrpRuntime:
             if not params.is_unicast:
                 self.ah_sockets.join(iface.index, dests[0])
         self.demux.setdefault((iface.index, family), {}).setdefault(params.vrid, []).append(inst)
-        self._build(inst, params.priority)   # ready before the first takeover needs them
-        plan = self._vip_plan(inst, "add", params.vips, params.evips)   # so are its VIP requests
+        self.executor.build(inst, params.priority)   # ready before the first takeover needs them
+        plan = self.executor.vip_plan(inst, "add", params.vips, params.evips)   # so are its VIP requests
         for (index, _address), vip, _msg, _error in plan[3]:     # and the GARP sockets
             port = inst.iface if vip.dev is None else self.interfaces.get(vip.dev)
             if port is not None and params.garp_master_repeat > 0:
-                with contextlib.suppress(OSError):    # _gratuitous says it if it still cannot
+                with contextlib.suppress(OSError):    # Executor.gratuitous says it if it still cannot
                     self.l2.prepare(port.name, index)
         self.by_slot[slot] = inst
         return inst
 
-    def _params(self, vi: VrrpInstance, gd: GlobalDefs, log_detail: bool) -> tuple[Interface, RouterParams]:
+    def resolve(self, vi: VrrpInstance, gd: GlobalDefs) -> tuple[Interface, RouterParams]:
         """The instance's interface and router parameters, the advert source address resolved."""
         ifname = self.vmacs.ifname(vi) or vi.interface or gd.default_interface
         iface = self.interfaces.get(ifname)
         if iface is None:
             raise StartupError(f"({vi.name}) interface {ifname} does not exist")
-        params = self.vmacs.params(vi, router_params(vi, gd, log_detail))
+        params = self.vmacs.params(vi, router_params(vi, gd, bool(getattr(self.opts, "log_detail", False))))
         src_text = params.source_address
         if src_text is None:
             # A VIP left behind by a crashed run must not become the advert source.
             candidates = [a for a in (iface.ipv4 if params.family == 4 else iface.ipv6_ll)
-                          if ipaddress.ip_address(a) not in self._all_vips]
+                          if ipaddress.ip_address(a) not in self.all_vips]
             src_text = candidates[0] if candidates else None
             if src_text is None:
                 raise StartupError(f"({vi.name}) interface {ifname} has no "
@@ -534,188 +450,14 @@ class VrrpRuntime:
             inst.periodic_counted = periodic
         return [inst.router for inst in self.instances]
 
-    def snapshot(self) -> dict[str, Any]:
-        """The status channel's answer (status API, `pykeepalived status`)."""
-        prod, engine = self.production, self.engine
-        trackers = trackers_snapshot(prod.trackers.scripts, engine.values) \
-            if prod is not None and engine is not None else None
-        snap = vrrp_snapshot(self.routers(), sync_groups=engine.groups.values() if engine is not None else (),
-                             trackers=trackers, in_turns=True)
-        bounds, cumulative, total, count = self.sender.gap_histogram()
-        snap["advert_gaps"] = {"buckets": [[b, c] for b, c in zip(bounds, cumulative, strict=True)] + [["+Inf", count]],
-                               "sum": total, "count": count}
-        return snap
-
-    async def _serve_status(self) -> None:
-        pid_file = getattr(self.opts, "vrrp_pid_file", None)
-        if not pid_file:
-            return
-        try:
-            self._status_server = await serve_snapshots(channel_path(pid_file), self.snapshot)
-        except OSError as exc:
-            log.warning("VRRP status channel not available: %s", exc)
-
-    def _install_signals(self) -> None:
-        install_signal_handlers(self.loop, self.routers, lambda: self.config)
-        from pykeepalived.child import install_reload_handler  # the children's reload contract
-
-        install_reload_handler(self.loop, self.opts, self.reload)
-        self.loop.add_signal_handler(signal.SIGTERM, self._request_stop, "SIGTERM")
-        if getattr(self.opts, "ignore_sigint", False):
-            self.loop.add_signal_handler(signal.SIGINT, lambda: None)
-        else:
-            self.loop.add_signal_handler(signal.SIGINT, self._request_stop, "SIGINT")
-
-    def _request_stop(self, why: str) -> None:
+    def request_stop(self, why: str) -> None:
         if not self.stopping.done():
             log.debug("VRRP process stopping on %s", why)
             self.stopping.set_result(why)
 
     # ------------------------------------------------------------------ reload (SIGHUP)
 
-    def reload(self, config: Config) -> None:
-        """Apply a re-read configuration: instances whose configuration is unchanged keep
-        running untouched (no advert gap, no VIP churn); removed ones are deleted (priority 0
-        if master, VIPs removed, DELETED notified); new ones start.  An instance whose
-        configuration changed keeps its state and takes the change in place (VIPs, routes,
-        priority, advert interval, ...), unless its identity changed (interface, VRID, family,
-        version, unicast/multicast, group, accept mode, sync group): then it is deleted and
-        started again under its new configuration."""
-        old, self.config = self.config, config
-        if _same(old, config):
-            log.info("Reload: VRRP configuration unchanged")
-            self._write_states_to_fifos()
-            return
-        self.loop.create_task(self._apply_reload(old, config))
-
-    async def _apply_reload(self, old: Config, new: Config) -> None:
-        keep = {vi.name for vi in new.vrrp_instances
-                if (o := old.vrrp_instance(vi.name)) is not None and _same(o, vi)}
-        rebuild_production = not _same_outside_instances(old, new) or len(keep) != len(new.vrrp_instances) \
-            or len(keep) != len(old.vrrp_instances)
-        gd = new.global_defs
-        log_detail = bool(getattr(self.opts, "log_detail", False))
-        self._all_vips = {ip.address.ip for vi in new.vrrp_instances
-                          for ip in vi.virtual_ipaddress + vi.virtual_ipaddress_excluded}
-        vmac_changed, vmac_gone = self.vmacs.retarget(new)
-        self.interfaces.update(await self.netlink.interfaces())
-        self._iface_gen += 1
-        self.l2.configure(new, {s.name: s.base for s in self.vmacs.specs.values()})
-        for inst in self.instances:          # the routers see every event from here on
-            if inst.shortcut is not None:
-                self._flush_shortcut(inst)
-        now = self.clock()
-        for inst in list(self.instances):
-            name = inst.model.name
-            if name in keep:
-                continue
-            vi = new.vrrp_instance(name)
-            target = None if vi is None or name in vmac_changed else self._in_place(inst, vi, gd, log_detail)
-            if vi is not None and target is not None:
-                self._reconfigure(inst, vi, *target, now)
-                continue
-            log.info("(%s) removing instance on reload", name)
-            master = inst.router.state == State.MASTER
-            self._execute(inst, inst.router.handle(InstanceDeleted(), now), now)
-            if not master and getattr(self.opts, "release_vips", False):
-                self._release_unowned(inst)
-            self._forget(inst)
-        created_before = set(self.vmacs.created)
-        if vmac_changed:        # removed instances' VMACs go (after their priority 0), new ones come
-            await self.vmacs.remove(vmac_gone)
-            await self.vmacs.create()
-            self.interfaces.update(await self.netlink.interfaces())
-            self._iface_gen += 1
-            self.vmacs.adopt(self.interfaces)
-        previous = None
-        if rebuild_production and self.production is not None and self.engine is not None:
-            previous = (self.production, self.engine)
-            self.production.retire()
-            self.production = self.engine = None
-        kept = {inst.model.name: inst for inst in self.instances}
-        live: list[Instance] = []
-        added: list[Instance] = []
-        for vi in new.vrrp_instances:
-            current = kept.get(vi.name)
-            if current is None:
-                try:
-                    current = self._build_instance(vi, gd, log_detail)
-                except (StartupError, OSError) as exc:
-                    log.error("Reload: %s", exc)
-                    continue
-                added.append(current)
-            current.model = vi
-            live.append(current)
-        self.instances = live
-        now = self.clock()
-        if self.production is None or self.engine is None:
-            # Startup is ignored by running routers, so only the new ones start; trackers
-            # are evaluated afresh for everyone, as keepalived does on reload.
-            prod, engine = self._new_engine(previous)
-            prod.notifier.start()
-            self._perform(engine.startup(now, prod.trackers.files.initial(), self._interface_up), now)
-            prod.start(self.vmacs.pairs())
-        else:
-            for inst in added:
-                self._handle(inst, Startup(), now)
-        assert self.production is not None
-        new_vmacs = [p for p in self.vmacs.pairs() if p[0] not in created_before]
-        if new_vmacs:
-            self.production.firewall.add_vmacs(new_vmacs)
-        self._arm()
-        self._write_states_to_fifos()
-
-    def _write_states_to_fifos(self) -> None:
-        """fifo_write_vrrp_states_on_reload: the FIFOs get every instance's and sync group's
-        state again (a FIFO reader may have missed what happened around the reload)."""
-        prod, engine = self.production, self.engine
-        if prod is None or engine is None or not self.config.global_defs.fifo_write_vrrp_states_on_reload:
-            return
-        shown = (State.MASTER, State.BACKUP, State.FAULT)
-        notes = [Notify("INSTANCE", inst.router.name, inst.router.state.name, inst.router.effective_priority)
-                 for inst in self.instances if inst.router.state in shown]
-        notes += [Notify("GROUP", g.name, g.state.name, 0) for g in engine.groups.values() if g.state in shown]
-        for note in notes:
-            line = fifo_line(note)
-            for fifo in prod.notifier.fifos:
-                fifo.write(line)
-
-    def _in_place(self, inst: Instance, vi: VrrpInstance, gd: GlobalDefs,
-                  log_detail: bool) -> tuple[Interface, RouterParams] | None:
-        """The new interface and parameters of a changed instance if it can take the change in
-        place; None if it must be deleted and added again."""
-        try:
-            iface, params = self._params(vi, gd, log_detail)
-        except StartupError:
-            return None
-        a, b = inst.params, params
-        same = (iface.index == inst.iface.index and vi.sync_group == inst.model.sync_group
-                and (a.vrid, a.family, a.version, a.is_unicast, a.group, a.accept, a.auth_type)
-                == (b.vrid, b.family, b.version, b.is_unicast, b.group, b.accept, b.auth_type))
-        return (iface, params) if same else None
-
-    def _reconfigure(self, inst: Instance, vi: VrrpInstance, iface: Interface, params: RouterParams,
-                     now: float) -> None:
-        """Apply a changed vrrp_instance to its running router: no state change, no advert gap."""
-        inst.model, inst.iface = vi, iface
-        assert params.source_address is not None
-        inst.src = ipaddress.ip_address(params.source_address).packed
-        if params.is_unicast:
-            inst.dests = [p.packed for p in params.unicast_peers]
-            inst.hoplimit = vi.effective.unicast_ttl
-        inst.vips_packed = [v.packed for v in params.vips][:255]
-        if inst.ah is not None:      # a new password; the sequence counter goes on
-            inst.ah.key = ipsec_ah.hmac_key(params.auth_data)
-        actions = inst.router.reconfigure(params, now)
-        log.info("(%s) configuration changed on reload, applied in place", vi.name)
-        # The prebuilt adverts carry the VIPs, source and destinations: rebuild them (the
-        # schedule is kept; a StartAdvertising below re-schedules for a new priority/interval).
-        self._build(inst, inst.periodic_priority if inst.periodic_priority != -1 else inst.built_priority,
-                    force=True)
-        self._execute(inst, actions, now)      # virtual routes / rules a MASTER changes included
-        self._rearm(inst)
-
-    def _forget(self, inst: Instance) -> None:
+    def forget(self, inst: Instance) -> None:
         """Drop a deleted instance from demux, sender and wheel (its slot is never reused)."""
         if inst.shortcut is not None:
             inst.sock.disarm_shortcut(inst.params.vrid)
@@ -728,9 +470,9 @@ class VrrpRuntime:
         self.wheel.cancel(inst.slot)
         self.by_slot.pop(inst.slot, None)
         self.instances.remove(inst)
-        for k, (owner, _text) in list(self.installed.items()):
+        for k, (owner, _text) in list(self.executor.installed.items()):
             if owner is inst:
-                del self.installed[k]
+                del self.executor.installed[k]
 
     async def shutdown(self) -> None:
         """Priority-0 adverts and VIP removal for every instance, then release everything."""
@@ -738,7 +480,7 @@ class VrrpRuntime:
         release = not getattr(self.opts, "dont_release_vrrp", False)
         for inst in self.instances:
             if inst.shortcut is not None:
-                self._flush_shortcut(inst)
+                self.flush_shortcut(inst)
         unowned = [inst for inst in self.instances if inst.router.state != State.MASTER]
         for inst in self.instances:
             pairs = self.engine.handle(inst, Shutdown(), now) if self.engine is not None \
@@ -746,24 +488,15 @@ class VrrpRuntime:
             for target, actions in pairs:
                 if not release:    # -V: the VIPs (and their drop rules) stay
                     actions = [a for a in actions if not isinstance(a, RemoveVips | RemoveNoAcceptRules)]
-                self._execute(target, actions, now)
+                self.execute(target, actions, now)
         if release and getattr(self.opts, "release_vips", False):
             for inst in unowned:
-                self._release_unowned(inst)
+                self.executor.release_unowned(inst)
         if self.pending:
             await asyncio.wait(list(self.pending), timeout=SHUTDOWN_TIMEOUT)
-        if self.production is not None:
-            await self.production.stop(self.vmacs.remove)
+        if self.services is not None:
+            await self.services.stop(self.vmacs.remove)
         self.close()
-
-    def _release_unowned(self, inst: Instance) -> None:
-        """-X/--release-vips: an instance that is not MASTER removes its VIPs, routes and rules
-        all the same (copies a reload or another run left behind would otherwise stay)."""
-        p = inst.params
-        if p.vips or p.evips:
-            self._vips(inst, RemoveVips(p.vips, p.evips, True))   # no_accept rules exist only on a master
-        if (p.virtual_routes or p.virtual_rules) and self.production is not None:   # not MASTER: not installed by us
-            self.production.routes_apply(p.name, p.virtual_routes, p.virtual_rules, add=False)
 
     def _held(self, callback: Any) -> Any:
         """`callback` with its log lines written after it returns (see LogHold)."""
@@ -782,10 +515,6 @@ class VrrpRuntime:
         if self._link_timer is not None:
             self._link_timer.cancel()
         self._logs.uninstall()
-        if self._status_server is not None:
-            self._status_server.close()
-            with contextlib.suppress(OSError):      # the socket file is ours: remove it
-                os.unlink(channel_path(self.opts.vrrp_pid_file))
         self.loop.remove_reader(self._timer.fileno())
         self._timer.close()
         self.l2.close()
@@ -797,26 +526,26 @@ class VrrpRuntime:
 
     # ------------------------------------------------------------------ events in
 
-    def _handle(self, inst: Instance, event: Event, now: float) -> None:
+    def handle(self, inst: Instance, event: Event, now: float) -> None:
         """Deliver one event (through the engine: sync groups) and perform what follows.
         (_on_readable does the same inline: the per-advert path.)"""
         if inst.shortcut is not None:
-            self._flush_shortcut(inst)
+            self.flush_shortcut(inst)
         engine = self.engine
         for target, actions in (engine.handle(inst, event, now) if engine is not None
                                 else ((inst, inst.router.handle(event, now)),)):
             if actions:
-                self._execute(target, actions, now)
-            self._rearm(target)
+                self.execute(target, actions, now)
+            self.rearm(target)
 
-    def _perform(self, pairs: list[tuple[Instance, list[Action]]], now: float) -> None:
+    def perform(self, pairs: list[tuple[Instance, list[Action]]], now: float) -> None:
         """Perform the actions of several instances (a sync group moving together), in order."""
         for inst, actions in pairs:
             if actions:
-                self._execute(inst, actions, now)
-            self._rearm(inst)
+                self.execute(inst, actions, now)
+            self.rearm(inst)
 
-    def _rearm(self, inst: Instance) -> None:
+    def rearm(self, inst: Instance) -> None:
         d = inst.router.deadline()
         if d != inst.deadline:
             inst.deadline = d
@@ -855,20 +584,20 @@ class VrrpRuntime:
             # The kernel's receive time: the down timer starts when the advert arrived, not
             # when this process got round to reading it.
             if advert is None:
-                self._handle(inst, AdvertRejected(RejectReason(reason), src), rx_time)
+                self.handle(inst, AdvertRejected(RejectReason(reason), src), rx_time)
                 continue
             event = AdvertReceived(advert, src, dst, ttl)
             # _handle inline (the per-advert path): the engine routes it, its actions are performed.
             if inst.shortcut is not None:
-                self._flush_shortcut(inst)
+                self.flush_shortcut(inst)
             for target, actions in (engine.handle(inst, event, rx_time) if engine is not None
                                     else ((inst, inst.router.handle(event, rx_time)),)):
                 if actions:
-                    self._execute(target, actions, rx_time)
-                self._rearm(target)
+                    self.execute(target, actions, rx_time)
+                self.rearm(target)
             if len(candidates) == 1 and SHORTCUT:
                 self._maybe_shortcut(inst, event, payload, rx_time)
-        self._arm()
+        self.arm()
 
     def _on_ah_readable(self, ifindex: int, sock: socket.socket) -> None:
         """IPsec AH adverts (whole IPv4 packets): checked by the instance's IpsecAh, then the
@@ -889,14 +618,14 @@ class VrrpRuntime:
                 continue
             error = inst.ah.check(packet)
             if error is not None:
-                self._handle(inst, AdvertRejected(RejectReason.AH_ICV, src, error), now)
+                self.handle(inst, AdvertRejected(RejectReason.AH_ICV, src, error), now)
                 continue
             advert, reason = codec.decode_advert(payload, codec.AF_INET, src, dst, False)
             if advert is None:
-                self._handle(inst, AdvertRejected(RejectReason(reason), src), now)
+                self.handle(inst, AdvertRejected(RejectReason(reason), src), now)
             else:
-                self._handle(inst, AdvertReceived(advert, src, dst, ttl), now)
-        self._arm()
+                self.handle(inst, AdvertReceived(advert, src, dst, ttl), now)
+        self.arm()
 
     # -- steady-state shortcut -----------------------------------------------------------------
     #
@@ -926,7 +655,7 @@ class VrrpRuntime:
         self.wheel.cancel(inst.slot)      # the socket holds the down timer now
         inst.deadline = None
 
-    def _flush_shortcut(self, inst: Instance) -> None:
+    def flush_shortcut(self, inst: Instance) -> None:
         event = inst.shortcut
         assert event is not None
         inst.shortcut = None
@@ -935,8 +664,8 @@ class VrrpRuntime:
             actions = inst.router.handle(event, last_rx)    # the last copy, when it came
             inst.router.stats.advert_rcvd += count - 1 - inst.shortcut_counted
             if actions:
-                self._execute(inst, actions, last_rx)
-        self._rearm(inst)
+                self.execute(inst, actions, last_rx)
+        self.rearm(inst)
 
     @staticmethod
     def _pick(candidates: list[Instance], src: bytes, dst: bytes) -> Instance | None:
@@ -961,7 +690,7 @@ class VrrpRuntime:
             self._deadlines(min(limit, now), now)
         # A deadline still due (the drain is behind, or it fell due after `limit`) leaves the
         # timer armed in the past: the loop goes round (other callbacks run) and comes back.
-        self._arm()
+        self.arm()
 
     def _deadlines(self, limit: float, now: float) -> None:
         """Act on the core deadlines due by `limit` (every advert that arrived before it is handled)."""
@@ -969,7 +698,7 @@ class VrrpRuntime:
             for vrid in sock.expired(limit):
                 for backup in self.demux.get((sock.ifindex, sock.family), {}).get(vrid, ()):
                     if backup.shortcut is not None:
-                        self._flush_shortcut(backup)
+                        self.flush_shortcut(backup)
         for slot in self.wheel.advance(limit):
             inst = self.by_slot.get(slot)
             if inst is None:
@@ -984,8 +713,8 @@ class VrrpRuntime:
                 for target, actions in (engine.handle(inst, DeadlineReached(), now) if engine is not None
                                         else ((inst, inst.router.handle(DeadlineReached(), now)),)):
                     if actions:
-                        self._execute(target, actions, now)
-                    self._rearm(target)
+                        self.execute(target, actions, now)
+                    self.rearm(target)
             elif d is not None:       # moved later since it was scheduled
                 inst.deadline = d
                 self.wheel.schedule(slot, d)
@@ -1022,7 +751,7 @@ class VrrpRuntime:
         self._drain_mark = None
         return mark
 
-    def _arm(self) -> None:
+    def arm(self) -> None:
         """Keep one timer at min(earliest core deadline, next advert); re-arm only if it moved.
 
         Core deadlines (a master-down timer: a takeover) are armed TIMER_EARLY ahead: waking
@@ -1048,16 +777,16 @@ class VrrpRuntime:
         for inst in self.instances:
             if inst.iface.index == ifindex:
                 inst.iface.up = up
-                self._handle(inst, LinkChanged(up=up), now)
-        if self.production is not None:             # track_interface
+                self.handle(inst, LinkChanged(up=up), now)
+        if self.services is not None:             # track_interface
             name = self._ifname(ifindex)
             if name is not None:
                 self._track("interface", name, up, now)
                 if up:
-                    self.production.reinstate_static(name)
+                    self.services.reinstate_static(name)
             elif self.config.global_defs.dynamic_interfaces:
-                self.production.spawn(self._new_interface(ifindex, up))
-        self._arm()
+                self.services.spawn(self._new_interface(ifindex, up))
+        self.arm()
 
     def _arm_links(self, now: float) -> None:
         """A timer for the engine's next held link change (a stale one finds nothing due)."""
@@ -1093,24 +822,24 @@ class VrrpRuntime:
                     log.info("Interface %s added (index %d)", name, ifindex)
                     self.interfaces[name] = iface
                 self._track("interface", name, up, self.clock())
-        self._arm()
+        self.arm()
 
     def _on_tracker(self, kind: str, name: str, value: bool | int | None) -> None:
         self._track(kind, name, value, self.clock())
-        self._arm()
+        self.arm()
 
     def _track(self, kind: str, name: str, value: bool | int | None, now: float) -> None:
         """A tracker's new result: the engine says which instances get which event."""
         if self.engine is not None:
             for inst, event in self.engine.track(kind, name, value):
-                self._handle(inst, event, now)
+                self.handle(inst, event, now)
 
     def _on_addr_deleted(self, ifindex: int, address: str) -> None:
         key = (ifindex, ipaddress.ip_address(address).compressed)
-        owner = self.installed.get(key)
+        owner = self.executor.installed.get(key)
         if owner is None:
-            if self.production is not None:         # static_ipaddress is put back
-                self.production.on_addr_deleted(ifindex, address, self.interfaces)
+            if self.services is not None:         # static_ipaddress is put back
+                self.services.on_addr_deleted(ifindex, address, self.interfaces)
             return
         # The notification may be stale: the monitor runs on the netlink thread, so the RTM_DELADDR
         # of our own removal (leaving MASTER, or the start-up clean-up of a VIP a killed daemon left)
@@ -1127,11 +856,11 @@ class VrrpRuntime:
             except Exception as exc:  # noqa: BLE001 - cannot tell: act on the notification
                 log.debug("address check after RTM_DELADDR %s: %s", address, exc)
                 present = False
-            if present or self.installed.get(key) is not owner or self.stopping.done():
+            if present or self.executor.installed.get(key) is not owner or self.stopping.done():
                 return
-            del self.installed[key]
-            self._handle(inst, VipDeleted(owner[1]), self.clock())
-            self._arm()
+            del self.executor.installed[key]
+            self.handle(inst, VipDeleted(owner[1]), self.clock())
+            self.arm()
 
         task = self.loop.create_task(confirm())
         self.pending.add(task)
@@ -1139,189 +868,5 @@ class VrrpRuntime:
 
     # ------------------------------------------------------------------ actions out
 
-    def _execute(self, inst: Instance, actions: list[Action], now: float) -> None:
-        prod = self.production
-        for action in actions:
-            match action:
-                case SendAdvert():
-                    self._send_advert(inst, action.priority)
-                case StartAdvertising():
-                    self._build(inst, action.priority, action.interval_s)
-                    inst.periodic_priority = action.priority
-                    self.sender.start(inst.slot, action.interval_s, now + action.interval_s)
-                case StopAdvertising():
-                    self.sender.stop(inst.slot)
-                    inst.periodic_priority = -1
-                case AddVips() | RemoveVips():
-                    self._vips(inst, action)
-                case SendGratuitous():
-                    self._gratuitous(inst, action)
-                case AddNoAcceptRules():
-                    if prod is not None:
-                        prod.firewall.add(action.addresses)
-                case RemoveNoAcceptRules():
-                    if prod is not None:
-                        prod.firewall.remove(action.addresses)
-                case InstallRoutes():
-                    if prod is not None:
-                        prod.routes_apply(inst.params.name, action.routes, action.rules, add=True)
-                case RemoveRoutes():
-                    if prod is not None:
-                        prod.routes_apply(inst.params.name, action.routes, action.rules, add=False)
-                case Notify():
-                    if prod is not None:
-                        prod.notifier.notify(action)
-                case _:
-                    assert_never(action)
 
-    def _build(self, inst: Instance, priority: int, interval_s: float | None = None, *, force: bool = False) -> None:
-        """Prebuild `inst`'s adverts with `priority`: one packet per destination. Nothing to
-        do when they are built with that priority and interval already (a takeover's
-        StartAdvertising, between its first advert and its VIPs), unless `force`d (the
-        addresses, source or destinations changed)."""
-        p = inst.params
-        wire = _wire_interval(p.version, p.advert_int if interval_s is None else interval_s)
-        if not force and inst.built_priority == priority and inst.built_wire == wire:
-            return
-        packets = []
-        for dst in inst.dests:
-            if p.family == 6:   # the kernel fills in the checksum (IPV6_CHECKSUM)
-                payload = codec.encode_advert(3, p.vrid, priority, wire, inst.vips_packed, codec.AF_INET6)
-            else:
-                payload = codec.encode_advert(p.version, p.vrid, priority, wire, inst.vips_packed, codec.AF_INET,
-                                              inst.src, dst, p.auth_type if p.version == 2 else AUTH_NONE,
-                                              p.auth_bytes if p.version == 2 else b"", p.v3_checksum_as_v2)
-                if inst.ah is not None:      # AH header in front; seal() completes it per send
-                    inst.ah.src = inst.src
-                    payload = inst.ah.header() + payload
-            packets.append((dst, payload))
-        self.sender.set_adverts(inst.slot, inst.sock, inst.src, packets, inst.hoplimit,
-                                None if inst.ah is None else inst.ah.seal)
-        inst.built_priority = priority
-        inst.built_wire = wire
-
-    def _send_advert(self, inst: Instance, priority: int) -> None:
-        if inst.built_priority != priority:
-            self._build(inst, priority)
-        self.sender.send_now(inst.slot)
-        inst.one_off_sent += 1
-        if inst.periodic_priority not in (-1, priority):
-            self._build(inst, inst.periodic_priority)
-
-    def _vip_targets(self, inst: Instance, vips: tuple[VipSpec, ...]) -> list[tuple[int, VipSpec]]:
-        out = []
-        for vip in vips:
-            iface = inst.iface if vip.dev is None else self.interfaces.get(vip.dev)
-            if iface is None:
-                self._warn_once(f"dev:{vip.dev}", "(%s) VIP %s: interface %s does not exist",
-                                inst.params.name, vip.address, vip.dev)
-                continue
-            out.append((iface.index, vip))
-        return out
-
-    def _vip_plan(self, inst: Instance, command: str, vips: tuple[VipSpec, ...],
-                  evips: tuple[VipSpec, ...]) -> VipPlan:
-        """What `command` ("add" / "del") does for these VIPs: made once (at start for adding)
-        and kept on the instance until its VIPs or the interfaces change."""
-        items: list[tuple[tuple[int, str], VipSpec, bytes | None, str]] = []
-        for index, vip in self._vip_targets(inst, vips + evips):
-            key = (index, ipaddress.ip_address(vip.address).compressed)
-            try:
-                items.append((key, vip, self.addrs.message(command, index, vip), ""))
-            except ValueError as exc:
-                items.append((key, vip, None, f"{command} {vip.address}/{vip.prefix}: {exc}"))
-        plan = inst.vip_plans[command] = (vips, evips, self._iface_gen, items)
-        return plan
-
-    def _vips(self, inst: Instance, action: AddVips | RemoveVips) -> None:
-        """Add or remove the VIPs now: their prebuilt requests go to the kernel from here (it
-        has added / removed them when this returns); refusals are logged when the ACKs are
-        read, and an address the kernel did not add is no longer counted as ours."""
-        adding = type(action) is AddVips
-        command = "add" if adding else "del"
-        plan = inst.vip_plans.get(command)
-        if plan is None or plan[0] is not action.vips or plan[1] is not action.evips or plan[2] != self._iface_gen:
-            plan = self._vip_plan(inst, command, action.vips, action.evips)
-        name = inst.params.name
-        requests = []
-        for key, vip, msg, error in plan[3]:
-            entry: tuple[Instance, str] | None = None
-            if adding:
-                entry = self.installed[key] = (inst, vip.address)
-            else:
-                self.installed.pop(key, None)
-            if msg is None:
-                log.error("(%s) %s", name, error)
-                if entry is not None:
-                    self._vip_refused(key, entry)
-                continue
-            requests.append((msg, functools.partial(self._vip_acked, name, command, vip, key, entry)))
-        self.addrs.send(requests)
-
-    def _vip_acked(self, name: str, command: str, vip: VipSpec, key: tuple[int, str],
-                   entry: tuple[Instance, str] | None, code: int, text: str) -> None:
-        err = vip_error(command, vip, code, text)
-        if err is None:
-            return
-        log.error("(%s) %s", name, err)
-        if entry is not None:
-            self._vip_refused(key, entry)
-
-    def _vip_refused(self, key: tuple[int, str], entry: tuple[Instance, str]) -> None:
-        """The kernel did not add this VIP: unless a later add claimed it again, it is not ours
-        on the interface (its deletion by someone else must not look like ours)."""
-        if self.installed.get(key) is entry:
-            del self.installed[key]
-
-    def _gratuitous(self, inst: Instance, action: SendGratuitous) -> None:
-        by_iface: dict[int, tuple[Interface, list[VipSpec]]] = {}
-        for vip in action.addresses:
-            iface = inst.iface if vip.dev is None else self.interfaces.get(vip.dev)
-            if iface is not None:
-                by_iface.setdefault(iface.index, (iface, []))[1].append(vip)
-        for iface, vips in by_iface.values():
-            frames = self.l2.frames(iface.name, iface.mac, vips)
-            try:
-                self.l2.burst(iface.name, iface.index, frames, action.count, order=inst.slot,
-                              wanted=lambda: inst.router.state == State.MASTER)
-            except OSError as exc:       # the interface went away since start-up
-                self._warn_once(f"garp:{iface.name}", "(%s) cannot send gratuitous ARP/NA on %s: %s",
-                                inst.params.name, iface.name, exc)
-
-    def _warn_once(self, key: str, fmt: str, *args: object) -> None:
-        if key not in self._warned:
-            self._warned.add(key)
-            log.warning(fmt, *args)
-
-
-async def _main(config: Config, opts: argparse.Namespace) -> int:
-    rt = VrrpRuntime(config, opts)
-    try:
-        await rt.start()
-    except (StartupError, OSError) as exc:
-        log.error("VRRP: %s", exc)
-        rt.close()
-        return EXIT_FATAL
-    try:
-        await rt.stopping
-    except (StartupError, OSError) as exc:       # raised while its instances were starting
-        log.error("VRRP: %s", exc)
-        rt.close()
-        return EXIT_FATAL
-    await rt.shutdown()
-    return EXIT_OK
-
-
-def run_vrrp(config: Config, opts: argparse.Namespace) -> int:
-    """Run every vrrp_instance of `config` until SIGTERM/SIGINT; returns the exit code.
-
-    `opts` is the keepalived(8) argparse namespace from cli.py: log_detail (-D), ignore_sigint,
-    dont_release_vrrp (-V), vrrp_pid_file (the status channel socket sits beside it) and what
-    `child.install_reload_handler` needs to re-read the file on SIGHUP. Returns 0 after
-    SIGTERM/SIGINT, 1 (EXIT_FATAL) when the config cannot run here (missing interface, no
-    source address, socket errors). Logging must already be configured by the caller.
-    """
-    return int(uvloop.run(_main(config, opts)))
-
-
-__all__ = ["Instance", "StartupError", "VrrpRuntime", "router_params", "run_vrrp"]
+__all__ = ["Instance", "LogHold", "StartupError", "VrrpRuntime", "router_params"]
