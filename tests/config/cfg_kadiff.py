@@ -96,8 +96,9 @@ def values(spec: str, cls: str, rng: random.Random) -> list[str]:
             out += [_num(rg[0] - 1), _num(rg[1] + 1), _num(rg[1] + 0.5)]
         return out
     if cls == "wrong_type":
-        return ["abc", "1.2.3", "0x1g", "10.0.0.1", "eth0", "-", "1x", "TRUE", "maybe", '"quoted value"', "''", "\\", "10/33",
-                "fd00::zz", "10.0.0.300", "1,2", LONG, "é"]
+        wrong = ["abc", "1.2.3", "0x1g", "10.0.0.1", "eth0", "-", "1x", "TRUE", "maybe", '"quoted value"', "''", "\\",
+                 "10/33", "fd00::zz", "10.0.0.300", "1,2", LONG, "é"]
+        return wrong
     return [""]
 
 
