@@ -671,22 +671,35 @@ class Runner:
                                 f"before its preempt_delay {delay:g}")
         return problems
 
-    def pauses(self, t0: int, t1: int) -> str:
+    def pauses(self, t0: int, t1: int, e: Event | None = None) -> str:
         """For a failure's message: masters whose adverts paused longer than three advert intervals
         in [t0, t1] (a starved process on the loaded machine: its backups time out rightly)."""
         limit = 3 * self.c.advert_int
         last: dict[str, int] = {}
         worst: dict[str, float] = {}
         # from one master-down interval before: a pause that spans the event counts
+        prev: tuple[int, str] | None = None
         for ts, src, v in self.tail.between(t0 - int(self.c.master_down(1) * 1e9), t1):
             if v.priority == 0:
                 last.pop(src, None)
+                prev = None
                 continue
             if src in last:
                 gap = (ts - last[src]) / 1e9
                 if limit < gap < 10.0:   # longer: it was no master meanwhile
                     worst[src] = max(worst.get(src, 0.0), gap)
+            # silence on the wire before another node took over, while the last sender was
+            # still up (not killed, stopped, frozen, in FAULT): it went quiet, was replaced and
+            # then yielded, so it has no later advert of its own (seed 130146)
+            # (not after events that silence a master on purpose: its VRRP child killed, its VIP
+            # deleted, a reload of the VIPs)
+            if (prev is not None and prev[1] != src and prev[1] in self.index_of
+                    and (e is None or e.op not in ("kill_child", "vip_delete", "reload_vips"))):
+                gap = (ts - prev[0]) / 1e9
+                if limit < gap < 10.0 and self.model.candidate(self.index_of[prev[1]]):
+                    worst[prev[1]] = max(worst.get(prev[1], 0.0), gap)
             last[src] = ts
+            prev = (ts, src)
         if not worst:
             return ""
         return (" [adverts paused: " + ", ".join(f"{NODE_NAMES[self.index_of[a]] if a in self.index_of else a} "
@@ -728,7 +741,7 @@ class Runner:
                 if flaps:
                     raise InvariantError("no transition was due, yet "
                                          + ", ".join(NODE_NAMES[k] for k in flaps if k >= 0)
-                                         + " advertised after the event (a flap)" + self.pauses(t_event, now))
+                                         + " advertised after the event (a flap)" + self.pauses(t_event, now, e))
             if not problems:
                 m.observed(masters)
                 self.last_masters = masters
@@ -736,7 +749,7 @@ class Runner:
                                               or "none"))
                 return
             if time.time_ns() > deadline:
-                raise InvariantError("; ".join(problems) + self.pauses(t_event, time.time_ns()))
+                raise InvariantError("; ".join(problems) + self.pauses(t_event, time.time_ns(), e))
             time.sleep(0.2)
 
     # the history -----------------------------------------------------------------------------
