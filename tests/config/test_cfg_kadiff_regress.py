@@ -35,6 +35,11 @@ CASES: dict[str, tuple[str, int, int | None]] = {
     "process-rcv-bufs-force": ("global_defs {\n  vrrp_rlimit_rtime 5\n  lvs_netlink_cmd_rcv_bufs_force maybe\n}\n", 5, 3),
     "process-rx-bufs": ("global_defs {\n  vrrp_rx_bufs_multiplier 1\n  vrrp_rx_bufs_policy MTU ADVERT\n}\n", 5, 3),
     "process-missing": ("global_defs {\n  vrrp_priority\n}\n", 5, 2),
+    # a bad regex_stack/regex_min_offset/regex_max_offset is only logged by 2.2.7 (exit 0)
+    "regex-values-logged": ("virtual_server 10.1.0.1 80 {\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n"
+                            "  real_server 10.2.0.1 80 {\n    HTTP_GET {\n      url {\n        path /\n"
+                            "        regex_stack 99999999999999999999\n        regex_min_offset x\n"
+                            "        regex_max_offset 1 2\n      }\n    }\n  }\n}\n", 0, None),
     "switch-ignores-value-bfd": ("bfd_instance b {\n  neighbor_ip 10.0.0.2\n  passive 1\n  checker x\n}\n", 0, None),
 }
 

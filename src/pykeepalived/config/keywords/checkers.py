@@ -3,6 +3,8 @@ and the SSL block they use."""
 
 from __future__ import annotations
 
+import re
+
 from pykeepalived.config import model as m
 from pykeepalived.config.blocks import (
     Ctx,
@@ -13,7 +15,6 @@ from pykeepalived.config.blocks import (
     flag,
     integer,
     keyword_rules,
-    optional_integer,
     optional_string,
     pos,
     rest_text,
@@ -89,6 +90,30 @@ def _h_digest(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
     f["digest"] = w[1].lower()
 
 
+def _strtoul(s: str) -> int | None:
+    """C's strtoul(s, &end, 10) when the whole of `s` is read (else None): leading blanks and a
+    sign are allowed, a negative value wraps, an over-large one saturates, '' is 0."""
+    mt = re.fullmatch(r"[ \t\n\v\f\r]*(?:([+-]?)(\d+))?", s)
+    if mt is None:
+        return None
+    v = min(int(mt.group(2) or 0), 2**64 - 1)
+    return (2**64 - v) % 2**64 if mt.group(1) == "-" else v
+
+
+# keepalived 2.2.7 only logs (log_message, not a configuration error) a bad regex_* value: the
+# value is ignored and `-t` passes
+def _h_regex_offset(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    v = _strtoul(w[1]) if len(w) == 2 else None
+    if v is not None:
+        f[w[0]] = v
+
+
+def _h_regex_stack(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    start, top = (_strtoul(w[1]), _strtoul(w[2])) if len(w) == 3 else (None, None)
+    if start is not None and top is not None and start <= top:
+        f["regex_stack"] = top
+
+
 URL: dict[str, Handler] = {
     "path": string("path"),
     "digest": _h_digest,
@@ -97,9 +122,9 @@ URL: dict[str, Handler] = {
     "regex": optional_string("regex"),
     "regex_no_match": switch("regex_no_match"),
     "regex_options": lambda ctx, node, w, f: f.__setitem__("regex_options", tuple(w[1:])),
-    "regex_stack": optional_integer("regex_stack", 0, 2147483647, None),
-    "regex_min_offset": optional_integer("regex_min_offset", 0, 2147483647, None),
-    "regex_max_offset": optional_integer("regex_max_offset", 0, 2147483647, None),
+    "regex_stack": _h_regex_stack,
+    "regex_min_offset": _h_regex_offset,
+    "regex_max_offset": _h_regex_offset,
 }
 
 
