@@ -57,8 +57,8 @@ CASES: list[tuple[str, str, int, int | None]] = [
     ("json_version_unknown_in_227", "global_defs {\n  json_version 2\n}\n", 5, 2),
     ("include_check_readable", "global_defs {\n  include_check readable\n}\n", 5, 2),
     ("script_security", "vrrp_script chk {\n  script /bin/true\n}\n" + vi("    track_script {\n        chk\n    }"),
-     6, 2),
-    ("notify_security", vi('    notify_master "/bin/true"'), 6, 4),
+     6, None),  # keepalived: unlocated (checked after the read)
+    ("notify_security", vi('    notify_master "/bin/true"'), 6, None),
     ("vrrp_script_no_script", "vrrp_script chk {\n  interval 2\n}\n", 5, 1),
     ("vrrp_script_interval_bad", "vrrp_script chk {\n  script /nonexistent/x\n  interval zz\n}\n", 5, 3),
     ("vrrp_script_weight_bad", "vrrp_script chk {\n  script /nonexistent/x\n  weight 300\n}\n", 5, 3),
@@ -85,7 +85,7 @@ CASES: list[tuple[str, str, int, int | None]] = [
     ("empty_priority_stops", "vrrp_instance V {\n  priority\n}\n", 2, 2),
     ("empty_interface_stops", "vrrp_instance V {\n  interface\n}\n", 2, 2),
     ("empty_vrid_stops", "vrrp_instance V {\n  virtual_router_id\n}\n", 2, 2),
-    ("no_vip", "vrrp_instance V {\n  interface eth0\n  virtual_router_id 5\n}\n", 5, 1),
+    ("no_vip", "vrrp_instance V {\n  interface eth0\n  virtual_router_id 5\n}\n", 5, None),  # after the read
     ("duplicate_vrid", "".join(f"vrrp_instance V{i} {{\n  interface eth0\n  virtual_router_id 5\n"
                                f"  virtual_ipaddress {{\n    10.0.{i}.1\n  }}\n}}\n" for i in range(2)), 5, 8),
     ("owner_weighted_script", SAFE + "vrrp_instance V {\n  interface eth0\n  virtual_router_id 1\n  priority 255\n"
@@ -95,7 +95,7 @@ CASES: list[tuple[str, str, int, int | None]] = [
         f"vrrp_instance V{i} {{\n  interface eth0\n  virtual_router_id {i}\n  track_script {{\n    chk\n  }}\n"
         f"  virtual_ipaddress {{\n    10.0.0.{i}\n  }}\n}}\n" for i in (1, 2)), 5, 19),
     ("sync_group_one_member", "vrrp_sync_group G {\n  group {\n    V1\n  }\n}\n" + vi("").replace("VI_1", "V1"),
-     5, 1),
+     5, None),  # keepalived: after the read, unlocated
     ("sync_group_unknown_script", "vrrp_sync_group G {\n  group {\n    V1\n    V2\n  }\n  track_script {\n"
      "    nosuch\n  }\n}\n" + "".join(f"vrrp_instance V{i} {{\n  interface eth0\n  virtual_router_id {i}\n"
                                      f"  virtual_ipaddress {{\n    10.0.0.{i}\n  }}\n}}\n" for i in (1, 2)), 5, 7),
@@ -106,7 +106,7 @@ CASES: list[tuple[str, str, int, int | None]] = [
     ("vrrp_script_unknown_user", "global_defs {\n  enable_script_security\n}\nvrrp_script chk {\n  script /bin/true\n"
      "  user nosuchuser\n}\n" + vi(""), 5, 4),
     ("vrrp_script_missing_program", "global_defs {\n  enable_script_security\n}\nvrrp_script chk {\n"
-     "  script /nonexistent/chk.sh\n}\n" + vi(""), 5, 5),
+     "  script /nonexistent/chk.sh\n}\n" + vi(""), 5, None),  # 'Disabling track script': after the read
     ("mcast_group4_bad", "global_defs {\n  vrrp_mcast_group4 10.1.1.1\n}\n", 5, 2),
     # an instance without `interface` (or with a typo in it) cannot run: keepalived's chk_min_cfg
     ("no_interface", "vrrp_instance VI_1 {\n  virtual_router_id 5\n  virtual_ipaddress {\n    10.0.0.1\n  }\n}\n",

@@ -40,6 +40,16 @@ CASES: dict[str, tuple[str, int, int | None]] = {
                             "  real_server 10.2.0.1 80 {\n    HTTP_GET {\n      url {\n        path /\n"
                             "        regex_stack 99999999999999999999\n        regex_min_offset x\n"
                             "        regex_max_offset 1 2\n      }\n    }\n  }\n}\n", 0, None),
+    # checks keepalived makes after the whole read are unlocated (vrrp_complete_instance, the
+    # virtual server and sync group checks): the first located message is a later or no line
+    "after-read-no-vip": ("vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n}\n", 5, None),
+    "after-read-sync-group": ("vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n"
+                              "  virtual_ipaddress {\n    10.0.0.1\n  }\n}\n"
+                              "vrrp_sync_group SG_1 {\n  group {\n    VI_1\n  }\n}\n", 5, None),
+    "after-read-vs": ("virtual_server 10.1.0.1 80 {\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n  quorum 5\n"
+                      "  real_server 10.2.0.1 80 {\n    weight 1\n  }\n}\n", 5, None),
+    "after-read-instance": ("vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n  vmac_xmit_base\n"
+                            "  virtual_ipaddress {\n    10.0.0.1\n  }\n}\n", 5, None),
     "switch-ignores-value-bfd": ("bfd_instance b {\n  neighbor_ip 10.0.0.2\n  passive 1\n  checker x\n}\n", 0, None),
 }
 

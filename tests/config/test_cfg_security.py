@@ -64,7 +64,8 @@ def test_script_security(tmp_path: Path, name: str, security: bool) -> None:
     assert r.exit_code == code
     if text is not None:
         hits = [d for d in r.diagnostics if text in d.message]
-        assert hits and hits[0].line == 8, [d.format() for d in r.diagnostics]
+        # SECURITY VIOLATION is decided after the read: keepalived 2.2.7 prints it unlocated
+        assert hits and hits[0].line == (None if code == 6 else 8), [d.format() for d in r.diagnostics]
     if security and name != "secure":  # the insecure script is disabled... but reported with its line
         assert any(str(paths[name]) in d.message for d in r.diagnostics)
 

@@ -145,7 +145,7 @@ def _rule_unicast(r: _Instance) -> None:
         r.warn("A unicast keyword has been specified without any unicast peers. Defaulting "
                "to multicast. This usage is deprecated - please update your configuration.")
     if vi.unicast_ttl is not None:
-        r.say("instance", f"({vi.name}): Cannot use unicast_ttl without unicast peers - resetting")
+        r.say("instance_end", f"({vi.name}): Cannot use unicast_ttl without unicast peers - resetting")
         r.replace(unicast_ttl=None)
 
 
@@ -316,7 +316,7 @@ def _vips_of_one_family(ctx: Ctx, f: Fields, vips: tuple[m.IpAddress, ...]) -> t
     """The VIPs of the first VIP's family; none at all is worth a warning."""
     if not vips:
         if not f.get("no_virtual_ipaddress"):
-            ctx.warn(f["_node"], f"({f['name']}) No VIP specified; at least one is sensible")
+            ctx.warn(None, f"({f['name']}) No VIP specified; at least one is sensible")  # after the read
         return vips
     fam = vips[0].address.version
     kept = []
@@ -338,7 +338,9 @@ def _finish_instance(ctx: Ctx, f: Fields, gd: m.GlobalDefs) -> m.VrrpInstance | 
     adv_node: Node = f.get("_advert_int_node", node)
 
     def say(where: str, msg: str) -> None:
-        ctx.warn(adv_node if where == "advert_int" else node, msg)
+        # keepalived 2.2.7 checks an instance after the whole read (vrrp_complete_instance), where
+        # no file or line is current: those messages are unlocated
+        ctx.warn(adv_node if where == "advert_int" else node if where == "instance_end" else None, msg)
 
     vi = complete_instance(m.VrrpInstance(**_clean(f)), gd, say)
     return _fit_vips_in_advert(ctx, node, vi)
@@ -570,28 +572,28 @@ def _rs_name(rs: Fields) -> str:
 def _vs_defaults(ctx: Ctx, node: Node, vf: Fields) -> str | None:
     """The virtual server's own rules; its name, or None when it is dropped."""
     if vf.get("fwmark") is not None and "_protocol_node" in vf:
-        ctx.warn(node, f"Warning: Virtual server FWM {vf['fwmark']}: protocol specified for fwmark - "
+        ctx.warn(None, f"Warning: Virtual server FWM {vf['fwmark']}: protocol specified for fwmark - "
                        "protocol will be ignored")
     is_ip = vf.get("address") is not None
     if not vf.get("_real_servers"):
         # checked first in 2.2.7, before the protocol default
         proto = str(vf["protocol"]).lower() if "protocol" in vf else ("none" if is_ip else "tcp")
-        ctx.warn(node, f"Virtual server {_vs_name(vf, proto)} has no real servers - ignoring")
+        ctx.warn(None, f"Virtual server {_vs_name(vf, proto)} has no real servers - ignoring")
         return None
     if is_ip and "protocol" not in vf:
         # 2.2.7 really defaults to UDP here (the reference's TCP default is newer)
-        ctx.warn(node, f"Virtual server {_vs_name(vf, 'none')}: no protocol set - defaulting to UDP")
+        ctx.warn(None, f"Virtual server {_vs_name(vf, 'none')}: no protocol set - defaulting to UDP")
         vf["protocol"] = "UDP"
     name = _vs_name(vf)
     if "lvs_sched" not in vf:
-        ctx.warn(node, f"Virtual server {name}: no scheduler set, setting default 'wlc'")
+        ctx.warn(None, f"Virtual server {name}: no scheduler set, setting default 'wlc'")
     if "lvs_method" not in vf:
-        ctx.warn(node, f"Virtual server {name}: no forwarding method set, setting default NAT")
+        ctx.warn(None, f"Virtual server {name}: no forwarding method set, setting default NAT")
     if is_ip and vf.get("port", 0) == 0 and vf.get("persistence_timeout") is None:
-        ctx.warn(node, f"Virtual server {name}: zero port only valid for persistent services - setting")
+        ctx.warn(None, f"Virtual server {name}: zero port only valid for persistent services - setting")
         vf["persistence_timeout"] = 360
     if "ops" in vf.get("flags", ()) and vf.get("protocol", "TCP") != "UDP":
-        ctx.warn(node, f"Virtual server {name}: one packet scheduling requires UDP - resetting")
+        ctx.warn(None, f"Virtual server {name}: one packet scheduling requires UDP - resetting")
         vf["flags"] = tuple(x for x in vf["flags"] if x != "ops")
     return name
 
@@ -620,13 +622,13 @@ def _quorum_and_hysteresis(ctx: Ctx, node: Node, name: str, vf: Fields, kw: Fiel
     total = sum(rs.weight for rs in rss)
     quorum = kw.get("quorum", 1)
     if quorum > total:
-        ctx.warn(node, f"Warning - quorum {quorum} for {name} exceeds total weight of real servers {total}, "
+        ctx.warn(None, f"Warning - quorum {quorum} for {name} exceeds total weight of real servers {total}, "
                        f"reducing quorum to {total}")
         quorum = kw["quorum"] = total
     hyst = kw.get("hysteresis", 0)
     if hyst >= quorum and (hyst or "hysteresis" in vf or quorum == 0):
         new = (quorum - 1) % 2**32  # 2.2.7's unsigned arithmetic: quorum 0 gives 4294967295
-        ctx.warn(node, f"Virtual server {name}: hysteresis {hyst} >= quorum {quorum}; setting hysteresis to {new}")
+        ctx.warn(None, f"Virtual server {name}: hysteresis {hyst} >= quorum {quorum}; setting hysteresis to {new}")
         kw["hysteresis"] = new
 
 
@@ -693,7 +695,7 @@ def _disable_missing_scripts(ctx: Ctx, f: Fields, scripts: list[m.VrrpScript]) -
         assert sc.script is not None
         prog = sc.script.args[0] if sc.script.args else sc.script.cmd
         if not prog.startswith("<") and _resolve_script(prog) is None:
-            ctx.warn(_node_at(sc.script.pos), f"Disabling track script {sc.name} since not found/accessible")
+            ctx.warn(None, f"Disabling track script {sc.name} since not found/accessible")  # after the read
         else:
             kept.append(sc)
     return kept
@@ -741,7 +743,7 @@ def _sync_group_members(ctx: Ctx, gf: Fields, inst_names: set[str], member_of: d
     members = []
     for n in gf.get("group", ()):
         if n not in inst_names:
-            ctx.warn(gf["_node"], f"Virtual router {n} specified in sync group {gf['name']} doesn't exist - ignoring")
+            ctx.warn(None, f"Virtual router {n} specified in sync group {gf['name']} doesn't exist - ignoring")
             continue
         if n in member_of:
             ctx.warn(gf["_node"], f"VRRP instance {n} cannot be in more than one sync group - ignoring")
@@ -760,12 +762,12 @@ def _complete_sync_groups(ctx: Ctx, f: Fields, trackers: _Trackers) -> tuple[lis
         members = _sync_group_members(ctx, gf, inst_names, member_of)
         kw["group"] = tuple(members)
         if not members:
-            ctx.warn(gf["_node"], f"Sync group {gf['name']}, no matching virtual router found in group "
+            ctx.warn(None, f"Sync group {gf['name']}, no matching virtual router found in group "
                                   "declaration - removing")
             continue
         kw.update(trackers.known_refs(ctx, gf["name"], kw))
         if len(members) == 1:
-            ctx.warn(gf["_node"], f"Sync group {gf['name']} has only 1 virtual router(s) - this probably isn't "
+            ctx.warn(None, f"Sync group {gf['name']} has only 1 virtual router(s) - this probably isn't "
                                   "what you want")
         groups.append(m.VrrpSyncGroup(**kw))
     return groups, member_of
@@ -976,5 +978,5 @@ def _check_script_security(ctx: Ctx, cfg: m.Config, with_vrrp_scripts: bool) -> 
                 # logged, not a config error: 2.2.7's -t still exits 0
                 ctx.info(_node_at(s.pos), f"Unsafe permissions found for script '{path}' - disabling.")
     if found is not None and not gd.enable_script_security and os.geteuid() == 0:
-        ctx.err(Level.SECURITY_ERROR, _node_at(found.pos), "SECURITY VIOLATION - scripts are being executed but "
+        ctx.err(Level.SECURITY_ERROR, None, "SECURITY VIOLATION - scripts are being executed but "
                 "script_security not enabled." + (" There are insecure scripts." if insecure else ""))
