@@ -458,7 +458,11 @@ def keepalived_t(ns: str, main: Path, config_id: str | None, env: dict[str, str]
 
 
 def ours_cli(ns: str, main: Path, config_id: str | None, env: dict[str, str]) -> tuple[int | str, str, float]:
+    """`python -m pykeepalived -t` in the namespace, importing the same sources as the in-process run."""
+    import pykeepalived
+
     extra = ["-i", config_id] if config_id else []
+    env = dict(env, PYTHONPATH=str(Path(pykeepalived.__file__).resolve().parents[1]))
     return run_cmd(["ip", "netns", "exec", ns, sys.executable, "-m", "pykeepalived", "-t", "-f", str(main), *extra],
                    env, main.parent)
 
