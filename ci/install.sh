@@ -10,6 +10,7 @@
 #   /usr/sbin/pykeepalived          -> /opt/pykeepalived/bin/pykeepalived   (the unit's ExecStart)
 #   /etc/systemd/system/pykeepalived.service
 #   /etc/default/pykeepalived          DAEMON_ARGS (kept if it exists; /etc/default/keepalived is read first)
+#   /usr/local/share/man/man8/pykeepalived.8   generated from the program's own option table
 #
 # The fast path must compile (PYKEEPALIVED_REQUIRE_COMPILED=1): gcc and python3-dev are installed
 # with python3-venv when missing. The daemon is never started or enabled here: see
@@ -17,7 +18,7 @@
 #
 # Usage: ci/install.sh [--from SOURCE] [--no-apt] [--uninstall]
 #   SOURCE: a pykeepalived sdist (.tar.gz), wheel (.whl) or source tree; default: this tree.
-#   Paths can be moved for tests and packaging: PREFIX, SBINDIR, UNITDIR, DEFAULTDIR (and PYTHON,
+#   Paths can be moved for tests and packaging: PREFIX, SBINDIR, UNITDIR, DEFAULTDIR, MANDIR (and PYTHON,
 #   the interpreter the environment is made from, default /usr/bin/python3).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,6 +27,7 @@ PREFIX=${PREFIX:-/opt/pykeepalived}
 SBINDIR=${SBINDIR:-/usr/sbin}
 UNITDIR=${UNITDIR:-/etc/systemd/system}
 DEFAULTDIR=${DEFAULTDIR:-/etc/default}
+MANDIR=${MANDIR:-/usr/local/share/man}
 PYTHON=${PYTHON:-/usr/bin/python3}
 source=$here
 apt=1
@@ -43,7 +45,7 @@ done
 if [ "$uninstall" = 1 ]; then
     # The configuration (/etc/keepalived, /etc/default/pykeepalived) stays, as with apt remove.
     if [ -L "$SBINDIR/pykeepalived" ]; then rm -f "$SBINDIR/pykeepalived"; fi
-    rm -f "$UNITDIR/pykeepalived.service"
+    rm -f "$UNITDIR/pykeepalived.service" "$MANDIR/man8/pykeepalived.8"
     rm -rf "$PREFIX"
     if [ -d /run/systemd/system ] && [ "$UNITDIR" = /etc/systemd/system ]; then systemctl daemon-reload; fi
     echo "pykeepalived removed ($PREFIX, $SBINDIR/pykeepalived, $UNITDIR/pykeepalived.service)"
@@ -84,7 +86,9 @@ case $version in
     *) echo "ci/install.sh: installed, but the fast path is not compiled: $version" >&2; exit 1 ;;
 esac
 
-mkdir -p "$SBINDIR" "$UNITDIR" "$DEFAULTDIR"
+mkdir -p "$SBINDIR" "$UNITDIR" "$DEFAULTDIR" "$MANDIR/man8"
+"$PREFIX/bin/python" -c 'from pykeepalived.cli import man_page; print(man_page(), end="")' \
+    > "$MANDIR/man8/pykeepalived.8"
 ln -sfn "$PREFIX/bin/pykeepalived" "$SBINDIR/pykeepalived"
 unit_src=$here/systemd/pykeepalived.service
 default_src=$here/systemd/pykeepalived.default
@@ -97,6 +101,7 @@ if [ -d /run/systemd/system ] && [ "$UNITDIR" = /etc/systemd/system ]; then
     systemctl daemon-reload
 fi
 echo "$version" | sed 's/^/   /'
-echo "== installed: $SBINDIR/pykeepalived -> $PREFIX/bin/pykeepalived, $UNITDIR/pykeepalived.service"
+echo "== installed: $SBINDIR/pykeepalived -> $PREFIX/bin/pykeepalived, $UNITDIR/pykeepalived.service,"
+echo "   $MANDIR/man8/pykeepalived.8"
 echo "   Not started. Check the configuration first:  $SBINDIR/pykeepalived -t -f /etc/keepalived/keepalived.conf"
 echo "   then (docs/MIGRATING.md):  systemctl disable --now keepalived && systemctl enable --now pykeepalived"

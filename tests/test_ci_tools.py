@@ -24,7 +24,7 @@ PACKAGE_OF = {
 # Essential: yes in Debian 12 (coreutils, dash), present on every installation
 ESSENTIAL = {"sh", "true", "false", "sleep", "cat", "date", "echo", "stdbuf", "kill", "env"}
 # Not installed by ci/setup.sh: the tests that run them skip with a reason when they are missing
-GUARDED = {"systemd-analyze", "pidof", "git", "promtool"}
+GUARDED = {"systemd-analyze", "pidof", "git", "promtool", "groff"}
 
 _LIST = re.compile(r'(?:run|spawn|Popen|check_output|check_call|call|argv\s*=|return)\w*\(?\s*\[\s*"([A-Za-z][\w.+-]*)"')
 _NETNS_EXEC = re.compile(r'"exec",\s*[\w.\[\]"]+,\s*"([A-Za-z][\w.+-]*)"')

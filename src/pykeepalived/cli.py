@@ -117,6 +117,51 @@ def help_text() -> str:
     return "\n".join(lines)
 
 
+def _roff(text: str) -> str:
+    text = text.replace("\\", "\\e").replace("-", "\\-")
+    return "\\&" + text if text.startswith((".", "'")) else text
+
+
+def man_page() -> str:
+    """pykeepalived(8) in roff, from the one argparse definition (ci/install.sh installs it)."""
+    out = [f'.TH PYKEEPALIVED 8 "" "pykeepalived {__version__}" "System Administration"',
+           ".SH NAME", "pykeepalived \\- keepalived\\-compatible VRRP and LVS daemon",
+           ".SH SYNOPSIS", ".B pykeepalived", "[\\fIOPTION\\fR...]", ".br",
+           ".B pykeepalived status", "[\\fB\\-\\-json\\fR] [\\fB\\-r\\fR \\fIVRRP_PIDFILE\\fR]", ".br",
+           ".B pykeepalived genhash", "\\fIOPTIONS\\fR",
+           ".SH DESCRIPTION",
+           _roff(f"A drop-in replacement for keepalived {KEEPALIVED_COMPAT}: the same configuration file "
+                 "(keepalived.conf(5)), command line, pid files, signals, dump files, log idents and exit "
+                 "statuses, and the same VRRP on the wire. Options pykeepalived does not implement are "
+                 "refused with a message instead of being ignored."),
+           ".SH OPTIONS"]
+    for action in build_parser()._actions:
+        parts = []
+        for o in action.option_strings:
+            item = f"\\fB{_roff(o)}\\fR"
+            if action.nargs != 0:
+                meta = str(action.metavar or ("|".join(action.choices) if action.choices else action.dest.upper()))
+                sep = "=" if o.startswith("--") else " "
+                item += f"[{sep}\\fI{_roff(meta)}\\fR]" if action.nargs == "?" else f"{sep}\\fI{_roff(meta)}\\fR"
+            parts.append(item)
+        help_ = action.help or ""
+        out += [".TP", ", ".join(parts), _roff(help_[:1].upper() + help_[1:])]
+    out += [".SH COMMANDS", ".TP", "\\fBstatus\\fR",
+            _roff("The running daemon's instances and their state, as a table or JSON (read-only)."),
+            ".TP", "\\fBgenhash\\fR, \\fB\\-T\\fR, \\fB\\-\\-genhash\\fR",
+            _roff("keepalived's genhash: the digest of a page for HTTP_GET/SSL_GET (as the first argument)."),
+            ".SH EXIT STATUS",
+            _roff("0 ok; 1 fatal error; 2 the configuration cannot run; 4 missing permission (not root: "
+                  "CAP_NET_RAW and CAP_NET_ADMIN are needed); 6 no configuration file. With -t: 0 valid, "
+                  "4 cannot run, 5 errors keepalived works around, 6 script security or a missing file "
+                  "(keepalived 2.2.7 exits 0 on a missing file)."),
+            ".SH FILES", _roff(f"{DEFAULT_CONFIG}, /etc/default/keepalived, /etc/default/pykeepalived, "
+                               "/run/keepalived.pid, /run/vrrp.pid, /run/checkers.pid, "
+                               "/tmp/keepalived.data, /tmp/keepalived.stats, /tmp/keepalived.json"),
+            ".SH SEE ALSO", "keepalived(8), keepalived.conf(5), genhash(1)"]
+    return "\n".join(out) + "\n"
+
+
 def version_text() -> str:
     from pykeepalived import _fastpath
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -123,3 +125,20 @@ def test_non_root_start_names_the_missing_capabilities_and_exits_4() -> None:
         assert "needs root" in out and "missing: CAP_NET_ADMIN, CAP_NET_RAW" in out
         assert "Operation not permitted" not in out
         assert not any(where.glob("*.pid"))
+
+
+def test_man_page_is_generated_from_the_option_table() -> None:
+    from pykeepalived.cli import build_parser, man_page
+
+    page = man_page()
+    assert page.startswith(".TH PYKEEPALIVED 8 ")
+    for action in build_parser()._actions:
+        for option in action.option_strings:
+            assert f"\\fB{option.replace('-', chr(92) + '-')}\\fR" in page, option
+    for section in ("NAME", "SYNOPSIS", "OPTIONS", "COMMANDS", "EXIT STATUS", "FILES", "SEE ALSO"):
+        assert f".SH {section}\n" in page
+    if shutil.which("groff"):
+        p = subprocess.run(["groff", "-ww", "-man", "-Tascii"], input=page, capture_output=True, text=True,
+                           timeout=60)
+        assert p.returncode == 0 and p.stderr == "", p.stderr
+        assert "--lvs-backend=auto|ipvs|nftables" in re.sub(r".\x08", "", p.stdout)

@@ -162,7 +162,8 @@ def test_ci_install_sh_makes_the_path_the_unit_starts(dists: tuple[Path, Path, P
     if not Path("/usr/bin/python3").exists():
         pytest.skip("no /usr/bin/python3 (Debian's interpreter) to make the environment from")
     paths = {"PREFIX": tmp_path / "opt" / "pykeepalived", "SBINDIR": tmp_path / "usr" / "sbin",
-             "UNITDIR": tmp_path / "etc" / "systemd" / "system", "DEFAULTDIR": tmp_path / "etc" / "default"}
+             "UNITDIR": tmp_path / "etc" / "systemd" / "system", "DEFAULTDIR": tmp_path / "etc" / "default",
+             "MANDIR": tmp_path / "man"}
     env = {**{k: v for k, v in os.environ.items() if not k.startswith(("PYKEEPALIVED_", "VIRTUAL_ENV"))},
            **{k: str(v) for k, v in paths.items()}}
     p = subprocess.run([str(ROOT / "ci" / "install.sh"), "--no-apt", "--from", str(wheel)], capture_output=True,
@@ -178,6 +179,8 @@ def test_ci_install_sh_makes_the_path_the_unit_starts(dists: tuple[Path, Path, P
     exec_start = next(line for line in unit.read_text().splitlines() if line.startswith("ExecStart="))
     assert exec_start.startswith(f"ExecStart={exe} --dont-fork ")
     assert (paths["DEFAULTDIR"] / "pykeepalived").read_text() == (ROOT / "systemd" / "pykeepalived.default").read_text()
+    man = paths["MANDIR"] / "man8" / "pykeepalived.8"
+    assert man.read_text().startswith(".TH PYKEEPALIVED 8 ")
     # the daemon's own imports (runtime dependencies included) work from the environment
     imp = subprocess.run([str(paths["PREFIX"] / "bin" / "python"), "-c",
                           "import pykeepalived.supervisor.process, pyroute2, uvloop, dns, setproctitle"],
@@ -194,4 +197,5 @@ def test_ci_install_sh_makes_the_path_the_unit_starts(dists: tuple[Path, Path, P
                        timeout=120, env=env)
     assert u.returncode == 0, u.stderr
     assert not exe.exists() and not exe.is_symlink() and not unit.exists() and not paths["PREFIX"].exists()
+    assert not man.exists()
     assert (paths["DEFAULTDIR"] / "pykeepalived").exists()       # configuration stays, as apt remove
