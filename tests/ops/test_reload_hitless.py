@@ -4,7 +4,7 @@ The unchanged instances do not change state and the capture on the LAN shows no 
 above 1.5 x the interval for any of them; the removed instance's VIP is gone and goes silent,
 the added VIP is set. The instance that got the VIP must not change state either (its VIPs
 change in place): a separate, smaller test. The parent side (re-read, validate, SIGHUP to the
-child) is daemon.py; the child applies the diff (vrrp/reload.py with core/engine.plan_reload)."""
+child) is supervisor/process.py; the child applies the diff (vrrp/reload.py with core/engine.plan_reload)."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ This is keepalived's `update_svr_checker_state` / `perform_svr_state` / `update_
 with which weight; core/lvs decides what the table looks like (quorum, sorry server,
 inhibit) and the backend programs it.
 
-Results interface (for lvs/process.py):
+Results interface (for checker/lvs_runtime.py):
 
 * `hub.subscribe(callback)`: `callback(RealServerHealth)` is called synchronously on the
   loop for every change of `alive` or `weight` of a real server, in order.
