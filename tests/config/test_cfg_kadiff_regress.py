@@ -50,6 +50,8 @@ CASES: dict[str, tuple[str, int, int | None]] = {
                       "  real_server 10.2.0.1 80 {\n    weight 1\n  }\n}\n", 5, None),
     "after-read-instance": ("vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n  vmac_xmit_base\n"
                             "  virtual_ipaddress {\n    10.0.0.1\n  }\n}\n", 5, None),
+    # lvs_flush_on_stop takes nothing or exactly "VS"
+    "lvs-flush-on-stop-type": ("global_defs {\n  lvs_flush_onstop VS x\n  lvs_flush_on_stop vs\n}\n", 5, 3),
     "switch-ignores-value-bfd": ("bfd_instance b {\n  neighbor_ip 10.0.0.2\n  passive 1\n  checker x\n}\n", 0, None),
 }
 

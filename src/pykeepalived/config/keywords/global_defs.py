@@ -156,7 +156,14 @@ def _h_lvs_timeouts(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
 
 
 def _h_lvs_flush_on_stop(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
-    f["lvs_flush_on_stop"] = "vs" if len(w) > 1 and w[1] in ("VS", "vs") else "all"
+    """Alone: flush everything; `VS` (exactly): only the configured services; anything else is
+    an error, the setting unchanged (2.2.7's lvs_flush_on_stop_handler)."""
+    if len(w) == 1:
+        f["lvs_flush_on_stop"] = "all"
+    elif w[1] == "VS":
+        f["lvs_flush_on_stop"] = "vs"
+    else:
+        ctx.warn(node, f"Unknown lvs_flush_on_stop type {w[1]}")
 
 
 def garp_extra_if(prefix: str) -> Handler:
