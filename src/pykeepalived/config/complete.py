@@ -852,7 +852,7 @@ def complete(ctx: Ctx, f: Fields, files: tuple[str, ...], interfaces: frozenset[
     if not (gd.dynamic_interfaces or f.get("net_namespace") is not None):
         ctx.interfaces = system_interfaces() if interfaces is None else interfaces
         if interfaces is None:
-            ctx.mtu_of = interface_mtu
+            ctx.mtu_of = functools.cache(interface_mtu)   # one read per interface and load, not per instance
     trackers = _complete_trackers(ctx, f)
     groups, member_of = _complete_sync_groups(ctx, f, trackers)
     instances, dropped = _complete_instances(ctx, f, gd, trackers, groups, member_of)
