@@ -119,6 +119,24 @@ def pre_lines(text: str, **kw: object) -> list[str]:
     return [ln.text for ln in p.read_text(text)]
 
 
+@pytest.mark.timeout(60)
+def test_definition_brought_back_by_a_comment_stops() -> None:
+    """The substituted line is decommented and substituted again (keepalived's recheck loop):
+    `$X${_HASH}` gives `$X#`, decommented back to `$X`, and the reader spun for ever (a fuzz_lexer
+    timeout, 2026-12-07; also with a multi-line definition, which grew memory on each round).
+    keepalived 2.2.7 spins too; we stop as for `$A=$A`."""
+    p = Preprocessor(config_id="host1", environ={})
+    lines = p.read_text("$X=$X${_HASH}\n$X\nafter\n")
+    assert [ln.text for ln in lines] == ["$X", "after"]
+    assert [d.message for d in p.diagnostics] == ["Recursive definition on line '$X' - stopped expanding"]
+    p = Preprocessor(config_id="host1", environ={})
+    lines = p.read_text("$IN= \\\n$IN ${_HASH}\\\nlast\n$IN\nafter\n")
+    assert [ln.text for ln in lines] == ["$IN"]  # each round stacked the definition's next line:
+    assert p.fatal_exit == 5                      # those stop the read as a runaway expansion
+    assert [d.message[:40] for d in p.diagnostics] == ["Recursive definition on line '$IN' - sto",
+                                                      "~SEQ/~LST and multi-line definition expa"]
+
+
 def test_definition_termination_rules() -> None:
     src = "$i=5\nA $i\nB $i,x\nC ($i)\nD $i/24\nE ${i}/24\nF x$i\nG $UNDEF\n"
     assert pre_lines(src) == ["A 5", "B 5,x", "C (5)", "D $i/24", "E 5/24", "F x5", "G $UNDEF"]

@@ -639,6 +639,7 @@ class Preprocessor:
 
     def _expand(self, buf: str) -> str:
         """@id conditionals, definitions, ~SEQ/~LST and $ substitution (read_line's inner loop)."""
+        rounds = 0
         while True:
             if buf[0] == "@":
                 rev = buf[1:2] == "^"
@@ -675,6 +676,12 @@ class Preprocessor:
             if not buf:
                 return ""
             if not (buf[0] == "@" or "$" in buf):
+                return buf
+            # keepalived's recheck loop has no bound either: `$X=$X${_HASH}` then `$X` gives
+            # `$X#`, decommented back to `$X`, for ever (found by fuzz/fuzz_lexer.py)
+            rounds += 1
+            if rounds > MAX_SUBSTITUTIONS:
+                self.error(Level.GENERAL_ERROR, f"Recursive definition on line '{buf[:80]}' - stopped expanding")
                 return buf
 
     _runaway = False
