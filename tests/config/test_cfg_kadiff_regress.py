@@ -52,6 +52,10 @@ CASES: dict[str, tuple[str, int, int | None]] = {
                             "  virtual_ipaddress {\n    10.0.0.1\n  }\n}\n", 5, None),
     # lvs_flush_on_stop takes nothing or exactly "VS"
     "lvs-flush-on-stop-type": ("global_defs {\n  lvs_flush_onstop VS x\n  lvs_flush_on_stop vs\n}\n", 5, 3),
+    # a checker's bind_if holds IFNAMSIZ - 1 = 15 characters
+    "bind-if-too-long": ("virtual_server 10.1.0.1 80 {\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n"
+                         "  real_server 10.2.0.1 80 {\n    TCP_CHECK {\n      bind_if eth0eth0eth0eth\n    }\n"
+                         "    TCP_CHECK {\n      bind_if eth0eth0eth0eth0\n    }\n  }\n}\n", 5, 10),
     "switch-ignores-value-bfd": ("bfd_instance b {\n  neighbor_ip 10.0.0.2\n  passive 1\n  checker x\n}\n", 0, None),
 }
 

@@ -57,11 +57,19 @@ def _h_bindto(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
         f["bindto"] = a
 
 
+def _h_bind_if(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    ctx.need(node, w, 1)
+    if len(w[1]) > 15:  # keepalived's bind_if[IFNAMSIZ]
+        ctx.warn(node, f"Interface name {w[1]} is too long - ignoring")
+        return
+    f["bind_if"] = w[1]
+
+
 CHECKER_COMMON: dict[str, Handler] = {
     "connect_ip": _h_connect_ip,
     "connect_port": integer("connect_port", 0, 65535),
     "bindto": _h_bindto,
-    "bind_if": string("bind_if"),
+    "bind_if": _h_bind_if,
     "bind_port": integer("bind_port", 0, 65535),
     "fwmark": integer("fwmark", 0, 4294967295),
     "alpha": flag("alpha"),
