@@ -56,6 +56,10 @@ CASES: dict[str, tuple[str, int, int | None]] = {
     "bind-if-too-long": ("virtual_server 10.1.0.1 80 {\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n"
                          "  real_server 10.2.0.1 80 {\n    TCP_CHECK {\n      bind_if eth0eth0eth0eth\n    }\n"
                          "    TCP_CHECK {\n      bind_if eth0eth0eth0eth0\n    }\n  }\n}\n", 5, 10),
+    # ... but vrrp_instance's and vrrp_sync_group's smtp_alert read a <BOOL> (their handler is
+    # declared with an unused strvec and reads it)
+    "smtp-alert-instance-bool": ("vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n"
+                                 "  virtual_ipaddress {\n    10.0.0.1\n  }\n  smtp_alert 0\n}\n", 5, 7),
     "switch-ignores-value-bfd": ("bfd_instance b {\n  neighbor_ip 10.0.0.2\n  passive 1\n  checker x\n}\n", 0, None),
 }
 

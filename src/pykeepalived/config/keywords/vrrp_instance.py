@@ -246,7 +246,7 @@ VRRP_INSTANCE: dict[str, Handler] = {
     "notify": script("notify"),
     "notify_master_rx_lower_pri": script("notify_master_rx_lower_pri"),
     "notify_priority_changes": flag("notify_priority_changes"),
-    "smtp_alert": switch("smtp_alert"),
+    "smtp_alert": flag("smtp_alert"),
     "lvs_sync_daemon_interface": _h_lvs_sync_daemon_interface,
     "garp_master_delay": _h_garp("garp_master_delay", True),
     "garp_master_repeat": _h_garp("garp_master_repeat", False),

@@ -34,7 +34,7 @@ SYNC_GROUP: dict[str, Handler] = {
     "notify_fault": script("notify_fault"),
     "notify_stop": script("notify_stop"),
     "notify": script("notify"),
-    "smtp_alert": switch("smtp_alert"),
+    "smtp_alert": flag("smtp_alert"),
     "notify_priority_changes": flag("notify_priority_changes"),
     "global_tracking": deprecated(switch("sync_group_tracking_weight"), "({name}) global_tracking is deprecated. "
                                   "Use track_interface/script/file on the sync group"),
