@@ -119,6 +119,16 @@ def pre_lines(text: str, **kw: object) -> list[str]:
     return [ln.text for ln in p.read_text(text)]
 
 
+def test_include_check_with_an_empty_word() -> None:
+    """`include_check ""`: the empty word was taken for a +/- sign (`"" in "+-"` is true) and
+    the reader raised IndexError (fuzz_lexer run 5, 2026-12-07). It is an unknown type."""
+    p = Preprocessor(config_id="host1", environ={})
+    lines = p.read_text('global_defs {\n include_check "" +match ""\n}\n')
+    assert [ln.text for ln in lines] == ["global_defs", "{", 'include_check "" +match ""', "}"]
+    assert [d.message for d in p.diagnostics] == ["Unknown include_check type ''"] * 2
+    assert p._checks == "m"
+
+
 @pytest.mark.timeout(60)
 def test_definition_brought_back_by_a_comment_stops() -> None:
     """The substituted line is decommented and substituted again (keepalived's recheck loop):

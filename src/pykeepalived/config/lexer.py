@@ -485,7 +485,7 @@ class Preprocessor:
             return
         for w in words[1:]:
             sign = ""
-            if w[:1] in "+-":
+            if w[:1] in ("+", "-"):  # not `in "+-"`: the empty word of `include_check ""` is in any string
                 sign, w = w[0], w[1:]
             c = CHECK_WORDS.get(w)
             if c is None:
