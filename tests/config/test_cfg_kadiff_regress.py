@@ -60,6 +60,9 @@ CASES: dict[str, tuple[str, int, int | None]] = {
     # declared with an unused strvec and reads it)
     "smtp-alert-instance-bool": ("vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n"
                                  "  virtual_ipaddress {\n    10.0.0.1\n  }\n  smtp_alert 0\n}\n", 5, 7),
+    # an empty track_group group block is an error, reported at its closing '}'
+    "track-group-empty-group": ("track_group TG_1 {\n  group {\n\n  }\n}\n", 5, 4),
+    "track-group-second-group": ("track_group TG_1 {\n  group {\n    eth0\n  }\n  group {\n    lo\n  }\n}\n", 5, 5),
     "switch-ignores-value-bfd": ("bfd_instance b {\n  neighbor_ip 10.0.0.2\n  passive 1\n  checker x\n}\n", 0, None),
 }
 

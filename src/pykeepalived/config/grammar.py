@@ -32,6 +32,8 @@ class Node:
     line: int
     children: list[Node] | None = None
     words_cache: list[str] | None = field(default=None, repr=False)
+    # the line of the '}' that closed the block (keepalived reports block-end checks there)
+    end_line: int | None = None
 
 
 # (table, first word) -> None for a plain keyword, ("value", None) or ("block", sub-table)
@@ -42,14 +44,17 @@ Report = Callable[[Level, "Node | None", str], None]
 def build_tree(lines: list[Line], root: Any, kind: Kind, report: Report) -> list[Node]:
     pos = 0
     n = len(lines)
+    closed: list[int | None] = [None]  # the line of the last '}' that ended a block
 
     def value_block() -> list[Node]:
         nonlocal pos
         out: list[Node] = []
+        closed[0] = None
         while pos < n:
             ln = lines[pos]
             pos += 1
             if ln.text == "}":
+                closed[0] = ln.line
                 break
             out.append(Node(ln.text, ln.file, ln.line))
         return out
@@ -66,6 +71,7 @@ def build_tree(lines: list[Line], root: Any, kind: Kind, report: Report) -> list
                 continue
             if t == "}":
                 if level > 0:
+                    closed[0] = ln.line
                     return out
                 report(Level.UNKNOWN_KEYWORD, Node(t, ln.file, ln.line), "Unknown keyword '}'")
                 continue
@@ -85,7 +91,9 @@ def build_tree(lines: list[Line], root: Any, kind: Kind, report: Report) -> list
                 else:
                     report(Level.OK, Node(nxt.text, nxt.file, nxt.line),
                            f"'{{' missing from beginning of block {first}")
+            closed[0] = None
             node.children = block(k[1], level + 1) if k[0] == "block" else value_block()
+            node.end_line = closed[0]
         return out
 
     return block(root, 0)

@@ -70,7 +70,18 @@ def _h_garp_group(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
     groups.append(m.GarpGroup(**gf))
 
 
-TRACK_GROUP: dict[str, Handler] = {"group": block(group_names)}
+def _h_track_group_names(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
+    if "group" in f:
+        ctx.warn(node, f"Group list already specified for sync group {f['name']}")
+        return
+    group_names(ctx, node, w, f)
+    if not f.get("group"):
+        # 2.2.7 reports it once the value block is read: at its closing '}'
+        end = Node(node.text, node.file, node.end_line) if node.end_line is not None else node
+        ctx.warn(end, f"Warning - track group {f['name']} has empty group block")
+
+
+TRACK_GROUP: dict[str, Handler] = {"group": block(_h_track_group_names)}
 
 
 def _h_track_group(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
