@@ -74,14 +74,23 @@ class Executor:
 
     def execute(self, inst: Instance, actions: list[Action], now: float) -> None:
         prod = self.services
+        sent = False
         for action in actions:
             match action:
                 case SendAdvert():
                     self.send_advert(inst, action.priority)
+                    sent = True
                 case StartAdvertising():
+                    # A master's new priority (a tracker) with no advert sent now: the adverts go
+                    # on at their times with it, as keepalived's do.  Restarting the schedule an
+                    # interval from now left a gap of up to two intervals on the wire (issue 23,
+                    # histories seeds 80004, 130627: a backup timed out at the next stall).
+                    keep = (not sent and inst.periodic_priority != -1 and self.sender.is_running(inst.slot)
+                            and inst.built_wire == _wire_interval(inst.params.version, action.interval_s))
                     self.build(inst, action.priority, action.interval_s)
                     inst.periodic_priority = action.priority
-                    self.sender.start(inst.slot, action.interval_s, now + action.interval_s)
+                    if not keep:
+                        self.sender.start(inst.slot, action.interval_s, now + action.interval_s)
                 case StopAdvertising():
                     self.sender.stop(inst.slot)
                     inst.periodic_priority = -1
