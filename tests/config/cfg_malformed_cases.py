@@ -59,7 +59,7 @@ CASES: list[tuple[str, str, int, int | None]] = [
     ("script_security", "vrrp_script chk {\n  script /bin/true\n}\n" + vi("    track_script {\n        chk\n    }"),
      6, None),  # keepalived: unlocated (checked after the read)
     ("notify_security", vi('    notify_master "/bin/true"'), 6, None),
-    ("vrrp_script_no_script", "vrrp_script chk {\n  interval 2\n}\n", 5, 1),
+    ("vrrp_script_no_script", "vrrp_script chk {\n  interval 2\n}\n", 5, 3),  # keepalived: at the closing brace
     ("vrrp_script_interval_bad", "vrrp_script chk {\n  script /nonexistent/x\n  interval zz\n}\n", 5, 3),
     ("vrrp_script_weight_bad", "vrrp_script chk {\n  script /nonexistent/x\n  weight 300\n}\n", 5, 3),
     ("track_script_unknown", vi("    track_script {\n        nosuch\n    }"), 5, 5),

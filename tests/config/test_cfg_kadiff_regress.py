@@ -63,6 +63,11 @@ CASES: dict[str, tuple[str, int, int | None]] = {
     # an empty track_group group block is an error, reported at its closing '}'
     "track-group-empty-group": ("track_group TG_1 {\n  group {\n\n  }\n}\n", 5, 4),
     "track-group-second-group": ("track_group TG_1 {\n  group {\n    eth0\n  }\n  group {\n    lo\n  }\n}\n", 5, 5),
+    # block-end checks are reported at the block's closing '}'
+    "block-end-checkers": ("virtual_server 10.1.0.1 80 {\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n"
+                           "  real_server 10.2.0.1 80 {\n    MISC_CHECK {\n      delay_loop 1\n\n    }\n"
+                           "    BFD_CHECK {\n    }\n  }\n}\n", 5, 9),
+    "block-end-vrrp-script": ("vrrp_script chk {\n  weight 2\n\n}\n", 5, 4),
     "switch-ignores-value-bfd": ("bfd_instance b {\n  neighbor_ip 10.0.0.2\n  passive 1\n  checker x\n}\n", 0, None),
 }
 

@@ -542,19 +542,24 @@ def _checker_timing(kind: str, kw: Fields, cf: Fields, rs: Fields, vs: Fields) -
             kw.pop(k, None)
 
 
+def _at_end(node: Node) -> Node:
+    """The block's closing '}': where keepalived's block-end handlers report."""
+    return Node(node.text, node.file, node.end_line) if node.end_line is not None else node
+
+
 def _checker_from(ctx: Ctx, cnode: Node, cf: Fields, rs: Fields, vs: Fields) -> m.Checker | None:
     kind = cf["_kind"]
     kw = _clean(cf)
     if kind == "SSL_GET":
         kw["ssl"] = True
     if kind in ("HTTP_GET", "SSL_GET") and not kw.get("urls"):
-        ctx.warn(cnode, f"{kind} has no url specified - ignoring checker")
+        ctx.warn(_at_end(cnode), f"{kind} has no url specified - ignoring checker")
         return None
     if kind == "MISC_CHECK" and kw.get("misc_path") is None:
-        ctx.warn(cnode, "No script path has been specified for MISC_CHECKER - skipping")
+        ctx.warn(_at_end(cnode), "No script path has been specified for MISC_CHECKER - skipping")
         return None
     if kind == "BFD_CHECK" and not kw.get("name"):
-        ctx.warn(cnode, f"({_rs_name(rs)}) No name has been specified for BFD_CHECKER - skipping")
+        ctx.warn(_at_end(cnode), f"({_rs_name(rs)}) No name has been specified for BFD_CHECKER - skipping")
         return None
     _checker_timing(kind, kw, cf, rs, vs)
     try:
@@ -666,7 +671,7 @@ def _complete_scripts(ctx: Ctx, f: Fields) -> list[m.VrrpScript]:
     for sf in f.get("vrrp_scripts", []):
         node = sf["_node"]
         if sf.get("script") is None:
-            ctx.warn(node, f"No script set for vrrp_script {sf['name']} - removing")
+            ctx.warn(_at_end(node), f"No script set for vrrp_script {sf['name']} - removing")
             continue
         kw = _clean(sf)
         kw.setdefault("timeout", kw.get("interval", 1.0))

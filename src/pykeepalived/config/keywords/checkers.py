@@ -140,7 +140,9 @@ def _h_url(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
     uf: Fields = {"pos": pos(node)}
     walk(ctx, node.children or [], URL, uf)
     if "path" not in uf:
-        ctx.warn(node, "Url path not specified - ignoring url")
+        # at the url block's closing '}', where 2.2.7's url_check reports it
+        end = Node(node.text, node.file, node.end_line) if node.end_line is not None else node
+        ctx.warn(end, "Url path not specified - ignoring url")
         return
     f["urls"] = tuple(f.get("urls", ())) + (m.Url(**uf),)
 
