@@ -69,8 +69,10 @@ class OverBudget(Exception):
 
 
 def sandbox() -> str:
-    shm = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
-    root = tempfile.mkdtemp(prefix="pykeepalived-fuzz-lexer.", dir=shm)
+    # run_target.sh gives its own work directory (removed by its trap: libFuzzer leaves through
+    # _exit after a crash, a timeout or SIGUSR1, and this atexit never runs then)
+    parent = os.environ.get("FUZZ_WORKDIR") or ("/dev/shm" if os.access("/dev/shm", os.W_OK) else None)
+    root = tempfile.mkdtemp(prefix="pykeepalived-fuzz-lexer.", dir=parent)
     atexit.register(shutil.rmtree, root, True)
     files = {
         "a.conf": "vrrp_instance VI_A {\n  interface eth0 # comment\n  virtual_router_id 1\n}\n",

@@ -17,8 +17,11 @@ case "$TARGET" in
     http) MAX_LEN=4200 ;;  # past the checker's HEAD_MAX (4095)
     *) echo "fuzz: unknown target $TARGET (lexer or http)" >&2; exit 2 ;;
 esac
-WORK=$(mktemp -d /tmp/pykeepalived-fuzz-$TARGET.XXXXXX)
+SHM=/tmp
+[ -w /dev/shm ] && SHM=/dev/shm
+WORK=$(mktemp -d $SHM/pykeepalived-fuzz-$TARGET.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT INT TERM
+export FUZZ_WORKDIR="$WORK"   # fuzz_lexer's include sandbox, removed with WORK however the run ends
 if [ "${FUZZ_KEEP_CORPUS:-0}" = 1 ]; then NEW="$HERE/corpus-$TARGET"; else NEW="$WORK/new"; mkdir -p "$NEW"; fi
 DICT=""
 [ -f "$HERE/$TARGET.dict" ] && DICT="-dict=$HERE/$TARGET.dict"
