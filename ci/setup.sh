@@ -39,6 +39,10 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
     .venv/bin/python -m pip install -q --upgrade pip
 fi
+# The build tools of pyproject's [build-system] in the venv too: `setup.py build_ext --inplace`
+# (make build, after editing a .pyx) runs with the venv's setuptools, and the venv's bundled one
+# (65.x) rejects the SPDX `license` string.
+.venv/bin/python -m pip install -q 'setuptools>=77' 'Cython>=3.0.10,<4'
 if [ "${1:-}" = "--if-needed" ] && .venv/bin/python -c "import pykeepalived.cli" 2>/dev/null; then
     exit 0
 fi
