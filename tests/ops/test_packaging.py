@@ -44,8 +44,9 @@ def clean_copy(dest: Path) -> Path:
 
 def build(src: Path, out: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     e = {k: v for k, v in os.environ.items() if not k.startswith("PYKEEPALIVED_")}
+    # cwd: the clean copy, never the working tree (its `build/` from build_ext would shadow the module)
     return subprocess.run([PY, "-m", "build", "--no-isolation", "--outdir", str(out), *args, str(src)],
-                          capture_output=True, text=True, timeout=900, env={**e, **(env or {})})
+                          capture_output=True, text=True, timeout=900, env={**e, **(env or {})}, cwd=src)
 
 
 @pytest.fixture(scope="module")
@@ -125,12 +126,13 @@ def test_sdist_installs_compiled_into_a_fresh_venv(dists: tuple[Path, Path, Path
             "mods = [f.compiled(m) for m in f.MODULES]\n"
             "assert all(m.__file__.endswith('.so') for m in mods), mods\n"
             "print(f.IMPLEMENTATION)")
-    out = subprocess.run([str(vpy), "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PYKEEPALIVED_")}   # the pure pass sets NO_EXTENSIONS
+    out = subprocess.run([str(vpy), "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path, env=clean)
     assert out.returncode == 0 and out.stdout.strip() == "compiled", out.stderr
     fp = "lib/python3*/site-packages/pykeepalived/_fastpath/"
     assert not [*venv.glob(fp + "*.c"), *venv.glob(fp + "*.pyx")]
     ver = subprocess.run([str(venv / "bin" / "pykeepalived"), "--version"], capture_output=True, text=True,
-                         timeout=60, cwd=tmp_path)
+                         timeout=60, cwd=tmp_path, env=clean)
     assert "fast path: compiled" in ver.stderr, ver.stderr
 
 
@@ -173,7 +175,7 @@ def test_ci_install_sh_makes_the_path_the_unit_starts(dists: tuple[Path, Path, P
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
     exe = paths["SBINDIR"] / "pykeepalived"
     assert exe.is_symlink() and exe.resolve() == (paths["PREFIX"] / "bin" / "pykeepalived").resolve()
-    ver = subprocess.run([str(exe), "--version"], capture_output=True, text=True, timeout=60)
+    ver = subprocess.run([str(exe), "--version"], capture_output=True, text=True, timeout=60, env=env)
     assert "fast path: compiled" in ver.stderr
     unit = paths["UNITDIR"] / "pykeepalived.service"
     exec_start = next(line for line in unit.read_text().splitlines() if line.startswith("ExecStart="))
