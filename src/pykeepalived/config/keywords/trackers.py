@@ -97,6 +97,15 @@ def _h_script_interval(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
         f["interval"] = v
 
 
+# What a vrrp_instance and a vrrp_sync_group track, with keepalived's weight ranges.
+TRACKING: dict[str, Handler] = {
+    "track_interface": block(track_interface),
+    "track_script": track_refs("track_script", -253, 253),
+    "track_file": track_refs("track_file", -254, 254),
+    "track_process": track_refs("track_process", -254, 254),
+    "track_bfd": track_refs("track_bfd", -253, 253),
+}
+
 VRRP_SCRIPT: dict[str, Handler] = {
     "script": _h_script_optional,
     "interval": _h_script_interval,

@@ -29,7 +29,7 @@ from pykeepalived.config.blocks import (
 from pykeepalived.config.grammar import Node
 from pykeepalived.config.keywords.addresses import parse_ipaddress, parse_route, parse_rule
 from pykeepalived.config.keywords.global_defs import garp_extra_if
-from pykeepalived.config.keywords.trackers import track_interface, track_refs
+from pykeepalived.config.keywords.trackers import TRACKING
 from pykeepalived.textbytes import to_bytes
 
 
@@ -204,11 +204,7 @@ VRRP_INSTANCE: dict[str, Handler] = {
     "state": _h_state,
     "interface": _h_interface,
     "dont_track_primary": switch("dont_track_primary"),
-    "track_interface": block(track_interface),
-    "track_script": track_refs("track_script", -253, 253),
-    "track_file": track_refs("track_file", -254, 254),
-    "track_process": track_refs("track_process", -254, 254),
-    "track_bfd": track_refs("track_bfd", -253, 253),
+    **TRACKING,
     "track_src_ip": switch("track_src_ip"),
     "mcast_src_ip": _h_src_ip("mcast_src_ip"),
     "unicast_src_ip": _h_src_ip("unicast_src_ip"),

@@ -15,7 +15,7 @@ from pykeepalived.config.blocks import (
     value_lines,
 )
 from pykeepalived.config.grammar import Node
-from pykeepalived.config.keywords.trackers import track_interface, track_refs
+from pykeepalived.config.keywords.trackers import TRACKING
 
 
 def group_names(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
@@ -24,11 +24,7 @@ def group_names(ctx: Ctx, node: Node, w: list[str], f: Fields) -> None:
 
 SYNC_GROUP: dict[str, Handler] = {
     "group": block(group_names),
-    "track_interface": block(track_interface),
-    "track_script": track_refs("track_script", -253, 253),
-    "track_file": track_refs("track_file", -254, 254),
-    "track_process": track_refs("track_process", -254, 254),
-    "track_bfd": track_refs("track_bfd", -253, 253),
+    **TRACKING,
     "notify_backup": script("notify_backup"),
     "notify_master": script("notify_master"),
     "notify_fault": script("notify_fault"),
