@@ -527,8 +527,7 @@ class VrrpRuntime:
     # ------------------------------------------------------------------ events in
 
     def handle(self, inst: Instance, event: Event, now: float) -> None:
-        """Deliver one event (through the engine: sync groups) and perform what follows.
-        (_on_readable does the same inline: the per-advert path.)"""
+        """Deliver one event (through the engine: sync groups) and perform what follows."""
         if inst.shortcut is not None:
             self.flush_shortcut(inst)
         engine = self.engine
@@ -560,7 +559,6 @@ class VrrpRuntime:
         if not packets:
             return
         by_vrid = self.demux.get((sock.ifindex, sock.family), {})
-        engine = self.engine
         v6 = sock.family == socket.AF_INET6
         family = codec.AF_INET6 if v6 else codec.AF_INET
         for payload, src, dst, ttl, _ifindex, rx_time in packets:
@@ -587,14 +585,7 @@ class VrrpRuntime:
                 self.handle(inst, AdvertRejected(RejectReason(reason), src), rx_time)
                 continue
             event = AdvertReceived(advert, src, dst, ttl)
-            # _handle inline (the per-advert path): the engine routes it, its actions are performed.
-            if inst.shortcut is not None:
-                self.flush_shortcut(inst)
-            for target, actions in (engine.handle(inst, event, rx_time) if engine is not None
-                                    else ((inst, inst.router.handle(event, rx_time)),)):
-                if actions:
-                    self.execute(target, actions, rx_time)
-                self.rearm(target)
+            self.handle(inst, event, rx_time)
             if len(candidates) == 1 and SHORTCUT:
                 self._maybe_shortcut(inst, event, payload, rx_time)
         self.arm()
@@ -708,13 +699,7 @@ class VrrpRuntime:
             if d is not None and d <= limit:
                 if inst.watch is not None and self._hold(inst, d, now):
                     continue
-                # _handle inline (the takeover path; the wheel never holds a shortcut's instance)
-                engine = self.engine
-                for target, actions in (engine.handle(inst, DeadlineReached(), now) if engine is not None
-                                        else ((inst, inst.router.handle(DeadlineReached(), now)),)):
-                    if actions:
-                        self.execute(target, actions, now)
-                    self.rearm(target)
+                self.handle(inst, DeadlineReached(), now)
             elif d is not None:       # moved later since it was scheduled
                 inst.deadline = d
                 self.wheel.schedule(slot, d)
