@@ -156,5 +156,5 @@ def test_the_local_name_is_resolved_off_the_loop(monkeypatch: pytest.MonkeyPatch
 
     name, ticks, again = asyncio.run(main())
     assert name == again == "canon.example.test"
-    assert ticks >= 5, f"the loop stood still while resolving ({ticks} ticks in 0.3 s)"
+    assert ticks >= 3, f"the loop stood still while resolving ({ticks} ticks in 0.3 s)"
     assert len(calls) == 1
